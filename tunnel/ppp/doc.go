@@ -1,0 +1,5 @@
+// Package ppp implements the client side of the Point-to-Point Protocol as
+// carried inside L2TP: the option negotiation automaton and LCP (RFC 1661),
+// PAP (RFC 1334), CHAP with MD5 (RFC 1994), MS-CHAPv2 (RFC 2759), and IPCP
+// (RFC 1332) with the DNS extensions of RFC 1877.
+package ppp
