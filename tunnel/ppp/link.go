@@ -1,0 +1,570 @@
+package ppp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Link. The zero value of every field but User and
+// Password has a sensible default.
+type Config struct {
+	User     string
+	Password string
+	// Auth lists the methods the user allows, most preferred first.
+	// Empty means MS-CHAPv2, then PAP, then CHAP-MD5.
+	Auth []AuthMethod
+	// MRU we ask for; 0 means 1500 (not requested).
+	MRU int
+	// NoMagic stops us from requesting a Magic-Number.
+	NoMagic bool
+	// NoDNS stops us from asking for DNS servers (RFC 1877).
+	NoDNS bool
+
+	// RestartInterval is the first restart timer period; each further
+	// retransmission doubles it up to MaxRestartInterval. RFC 1661 4.6
+	// suggests 3 s, but an LNS that starts pppd late (xl2tpd) misses our
+	// first request, so starting short saves seconds of connect time.
+	RestartInterval    time.Duration // default 1s
+	MaxRestartInterval time.Duration // default 4s
+	MaxConfigure       int           // default 10
+	MaxTerminate       int           // default 2
+	MaxFailure         int           // default 5
+
+	// EchoInterval is the LCP keepalive period; negative disables it.
+	EchoInterval time.Duration // default 10s
+	// EchoFailures unanswered echoes in a row declare the link dead.
+	EchoFailures int // default 3
+	// AuthTimeout bounds the authentication phase.
+	AuthTimeout time.Duration // default 20s
+
+	Logger *slog.Logger // protocol trace at Debug level; nil: none
+	Rand   io.Reader    // nil: crypto/rand
+}
+
+func (c *Config) setDefaults() {
+	if len(c.Auth) == 0 {
+		c.Auth = []AuthMethod{AuthMSCHAPv2, AuthPAP, AuthCHAPMD5}
+	}
+	if c.MRU == 0 {
+		c.MRU = defaultMRU
+	}
+	if c.RestartInterval <= 0 {
+		c.RestartInterval = time.Second
+	}
+	if c.MaxRestartInterval < c.RestartInterval {
+		c.MaxRestartInterval = 4 * c.RestartInterval
+	}
+	if c.EchoInterval == 0 {
+		c.EchoInterval = 10 * time.Second
+	}
+	if c.EchoFailures <= 0 {
+		c.EchoFailures = 3
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = 20 * time.Second
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+}
+
+// EventKind names a step of link establishment.
+type EventKind uint8
+
+// Events a Link reports through its OnEvent callback.
+const (
+	EventLCPUp EventKind = iota + 1
+	EventAuthOK
+	EventIPCPUp
+)
+
+// Event is a progress report; Auth is set for EventAuthOK, IP for EventIPCPUp.
+type Event struct {
+	Kind EventKind
+	Auth AuthMethod
+	IP   IPInfo
+}
+
+// Sender transmits one PPP control packet of proto (without the PPP frame
+// header: the caller adds the frame and tunnel headers).
+type Sender func(proto Protocol, pkt []byte) error
+
+type frame struct {
+	proto Protocol
+	pkt   []byte
+}
+
+// Link is the client end of one PPP link: LCP, authentication, IPCP and
+// the LCP keepalive. One goroutine (Run) owns all of its state; packets
+// arrive through Input from any goroutine.
+type Link struct {
+	cfg     Config
+	send    Sender
+	onEvent func(Event)
+	log     *slog.Logger
+
+	in      chan frame
+	closeCh chan struct{}
+	closeMu sync.Once
+
+	lcpL  *lcp
+	lcp   *fsm
+	ipcpL *ipcp
+	ipcp  *fsm
+
+	ipOpen atomic.Bool // IPCP opened: IPv4 packets may flow
+
+	// owned by Run
+	now        time.Time
+	timers     [4]timer // lcp, ipcp, auth, echo
+	err        error
+	done       bool
+	auth       authState
+	echoID     byte
+	echoMiss   int
+	scratch    []byte
+	infoMu     sync.Mutex
+	info       IPInfo
+	upOnce     bool
+	authOK     AuthMethod
+	authRounds int
+	upSignal   chan struct{}
+}
+
+type timer struct {
+	at  time.Time
+	gen int // fsm attempt the timer was armed for
+}
+
+const (
+	tLCP = iota
+	tIPCP
+	tAuth
+	tEcho
+)
+
+// NewLink returns a link that sends through send and reports progress to
+// onEvent (called from the Run goroutine; may be nil).
+func NewLink(cfg Config, send Sender, onEvent func(Event)) *Link {
+	cfg.setDefaults()
+	l := &Link{cfg: cfg, send: send, onEvent: onEvent, log: cfg.Logger,
+		in: make(chan frame, 64), closeCh: make(chan struct{}), upSignal: make(chan struct{})}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	fc := fsmConfig{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate, MaxFailure: cfg.MaxFailure}
+	l.lcpL = &lcp{link: l, mru: cfg.MRU, wantMagic: !cfg.NoMagic}
+	l.lcp = newFSM(ProtoLCP, fc, l.lcpL, l.sendCP)
+	l.ipcpL = newIPCP(l, !cfg.NoDNS)
+	l.ipcp = newFSM(ProtoIPCP, fc, l.ipcpL, l.sendCP)
+	return l
+}
+
+// Input hands a received PPP frame's protocol and payload to the link.
+// It copies pkt and never blocks: when the link is not keeping up, the
+// frame is dropped as a lossy line would (PPP retransmits).
+func (l *Link) Input(proto Protocol, pkt []byte) {
+	select {
+	case l.in <- frame{proto, append([]byte(nil), pkt...)}:
+	default:
+	}
+}
+
+// Close asks for a graceful LCP Terminate; Run returns once the peer
+// acknowledged it or the terminate retries ran out.
+func (l *Link) Close() { l.closeMu.Do(func() { close(l.closeCh) }) }
+
+// Up is closed when IPCP has opened for the first time.
+func (l *Link) Up() <-chan struct{} { return l.upSignal }
+
+// IPv4Open reports whether IPv4 packets may be sent and received now.
+func (l *Link) IPv4Open() bool { return l.ipOpen.Load() }
+
+// Info returns the addresses IPCP negotiated.
+func (l *Link) Info() IPInfo {
+	l.infoMu.Lock()
+	defer l.infoMu.Unlock()
+	return l.info
+}
+
+// PeerMRU is the MRU the peer asked for: the largest packet we may send.
+func (l *Link) PeerMRU() int { return l.lcpL.peerMRU }
+
+// Run negotiates the link and keeps it up until ctx ends, Close is
+// called, or the link fails. It returns nil after a local Close that the
+// peer acknowledged (or that timed out), the failure otherwise.
+func (l *Link) Run(ctx context.Context) error {
+	l.now = time.Now()
+	l.lcp.Open()
+	l.lcp.Up()
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	closeCh := l.closeCh
+	for !l.done {
+		l.armTimers()
+		next := l.nextDeadline()
+		if d := next.Sub(time.Now()); next.IsZero() {
+			t.Reset(time.Hour)
+		} else {
+			t.Reset(max(d, 0))
+		}
+		select {
+		case <-ctx.Done():
+			l.ipOpen.Store(false)
+			return ctx.Err()
+		case f := <-l.in:
+			l.now = time.Now()
+			l.handle(f.proto, f.pkt)
+		case <-closeCh:
+			closeCh = nil
+			l.now = time.Now()
+			l.lcp.Close(nil)
+			if l.lcp.state != stClosing { // nothing to terminate
+				l.finish(nil)
+			}
+		case <-t.C:
+			l.now = time.Now()
+			l.fireTimers()
+		}
+	}
+	l.ipOpen.Store(false)
+	return l.err
+}
+
+func (l *Link) finish(err error) {
+	if l.done {
+		return
+	}
+	l.done, l.err = true, err
+}
+
+// fail ends the link with err, telling the peer (LCP Terminate) when LCP
+// is still up.
+func (l *Link) fail(err error) {
+	if l.err == nil {
+		l.err = err
+	}
+	if l.lcp.state == stOpened || l.lcp.state == stReqSent || l.lcp.state == stAckSent || l.lcp.state == stAckRcvd {
+		l.lcp.Close(err)
+		return
+	}
+	l.finish(l.err)
+}
+
+func (l *Link) armTimers() {
+	for i, f := range [...]*fsm{l.lcp, l.ipcp} {
+		tm := &l.timers[i]
+		if !f.timerOn {
+			tm.at = time.Time{}
+			continue
+		}
+		if tm.at.IsZero() || tm.gen != f.attempt {
+			tm.gen = f.attempt
+			d := l.cfg.RestartInterval << max(f.attempt-1, 0)
+			tm.at = l.now.Add(min(d, l.cfg.MaxRestartInterval))
+		}
+	}
+}
+
+func (l *Link) nextDeadline() time.Time {
+	var next time.Time
+	for _, tm := range l.timers {
+		if !tm.at.IsZero() && (next.IsZero() || tm.at.Before(next)) {
+			next = tm.at
+		}
+	}
+	return next
+}
+
+func (l *Link) fireTimers() {
+	for i := range l.timers {
+		tm := &l.timers[i]
+		if tm.at.IsZero() || tm.at.After(l.now) {
+			continue
+		}
+		tm.at = time.Time{}
+		switch i {
+		case tLCP:
+			l.lcp.timeout()
+		case tIPCP:
+			l.ipcp.timeout()
+		case tAuth:
+			l.authTimeout()
+		case tEcho:
+			l.echoTick()
+		}
+		if l.done {
+			return
+		}
+	}
+}
+
+func (l *Link) handle(proto Protocol, pkt []byte) {
+	switch proto {
+	case ProtoLCP:
+		l.handleLCP(pkt)
+		return
+	}
+	if !l.lcp.Opened() {
+		return // RFC 1661 3.4: only LCP before the link is established
+	}
+	switch proto {
+	case ProtoPAP:
+		l.handlePAP(pkt)
+	case ProtoCHAP:
+		l.handleCHAP(pkt)
+	case ProtoIPCP:
+		code, id, data, err := ParseCP(pkt)
+		if err != nil {
+			l.log.Debug("ppp recv malformed", "proto", proto, "err", err)
+			return
+		}
+		l.trace("recv", proto, code, id, data)
+		if !l.ipcp.Opened() && l.ipcp.state == stInitial {
+			return // before authentication: discarded (RFC 1661 3.5)
+		}
+		if err := l.ipcp.input(code, id, data); errors.Is(err, errUnknownCode) {
+			l.sendCP(ProtoIPCP, AppendCP(nil, CodeCodeRej, l.nextLCPID(), pkt))
+		}
+	case ProtoIPv4:
+		// IPv4 normally bypasses the link on the data path; a packet
+		// here arrived before IPCP opened and is dropped.
+	default:
+		// RFC 1661 5.7: an unsupported protocol (CCP, IPv6CP, ...) is
+		// answered with Protocol-Reject while LCP is Opened.
+		l.log.Debug("ppp protocol-reject", "proto", proto)
+		data := binary.BigEndian.AppendUint16(nil, uint16(proto))
+		data = append(data, pkt[:min(len(pkt), max(l.lcpL.peerMRU-8, 0))]...)
+		l.sendCP(ProtoLCP, AppendCP(nil, CodeProtoRej, l.nextLCPID(), data))
+	}
+}
+
+func (l *Link) nextLCPID() byte {
+	l.lcp.nextID++
+	return l.lcp.nextID
+}
+
+func (l *Link) handleLCP(pkt []byte) {
+	code, id, data, err := ParseCP(pkt)
+	if err != nil {
+		l.log.Debug("ppp recv malformed", "proto", ProtoLCP, "err", err)
+		return
+	}
+	l.trace("recv", ProtoLCP, code, id, data)
+	switch code {
+	case CodeEchoReq:
+		if l.lcp.Opened() && len(data) >= 4 { // RFC 1661 5.8
+			reply := binary.BigEndian.AppendUint32(nil, l.lcpL.magic)
+			reply = append(reply, data[4:]...)
+			l.sendCP(ProtoLCP, AppendCP(nil, CodeEchoReply, id, reply))
+		}
+		return
+	case CodeEchoReply:
+		if l.lcp.Opened() && id == l.echoID {
+			l.echoMiss = 0
+		}
+		return
+	case CodeDiscard:
+		return
+	case CodeProtoRej:
+		if len(data) >= 2 && Protocol(binary.BigEndian.Uint16(data)) == ProtoIPCP {
+			l.fail(fmt.Errorf("ppp: the server does not speak IPCP (Protocol-Reject): %w", ErrProtocol))
+		}
+		return
+	case CodeTermReq:
+		if l.auth.nak || l.auth.failed != nil {
+			// SoftEther ends a wrong PAP password with Terminate-Request.
+			l.lcp.reason = l.authError()
+		}
+	}
+	if err := l.lcp.input(code, id, data); errors.Is(err, errUnknownCode) {
+		l.sendCP(ProtoLCP, AppendCP(nil, CodeCodeRej, l.nextLCPID(), pkt[:min(len(pkt), 1400)]))
+	}
+}
+
+// lcpUp: the link is established; authenticate (RFC 1661 3.5) or go
+// straight to the network phase.
+func (l *Link) lcpUp() {
+	l.emit(Event{Kind: EventLCPUp})
+	l.echoMiss = 0
+	if l.cfg.EchoInterval > 0 {
+		l.timers[tEcho].at = l.now.Add(l.cfg.EchoInterval)
+	}
+	l.startAuth(l.lcpL.auth)
+}
+
+func (l *Link) lcpDown() {
+	l.timers[tEcho].at = time.Time{}
+	l.timers[tAuth].at = time.Time{}
+	l.ipcp.Down()
+	l.ipOpen.Store(false)
+}
+
+func (l *Link) lcpFinished(reason error) {
+	if reason == nil && l.err == nil && len(l.lcpL.refused) > 0 && l.lcp.state == stStopped {
+		reason = l.methodError()
+	}
+	if errors.Is(reason, ErrNoAnswer) && len(l.lcpL.refused) > 0 {
+		reason = l.methodError()
+	}
+	if reason == nil {
+		reason = l.err
+	}
+	l.finish(reason)
+}
+
+func (l *Link) methodError() error {
+	allowed := make([]string, len(l.cfg.Auth))
+	for i, m := range l.cfg.Auth {
+		allowed[i] = m.String()
+	}
+	return fmt.Errorf("%w: the server asked for %s, the profile allows %s",
+		ErrAuthMethod, strings.Join(l.lcpL.refused, ", "), strings.Join(allowed, ", "))
+}
+
+func (l *Link) authDone(m AuthMethod) {
+	l.timers[tAuth].at = time.Time{}
+	l.auth = authState{}
+	l.authOK = m
+	if m != AuthNone {
+		l.emit(Event{Kind: EventAuthOK, Auth: m})
+	}
+	l.ipcp.Up()
+	l.ipcp.Open()
+}
+
+func (l *Link) ipcpUp() {
+	info := l.ipcpL.info()
+	l.infoMu.Lock()
+	l.info = info
+	l.infoMu.Unlock()
+	l.ipOpen.Store(true)
+	l.emit(Event{Kind: EventIPCPUp, IP: info})
+	if !l.upOnce {
+		l.upOnce = true
+		close(l.upSignal)
+	}
+}
+
+func (l *Link) ipcpDown() { l.ipOpen.Store(false) }
+
+func (l *Link) echoTick() {
+	if !l.lcp.Opened() {
+		return
+	}
+	if l.echoMiss >= l.cfg.EchoFailures {
+		l.fail(fmt.Errorf("%w (%d unanswered, %v apart)", ErrEchoTimeout, l.echoMiss, l.cfg.EchoInterval))
+		return
+	}
+	l.echoMiss++
+	l.echoID++
+	l.sendCP(ProtoLCP, AppendCP(nil, CodeEchoReq, l.echoID, binary.BigEndian.AppendUint32(nil, l.lcpL.magic)))
+	l.timers[tEcho].at = l.now.Add(l.cfg.EchoInterval)
+}
+
+func (l *Link) allowed(m AuthMethod) bool {
+	for _, a := range l.cfg.Auth {
+		if a == m {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Link) random32() uint32 {
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(l.cfg.Rand, b[:]); err != nil {
+			return 0x5a5a5a5a
+		}
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+func (l *Link) emit(e Event) {
+	if l.onEvent != nil {
+		l.onEvent(e)
+	}
+}
+
+func (l *Link) sendCP(proto Protocol, pkt []byte) {
+	if code, id, data, err := ParseCP(pkt); err == nil {
+		l.trace("send", proto, code, id, data)
+	}
+	if err := l.send(proto, pkt); err != nil {
+		l.log.Debug("ppp send failed", "proto", proto, "err", err)
+	}
+}
+
+// trace logs a decoded control packet. Authentication packets are logged
+// by code and length only: they carry the password (PAP) or values
+// derived from it.
+func (l *Link) trace(dir string, proto Protocol, code Code, id byte, data []byte) {
+	if !l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	switch proto {
+	case ProtoLCP, ProtoIPCP:
+		attrs := []any{"proto", proto.String(), "code", code.String(), "id", id}
+		if code <= CodeConfRej {
+			attrs = append(attrs, "options", describeOptions(proto, data))
+		}
+		l.log.Debug("ppp "+dir, attrs...)
+	default:
+		l.log.Debug("ppp "+dir, "proto", proto.String(), "code", code, "id", id, "len", len(data))
+	}
+}
+
+func describeOptions(proto Protocol, data []byte) string {
+	opts, err := ParseOptions(data)
+	if err != nil {
+		return "malformed"
+	}
+	parts := make([]string, 0, len(opts))
+	for _, o := range opts {
+		parts = append(parts, describeOption(proto, o))
+	}
+	return strings.Join(parts, " ")
+}
+
+func describeOption(proto Protocol, o Option) string {
+	if proto == ProtoLCP {
+		switch {
+		case o.Type == lcpOptMRU && len(o.Data) == 2:
+			return fmt.Sprintf("MRU=%d", binary.BigEndian.Uint16(o.Data))
+		case o.Type == lcpOptAuth:
+			_, name := authFromOption(o.Data)
+			return "Auth=" + name
+		case o.Type == lcpOptMagic && len(o.Data) == 4:
+			return fmt.Sprintf("Magic=0x%08x", binary.BigEndian.Uint32(o.Data))
+		case o.Type == lcpOptACCM:
+			return fmt.Sprintf("ACCM=%x", o.Data)
+		case o.Type == lcpOptPFC:
+			return "PFC"
+		case o.Type == lcpOptACFC:
+			return "ACFC"
+		}
+	} else if len(o.Data) == 4 {
+		ip := fmt.Sprintf("%d.%d.%d.%d", o.Data[0], o.Data[1], o.Data[2], o.Data[3])
+		switch o.Type {
+		case ipcpOptAddress:
+			return "Address=" + ip
+		case ipcpOptDNS1:
+			return "DNS1=" + ip
+		case ipcpOptDNS2:
+			return "DNS2=" + ip
+		}
+	}
+	return fmt.Sprintf("opt%d=%x", o.Type, o.Data)
+}
