@@ -80,7 +80,7 @@ func (l *Link) authError() error {
 
 func (l *Link) handlePAP(pkt []byte) {
 	code, id, msg, err := ParsePAPReply(pkt)
-	l.log.Debug("ppp recv", "proto", ProtoPAP, "code", code, "id", id, "err", err)
+	l.log.Debug("ppp recv", "proto", ProtoPAP, "code", authCodeName(ProtoPAP, code), "id", id, "err", err)
 	if err != nil || l.auth.method != AuthPAP || id != l.auth.papID {
 		return
 	}
@@ -127,7 +127,7 @@ func (l *Link) handleCHAP(pkt []byte) {
 		l.answerChallenge(m, ch)
 	case CHAPSuccess, CHAPFailure:
 		code, id, msg, err := ParseCHAPStatus(pkt)
-		l.log.Debug("ppp recv", "proto", ProtoCHAP, "code", code, "id", id, "err", err)
+		l.log.Debug("ppp recv", "proto", ProtoCHAP, "code", authCodeName(ProtoCHAP, code), "id", id, "err", err)
 		if err != nil || l.auth.chapResp == nil || id != l.auth.chapID {
 			return
 		}

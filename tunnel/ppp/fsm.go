@@ -68,6 +68,7 @@ type fsm struct {
 	failures int  // Configure-Naks sent since the last Ack (Max-Failure)
 	attempt  int  // requests sent since the last irc, for timer backoff
 	timerOn  bool // restart timer running
+	timerGen int  // bumped whenever the restart timer is (re)started
 	reqID    byte // identifier of our outstanding Configure-Request / Terminate-Request
 	nextID   byte
 	lastReq  []byte // options of our outstanding Configure-Request
@@ -162,10 +163,10 @@ func (f *fsm) timeout() {
 		case stClosing, stStopping:
 			f.str()
 		case stReqSent, stAckRcvd:
-			f.scr()
+			f.resend()
 			f.state = stReqSent
 		case stAckSent:
-			f.scr()
+			f.resend()
 		}
 		return
 	}
@@ -344,8 +345,8 @@ func (f *fsm) rtr(id byte, data []byte) {
 		f.restarts = 0
 		f.sendPkt(CodeTermAck, id, nil)
 		// zrc: wait one restart period in Stopping before finishing.
-		f.timerOn = true
 		f.attempt = 0
+		f.startTimer()
 		f.state = stStopping
 	default:
 		f.sendPkt(CodeTermAck, id, nil)
@@ -402,10 +403,22 @@ func (f *fsm) scr() {
 	f.nextID++
 	f.reqID = f.nextID
 	f.lastReq = f.l.request(f.lastReq[:0])
+	f.resend()
+}
+
+// resend retransmits the outstanding Configure-Request unchanged, with the
+// same Identifier (RFC 1661 5.1 allows it), so that a late Ack of the
+// first copy still counts.
+func (f *fsm) resend() {
 	f.sendPkt(CodeConfReq, f.reqID, f.lastReq)
 	f.restarts--
 	f.attempt++
+	f.startTimer()
+}
+
+func (f *fsm) startTimer() {
 	f.timerOn = true
+	f.timerGen++
 }
 
 func (f *fsm) str() {
@@ -414,7 +427,7 @@ func (f *fsm) str() {
 	f.sendPkt(CodeTermReq, f.reqID, nil)
 	f.restarts--
 	f.attempt++
-	f.timerOn = true
+	f.startTimer()
 }
 
 func (f *fsm) sendPkt(code Code, id byte, data []byte) {

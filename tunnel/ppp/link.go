@@ -142,7 +142,7 @@ type Link struct {
 
 type timer struct {
 	at  time.Time
-	gen int // fsm attempt the timer was armed for
+	gen int // fsm timerGen the timer was armed for
 }
 
 const (
@@ -267,8 +267,8 @@ func (l *Link) armTimers() {
 			tm.at = time.Time{}
 			continue
 		}
-		if tm.at.IsZero() || tm.gen != f.attempt {
-			tm.gen = f.attempt
+		if tm.at.IsZero() || tm.gen != f.timerGen {
+			tm.gen = f.timerGen
 			d := l.cfg.RestartInterval << max(f.attempt-1, 0)
 			tm.at = l.now.Add(min(d, l.cfg.MaxRestartInterval))
 		}
@@ -522,7 +522,7 @@ func (l *Link) trace(dir string, proto Protocol, code Code, id byte, data []byte
 		}
 		l.log.Debug("ppp "+dir, attrs...)
 	default:
-		l.log.Debug("ppp "+dir, "proto", proto.String(), "code", code, "id", id, "len", len(data))
+		l.log.Debug("ppp "+dir, "proto", proto.String(), "code", authCodeName(proto, byte(code)), "id", id, "len", len(data))
 	}
 }
 
@@ -567,4 +567,16 @@ func describeOption(proto Protocol, o Option) string {
 		}
 	}
 	return fmt.Sprintf("opt%d=%x", o.Type, o.Data)
+}
+
+// authCodeName names a PAP or CHAP code for traces.
+func authCodeName(proto Protocol, code byte) string {
+	names := map[Protocol][]string{
+		ProtoPAP:  {"", "Authenticate-Request", "Authenticate-Ack", "Authenticate-Nak"},
+		ProtoCHAP: {"", "Challenge", "Response", "Success", "Failure"},
+	}[proto]
+	if int(code) < len(names) && code != 0 {
+		return names[code]
+	}
+	return fmt.Sprintf("code %d", code)
 }

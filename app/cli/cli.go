@@ -1,0 +1,309 @@
+// Package cli is Corridor's command-line front end. It is a client of core
+// like the desktop app will be.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+// Exit codes of corridor connect, one per failure class. They are part of
+// the command's stable interface: scripts rely on them.
+const (
+	ExitOK       = 0
+	ExitInternal = 1 // unexpected failure
+	ExitUsage    = 2 // bad command line or unreadable input file
+	ExitAuth     = 3 // the server rejected the credentials
+	ExitNoAnswer = 4 // no answer from the server, or it stopped answering
+	ExitProtocol = 5 // the server broke off the connection or the protocol
+	ExitLocal    = 6 // this machine could not set up the device or socket
+)
+
+var classExit = map[core.Class]int{
+	core.ClassInternal: ExitInternal, core.ClassUsage: ExitUsage, core.ClassAuth: ExitAuth,
+	core.ClassNoAnswer: ExitNoAnswer, core.ClassProtocol: ExitProtocol, core.ClassLocal: ExitLocal,
+}
+
+// Env is what the commands use of the process; tests substitute it.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Signals delivers SIGINT/SIGTERM; nil means the process's own.
+	Signals <-chan os.Signal
+}
+
+// Main runs the command line args (without the program name) and returns
+// the exit code.
+func Main(args []string) int {
+	return Run(args, Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}
+
+// Run is Main with an explicit environment.
+func Run(args []string, env Env) int {
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "connect":
+		return connect(args[1:], env)
+	case "help", "-h", "--help":
+		usage(env.Stdout)
+		return ExitOK
+	}
+	fmt.Fprintf(env.Stderr, "corridor: unknown command %q\n", args[0])
+	usage(env.Stderr)
+	return ExitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Corridor: an L2TP/IPsec VPN client with the whole stack in userspace.
+
+Usage:
+  corridor connect [flags] SERVER[:PORT]   bring a tunnel up in the foreground
+  corridor help
+
+Run "corridor connect --help" for its flags and exit codes.
+`)
+}
+
+const connectHelp = `Usage: corridor connect --no-ipsec --user NAME --password-file FILE [flags] SERVER[:PORT]
+
+Brings up an L2TP tunnel with PPP to SERVER (UDP port 1701 unless given),
+configures a TUN device with the address the server assigns, and stays in
+the foreground until SIGINT or SIGTERM, then disconnects cleanly.
+Secrets are read from files (or standard input with "-"), never from the
+command line or the environment.
+
+Flags:
+`
+
+const exitHelp = `
+Exit codes:
+  0  disconnected cleanly after SIGINT/SIGTERM
+  1  unexpected internal error
+  2  bad usage (flags, unreadable password file)
+  3  authentication failed (the server rejected the user or password)
+  4  no answer from the server, or it stopped answering
+  5  the server ended the connection or broke the protocol
+  6  local failure (TUN device, socket; usually missing root rights)
+`
+
+type connectFlags struct {
+	noIPsec      bool
+	user         string
+	passwordFile string
+	auth         string
+	ifname       string
+	mtu          int
+	verbose      bool
+	localPort    int
+	secretFile   string
+}
+
+func connect(args []string, env Env) int {
+	var f connectFlags
+	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec (required until IPsec lands)")
+	fs.StringVar(&f.user, "user", "", "PPP user `NAME` (DOMAIN\\user and user@hub are passed as typed)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "read the password from `FILE` (\"-\": standard input)")
+	fs.StringVar(&f.auth, "auth", "mschapv2,pap,chap", "allowed authentication `METHODS`, preferred first")
+	fs.StringVar(&f.ifname, "ifname", "", "TUN device `NAME` (default corridor0)")
+	fs.IntVar(&f.mtu, "mtu", 0, "device MTU `N` (default: 1500 minus the tunnel overhead, capped by the server's MRU)")
+	fs.BoolVar(&f.verbose, "v", false, "print a protocol trace (every control message, decoded; never secrets) to stderr")
+	fs.IntVar(&f.localPort, "local-port", 0, "L2TP source `PORT` (default: ephemeral)")
+	fs.StringVar(&f.secretFile, "l2tp-secret-file", "", "read an L2TP tunnel secret from `FILE` (enables tunnel authentication)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), connectHelp)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), exitHelp)
+	}
+	// Accept flags before and after the server argument.
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			return ExitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "corridor connect: "+format+"\n", a...)
+		fmt.Fprintln(env.Stderr, `run "corridor connect --help" for usage`)
+		return ExitUsage
+	}
+	switch {
+	case len(pos) != 1:
+		return bad("expected exactly one SERVER argument, got %d", len(pos))
+	case !f.noIPsec:
+		return bad("IPsec is not available in this build yet; pass --no-ipsec for plain L2TP")
+	case f.user == "":
+		return bad("--user is required")
+	case f.passwordFile == "":
+		return bad("--password-file is required (use - for standard input)")
+	case f.mtu != 0 && (f.mtu < 576 || f.mtu > tunnel.MaxMTU):
+		return bad("--mtu must be between 576 and %d", tunnel.MaxMTU)
+	case f.localPort < 0 || f.localPort > 65535:
+		return bad("--local-port must be between 0 and 65535")
+	}
+	methods, err := ppp.ParseAuthMethods(f.auth)
+	if err != nil {
+		return bad("--auth: %v", err)
+	}
+	password, err := readSecret(f.passwordFile, env.Stdin)
+	if err != nil {
+		return bad("password file: %v", err)
+	}
+	var secret []byte
+	if f.secretFile != "" {
+		s, err := readSecret(f.secretFile, env.Stdin)
+		if err != nil {
+			return bad("L2TP secret file: %v", err)
+		}
+		secret = []byte(s)
+	}
+
+	var logger *slog.Logger
+	if f.verbose {
+		logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sigs := env.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 2)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs: // Ctrl-C while connecting: give up
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	out := &lineWriter{w: env.Stdout}
+	start := time.Now()
+	sess, err := core.Connect(ctx, core.ConnectConfig{
+		Server: pos[0], LocalPort: f.localPort, User: f.user, Password: password,
+		Auth: methods, IfName: f.ifname, MTU: f.mtu, TunnelSecret: secret, Logger: logger,
+		OnStage: func(s core.Stage) {
+			if s.Name == "l2tp" || s.Name == "ppp" {
+				out.println(s.Detail)
+			}
+		},
+	})
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	cancel() // stop the connect-phase signal watcher
+	info := sess.Info()
+	dns := "none"
+	if len(info.DNS) > 0 {
+		parts := make([]string, len(info.DNS))
+		for i, d := range info.DNS {
+			parts[i] = d.String()
+		}
+		dns = strings.Join(parts, ",")
+	}
+	out.println(fmt.Sprintf("connected: interface %s address %s peer %s dns %s mtu %d (%.2fs)",
+		sess.Interface(), info.Local, peerString(info), dns, sess.MTU(), time.Since(start).Seconds()))
+
+	select {
+	case s := <-sigs:
+		out.println(fmt.Sprintf("disconnecting (%v)", s))
+		closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelClose()
+		sess.Close(closeCtx)
+		st := sess.Stats()
+		out.println(fmt.Sprintf("disconnected: sent %d packets (%d bytes), received %d packets (%d bytes)",
+			st.TxPackets, st.TxBytes, st.RxPackets, st.RxBytes))
+		return ExitOK
+	case <-sess.Done():
+		if err := sess.Err(); err != nil {
+			return fail(env.Stderr, err)
+		}
+		fmt.Fprintln(env.Stderr, "corridor: the connection ended")
+		return ExitProtocol
+	}
+}
+
+func peerString(info ppp.IPInfo) string {
+	if info.Peer.IsValid() {
+		return info.Peer.String()
+	}
+	return "none"
+}
+
+func fail(w io.Writer, err error) int {
+	var ce *core.Error
+	if !errors.As(err, &ce) {
+		fmt.Fprintf(w, "corridor: %v\n", err)
+		return ExitInternal
+	}
+	fmt.Fprintf(w, "corridor: %s\n", ce.Msg)
+	if ce.Hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", ce.Hint)
+	}
+	return classExit[ce.Class]
+}
+
+// readSecret reads a secret from a file or, for "-", standard input. Only
+// the first line counts; a trailing newline is not part of the secret.
+func readSecret(name string, stdin io.Reader) (string, error) {
+	var r io.Reader
+	if name == "-" {
+		r = stdin
+	} else {
+		fh, err := os.Open(name)
+		if err != nil {
+			return "", err
+		}
+		defer fh.Close()
+		r = fh
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty")
+	}
+	return line, nil
+}
+
+// lineWriter prints whole lines; stages arrive from several goroutines.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) println(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintln(l.w, s)
+}

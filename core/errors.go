@@ -1,0 +1,130 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+// Class groups failures by what the user can do about them. Front ends
+// map classes to exit codes and icons.
+type Class uint8
+
+// Failure classes.
+const (
+	ClassInternal Class = iota // a bug or an unexpected condition
+	ClassUsage                 // the request itself is wrong
+	ClassAuth                  // the server rejected the credentials
+	ClassNoAnswer              // the server did not answer, or stopped answering
+	ClassProtocol              // the server broke off or spoke unexpectedly
+	ClassLocal                 // this machine could not do its part (device, socket)
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassUsage:
+		return "usage"
+	case ClassAuth:
+		return "authentication"
+	case ClassNoAnswer:
+		return "no answer"
+	case ClassProtocol:
+		return "protocol"
+	case ClassLocal:
+		return "local"
+	}
+	return "internal"
+}
+
+// Error is a failure explained for a person: Msg in plain words, Hint on
+// what to try. Err keeps the technical cause for traces.
+type Error struct {
+	Class Class
+	Msg   string
+	Hint  string
+	Err   error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// explain turns a stack error into an *Error.
+func explain(err error, server netip.AddrPort, tr *tunnel.UDPTransport) *Error {
+	var (
+		ae  *ppp.AuthError
+		pce *l2tp.PeerClosedError
+		te  *ppp.TerminatedError
+		ce  *Error
+	)
+	switch {
+	case errors.As(err, &ce):
+		return ce
+	case errors.As(err, &ae):
+		msg := fmt.Sprintf("authentication failed: the server rejected user %q (%v", ae.User, ae.Method)
+		if ae.Detail != "" {
+			msg += " " + ae.Detail
+		}
+		return &Error{Class: ClassAuth, Msg: msg + ")", Err: err,
+			Hint: `check the user name and password; some servers want the name as DOMAIN\user or user@hub`}
+	case errors.Is(err, ppp.ErrAuthMethod):
+		return &Error{Class: ClassAuth, Msg: "authentication failed: " + trimPrefix(err), Err: err,
+			Hint: "allow another method with --auth if your administrator says it is safe"}
+	case errors.Is(err, ppp.ErrMutualAuth):
+		return &Error{Class: ClassAuth, Msg: "the server could not prove that it knows your password (MS-CHAPv2 mutual authentication failed)", Err: err,
+			Hint: "this server may not be the one you meant to reach; check the address before retrying"}
+	case errors.Is(err, l2tp.ErrNoAnswer):
+		if tr != nil && tr.Refused() {
+			return &Error{Class: ClassNoAnswer, Err: err,
+				Msg:  fmt.Sprintf("nothing answers L2TP at %v: the host says the UDP port is closed", server),
+				Hint: "check the port and that the server has L2TP enabled"}
+		}
+		return &Error{Class: ClassNoAnswer, Err: err,
+			Msg:  fmt.Sprintf("no answer from the server at %v (L2TP over UDP)", server),
+			Hint: "check the address, that the server has L2TP enabled, and that no firewall blocks UDP port " + fmt.Sprint(server.Port())}
+	case errors.Is(err, ppp.ErrEchoTimeout):
+		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the connection died: the server stopped answering keepalives",
+			Hint: "the network or the server went away; reconnect when it is back"}
+	case errors.Is(err, ppp.ErrNoAnswer):
+		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the server stopped answering during PPP negotiation: " + trimPrefix(err),
+			Hint: "the server's PPP side may be down or overloaded; try again, and send the -v trace to its administrator if it persists"}
+	case errors.Is(err, l2tp.ErrTunnelAuth):
+		return &Error{Class: ClassAuth, Err: err, Msg: trimPrefix(err),
+			Hint: "check the L2TP tunnel secret (it is not the IPsec pre-shared key)"}
+	case errors.As(err, &pce):
+		return &Error{Class: ClassProtocol, Err: err, Msg: trimPrefix(err),
+			Hint: "the server ended the connection; its log says why"}
+	case errors.As(err, &te):
+		return &Error{Class: ClassProtocol, Err: err, Msg: "the server ended the PPP link" + termWords(te),
+			Hint: "the server ended the connection; its log says why"}
+	case errors.Is(err, ppp.ErrProtocol), errors.Is(err, l2tp.ErrProtocol):
+		return &Error{Class: ClassProtocol, Err: err, Msg: "the server's reply broke the protocol: " + trimPrefix(err),
+			Hint: "run with -v and send the trace to the server's administrator or to us"}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Class: ClassNoAnswer, Err: err, Msg: "gave up waiting for the server",
+			Hint: "the connection was cancelled before it came up"}
+	}
+	return &Error{Class: ClassInternal, Err: err, Msg: err.Error(), Hint: "run with -v and report the trace"}
+}
+
+func termWords(te *ppp.TerminatedError) string {
+	if te.Message == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%q)", te.Message)
+}
+
+// trimPrefix drops a leading "pkg: " from a wrapped error's text.
+func trimPrefix(err error) string {
+	s := err.Error()
+	for _, p := range []string{"ppp: ", "l2tp: "} {
+		if len(s) > len(p) && s[:len(p)] == p {
+			return s[len(p):]
+		}
+	}
+	return s
+}

@@ -1,0 +1,192 @@
+// Package core holds what every Corridor front end shares: bringing a
+// session up through the userspace stack (tunnel) onto an OS device
+// (platform), and explaining failures in plain words.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/corridorvpn/corridor/platform"
+	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+// DefaultL2TPPort is the L2TP UDP port (RFC 2661 8.1).
+const DefaultL2TPPort = 1701
+
+// Overhead of raw L2TP in UDP over IPv4: IPv4 20, UDP 8, L2TP data header 6
+// and PPP frame header 4.
+const rawL2TPOverhead = 20 + 8 + l2tp.DataHeaderLen + ppp.FrameHeaderLen
+
+// ConnectConfig is one connection attempt.
+type ConnectConfig struct {
+	Server    string // host or host:port
+	LocalPort int    // L2TP source port; 0 ephemeral
+	User      string
+	Password  string
+	Auth      []ppp.AuthMethod // allowed, preferred first; nil: all
+	IfName    string           // TUN device name; "" the platform default
+	MTU       int              // 0: computed from the overhead and the server's MRU
+	// TunnelSecret enables L2TP tunnel authentication (RFC 2661 5.1.1).
+	TunnelSecret []byte
+	// EchoInterval / EchoFailures tune the LCP keepalive (0: defaults).
+	EchoInterval time.Duration
+	EchoFailures int
+
+	Logger  *slog.Logger // protocol trace at Debug level
+	OnStage func(Stage)  // progress, from protocol goroutines
+	// TUNOptions are passed to platform.OpenTUN (tests inject a runner).
+	TUNOptions []platform.Option
+}
+
+// Stage is a progress report of Connect.
+type Stage struct {
+	Name   string // "resolve", "l2tp", "ppp", "device"
+	Detail string // the line to show, e.g. "ppp auth ok (MS-CHAPv2)"
+}
+
+// Session is a connected tunnel on a configured device.
+type Session struct {
+	tun    *tunnel.Tunnel
+	dev    *platform.TUN
+	info   ppp.IPInfo
+	server netip.AddrPort
+	mtu    int
+	done   chan struct{}
+	err    error
+}
+
+// Connect resolves the server, brings the L2TP/PPP stack up, and
+// configures the device. On any failure everything it set up is undone
+// before it returns. The error is an *Error with a plain-words message.
+func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
+	stage := func(name, detail string) {
+		if cfg.OnStage != nil {
+			cfg.OnStage(Stage{Name: name, Detail: detail})
+		}
+	}
+	server, err := resolve(ctx, cfg.Server)
+	if err != nil {
+		return nil, err
+	}
+	stage("resolve", "server "+server.String())
+
+	tr, err := tunnel.DialUDP(ctx, server.String(), cfg.LocalPort)
+	if err != nil {
+		return nil, &Error{Class: ClassLocal, Msg: "could not open a UDP socket: " + err.Error(),
+			Hint: "is another L2TP client (xl2tpd) holding the source port?", Err: err}
+	}
+	tcfg := tunnel.Config{
+		L2TP: l2tp.Config{Secret: cfg.TunnelSecret, Logger: cfg.Logger},
+		PPP: ppp.Config{User: cfg.User, Password: cfg.Password, Auth: cfg.Auth,
+			EchoInterval: cfg.EchoInterval, EchoFailures: cfg.EchoFailures, Logger: cfg.Logger},
+		Logger: cfg.Logger,
+		OnStage: func(s tunnel.Stage) {
+			name := "l2tp"
+			if s.Kind >= tunnel.StageLCP {
+				name = "ppp"
+			}
+			stage(name, s.String())
+		},
+	}
+	// The tunnel outlives Connect's ctx: it is ended by Session.Close.
+	t := tunnel.Start(context.WithoutCancel(ctx), tr, tcfg)
+	info, err := t.WaitUp(ctx)
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.Close(closeCtx)
+		return nil, explain(err, server, tr)
+	}
+
+	mtu := cfg.MTU
+	if mtu == 0 {
+		mtu = min(1500-rawL2TPOverhead, t.PeerMRU())
+	}
+	dev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer}, cfg.TUNOptions...)
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.Close(closeCtx)
+		return nil, &Error{Class: ClassLocal, Msg: "could not set up the network device: " + err.Error(),
+			Hint: "creating a TUN device needs root (or CAP_NET_ADMIN)", Err: err}
+	}
+	stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu))
+	t.Attach(dev)
+	s := &Session{tun: t, dev: dev, info: info, server: server, mtu: mtu, done: make(chan struct{})}
+	go func() {
+		<-t.Done()
+		dev.Close() // also ends the device reading routine
+		if err := t.Err(); err != nil {
+			s.err = explain(err, server, tr)
+		}
+		close(s.done)
+	}()
+	return s, nil
+}
+
+func resolve(ctx context.Context, server string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(server)
+	if err != nil {
+		host, portStr = server, strconv.Itoa(DefaultL2TPPort)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, &Error{Class: ClassUsage, Msg: fmt.Sprintf("bad server port %q", portStr),
+			Hint: "write the server as HOST or HOST:PORT"}
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !a.Unmap().Is4() {
+			return netip.AddrPort{}, &Error{Class: ClassUsage, Msg: "IPv6 servers are not supported yet: " + host}
+		}
+		return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil || len(addrs) == 0 {
+		return netip.AddrPort{}, &Error{Class: ClassNoAnswer, Msg: fmt.Sprintf("could not resolve %q", host),
+			Hint: "check the server name and your DNS", Err: err}
+	}
+	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(port)), nil
+}
+
+// Info returns the negotiated addresses.
+func (s *Session) Info() ppp.IPInfo { return s.info }
+
+// Interface is the device name.
+func (s *Session) Interface() string { return s.dev.Name() }
+
+// MTU is the device MTU.
+func (s *Session) MTU() int { return s.mtu }
+
+// Stats returns the data counters.
+func (s *Session) Stats() tunnel.Stats { return s.tun.Stats() }
+
+// Done is closed when the session has ended (after Close, or when the
+// tunnel failed); Err then says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err is the reason the session ended by itself (an *Error), or nil.
+func (s *Session) Err() error { return s.err }
+
+// Close disconnects gracefully (LCP Terminate, CDN, StopCCN), removes the
+// device, and waits at most until ctx ends.
+func (s *Session) Close(ctx context.Context) error {
+	err := s.tun.Close(ctx)
+	s.dev.Close()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

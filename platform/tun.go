@@ -1,0 +1,241 @@
+// Package platform performs the per-OS side effects of a tunnel: the TUN
+// device, its address, MTU and routes. It never imports tunnel/, core/ or app/.
+//
+// The device itself comes from wireguard-go's tun package; everything that is
+// configured around it (addresses, link state, routes) goes through a Runner
+// that executes the OS's own tools, so tests can assert the exact commands
+// without privileges (the approach of tailscale's wgengine/router). Per-OS code
+// lives in files named by GOOS suffix; tun_default.go is the stub for systems
+// that are not supported yet.
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// MinWriteOffset is the least headroom, in bytes, that Write needs in front
+// of every packet. On Linux the device is opened with IFF_VNET_HDR (for TCP and
+// UDP offload), and wireguard-go writes a 10-byte struct virtio_net_hdr into
+// the bytes just before each packet; it rejects a smaller offset with
+// "invalid offset". Other systems need less; callers should always reserve at
+// least this much.
+const MinWriteOffset = 10
+
+// TUNConfig describes the device OpenTUN creates.
+type TUNConfig struct {
+	// Name is the requested interface name; "" means the OS default
+	// ("corridor0" on Linux). On Linux a name containing "%d" lets the kernel
+	// pick the first free number; TUN.Name reports the result.
+	Name string
+	// MTU of the device, in bytes of IP packet.
+	MTU int
+	// Local is our address, as negotiated by IPCP.
+	Local netip.Addr
+	// Peer is the server's address from IPCP. It may be the zero Addr when
+	// the server gave none; then the address is configured without a peer
+	// and no peer route exists.
+	Peer netip.Addr
+	// Routes are extra prefixes routed through the device (may be empty).
+	Routes []netip.Prefix
+}
+
+// Runner runs one OS command; tests substitute a recorder. The error of a
+// failed command should say which command failed and why (its stderr).
+type Runner interface {
+	Run(name string, args ...string) error
+}
+
+// Option adjusts OpenTUN.
+type Option func(*options)
+
+type options struct {
+	runner Runner
+	log    *slog.Logger
+	// create opens the device; tests replace it to run without privileges.
+	create func(name string, mtu int) (tun.Device, error)
+}
+
+// WithRunner makes OpenTUN and Close run OS commands through r instead of
+// executing them.
+func WithRunner(r Runner) Option { return func(o *options) { o.runner = r } }
+
+// WithLogger sets the logger for configuration steps and device events.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// withCreate substitutes the device constructor (tests only).
+func withCreate(f func(name string, mtu int) (tun.Device, error)) Option {
+	return func(o *options) { o.create = f }
+}
+
+func buildOptions(opts []Option) options {
+	o := options{runner: ExecRunner{}, create: tun.CreateTUN}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// TUN is an open, configured device. Its Read, Write and BatchSize methods
+// are those of wireguard-go's tun.Device: batched, with offset headroom in
+// front of each packet.
+type TUN struct {
+	dev    tun.Device
+	name   string
+	runner Runner
+	log    *slog.Logger
+
+	// undo holds the commands that reverse what was applied, in the order
+	// applied; Close runs them backwards. Only steps that succeeded appear.
+	undo [][]string
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Name returns the interface name the OS gave the device.
+func (t *TUN) Name() string { return t.name }
+
+// Read reads one or more packets into bufs, each starting at offset, and
+// stores their lengths in sizes; it returns the number of packets. len(sizes)
+// must be at least len(bufs). Each buffer must hold offset+MTU bytes. On Linux
+// a single TCP or UDP super-packet from the kernel (GSO) is split into several
+// packets, so pass BatchSize() buffers: with fewer, a large one fails with
+// tun.ErrTooManySegments. After Close it returns an error matching
+// os.ErrClosed.
+func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	n, err := t.dev.Read(bufs, sizes, offset)
+	if err != nil && t.closed.Load() {
+		return n, os.ErrClosed
+	}
+	return n, err
+}
+
+// Write writes the packets bufs[i][offset:] to the OS and returns len(bufs)
+// on success. offset must be at least MinWriteOffset, and the bytes in front
+// of each packet may be overwritten. On Linux, Write may coalesce packets
+// (GRO): it may extend a buffer into its spare capacity and reorder the
+// elements of bufs, so each element must own its whole capacity. On error,
+// some packets of the batch may have been delivered; the count is then 0 and
+// retrying is not useful. After Close it returns an error matching
+// os.ErrClosed.
+func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
+	_, err := t.dev.Write(bufs, offset)
+	if err != nil {
+		if t.closed.Load() {
+			return 0, os.ErrClosed
+		}
+		return 0, err
+	}
+	// wireguard-go's Linux device returns bytes, not packets; report packets
+	// as the tun.Device contract documents.
+	return len(bufs), nil
+}
+
+// BatchSize returns the most packets one Read returns or one Write should
+// carry; it does not change while the device is open.
+func (t *TUN) BatchSize() int { return t.dev.BatchSize() }
+
+// Close removes the routes OpenTUN added and then the device. It is
+// idempotent and may run while a Read is blocked; that Read then returns an
+// error matching os.ErrClosed.
+func (t *TUN) Close() error {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		err := t.rollback()
+		if cerr := t.dev.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("platform: closing %s: %w", t.name, cerr))
+		}
+		t.closeErr = err
+		t.log.Info("tun closed", "name", t.name, "err", err)
+	})
+	return t.closeErr
+}
+
+// run executes one configuration command and, when it succeeds, records its
+// inverse (nil when removing the device undoes it anyway).
+func (t *TUN) run(undo []string, name string, args ...string) error {
+	t.log.Debug("platform command", "cmd", name+" "+strings.Join(args, " "))
+	if err := t.runner.Run(name, args...); err != nil {
+		return err
+	}
+	if undo != nil {
+		t.undo = append(t.undo, undo)
+	}
+	return nil
+}
+
+// rollback runs the recorded undo commands, newest first, and forgets them.
+// Errors that only say the thing is already gone are ignored: the kernel
+// removes a device's routes by itself when the device goes away.
+func (t *TUN) rollback() error {
+	var errs []error
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		cmd := t.undo[i]
+		t.log.Debug("platform command", "cmd", strings.Join(cmd, " "))
+		if err := t.runner.Run(cmd[0], cmd[1:]...); err != nil && !isGone(err) {
+			errs = append(errs, err)
+		}
+	}
+	t.undo = nil
+	return errors.Join(errs...)
+}
+
+// isGone reports whether a failed removal means the object no longer exists.
+func isGone(err error) bool {
+	s := err.Error()
+	for _, m := range []string{"No such process", "No such device", "Cannot find device", "not found", "No such file"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks cfg and returns it normalised: IPv4-mapped addresses
+// unmapped, routes masked, duplicates and the peer's own host route dropped
+// (the kernel installs that one with the address).
+func (cfg TUNConfig) validate() (TUNConfig, error) {
+	if cfg.MTU < 68 || cfg.MTU > 65535 {
+		return cfg, fmt.Errorf("platform: MTU %d out of range 68..65535", cfg.MTU)
+	}
+	if !cfg.Local.IsValid() || cfg.Local.IsUnspecified() {
+		return cfg, fmt.Errorf("platform: invalid local address %v", cfg.Local)
+	}
+	cfg.Local = cfg.Local.Unmap()
+	if cfg.Peer.IsValid() {
+		cfg.Peer = cfg.Peer.Unmap()
+		if cfg.Peer.IsUnspecified() {
+			cfg.Peer = netip.Addr{} // 0.0.0.0 from IPCP means "none"
+		} else if cfg.Peer.Is4() != cfg.Local.Is4() {
+			return cfg, fmt.Errorf("platform: local %v and peer %v are of different families", cfg.Local, cfg.Peer)
+		}
+	}
+	var routes []netip.Prefix
+	seen := make(map[netip.Prefix]bool)
+	for _, r := range cfg.Routes {
+		if !r.IsValid() {
+			return cfg, fmt.Errorf("platform: invalid route %v", r)
+		}
+		r = r.Masked()
+		if seen[r] || (cfg.Peer.IsValid() && r == netip.PrefixFrom(cfg.Peer, cfg.Peer.BitLen())) {
+			continue
+		}
+		seen[r] = true
+		routes = append(routes, r)
+	}
+	cfg.Routes = routes
+	return cfg, nil
+}

@@ -1,0 +1,559 @@
+package l2tp
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Transport carries L2TP datagrams to and from the peer: a connected UDP
+// socket without IPsec, ESP-in-UDP with it.
+type Transport interface {
+	// ReadPacket reads one datagram into buf and returns where the L2TP
+	// packet lies in it (a transport that decrypts in place returns an
+	// offset past its own headers).
+	ReadPacket(buf []byte) (off, n int, err error)
+	// WritePacket sends buf[off:]. buf[:off] is headroom the transport
+	// may overwrite with its own headers; capacity past len(buf) is
+	// tailroom it may use for trailers.
+	WritePacket(buf []byte, off int) error
+	Close() error
+}
+
+// Errors a Conn reports; match them with errors.Is / errors.As.
+var (
+	// ErrNoAnswer: the peer never answered our control messages.
+	ErrNoAnswer = errors.New("l2tp: no answer from the server")
+	// ErrClosed: the connection was closed locally.
+	ErrClosed = errors.New("l2tp: connection closed")
+	// ErrTunnelAuth: tunnel authentication (RFC 2661 5.1.1) failed.
+	ErrTunnelAuth = errors.New("l2tp: tunnel authentication failed")
+	// ErrProtocol: the peer broke RFC 2661 in a way we cannot go on from.
+	ErrProtocol = errors.New("l2tp: protocol error")
+)
+
+// PeerClosedError reports a StopCCN or CDN from the server with its
+// Result Code AVP (RFC 2661 4.4.2).
+type PeerClosedError struct {
+	Msg     MsgType // MsgStopCCN or MsgCDN
+	Result  uint16
+	ErrCode uint16
+	Message string
+}
+
+func (e *PeerClosedError) Error() string {
+	what := "tunnel"
+	if e.Msg == MsgCDN {
+		what = "session"
+	}
+	s := fmt.Sprintf("l2tp: the server closed the %s (%v result %d", what, e.Msg, e.Result)
+	if e.ErrCode != 0 {
+		s += fmt.Sprintf(", error %d", e.ErrCode)
+	}
+	if e.Message != "" {
+		s += fmt.Sprintf(": %q", e.Message)
+	}
+	return s + ")"
+}
+
+// Config configures a Conn.
+type Config struct {
+	HostName string // our Host Name AVP; default "corridor"
+	// Secret enables tunnel authentication and hidden AVPs (RFC 2661
+	// 4.3, 5.1.1) when non-empty.
+	Secret []byte
+	// RecvWindow is our Receive Window Size AVP; default 16.
+	RecvWindow uint16
+	// HelloInterval: a HELLO is sent after this much control silence
+	// (RFC 2661 6.5); default 60s.
+	HelloInterval time.Duration
+	// CloseTimeout bounds the wait for the peer's acknowledgment of our
+	// CDN and StopCCN; default 3s.
+	CloseTimeout time.Duration
+	// Reliable tunes retransmission; zero values take its defaults.
+	Reliable ReliableConfig
+	// OnData receives every data message of our session from the
+	// receiving goroutine: buf[off:end] is the PPP frame, buf[:off] may be
+	// overwritten (so the frame's payload can be handed on in place). It
+	// must not keep buf.
+	OnData func(buf []byte, off, end int)
+	// OnEvent receives progress reports from the control goroutine.
+	OnEvent func(Event)
+	Logger  *slog.Logger // protocol trace at Debug level
+	Rand    io.Reader    // default crypto/rand
+}
+
+// EventKind names a step of connection establishment.
+type EventKind uint8
+
+// Events reported through Config.OnEvent.
+const (
+	EventTunnelUp EventKind = iota + 1
+	EventSessionUp
+)
+
+// Event is a progress report.
+type Event struct {
+	Kind                 EventKind
+	TunnelID, SessionID  uint16 // ours
+	PeerTunnel, PeerSess uint16
+	PeerHost             string
+}
+
+type connState uint8
+
+const (
+	stWaitSCCRP connState = iota
+	stWaitICRP
+	stEstablished
+	stClosing
+	stDone
+)
+
+// Buffer sizes of the receive path: one datagram of any size UDP carries
+// on an Ethernet path, plus headroom.
+const rxBufSize = 2048
+
+// Conn is one L2TP control connection from the LAC side with one session
+// (RFC 2661 sections 5-7). Run owns its state; the data path calls
+// SendData and receives through Config.OnData.
+type Conn struct {
+	cfg Config
+	tr  Transport
+	log *slog.Logger
+	rel *Reliable
+
+	ourTID, ourSID uint16
+	peerTID        atomic.Uint32
+	peerSID        atomic.Uint32
+	sessionUp      atomic.Bool
+
+	ctrl      chan []byte
+	closeCh   chan struct{}
+	closeOnce sync.Once
+	upCh      chan struct{}
+	rxErr     chan error
+
+	state     connState
+	err       error
+	challenge []byte // the Challenge we sent, when a secret is set
+	lastCtrl  time.Time
+	closeBy   time.Time
+	serial    uint32
+	peerHost  string
+}
+
+// NewConn prepares a connection over tr; Run starts it.
+func NewConn(tr Transport, cfg Config) *Conn {
+	if cfg.HostName == "" {
+		cfg.HostName = "corridor"
+	}
+	if cfg.RecvWindow == 0 {
+		cfg.RecvWindow = 16
+	}
+	if cfg.HelloInterval <= 0 {
+		cfg.HelloInterval = 60 * time.Second
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = 3 * time.Second
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	cfg.Reliable.RecvWindow = cfg.RecvWindow
+	c := &Conn{cfg: cfg, tr: tr, log: cfg.Logger,
+		ctrl: make(chan []byte, 32), closeCh: make(chan struct{}),
+		upCh: make(chan struct{}), rxErr: make(chan error, 1)}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.rel = NewReliable(cfg.Reliable)
+	// RFC 2661 3.1: IDs are chosen by each side; 0 is reserved. A random
+	// tunnel ID per connection also keeps servers that key tunnels by
+	// (address, ID) from confusing us with a previous connection.
+	c.ourTID = c.random16()
+	c.ourSID = c.random16()
+	c.serial = uint32(c.random16())
+	return c
+}
+
+func (c *Conn) random16() uint16 {
+	var b [2]byte
+	for {
+		if _, err := io.ReadFull(c.cfg.Rand, b[:]); err != nil {
+			return 0x4c32
+		}
+		if v := binary.BigEndian.Uint16(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+// Established is closed once the session is up and SendData may be used.
+func (c *Conn) Established() <-chan struct{} { return c.upCh }
+
+// IDs returns our and the peer's tunnel and session IDs (peer's are 0
+// until known).
+func (c *Conn) IDs() (ourTunnel, ourSession, peerTunnel, peerSession uint16) {
+	return c.ourTID, c.ourSID, uint16(c.peerTID.Load()), uint16(c.peerSID.Load())
+}
+
+// Close asks for a graceful teardown (CDN, then StopCCN); Run returns when
+// the peer acknowledged them or CloseTimeout passed.
+func (c *Conn) Close() { c.closeOnce.Do(func() { close(c.closeCh) }) }
+
+// DataHeadroom is the space SendData needs in front of the PPP frame.
+const DataHeadroom = DataHeaderLen
+
+// SendData sends the PPP frame buf[off:] as a data message of our session.
+// It writes the data header in place at buf[off-DataHeaderLen:off], so off
+// must leave that much room plus whatever the transport needs. It may be
+// called from any goroutine once Established is closed.
+func (c *Conn) SendData(buf []byte, off int) error {
+	if !c.sessionUp.Load() {
+		return ErrClosed
+	}
+	off -= DataHeaderLen
+	PutDataHeader(buf[off:], uint16(c.peerTID.Load()), uint16(c.peerSID.Load()))
+	return c.tr.WritePacket(buf, off)
+}
+
+// Run establishes the tunnel and session and keeps them until ctx ends,
+// Close is called, or the connection fails. After a local Close it returns
+// nil; otherwise the reason. It closes neither the transport nor stops the
+// peer's data; the caller closes the transport after Run returns, which
+// ends the receiving goroutine.
+func (c *Conn) Run(ctx context.Context) error {
+	go c.routineReceive()
+	now := time.Now()
+	c.lastCtrl = now
+	c.sendSCCRQ()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	closeCh := c.closeCh
+	for c.state != stDone {
+		now = time.Now()
+		out, next, err := c.rel.Poll(now)
+		for _, f := range out {
+			c.write(f)
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("%w: %v", ErrNoAnswer, err))
+			c.state = stDone
+			break
+		}
+		if c.state == stClosing && ((c.rel.Idle() && !c.rel.AckPending()) || now.After(c.closeBy)) {
+			c.state = stDone
+			break
+		}
+		// HELLO keepalive (RFC 2661 6.5) after control silence.
+		helloAt := c.lastCtrl.Add(c.cfg.HelloInterval)
+		if c.state == stEstablished && !now.Before(helloAt) {
+			c.send(&Message{Type: MsgHello}, 0)
+			continue
+		}
+		wake := helloAt
+		if !next.IsZero() && next.Before(wake) {
+			wake = next
+		}
+		if c.state == stClosing && c.closeBy.Before(wake) {
+			wake = c.closeBy
+		}
+		t.Reset(max(wake.Sub(now), time.Millisecond))
+		select {
+		case <-ctx.Done():
+			c.fail(ctx.Err())
+			c.state = stDone
+		case err := <-c.rxErr:
+			c.fail(fmt.Errorf("l2tp: transport: %w", err))
+			c.state = stDone
+		case f := <-c.ctrl:
+			c.receive(f)
+		case <-closeCh:
+			closeCh = nil
+			c.shutdown(nil, 0, 0)
+		case <-t.C:
+		}
+	}
+	c.sessionUp.Store(false)
+	return c.err
+}
+
+func (c *Conn) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// shutdown starts the teardown: CDN for an established session, then
+// StopCCN (RFC 2661 5.7, 5.9). reason nil is a local administrative close.
+func (c *Conn) shutdown(reason error, result, errCode uint16) {
+	if c.state == stClosing || c.state == stDone {
+		return
+	}
+	c.fail(reason)
+	if reason == nil {
+		c.err = nil
+	}
+	if c.state == stWaitSCCRP && c.peerTID.Load() == 0 {
+		c.state = stDone // nobody to tell
+		return
+	}
+	if c.sessionUp.Load() || c.peerSID.Load() != 0 {
+		cr, ce := uint16(3), uint16(0) // 3: administrative disconnect (4.4.2)
+		if reason != nil {
+			cr, ce = 2, errCode
+		}
+		cdn := &Message{Type: MsgCDN}
+		cdn.Add(ResultCodeAVP(cr, ce, ""))
+		cdn.Add(AVPUint16(AVPAssignedSessionID, c.ourSID))
+		c.send(cdn, uint16(c.peerSID.Load()))
+	}
+	c.sessionUp.Store(false)
+	sr, se := uint16(1), uint16(0) // 1: general request to clear
+	if reason != nil {
+		sr, se = result, errCode
+	}
+	stop := &Message{Type: MsgStopCCN}
+	stop.Add(AVPUint16(AVPAssignedTunnelID, c.ourTID))
+	stop.Add(ResultCodeAVP(sr, se, ""))
+	c.send(stop, 0)
+	c.state = stClosing
+	c.closeBy = time.Now().Add(c.cfg.CloseTimeout)
+}
+
+func (c *Conn) sendSCCRQ() {
+	m := &Message{Type: MsgSCCRQ}
+	m.Add(AVPUint16(AVPProtocolVersion, 0x0100)) // version 1 revision 0 (4.4.3)
+	m.Add(AVPString(AVPHostName, c.cfg.HostName))
+	m.Add(AVPUint32(AVPFramingCapabilities, 3)) // sync and async
+	m.Add(AVPUint16(AVPAssignedTunnelID, c.ourTID))
+	m.Add(AVPUint16(AVPReceiveWindowSize, c.cfg.RecvWindow))
+	m.Add(AVPString(AVPVendorName, "Corridor"))
+	if len(c.cfg.Secret) > 0 {
+		c.challenge = make([]byte, 16)
+		io.ReadFull(c.cfg.Rand, c.challenge)
+		m.Add(AVPBytes(AVPChallenge, c.challenge))
+	}
+	c.send(m, 0)
+}
+
+func (c *Conn) send(m *Message, sessionID uint16) {
+	payload, err := m.AppendTo(nil, c.cfg.Secret, c.cfg.Rand)
+	if err != nil {
+		c.fail(fmt.Errorf("l2tp: encode %v: %w", m.Type, err))
+		c.state = stDone
+		return
+	}
+	c.log.Debug("l2tp send", "msg", m.String(), "tunnel", c.peerTID.Load(), "session", sessionID)
+	c.rel.Queue(AppendControl(make([]byte, 0, ControlHeaderLen+len(payload)), uint16(c.peerTID.Load()), sessionID, 0, 0, payload))
+	c.lastCtrl = time.Now()
+}
+
+func (c *Conn) write(frame []byte) {
+	// Control messages are rare; a copy buys headroom for the transport.
+	buf := make([]byte, txHeadroom+len(frame), txHeadroom+len(frame)+txTailroom)
+	copy(buf[txHeadroom:], frame)
+	if err := c.tr.WritePacket(buf, txHeadroom); err != nil {
+		c.log.Debug("l2tp send failed", "err", err)
+	}
+}
+
+// Headroom and tailroom this package leaves for a transport in the
+// buffers it sends (ESP-in-UDP needs about 8+16 in front, 16+2+32 behind).
+const (
+	txHeadroom = 64
+	txTailroom = 64
+)
+
+func (c *Conn) receive(frame []byte) {
+	h, _, _, err := ParseHeader(frame)
+	if err != nil {
+		return
+	}
+	for _, f := range c.rel.Receive(time.Now(), h, frame) {
+		c.lastCtrl = time.Now()
+		c.handle(f)
+		if c.state == stDone {
+			return
+		}
+	}
+}
+
+func (c *Conn) handle(frame []byte) {
+	h, off, end, err := ParseHeader(frame)
+	if err != nil {
+		return
+	}
+	m, err := ParseMessage(frame[off:end], c.cfg.Secret)
+	var um *UnknownMandatoryError
+	switch {
+	case errors.As(err, &um):
+		// RFC 2661 4.1: an unknown AVP with the M bit set ends the session
+		// (CDN) or the tunnel (StopCCN) with Result 2, Error 8.
+		c.log.Debug("l2tp recv unknown mandatory AVP", "err", err)
+		c.shutdown(fmt.Errorf("%w: %v", ErrProtocol, err), 2, 8)
+		return
+	case err != nil:
+		c.log.Debug("l2tp recv malformed", "err", err)
+		if c.state == stWaitSCCRP || c.state == stWaitICRP {
+			c.shutdown(fmt.Errorf("%w: %v", ErrProtocol, err), 2, 2)
+		}
+		return
+	case m == nil:
+		return // ZLB
+	}
+	c.log.Debug("l2tp recv", "msg", m.String(), "tunnel", h.TunnelID, "session", h.SessionID)
+	switch m.Type {
+	case MsgSCCRP:
+		c.onSCCRP(m)
+	case MsgICRP:
+		c.onICRP(m, h)
+	case MsgHello, MsgWEN, MsgSLI:
+		// Acknowledged by the reliable layer; nothing else to do.
+	case MsgStopCCN:
+		rc, ec, msg, _ := m.ResultCode()
+		c.fail(&PeerClosedError{Msg: MsgStopCCN, Result: rc, ErrCode: ec, Message: msg})
+		c.sessionUp.Store(false)
+		// Stay briefly so that the reliable layer acknowledges it (5.7).
+		c.state = stClosing
+		c.closeBy = time.Now().Add(500 * time.Millisecond)
+	case MsgCDN:
+		sid, _ := m.Uint16(AVPAssignedSessionID)
+		if h.SessionID != c.ourSID && sid != uint16(c.peerSID.Load()) {
+			return
+		}
+		rc, ec, msg, _ := m.ResultCode()
+		c.fail(&PeerClosedError{Msg: MsgCDN, Result: rc, ErrCode: ec, Message: msg})
+		c.sessionUp.Store(false)
+		c.peerSID.Store(0)
+		// Our only session is gone: clear the tunnel too.
+		c.shutdown(c.err, 1, 0)
+	default:
+		c.log.Debug("l2tp recv unexpected message ignored", "msg", m.Type)
+	}
+}
+
+func (c *Conn) onSCCRP(m *Message) {
+	if c.state != stWaitSCCRP {
+		return
+	}
+	tid, _ := m.Uint16(AVPAssignedTunnelID)
+	if tid == 0 {
+		c.shutdown(fmt.Errorf("%w: SCCRP assigns tunnel ID 0", ErrProtocol), 2, 3)
+		return
+	}
+	c.peerTID.Store(uint32(tid))
+	c.rel.SetPeerTunnelID(tid)
+	if w, ok := m.Uint16(AVPReceiveWindowSize); ok && w > 0 {
+		c.rel.SetPeerWindow(w)
+	}
+	if host, ok := m.Bytes(AVPHostName); ok {
+		c.peerHost = string(host)
+	}
+	scccn := &Message{Type: MsgSCCCN}
+	peerChal, hasChal := m.Bytes(AVPChallenge)
+	if len(c.cfg.Secret) > 0 {
+		// RFC 2661 5.1.1: the LNS proves it knows the secret.
+		resp, ok := m.Bytes(AVPChallengeResponse)
+		want := ChallengeResponse(MsgSCCRP, c.cfg.Secret, c.challenge)
+		if !ok || subtle.ConstantTimeCompare(resp, want[:]) != 1 {
+			c.shutdown(fmt.Errorf("%w: the server's Challenge Response does not match the tunnel secret", ErrTunnelAuth), 4, 0)
+			return
+		}
+	}
+	if hasChal {
+		if len(c.cfg.Secret) == 0 {
+			c.shutdown(fmt.Errorf("%w: the server requires a tunnel secret and the profile has none", ErrTunnelAuth), 4, 0)
+			return
+		}
+		r := ChallengeResponse(MsgSCCCN, c.cfg.Secret, peerChal)
+		scccn.Add(AVPBytes(AVPChallengeResponse, r[:]))
+	}
+	c.send(scccn, 0)
+	c.emit(Event{Kind: EventTunnelUp})
+
+	icrq := &Message{Type: MsgICRQ}
+	icrq.Add(AVPUint16(AVPAssignedSessionID, c.ourSID))
+	icrq.Add(AVPUint32(AVPCallSerialNumber, c.serial))
+	c.send(icrq, 0)
+	c.state = stWaitICRP
+}
+
+func (c *Conn) onICRP(m *Message, h Header) {
+	if c.state != stWaitICRP || h.SessionID != c.ourSID {
+		return
+	}
+	sid, _ := m.Uint16(AVPAssignedSessionID)
+	if sid == 0 {
+		c.shutdown(fmt.Errorf("%w: ICRP assigns session ID 0", ErrProtocol), 2, 5)
+		return
+	}
+	c.peerSID.Store(uint32(sid))
+	iccn := &Message{Type: MsgICCN}
+	iccn.Add(AVPUint32(AVPTxConnectSpeed, 100000000))
+	iccn.Add(AVPUint32(AVPFramingType, 1)) // synchronous framing (4.4.5)
+	c.send(iccn, sid)
+	c.state = stEstablished
+	c.sessionUp.Store(true)
+	c.emit(Event{Kind: EventSessionUp})
+	close(c.upCh)
+}
+
+func (c *Conn) emit(e Event) {
+	if c.cfg.OnEvent == nil {
+		return
+	}
+	e.TunnelID, e.SessionID = c.ourTID, c.ourSID
+	e.PeerTunnel, e.PeerSess = uint16(c.peerTID.Load()), uint16(c.peerSID.Load())
+	e.PeerHost = c.peerHost
+	c.cfg.OnEvent(e)
+}
+
+// routineReceive reads datagrams until the transport is closed. Data
+// messages of our session go straight to OnData from this goroutine;
+// control messages are copied to Run.
+func (c *Conn) routineReceive() {
+	buf := make([]byte, rxBufSize)
+	for {
+		off, n, err := c.tr.ReadPacket(buf)
+		if err != nil {
+			if errors.Is(err, ErrDropped) {
+				continue
+			}
+			select {
+			case c.rxErr <- err:
+			default:
+			}
+			return
+		}
+		pkt := buf[off : off+n]
+		h, hoff, end, err := ParseHeader(pkt)
+		if err != nil || h.TunnelID != c.ourTID {
+			continue
+		}
+		if h.Control {
+			select {
+			case c.ctrl <- append([]byte(nil), pkt[:end]...):
+			default: // overloaded: the peer retransmits (5.8)
+			}
+			continue
+		}
+		if h.SessionID == c.ourSID && c.cfg.OnData != nil {
+			c.cfg.OnData(buf, off+hoff, off+end)
+		}
+	}
+}
+
+// ErrDropped is what a Transport returns from ReadPacket for a datagram it
+// discarded (a failed integrity check, say) without the connection ending;
+// the receive loop then reads the next one.
+var ErrDropped = errors.New("l2tp: datagram dropped by transport")

@@ -1,0 +1,348 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+// The outbound data path, one IPv4 packet (RoutineReadFromDevice):
+//
+//	Device.Read into buf[Headroom:]         (batched)
+//	PPP frame header written in place       buf[Headroom-4 : Headroom]
+//	L2TP data header written in place       buf[Headroom-10 : Headroom-4]
+//	Transport.WritePacket(buf, Headroom-10) (UDP; ESP-in-UDP later, using
+//	                                         the rest of the headroom)
+//
+// The inbound path runs on the L2TP receiving goroutine: the transport reads
+// a datagram, l2tp hands our session's PPP frame to onData, which writes an
+// IPv4 payload to the Device in place (the headers before it become the
+// Device's headroom) and queues anything else for the PPP control goroutine.
+
+// Device is what the tunnel needs from a TUN device: wireguard-go's
+// tun.Device batch interface. bufs[i][offset:] holds packet i.
+type Device interface {
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+	Write(bufs [][]byte, offset int) (int, error)
+	BatchSize() int
+}
+
+const (
+	// Headroom is reserved in front of every outbound packet for the
+	// headers written in place: PPP (4), L2TP (6), and a transport's own.
+	Headroom = 128
+	// BufSize is the size of a data path buffer: headroom, a packet of up
+	// to MaxMTU bytes, and tailroom for a transport's trailer.
+	BufSize = 2048
+	// MaxMTU is the largest device MTU the buffers allow.
+	MaxMTU = 1500
+)
+
+// Stage names a step of bringing the tunnel up, for progress lines.
+type Stage struct {
+	Kind   StageKind
+	Auth   ppp.AuthMethod // StageAuth
+	IP     ppp.IPInfo     // StageIPCP
+	Detail string         // StageL2TPTunnel: the server's host name
+}
+
+// StageKind enumerates stages in the order they happen.
+type StageKind uint8
+
+// Stages reported through Config.OnStage.
+const (
+	StageL2TPTunnel StageKind = iota + 1
+	StageL2TPSession
+	StageLCP
+	StageAuth
+	StageIPCP
+)
+
+func (s Stage) String() string {
+	switch s.Kind {
+	case StageL2TPTunnel:
+		return "l2tp tunnel up"
+	case StageL2TPSession:
+		return "l2tp session up"
+	case StageLCP:
+		return "ppp lcp opened"
+	case StageAuth:
+		return fmt.Sprintf("ppp auth ok (%v)", s.Auth)
+	case StageIPCP:
+		return "ipcp: " + s.IP.String()
+	}
+	return fmt.Sprintf("stage %d", s.Kind)
+}
+
+// Config configures a Tunnel. OnData and OnEvent of L2TP are set by the
+// Tunnel; leave them nil.
+type Config struct {
+	L2TP    l2tp.Config
+	PPP     ppp.Config
+	OnStage func(Stage) // called from protocol goroutines; must not block
+	Logger  *slog.Logger
+}
+
+// Stats are the tunnel's data counters.
+type Stats struct {
+	TxPackets, TxBytes, RxPackets, RxBytes uint64
+	TxDropped, RxDropped                   uint64
+}
+
+// Tunnel is one L2TP session carrying one PPP link.
+type Tunnel struct {
+	cfg  Config
+	tr   l2tp.Transport
+	conn *l2tp.Conn
+	link *ppp.Link
+	log  *slog.Logger
+
+	dev      atomic.Pointer[deviceBox]
+	rxBufs   [1][]byte // owned by the L2TP receiving goroutine
+	stats    struct{ txP, txB, rxP, rxB, txD, rxD atomic.Uint64 }
+	done     chan struct{}
+	err      error
+	linkUp   chan struct{}
+	closing  atomic.Bool
+	linkRun  atomic.Bool
+	attached sync.Once
+}
+
+type deviceBox struct{ Device }
+
+// Start begins bringing up a tunnel over tr. It returns at once; WaitUp
+// blocks until IPCP is open. The Tunnel owns tr and closes it when done.
+func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
+	t := &Tunnel{cfg: cfg, tr: tr, log: cfg.Logger, done: make(chan struct{}), linkUp: make(chan struct{})}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	lc := cfg.L2TP
+	lc.OnData = t.onData
+	lc.OnEvent = t.onL2TPEvent
+	if lc.Logger == nil {
+		lc.Logger = t.log
+	}
+	pc := cfg.PPP
+	if pc.Logger == nil {
+		pc.Logger = t.log
+	}
+	t.conn = l2tp.NewConn(tr, lc)
+	t.link = ppp.NewLink(pc, t.sendControl, t.onPPPEvent)
+	go t.run(ctx)
+	return t
+}
+
+func (t *Tunnel) stage(s Stage) {
+	if t.cfg.OnStage != nil {
+		t.cfg.OnStage(s)
+	}
+}
+
+func (t *Tunnel) onL2TPEvent(e l2tp.Event) {
+	switch e.Kind {
+	case l2tp.EventTunnelUp:
+		t.stage(Stage{Kind: StageL2TPTunnel, Detail: e.PeerHost})
+	case l2tp.EventSessionUp:
+		t.stage(Stage{Kind: StageL2TPSession})
+	}
+}
+
+func (t *Tunnel) onPPPEvent(e ppp.Event) {
+	switch e.Kind {
+	case ppp.EventLCPUp:
+		t.stage(Stage{Kind: StageLCP})
+	case ppp.EventAuthOK:
+		t.stage(Stage{Kind: StageAuth, Auth: e.Auth})
+	case ppp.EventIPCPUp:
+		t.stage(Stage{Kind: StageIPCP, IP: e.IP})
+	}
+}
+
+// run supervises the two control goroutines: L2TP first, PPP once the
+// session is up. Whichever ends first takes the other down.
+func (t *Tunnel) run(ctx context.Context) {
+	defer close(t.done)
+	defer t.tr.Close()
+	connErr := make(chan error, 1)
+	go func() { connErr <- t.conn.Run(ctx) }()
+	select {
+	case <-t.conn.Established():
+	case err := <-connErr:
+		t.err = err
+		return
+	}
+	t.linkRun.Store(true)
+	linkCtx, cancelLink := context.WithCancel(ctx)
+	defer cancelLink()
+	linkErr := make(chan error, 1)
+	go func() { linkErr <- t.link.Run(linkCtx) }()
+	select {
+	case err := <-linkErr:
+		// PPP ended (local close, auth failure, dead peer): close the
+		// session and tunnel politely, then report PPP's reason.
+		t.conn.Close()
+		cerr := <-connErr
+		t.err = err
+		if err == nil && !t.closing.Load() {
+			t.err = cerr
+		}
+	case err := <-connErr:
+		cancelLink()
+		<-linkErr
+		t.err = err
+	}
+}
+
+// WaitUp blocks until IPCP is open and returns what it negotiated, or the
+// reason the tunnel failed.
+func (t *Tunnel) WaitUp(ctx context.Context) (ppp.IPInfo, error) {
+	select {
+	case <-t.link.Up():
+		return t.link.Info(), nil
+	case <-t.done:
+		if t.err == nil {
+			return ppp.IPInfo{}, errors.New("tunnel: closed before it came up")
+		}
+		return ppp.IPInfo{}, t.err
+	case <-ctx.Done():
+		return ppp.IPInfo{}, ctx.Err()
+	}
+}
+
+// PeerMRU is the largest IP packet the server accepts (its LCP MRU).
+func (t *Tunnel) PeerMRU() int { return t.link.PeerMRU() }
+
+// Done is closed when the tunnel has ended; Err then tells why (nil after
+// a local Close).
+func (t *Tunnel) Done() <-chan struct{} { return t.done }
+
+// Err is the reason the tunnel ended; valid after Done is closed.
+func (t *Tunnel) Err() error { return t.err }
+
+// Close tears the tunnel down gracefully (LCP Terminate, CDN, StopCCN) and
+// waits until it is down or ctx ends.
+func (t *Tunnel) Close(ctx context.Context) error {
+	// PPP first (LCP Terminate): when it ends, run closes the L2TP session
+	// and tunnel (CDN, StopCCN). Before PPP runs, L2TP closes directly.
+	t.closing.Store(true)
+	t.link.Close()
+	if !t.linkRun.Load() {
+		t.conn.Close()
+	}
+	select {
+	case <-t.done:
+		return t.err
+	case <-ctx.Done():
+		t.tr.Close()
+		return ctx.Err()
+	}
+}
+
+// Stats returns the data counters.
+func (t *Tunnel) Stats() Stats {
+	return Stats{TxPackets: t.stats.txP.Load(), TxBytes: t.stats.txB.Load(),
+		RxPackets: t.stats.rxP.Load(), RxBytes: t.stats.rxB.Load(),
+		TxDropped: t.stats.txD.Load(), RxDropped: t.stats.rxD.Load()}
+}
+
+// sendControl sends a PPP control packet (from the PPP goroutine).
+func (t *Tunnel) sendControl(proto ppp.Protocol, pkt []byte) error {
+	buf := make([]byte, Headroom+len(pkt), Headroom+len(pkt)+64)
+	copy(buf[Headroom:], pkt)
+	ppp.PutFrameHeader(buf[Headroom-ppp.FrameHeaderLen:], proto)
+	return t.conn.SendData(buf, Headroom-ppp.FrameHeaderLen)
+}
+
+// onData handles one inbound PPP frame, buf[off:end], on the L2TP
+// receiving goroutine.
+func (t *Tunnel) onData(buf []byte, off, end int) {
+	proto, payload, err := ppp.ParseFrame(buf[off:end])
+	if err != nil {
+		t.stats.rxD.Add(1)
+		return
+	}
+	if proto != ppp.ProtoIPv4 {
+		t.link.Input(proto, payload)
+		return
+	}
+	box := t.dev.Load()
+	if box == nil || !t.link.IPv4Open() || len(payload) == 0 {
+		t.stats.rxD.Add(1)
+		return
+	}
+	ipOff := end - len(payload)
+	t.rxBufs[0] = buf[:end]
+	if _, err := box.Write(t.rxBufs[:], ipOff); err != nil {
+		t.stats.rxD.Add(1)
+		return
+	}
+	t.stats.rxP.Add(1)
+	t.stats.rxB.Add(uint64(len(payload)))
+}
+
+// Attach connects dev to the tunnel: packets the server sends are written
+// to it, and RoutineReadFromDevice (started here) forwards what the OS
+// sends into the tunnel. It returns at once; the routine ends when dev
+// returns an error from Read (close the device after the tunnel).
+func (t *Tunnel) Attach(dev Device) {
+	t.attached.Do(func() {
+		t.dev.Store(&deviceBox{dev})
+		go t.RoutineReadFromDevice(dev)
+	})
+}
+
+// RoutineReadFromDevice reads batches of packets from dev and sends each
+// IPv4 packet through the tunnel with headers written in place.
+func (t *Tunnel) RoutineReadFromDevice(dev Device) {
+	n := max(dev.BatchSize(), 1)
+	bufs := make([][]byte, n)
+	sizes := make([]int, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, BufSize)
+	}
+	for {
+		count, err := dev.Read(bufs, sizes, Headroom)
+		for i := 0; i < count; i++ {
+			t.sendPacket(bufs[i], sizes[i])
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			select {
+			case <-t.done:
+				return
+			default:
+			}
+			t.log.Debug("device read", "err", err)
+			if count == 0 {
+				return
+			}
+		}
+	}
+}
+
+// sendPacket encapsulates the packet at buf[Headroom:Headroom+size].
+func (t *Tunnel) sendPacket(buf []byte, size int) {
+	// Only IPv4 is negotiated (IPCP); anything else has nowhere to go.
+	if size == 0 || buf[Headroom]>>4 != 4 || !t.link.IPv4Open() {
+		t.stats.txD.Add(1)
+		return
+	}
+	off := Headroom - ppp.FrameHeaderLen
+	ppp.PutFrameHeader(buf[off:], ppp.ProtoIPv4)
+	if err := t.conn.SendData(buf[:Headroom+size], off); err != nil {
+		t.stats.txD.Add(1)
+		return
+	}
+	t.stats.txP.Add(1)
+	t.stats.txB.Add(uint64(size))
+}
