@@ -198,6 +198,9 @@ func (t *Tunnel) run(ctx context.Context) {
 		cancelLink()
 		<-linkErr
 		t.err = err
+		if aerr := t.link.AuthFailure(); aerr != nil {
+			t.err = aerr // the server ended the session over a bad password
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ type authState struct {
 	papPkt   []byte // PAP request, kept for retransmission
 	nakMsg   string // a PAP Authenticate-Nak seen: its message
 	nak      bool
-	failed   error // CHAP Failure received
+	failed   *AuthError // the server rejected us
 
 	chapID        byte
 	chapChallenge []byte

@@ -70,6 +70,7 @@ type fsm struct {
 	timerOn  bool // restart timer running
 	timerGen int  // bumped whenever the restart timer is (re)started
 	reqID    byte // identifier of our outstanding Configure-Request / Terminate-Request
+	reqAcked bool // the request with reqID has been acknowledged
 	nextID   byte
 	lastReq  []byte // options of our outstanding Configure-Request
 	scratch  []byte
@@ -205,9 +206,13 @@ func (f *fsm) input(code Code, id byte, data []byte) error {
 		}
 		f.rcr(id, opts)
 	case CodeConfAck:
-		if id != f.reqID || !bytes.Equal(data, f.lastReq) {
-			return nil // RFC 1661 5.2: invalid Ack silently discarded
+		if id != f.reqID || !bytes.Equal(data, f.lastReq) || f.reqAcked {
+			// RFC 1661 5.2: an Ack not matching the outstanding request is
+			// discarded; so is a second Ack of the same request, which a
+			// retransmission with an unchanged Identifier can cause.
+			return nil
 		}
+		f.reqAcked = true
 		opts, _ := ParseOptions(data)
 		f.rca(opts)
 	case CodeConfNak, CodeConfRej:
@@ -340,7 +345,9 @@ func (f *fsm) rtr(id byte, data []byte) {
 		f.sendPkt(CodeTermAck, id, nil)
 		f.state = stReqSent
 	case stOpened:
-		f.reason = &TerminatedError{Proto: f.proto, Message: string(data)}
+		if f.reason == nil {
+			f.reason = &TerminatedError{Proto: f.proto, Message: string(data)}
+		}
 		f.l.down()
 		f.restarts = 0
 		f.sendPkt(CodeTermAck, id, nil)
@@ -402,6 +409,7 @@ func (f *fsm) irc(n int) {
 func (f *fsm) scr() {
 	f.nextID++
 	f.reqID = f.nextID
+	f.reqAcked = false
 	f.lastReq = f.l.request(f.lastReq[:0])
 	f.resend()
 }

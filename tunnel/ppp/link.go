@@ -196,6 +196,17 @@ func (l *Link) Info() IPInfo {
 	return l.info
 }
 
+// AuthFailure returns the authentication failure the link saw before it
+// ended (a PAP Authenticate-Nak or CHAP Failure), or nil. A server may end
+// the L2TP session instead of PPP after rejecting a password; the caller
+// then reports this rather than the session's end. Call after Run returns.
+func (l *Link) AuthFailure() error {
+	if l.auth.nak || l.auth.failed != nil {
+		return l.authError()
+	}
+	return nil
+}
+
 // PeerMRU is the MRU the peer asked for: the largest packet we may send.
 func (l *Link) PeerMRU() int { return l.lcpL.peerMRU }
 
@@ -381,9 +392,16 @@ func (l *Link) handleLCP(pkt []byte) {
 		}
 		return
 	case CodeTermReq:
-		if l.auth.nak || l.auth.failed != nil {
-			// SoftEther ends a wrong PAP password with Terminate-Request.
-			l.lcp.reason = l.authError()
+		if l.authOK == AuthNone && l.lcp.Opened() && (l.auth.attempts > 0 || l.auth.chapResp != nil) && l.auth.failed == nil {
+			// Ending the link in answer to our credentials is how some
+			// servers (SoftEther with PAP) say the password is wrong.
+			l.auth.failed = &AuthError{Method: l.auth.method, User: l.cfg.User}
+			if l.auth.nakMsg != "" {
+				l.auth.failed.Detail = fmt.Sprintf("%q", l.auth.nakMsg)
+			}
+		}
+		if l.auth.failed != nil {
+			l.lcp.reason = l.auth.failed
 		}
 	}
 	if err := l.lcp.input(code, id, data); errors.Is(err, errUnknownCode) {
