@@ -104,14 +104,19 @@ type Tunnel struct {
 	link *ppp.Link
 	log  *slog.Logger
 
-	dev      atomic.Pointer[deviceBox]
-	rxBufs   [1][]byte // owned by the L2TP receiving goroutine
-	stats    struct{ txP, txB, rxP, rxB, txD, rxD atomic.Uint64 }
-	done     chan struct{}
-	err      error
-	linkUp   chan struct{}
-	closing  atomic.Bool
-	linkRun  atomic.Bool
+	dev     atomic.Pointer[deviceBox]
+	rxBufs  [1][]byte // owned by the L2TP receiving goroutine
+	stats   struct{ txP, txB, rxP, rxB, txD, rxD atomic.Uint64 }
+	done    chan struct{}
+	err     error
+	linkUp  chan struct{}
+	closing atomic.Bool
+	linkRun atomic.Bool
+
+	// The data path's view of the control plane, fixed at Start.
+	sendData func(buf []byte, off int) error // l2tp Conn.SendData
+	ipv4Open func() bool                     // ppp Link.IPv4Open
+	input    func(ppp.Protocol, []byte)      // ppp Link.Input
 	attached sync.Once
 }
 
@@ -136,6 +141,7 @@ func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
 	}
 	t.conn = l2tp.NewConn(tr, lc)
 	t.link = ppp.NewLink(pc, t.sendControl, t.onPPPEvent)
+	t.sendData, t.ipv4Open, t.input = t.conn.SendData, t.link.IPv4Open, t.link.Input
 	go t.run(ctx)
 	return t
 }
@@ -273,11 +279,11 @@ func (t *Tunnel) onData(buf []byte, off, end int) {
 		return
 	}
 	if proto != ppp.ProtoIPv4 {
-		t.link.Input(proto, payload)
+		t.input(proto, payload)
 		return
 	}
 	box := t.dev.Load()
-	if box == nil || !t.link.IPv4Open() || len(payload) == 0 {
+	if box == nil || !t.ipv4Open() || len(payload) == 0 {
 		t.stats.rxD.Add(1)
 		return
 	}
@@ -336,13 +342,13 @@ func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 // sendPacket encapsulates the packet at buf[Headroom:Headroom+size].
 func (t *Tunnel) sendPacket(buf []byte, size int) {
 	// Only IPv4 is negotiated (IPCP); anything else has nowhere to go.
-	if size == 0 || buf[Headroom]>>4 != 4 || !t.link.IPv4Open() {
+	if size == 0 || buf[Headroom]>>4 != 4 || !t.ipv4Open() {
 		t.stats.txD.Add(1)
 		return
 	}
 	off := Headroom - ppp.FrameHeaderLen
 	ppp.PutFrameHeader(buf[off:], ppp.ProtoIPv4)
-	if err := t.conn.SendData(buf[:Headroom+size], off); err != nil {
+	if err := t.sendData(buf[:Headroom+size], off); err != nil {
 		t.stats.txD.Add(1)
 		return
 	}

@@ -535,21 +535,27 @@ func (c *Conn) routineReceive() {
 			}
 			return
 		}
-		pkt := buf[off : off+n]
-		h, hoff, end, err := ParseHeader(pkt)
-		if err != nil || h.TunnelID != c.ourTID {
-			continue
+		c.dispatch(buf, off, n)
+	}
+}
+
+// dispatch routes one received datagram, buf[off:off+n]: control messages
+// are copied to Run, our session's data messages go to OnData in place.
+func (c *Conn) dispatch(buf []byte, off, n int) {
+	pkt := buf[off : off+n]
+	h, hoff, end, err := ParseHeader(pkt)
+	if err != nil || h.TunnelID != c.ourTID {
+		return
+	}
+	if h.Control {
+		select {
+		case c.ctrl <- append([]byte(nil), pkt[:end]...):
+		default: // overloaded: the peer retransmits (5.8)
 		}
-		if h.Control {
-			select {
-			case c.ctrl <- append([]byte(nil), pkt[:end]...):
-			default: // overloaded: the peer retransmits (5.8)
-			}
-			continue
-		}
-		if h.SessionID == c.ourSID && c.cfg.OnData != nil {
-			c.cfg.OnData(buf, off+hoff, off+end)
-		}
+		return
+	}
+	if h.SessionID == c.ourSID && c.cfg.OnData != nil {
+		c.cfg.OnData(buf, off+hoff, off+end)
 	}
 }
 

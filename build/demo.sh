@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Live demo: starts a local SoftEther VPN Server in its own network
+# namespace, brings a Corridor tunnel up to it with `corridor connect
+# --no-ipsec` (the stages scroll by), then pings the server's SecureNAT
+# gateway through the tunnel. Ctrl-C tears everything down: tunnel, TUN
+# device, server, namespaces. DEMO_SECONDS=N stops by itself after N s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || exec sudo --preserve-env=PATH,DEMO_SECONDS,GOCACHE,GOPATH,GOMODCACHE "$0" "$@"
+
+name=demo$((RANDOM % 90 + 10))
+state=$(mktemp -d)
+corridor_pid= ping_pid=
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$ping_pid" ] && kill "$ping_pid" 2>/dev/null || true
+	if [ -n "$corridor_pid" ] && kill -0 "$corridor_pid" 2>/dev/null; then
+		echo "demo: disconnecting"
+		kill -TERM "$corridor_pid" 2>/dev/null || true
+		wait "$corridor_pid" 2>/dev/null || true
+	fi
+	echo "demo: stopping the server and removing its namespaces"
+	bash build/softether/server.sh stop "$name" >/dev/null 2>&1 || true
+	rm -rf "$state"
+	echo "demo: done; nothing is left behind"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+echo "demo: building corridor"
+go build -o bin/corridor .
+echo "demo: starting SoftEther VPN Server (namespace ${name}s)"
+bash build/softether/server.sh start "$name" >"$state/env"
+# shellcheck disable=SC1090
+. "$state/env"
+# The throwaway test server's password, handed over in a 0600 file.
+umask 077
+printf '%s\n' "${CORRIDOR_TEST_PASSWORD:-test-pass-1}" >"$state/password"
+
+echo "demo: corridor connect --no-ipsec --user ${CORRIDOR_TEST_USER:-alice} --password-file FILE $SERVER"
+ip netns exec "$CLIENT_NS" bin/corridor connect --no-ipsec --user "${CORRIDOR_TEST_USER:-alice}" \
+	--password-file "$state/password" "$SERVER" > >(tee "$state/out") &
+corridor_pid=$!
+for _ in $(seq 1 300); do
+	grep -q '^connected:' "$state/out" 2>/dev/null && break
+	kill -0 "$corridor_pid" 2>/dev/null || { wait "$corridor_pid" || exit $?; }
+	sleep 0.1
+done
+grep -q '^connected:' "$state/out" || { echo "demo: no tunnel after 30 s" >&2; exit 1; }
+echo "demo: pinging 192.168.30.1 (the server's SecureNAT host) through the tunnel; Ctrl-C to stop"
+ip netns exec "$CLIENT_NS" ping -i 1 192.168.30.1 &
+ping_pid=$!
+if [ -n "${DEMO_SECONDS:-}" ]; then
+	sleep "$DEMO_SECONDS"
+else
+	wait "$ping_pid"
+fi

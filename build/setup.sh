@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Corridor needs on Debian or
+# Ubuntu, idempotently: nothing is installed twice, apt-get update runs only
+# when a package is missing. Needs root (uses sudo when not root).
+set -euo pipefail
+
+pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! command -v go >/dev/null; then
+	echo "setup: Go is missing; install Go 1.24 or newer (https://go.dev/dl/)" >&2
+	exit 1
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "setup: installing ${missing[*]}" >&2
+# Keep the package's own system-wide vpnserver service from starting: the
+# tests and the demo run their own server in a private namespace.
+policy=/usr/sbin/policy-rc.d
+created_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	created_policy=1
+fi
+trap '[ -n "$created_policy" ] && $SUDO rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Should a service have started anyway, stop it: it would hold UDP 500/1701.
+if command -v systemctl >/dev/null && systemctl is-active --quiet softether-vpnserver 2>/dev/null; then
+	$SUDO systemctl disable --now softether-vpnserver >&2 || true
+fi
