@@ -1,0 +1,62 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+func TestExplain(t *testing.T) {
+	server := netip.MustParseAddrPort("10.0.0.1:1701")
+	cases := []struct {
+		err   error
+		class Class
+		msg   string
+	}{
+		{fmt.Errorf("wrapped: %w", &ppp.AuthError{Method: ppp.AuthMSCHAPv2, User: "alice", Detail: "E=691"}),
+			ClassAuth, `authentication failed: the server rejected user "alice" (MS-CHAPv2 E=691)`},
+		{&ppp.AuthError{Method: ppp.AuthPAP, User: "bob"}, ClassAuth, `the server rejected user "bob" (PAP)`},
+		{fmt.Errorf("%w: the server asked for EAP", ppp.ErrAuthMethod), ClassAuth, "asked for EAP"},
+		{ppp.ErrMutualAuth, ClassAuth, "could not prove"},
+		{fmt.Errorf("%w: x", l2tp.ErrNoAnswer), ClassNoAnswer, "no answer from the server at 10.0.0.1:1701"},
+		{ppp.ErrEchoTimeout, ClassNoAnswer, "stopped answering keepalives"},
+		{&l2tp.PeerClosedError{Msg: l2tp.MsgStopCCN, Result: 2}, ClassProtocol, "closed the tunnel"},
+		{&ppp.TerminatedError{Proto: ppp.ProtoLCP, Message: "bye"}, ClassProtocol, `ended the PPP link ("bye")`},
+		{fmt.Errorf("%w: odd", ppp.ErrProtocol), ClassProtocol, "broke the protocol"},
+		{context.Canceled, ClassNoAnswer, "gave up"},
+		{errors.New("strange"), ClassInternal, "strange"},
+	}
+	for _, c := range cases {
+		e := explain(c.err, server, nil)
+		if e.Class != c.class || !strings.Contains(e.Msg, c.msg) || e.Hint == "" {
+			t.Errorf("explain(%v) = {%v %q hint %q}, want class %v containing %q", c.err, e.Class, e.Msg, e.Hint, c.class, c.msg)
+		}
+		if !errors.Is(e, c.err) && !errors.Is(e.Err, c.err) {
+			t.Errorf("explain(%v) lost the cause", c.err)
+		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	ap, err := resolve(context.Background(), "10.1.2.3")
+	if err != nil || ap.String() != "10.1.2.3:1701" {
+		t.Fatalf("got %v, %v", ap, err)
+	}
+	ap, err = resolve(context.Background(), "10.1.2.3:1702")
+	if err != nil || ap.Port() != 1702 {
+		t.Fatalf("got %v, %v", ap, err)
+	}
+	var ce *Error
+	if _, err := resolve(context.Background(), "10.1.2.3:0"); !errors.As(err, &ce) || ce.Class != ClassUsage {
+		t.Fatalf("port 0: %v", err)
+	}
+	if _, err := resolve(context.Background(), "[::1]:1701"); !errors.As(err, &ce) || ce.Class != ClassUsage {
+		t.Fatalf("IPv6: %v", err)
+	}
+}
