@@ -295,8 +295,10 @@ func TestHoldSession(t *testing.T) {
 	replies := strings.Count(c.stderr(), `msg="ppp send" proto=LCP code=Echo-Reply`)
 	requests := strings.Count(c.stderr(), `msg="ppp recv" proto=LCP code=Echo-Request`)
 	t.Logf("held %v: server sent %d LCP echo requests, we replied %d", hold, requests, replies)
-	if requests < 8 || replies != requests {
-		t.Errorf("echo requests %d, replies %d: want >= 8 (every ~5 s) and all answered", requests, replies)
+	// SoftEther sends its first Echo-Request before LCP is open; RFC 1661
+	// 5.8 answers echoes only in the Opened state, so that one goes unanswered.
+	if requests < 8 || replies < requests-1 {
+		t.Errorf("echo requests %d, replies %d: want >= 8 (every ~5 s) and all answered once LCP is open", requests, replies)
 	}
 	ourReplies := strings.Count(c.stderr(), `msg="ppp recv" proto=LCP code=Echo-Reply`)
 	if ourReplies < 4 {
