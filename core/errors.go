@@ -104,7 +104,10 @@ func explain(err error, server netip.AddrPort, tr *tunnel.UDPTransport) *Error {
 	case errors.Is(err, ppp.ErrProtocol), errors.Is(err, l2tp.ErrProtocol):
 		return &Error{Class: ClassProtocol, Err: err, Msg: "the server's reply broke the protocol: " + trimPrefix(err),
 			Hint: "run with -v and send the trace to the server's administrator or to us"}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Class: ClassNoAnswer, Err: err, Msg: fmt.Sprintf("gave up waiting for the server at %v: the tunnel did not come up within %v", server, connectTimeout),
+			Hint: "the server answers but does not complete the connection; run with -v to see where it stops"}
+	case errors.Is(err, context.Canceled):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: "gave up waiting for the server",
 			Hint: "the connection was cancelled before it came up"}
 	}

@@ -26,6 +26,9 @@ const DefaultL2TPPort = 1701
 // and PPP frame header 4.
 const rawL2TPOverhead = 20 + 8 + l2tp.DataHeaderLen + ppp.FrameHeaderLen
 
+// connectTimeout bounds bringing the tunnel up, all stages together.
+const connectTimeout = 60 * time.Second
+
 // ConnectConfig is one connection attempt.
 type ConnectConfig struct {
 	Server    string // host or host:port
@@ -99,7 +102,11 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	}
 	// The tunnel outlives Connect's ctx: it is ended by Session.Close.
 	t := tunnel.Start(context.WithoutCancel(ctx), tr, tcfg)
-	info, err := t.WaitUp(ctx)
+	// Every stage has its own timers, but a server that acknowledges
+	// without ever answering must not hold us forever.
+	upCtx, cancelUp := context.WithTimeout(ctx, connectTimeout)
+	defer cancelUp()
+	info, err := t.WaitUp(upCtx)
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

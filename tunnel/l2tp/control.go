@@ -246,7 +246,12 @@ func (c *Conn) Run(ctx context.Context) error {
 			c.write(f)
 		}
 		if err != nil {
-			c.fail(fmt.Errorf("%w: %v", ErrNoAnswer, err))
+			if c.state != stClosing {
+				// While closing, the reason (nil after a local Close)
+				// is already set; a peer that does not acknowledge
+				// our CDN and StopCCN only ends the wait early.
+				c.fail(fmt.Errorf("%w: %v", ErrNoAnswer, err))
+			}
 			c.state = stDone
 			break
 		}
@@ -423,6 +428,13 @@ func (c *Conn) handle(frame []byte) {
 		rc, ec, msg, _ := m.ResultCode()
 		c.fail(&PeerClosedError{Msg: MsgStopCCN, Result: rc, ErrCode: ec, Message: msg})
 		c.sessionUp.Store(false)
+		if c.peerTID.Load() == 0 {
+			// StopCCN before SCCRP: its Assigned Tunnel ID (6.4) is the
+			// only way to address the acknowledgement.
+			if tid, ok := m.Uint16(AVPAssignedTunnelID); ok {
+				c.rel.SetPeerTunnelID(tid)
+			}
+		}
 		// Stay briefly so that the reliable layer acknowledges it (5.7).
 		c.state = stClosing
 		c.closeBy = time.Now().Add(500 * time.Millisecond)
