@@ -236,7 +236,7 @@ func (f *fsm) input(code Code, id byte, data []byte) error {
 		f.rta()
 	case CodeCodeRej:
 		// RFC 1661 5.6: a rejected Configure/Terminate code is catastrophic.
-		if len(data) >= 1 && Code(data[0]) <= CodeTermAck {
+		if len(data) >= 1 && Code(data[0]) >= CodeConfReq && Code(data[0]) <= CodeTermAck {
 			f.rxjMinus(fmt.Errorf("%v: peer rejected code %v: %w", f.proto, Code(data[0]), ErrProtocol))
 		} else if f.state == stAckRcvd {
 			f.state = stReqSent
@@ -416,8 +416,10 @@ func (f *fsm) scr() {
 
 // resend retransmits the outstanding Configure-Request unchanged, with the
 // same Identifier (RFC 1661 5.1 allows it), so that a late Ack of the
-// first copy still counts.
+// first copy still counts. The copy is a request of its own: one Ack of it
+// counts even after an earlier copy was acknowledged (TO+ in Ack-Rcvd).
 func (f *fsm) resend() {
+	f.reqAcked = false
 	f.sendPkt(CodeConfReq, f.reqID, f.lastReq)
 	f.restarts--
 	f.attempt++

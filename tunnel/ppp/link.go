@@ -32,8 +32,10 @@ type Config struct {
 	// RestartInterval is the first restart timer period; each further
 	// retransmission doubles it up to MaxRestartInterval. RFC 1661 4.6
 	// suggests 3 s, but an LNS that starts pppd late (xl2tpd) misses our
-	// first request, so starting short saves seconds of connect time.
-	RestartInterval    time.Duration // default 1s
+	// first request, and SoftEther sometimes ignores the IPCP request that
+	// follows its Nak; starting short saves seconds of connect time.
+	// Retransmissions keep their Identifier, so a late Ack still counts.
+	RestartInterval    time.Duration // default 500ms
 	MaxRestartInterval time.Duration // default 4s
 	MaxConfigure       int           // default 10
 	MaxTerminate       int           // default 2
@@ -58,10 +60,10 @@ func (c *Config) setDefaults() {
 		c.MRU = defaultMRU
 	}
 	if c.RestartInterval <= 0 {
-		c.RestartInterval = time.Second
+		c.RestartInterval = 500 * time.Millisecond
 	}
 	if c.MaxRestartInterval < c.RestartInterval {
-		c.MaxRestartInterval = 4 * c.RestartInterval
+		c.MaxRestartInterval = max(4*time.Second, c.RestartInterval)
 	}
 	if c.EchoInterval == 0 {
 		c.EchoInterval = 10 * time.Second
@@ -431,7 +433,10 @@ func (l *Link) lcpFinished(reason error) {
 	if reason == nil && l.err == nil && len(l.lcpL.refused) > 0 && l.lcp.state == stStopped {
 		reason = l.methodError()
 	}
-	if errors.Is(reason, ErrNoAnswer) && len(l.lcpL.refused) > 0 {
+	// Only LCP's own silence after we refused the server's methods means
+	// "no acceptable method"; a later no-answer (CHAP, PAP, IPCP) went
+	// through fail(), which set l.err.
+	if l.err == nil && errors.Is(reason, ErrNoAnswer) && len(l.lcpL.refused) > 0 {
 		reason = l.methodError()
 	}
 	if reason == nil {
