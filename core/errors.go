@@ -77,8 +77,8 @@ func explain(err error, server netip.AddrPort, tr *tunnel.UDPTransport) *Error {
 	case errors.Is(err, ppp.ErrMutualAuth):
 		return &Error{Class: ClassAuth, Msg: "the server could not prove that it knows your password (MS-CHAPv2 mutual authentication failed)", Err: err,
 			Hint: "this server may not be the one you meant to reach; check the address before retrying"}
-	case errors.Is(err, l2tp.ErrNoAnswer):
-		if tr != nil && tr.Refused() {
+	case errors.Is(err, tunnel.ErrPortUnreachable), errors.Is(err, l2tp.ErrNoAnswer):
+		if errors.Is(err, tunnel.ErrPortUnreachable) || (tr != nil && tr.Refused()) {
 			return &Error{Class: ClassNoAnswer, Err: err,
 				Msg:  fmt.Sprintf("nothing answers L2TP at %v: the host says the UDP port is closed", server),
 				Hint: "check the port and that the server has L2TP enabled"}

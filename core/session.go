@@ -58,13 +58,12 @@ type Stage struct {
 
 // Session is a connected tunnel on a configured device.
 type Session struct {
-	tun    *tunnel.Tunnel
-	dev    *platform.TUN
-	info   ppp.IPInfo
-	server netip.AddrPort
-	mtu    int
-	done   chan struct{}
-	err    error
+	tun  *tunnel.Tunnel
+	dev  *platform.TUN
+	info ppp.IPInfo
+	mtu  int
+	done chan struct{}
+	err  error
 }
 
 // Connect resolves the server, brings the L2TP/PPP stack up, and
@@ -128,7 +127,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	}
 	stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu))
 	t.Attach(dev)
-	s := &Session{tun: t, dev: dev, info: info, server: server, mtu: mtu, done: make(chan struct{})}
+	s := &Session{tun: t, dev: dev, info: info, mtu: mtu, done: make(chan struct{})}
 	go func() {
 		<-t.Done()
 		dev.Close() // also ends the device reading routine

@@ -1,7 +1,10 @@
 package tunnel
 
 import (
+	"errors"
+	"log/slog"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
@@ -14,7 +17,8 @@ const benchIPLen = 1400
 // outbound packets get the PPP and L2TP data headers written in place and
 // go to tr; inbound ones are written to dev.
 func benchTunnel(tr l2tp.Transport, dev Device) *Tunnel {
-	t := &Tunnel{ipv4Open: func() bool { return true }, input: func(ppp.Protocol, []byte) {}}
+	t := &Tunnel{ipv4Open: func() bool { return true }, input: func(ppp.Protocol, []byte) {},
+		log: slog.New(slog.DiscardHandler)}
 	t.sendData = func(buf []byte, off int) error { // as l2tp.Conn.SendData
 		off -= l2tp.DataHeaderLen
 		l2tp.PutDataHeader(buf[off:], 0x1234, 0x5678)
@@ -135,3 +139,39 @@ type writeFunc func(buf []byte, off int) error
 func (f writeFunc) ReadPacket([]byte) (int, int, error)   { select {} }
 func (f writeFunc) WritePacket(buf []byte, off int) error { return f(buf, off) }
 func (f writeFunc) Close() error                          { return nil }
+
+// scriptDevice returns one scripted result per Read.
+type scriptDevice struct {
+	reads []func(bufs [][]byte, sizes []int, off int) (int, error)
+}
+
+func (d *scriptDevice) Read(bufs [][]byte, sizes []int, off int) (int, error) {
+	if len(d.reads) == 0 {
+		return 0, os.ErrClosed
+	}
+	r := d.reads[0]
+	d.reads = d.reads[1:]
+	return r(bufs, sizes, off)
+}
+func (d *scriptDevice) Write(bufs [][]byte, off int) (int, error) { return len(bufs), nil }
+func (d *scriptDevice) BatchSize() int                            { return 2 }
+
+// TestDeviceReadErrorIsNotFatal: one failed read (a super-packet the
+// device could not split) does not stop the outbound path.
+func TestDeviceReadErrorIsNotFatal(t *testing.T) {
+	var sent int
+	tun := benchTunnel(writeFunc(func([]byte, int) error { sent++; return nil }), nil)
+	tun.done = make(chan struct{})
+	dev := &scriptDevice{reads: []func([][]byte, []int, int) (int, error){
+		func([][]byte, []int, int) (int, error) { return 0, errors.New("too many segments") },
+		func(bufs [][]byte, sizes []int, off int) (int, error) {
+			ipv4Packet(bufs[0][off : off+20])
+			sizes[0] = 20
+			return 1, nil
+		},
+	}}
+	tun.RoutineReadFromDevice(dev) // returns at os.ErrClosed
+	if sent != 1 {
+		t.Fatalf("sent %d packets after a failed read, want 1", sent)
+	}
+}

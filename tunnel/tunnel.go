@@ -308,6 +308,9 @@ func (t *Tunnel) Attach(dev Device) {
 	})
 }
 
+// maxDeviceFailures consecutive failed device reads end the tunnel.
+const maxDeviceFailures = 100
+
 // RoutineReadFromDevice reads batches of packets from dev and sends each
 // IPv4 packet through the tunnel with headers written in place.
 func (t *Tunnel) RoutineReadFromDevice(dev Device) {
@@ -317,24 +320,33 @@ func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 	for i := range bufs {
 		bufs[i] = make([]byte, BufSize)
 	}
+	failures := 0
 	for {
 		count, err := dev.Read(bufs, sizes, Headroom)
 		for i := 0; i < count; i++ {
 			t.sendPacket(bufs[i], sizes[i])
 		}
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			select {
-			case <-t.done:
-				return
-			default:
-			}
-			t.log.Debug("device read", "err", err)
-			if count == 0 {
-				return
-			}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		select {
+		case <-t.done:
+			return
+		default:
+		}
+		if errors.Is(err, os.ErrClosed) {
+			return
+		}
+		// A read can fail for one packet (wireguard-go's tun returns
+		// ErrTooManySegments for a super-packet it cannot split) and work
+		// for the next. A device that keeps failing is gone: end the
+		// tunnel rather than leave it up with no way out.
+		t.log.Debug("device read", "err", err)
+		if failures++; failures >= maxDeviceFailures {
+			t.log.Error("device keeps failing; closing the tunnel", "err", err)
+			t.link.Close()
+			return
 		}
 	}
 }

@@ -323,7 +323,16 @@ func TestNoServer(t *testing.T) {
 	// kernel answers with ICMP port unreachable.
 	self := strings.TrimSuffix(s.Addr, ".1") + ".2"
 	cmd := s.Command(ctx, corridorBin, "connect", "--no-ipsec", "--user", "u", "--password-file", pw, self)
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	t.Logf("exit after %v:\n%s", took.Round(time.Millisecond), out)
+	// Three port unreachables (the first SCCRQ and two retransmissions,
+	// 1 s and 2 s later) are enough to know: well under the ~31 s that
+	// retransmissions alone would take.
+	if took > 10*time.Second {
+		t.Errorf("took %v to give up on a closed port, want under 10 s", took)
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
 		t.Fatalf("want exit code 4, got %v\n%s", err, out)

@@ -210,9 +210,6 @@ func (c *Conn) IDs() (ourTunnel, ourSession, peerTunnel, peerSession uint16) {
 // the peer acknowledged them or CloseTimeout passed.
 func (c *Conn) Close() { c.closeOnce.Do(func() { close(c.closeCh) }) }
 
-// DataHeadroom is the space SendData needs in front of the PPP frame.
-const DataHeadroom = DataHeaderLen
-
 // SendData sends the PPP frame buf[off:] as a data message of our session.
 // It writes the data header in place at buf[off-DataHeaderLen:off], so off
 // must leave that much room plus whatever the transport needs. It may be
@@ -259,13 +256,18 @@ func (c *Conn) Run(ctx context.Context) error {
 			c.state = stDone
 			break
 		}
-		// HELLO keepalive (RFC 2661 6.5) after control silence.
-		helloAt := c.lastCtrl.Add(c.cfg.HelloInterval)
-		if c.state == stEstablished && !now.Before(helloAt) {
-			c.send(&Message{Type: MsgHello}, 0)
-			continue
+		// HELLO keepalive (RFC 2661 6.5) after control silence, one at a
+		// time: while a message is unacknowledged its retransmissions
+		// already probe the peer.
+		wake := now.Add(time.Hour)
+		if c.state == stEstablished && c.rel.Idle() {
+			helloAt := c.lastCtrl.Add(c.cfg.HelloInterval)
+			if !now.Before(helloAt) {
+				c.send(&Message{Type: MsgHello}, 0)
+				continue
+			}
+			wake = helloAt
 		}
-		wake := helloAt
 		if !next.IsZero() && next.Before(wake) {
 			wake = next
 		}

@@ -108,13 +108,12 @@ func (l *Link) handleCHAP(pkt []byte) {
 	}
 	m := l.auth.method
 	if m != AuthCHAPMD5 && m != AuthMSCHAPv2 {
-		if m == AuthNone && l.authOK == AuthNone {
-			l.log.Debug("ppp recv CHAP but no CHAP was negotiated")
-		}
+		// Not in a CHAP authentication: only a re-challenge after a CHAP
+		// success (RFC 1994 section 3 allows it) is answered.
 		if l.authOK != AuthCHAPMD5 && l.authOK != AuthMSCHAPv2 {
 			return
 		}
-		m = l.authOK // a re-challenge after success (RFC 1994 allows it)
+		m = l.authOK
 		l.auth.method = m
 	}
 	switch pkt[0] {

@@ -146,6 +146,11 @@ func (c *lcp) check(opts []Option, failuresLeft bool) (Code, []byte) {
 				continue
 			}
 			peerMRU = int(binary.BigEndian.Uint16(o.Data))
+			if peerMRU < minAcceptedMRU && failuresLeft {
+				// A smaller MRU would make the device MTU useless; suggest
+				// the least every IPv4 host must handle (RFC 791).
+				nak = AppendOption(nak, o.Type, binary.BigEndian.AppendUint16(nil, minAcceptedMRU))
+			}
 		case lcpOptAuth:
 			m, name := authFromOption(o.Data)
 			if m != AuthNone && c.link.allowed(m) {
@@ -164,8 +169,10 @@ func (c *lcp) check(opts []Option, failuresLeft bool) (Code, []byte) {
 				continue
 			}
 			peerMagic = binary.BigEndian.Uint32(o.Data)
-			if peerMagic != 0 && peerMagic == c.magic { // RFC 1661 6.4: looped back?
-				c.magic = c.link.random32()
+			if peerMagic != 0 && peerMagic == c.magic {
+				// RFC 1661 6.4: our own number came back (a looped link or
+				// a coincidence): Nak with another one for the peer. Our
+				// own stays as requested, so echoes carry what was agreed.
 				nak = AppendOption(nak, o.Type, binary.BigEndian.AppendUint32(nil, c.link.random32()))
 			}
 		default:

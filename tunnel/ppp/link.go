@@ -133,7 +133,6 @@ type Link struct {
 	auth       authState
 	echoID     byte
 	echoMiss   int
-	scratch    []byte
 	infoMu     sync.Mutex
 	info       IPInfo
 	upOnce     bool
@@ -225,10 +224,10 @@ func (l *Link) Run(ctx context.Context) error {
 	for !l.done {
 		l.armTimers()
 		next := l.nextDeadline()
-		if d := next.Sub(time.Now()); next.IsZero() {
+		if next.IsZero() {
 			t.Reset(time.Hour)
 		} else {
-			t.Reset(max(d, 0))
+			t.Reset(max(time.Until(next), 0))
 		}
 		select {
 		case <-ctx.Done():

@@ -438,23 +438,6 @@ func recvPkt(t *testing.T, ctx context.Context, ch chan rxPkt, what string) rxPk
 	return rxPkt{}
 }
 
-func (r *linkRun) waitEvent(kind EventKind) {
-	r.t.Helper()
-	for {
-		evs, _ := r.ev.get()
-		for _, e := range evs {
-			if e.Kind == kind {
-				return
-			}
-		}
-		select {
-		case <-r.ctx.Done():
-			r.t.Fatalf("timed out waiting for event %d", kind)
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-}
-
 func (r *linkRun) closeAndWait() {
 	r.t.Helper()
 	r.l.Close()

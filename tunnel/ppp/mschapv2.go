@@ -11,7 +11,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"golang.org/x/crypto/md4"
+	// MD4 is broken, but RFC 2759 (NtPasswordHash) requires it.
+	"golang.org/x/crypto/md4" //lint:ignore SA1019 required by RFC 2759
 )
 
 // MS-CHAPv2 (RFC 2759). Section numbers in this file refer to RFC 2759.
