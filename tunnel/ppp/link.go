@@ -65,6 +65,17 @@ func (c *Config) setDefaults() {
 	if c.MaxRestartInterval < c.RestartInterval {
 		c.MaxRestartInterval = max(4*time.Second, c.RestartInterval)
 	}
+	// The FSMs default these too, but authentication retries read them
+	// from here.
+	if c.MaxConfigure <= 0 {
+		c.MaxConfigure = 10
+	}
+	if c.MaxTerminate <= 0 {
+		c.MaxTerminate = 2
+	}
+	if c.MaxFailure <= 0 {
+		c.MaxFailure = 5
+	}
 	if c.EchoInterval == 0 {
 		c.EchoInterval = 10 * time.Second
 	}

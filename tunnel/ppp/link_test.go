@@ -52,6 +52,7 @@ type fakeServer struct {
 	chapFail     bool     // answer MS-CHAPv2 with E=691 whatever the password
 	papNakOnce   bool     // Nak the first PAP request and renegotiate LCP
 	papNakAlways bool     // Nak every PAP request, nothing else
+	papIgnore    int      // ignore this many PAP requests (a slow server)
 	termOnRej    bool     // a rejected auth option: Terminate-Request, then silence
 	noEchoReply  bool     // do not answer the link's Echo-Requests
 	ipcpSilent   bool     // never answer IPCP
@@ -259,6 +260,9 @@ func (s *fakeServer) pap(p rxPkt) {
 		return
 	}
 	s.papReqs++
+	if s.papReqs <= s.papIgnore {
+		return
+	}
 	user := string(p.data[1 : 1+p.data[0]])
 	rest := p.data[1+p.data[0]:]
 	pass := string(rest[1 : 1+rest[0]])
@@ -614,6 +618,35 @@ func TestLinkPAPWrongPasswordTerminates(t *testing.T) {
 	}
 	if n := count(srv.received(), ProtoLCP, CodeTermAck); n != 1 {
 		t.Errorf("%d Terminate-Acks, want 1", n)
+	}
+}
+
+// A server slower than the restart timer gets the PAP request again; with
+// the default Max-Configure the link keeps asking instead of giving up
+// after the first timeout (CI saw SoftEther reject after 515 ms).
+func TestLinkPAPRetransmitsToSlowServer(t *testing.T) {
+	for _, pw := range []string{"s3cret", "wrong"} {
+		srv := newFakeServer(t)
+		srv.papIgnore = 2
+		cfg := testConfig()
+		cfg.Auth = []AuthMethod{AuthPAP}
+		cfg.MaxConfigure = 0 // the default
+		cfg.Password = pw
+		r := startLink(t, cfg, srv)
+		if pw == "s3cret" {
+			r.waitUp()
+			r.closeAndWait()
+		} else {
+			var ae *AuthError
+			if err := r.wait(); !errors.As(err, &ae) {
+				t.Fatalf("wrong password: Run = %v, want *AuthError", err)
+			}
+		}
+		var reqs int
+		srv.locked(func() { reqs = srv.papReqs })
+		if reqs != 3 {
+			t.Errorf("password %q: %d PAP requests, want 3", pw, reqs)
+		}
 	}
 }
 
