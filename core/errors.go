@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
@@ -54,8 +55,9 @@ func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
 // explain turns a stack error into an *Error.
-func explain(err error, server netip.AddrPort, tr *tunnel.UDPTransport) *Error {
+func explain(err error, server netip.AddrPort, tr refuser) *Error {
 	var (
+		ne  *ike.NotifyError
 		ae  *ppp.AuthError
 		pce *l2tp.PeerClosedError
 		te  *ppp.TerminatedError
@@ -64,6 +66,40 @@ func explain(err error, server netip.AddrPort, tr *tunnel.UDPTransport) *Error {
 	switch {
 	case errors.As(err, &ce):
 		return ce
+	case errors.Is(err, ike.ErrNoAnswer):
+		return &Error{Class: ClassNoAnswer, Err: err,
+			Msg:  fmt.Sprintf("no answer from %v to IPsec (IKE on UDP 500): the server is unreachable, filtered, or does not run L2TP/IPsec", server.Addr()),
+			Hint: "check the address, and that no firewall drops UDP ports 500 and 4500; servers also stay silent to proposals they refuse: try corridor probe " + server.Addr().String()}
+	case errors.Is(err, ike.ErrPSK):
+		return &Error{Class: ClassAuth, Err: err,
+			Msg:  "the server stopped answering once we proved the pre-shared key: the pre-shared key is probably wrong",
+			Hint: "check the pre-shared key (PSK, \"shared secret\") with your administrator; it is not your password"}
+	case errors.Is(err, ike.ErrPeerAuth):
+		return &Error{Class: ClassAuth, Err: err,
+			Msg:  "the server's proof of the pre-shared key does not match ours: the pre-shared key is wrong",
+			Hint: "check the pre-shared key (PSK) with your administrator"}
+	case errors.As(err, &ne) && ne.Type == ike.NotifyNoProposalChosen:
+		msg := fmt.Sprintf("the server accepted none of the encryption settings we offered for %s", ne.Phase)
+		if ne.Offer != "" {
+			msg += " (" + ne.Offer + ")"
+		}
+		return &Error{Class: ClassProtocol, Err: err, Msg: msg,
+			Hint: "ask your administrator which proposals the server accepts and set them with --ike/--esp; an old server may need --legacy-crypto (3DES, SHA1, MODP1024)"}
+	case errors.As(err, &ne):
+		return &Error{Class: ClassProtocol, Err: err, Msg: fmt.Sprintf("IPsec %s failed: %s (%v)", ne.Phase, ne.Type.Words(), ne.Type),
+			Hint: "run with -v and send the trace to the server's administrator"}
+	case errors.Is(err, ike.ErrQuickMode):
+		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the server set up IPsec (phase 1) but did not answer the request for the L2TP security association (quick mode)",
+			Hint: "the server may refuse every ESP proposal without saying so; ask which ones it accepts, or try --esp aes128-sha1"}
+	case errors.Is(err, ike.ErrNoNATT):
+		return &Error{Class: ClassProtocol, Err: err, Msg: "the server does not support NAT traversal (RFC 3947), which Corridor needs to carry IPsec over UDP",
+			Hint: "ask your administrator to enable NAT traversal (nat_traversal=yes / encapsulation)"}
+	case errors.Is(err, ike.ErrPeerDead):
+		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the connection died: the server stopped answering (IPsec dead peer detection)",
+			Hint: "the network or the server went away; reconnect when it is back"}
+	case errors.Is(err, ike.ErrPeerDeleted):
+		return &Error{Class: ClassProtocol, Err: err, Msg: "the server closed the IPsec connection",
+			Hint: "the server ended the connection; its log says why"}
 	case errors.As(err, &ae):
 		msg := fmt.Sprintf("authentication failed: the server rejected user %q (%v", ae.User, ae.Method)
 		if ae.Detail != "" {
@@ -121,10 +157,13 @@ func termWords(te *ppp.TerminatedError) string {
 	return fmt.Sprintf(" (%q)", te.Message)
 }
 
+// refuser reports ICMP port unreachables seen by a plain UDP transport.
+type refuser interface{ Refused() bool }
+
 // trimPrefix drops a leading "pkg: " from a wrapped error's text.
 func trimPrefix(err error) string {
 	s := err.Error()
-	for _, p := range []string{"ppp: ", "l2tp: "} {
+	for _, p := range []string{"ppp: ", "l2tp: ", "ike: "} {
 		if len(s) > len(p) && s[:len(p)] == p {
 			return s[len(p):]
 		}

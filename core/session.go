@@ -15,6 +15,7 @@ import (
 
 	"github.com/corridorvpn/corridor/platform"
 	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
@@ -44,10 +45,21 @@ type ConnectConfig struct {
 	EchoInterval time.Duration
 	EchoFailures int
 
+	// IPsec, when set, runs L2TP inside ESP (L2TP/IPsec); nil: raw L2TP.
+	IPsec *IPsecConfig
+
 	Logger  *slog.Logger // protocol trace at Debug level
 	OnStage func(Stage)  // progress, from protocol goroutines
 	// TUNOptions are passed to platform.OpenTUN (tests inject a runner).
 	TUNOptions []platform.Option
+}
+
+// IPsecConfig is the IPsec part of a connection.
+type IPsecConfig struct {
+	PSK         []byte
+	IKE         []ike.IKESuite // nil: ike.DefaultIKE
+	ESP         []ike.ESPSuite // nil: ike.DefaultESP
+	ESPLifetime time.Duration  // 0: the ike default
 }
 
 // Stage is a progress report of Connect.
@@ -81,10 +93,30 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	}
 	stage("resolve", "server "+server.String())
 
-	tr, err := tunnel.DialUDP(ctx, server.String(), cfg.LocalPort)
-	if err != nil {
-		return nil, &Error{Class: ClassLocal, Msg: "could not open a UDP socket: " + err.Error(),
-			Hint: "is another L2TP client (xl2tpd) holding the source port?", Err: err}
+	var tr l2tp.Transport
+	var ref refuser
+	overhead := rawL2TPOverhead
+	if cfg.IPsec != nil {
+		upCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+		c, err := ike.Dial(upCtx, server.Addr(), ike.Config{
+			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime,
+			Logger: cfg.Logger, OnStage: func(s string) { stage("ipsec", s) },
+		})
+		cancel()
+		if err != nil {
+			return nil, explain(err, netip.AddrPortFrom(server.Addr(), 500), nil)
+		}
+		tr = c
+		head, tail := c.Info().ESP.Suite.Overhead()
+		// IPv4, UDP 4500, ESP head, inner UDP, L2TP, PPP, ESP trailer.
+		overhead = 20 + 8 + head + 8 + l2tp.DataHeaderLen + ppp.FrameHeaderLen + tail
+	} else {
+		u, err := tunnel.DialUDP(ctx, server.String(), cfg.LocalPort)
+		if err != nil {
+			return nil, &Error{Class: ClassLocal, Msg: "could not open a UDP socket: " + err.Error(),
+				Hint: "is another L2TP client (xl2tpd) holding the source port?", Err: err}
+		}
+		tr, ref = u, u
 	}
 	tcfg := tunnel.Config{
 		L2TP: l2tp.Config{Secret: cfg.TunnelSecret, Logger: cfg.Logger},
@@ -110,12 +142,12 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		t.Close(closeCtx)
-		return nil, explain(err, server, tr)
+		return nil, explain(err, server, ref)
 	}
 
 	mtu := cfg.MTU
 	if mtu == 0 {
-		mtu = min(1500-rawL2TPOverhead, t.PeerMRU())
+		mtu = min(1500-overhead, t.PeerMRU())
 	}
 	dev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer}, cfg.TUNOptions...)
 	if err != nil {
@@ -132,7 +164,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		<-t.Done()
 		dev.Close() // also ends the device reading routine
 		if err := t.Err(); err != nil {
-			s.err = explain(err, server, tr)
+			s.err = explain(err, server, ref)
 		}
 		close(s.done)
 	}()

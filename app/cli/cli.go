@@ -19,6 +19,7 @@ import (
 
 	"github.com/corridorvpn/corridor/core"
 	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
@@ -82,10 +83,12 @@ Run "corridor connect --help" for its flags and exit codes.
 `)
 }
 
-const connectHelp = `Usage: corridor connect --no-ipsec --user NAME --password-file FILE [flags] SERVER[:PORT]
+const connectHelp = `Usage: corridor connect --psk-file FILE --user NAME --password-file FILE [flags] SERVER
+       corridor connect --no-ipsec --user NAME --password-file FILE [flags] SERVER[:PORT]
 
-Brings up an L2TP tunnel with PPP to SERVER (UDP port 1701 unless given),
-configures a TUN device with the address the server assigns, and stays in
+Brings up L2TP/IPsec to SERVER: IKEv1 with a pre-shared key, ESP in UDP
+(NAT-T, port 4500), then L2TP and PPP; with --no-ipsec, plain L2TP (UDP
+port 1701 unless given). It configures a TUN device with the address the server assigns, and stays in
 the foreground until SIGINT or SIGTERM, then disconnects cleanly.
 Secrets are read from files (or standard input with "-"), never from the
 command line or the environment.
@@ -114,13 +117,23 @@ type connectFlags struct {
 	verbose      bool
 	localPort    int
 	secretFile   string
+	pskFile      string
+	ikeList      string
+	espList      string
+	legacy       bool
+	espLifetime  time.Duration
 }
 
 func connect(args []string, env Env) int {
 	var f connectFlags
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec (required until IPsec lands)")
+	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec")
+	fs.StringVar(&f.pskFile, "psk-file", "", "read the IPsec pre-shared key from `FILE` (\"-\": standard input)")
+	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ikeDefault()+")")
+	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+espDefault()+")")
+	fs.BoolVar(&f.legacy, "legacy-crypto", false, "also allow 3DES, MD5 and MODP1024/1536 (old servers; weaker)")
+	fs.DurationVar(&f.espLifetime, "esp-lifetime", 0, "proposed ESP SA `LIFETIME` (default 1h); rekeyed before it runs out")
 	fs.StringVar(&f.user, "user", "", "PPP user `NAME` (DOMAIN\\user and user@hub are passed as typed)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "read the password from `FILE` (\"-\": standard input)")
 	fs.StringVar(&f.auth, "auth", "mschapv2,pap,chap", "allowed authentication `METHODS`, preferred first")
@@ -157,8 +170,10 @@ func connect(args []string, env Env) int {
 	switch {
 	case len(pos) != 1:
 		return bad("expected exactly one SERVER argument, got %d", len(pos))
-	case !f.noIPsec:
-		return bad("IPsec is not available in this build yet; pass --no-ipsec for plain L2TP")
+	case !f.noIPsec && f.pskFile == "":
+		return bad("--psk-file is required for L2TP/IPsec (use - for standard input), or pass --no-ipsec for plain L2TP")
+	case f.noIPsec && (f.pskFile != "" || f.ikeList != "" || f.espList != ""):
+		return bad("--psk-file, --ike and --esp need IPsec; drop --no-ipsec")
 	case f.user == "":
 		return bad("--user is required")
 	case f.passwordFile == "":
@@ -185,6 +200,35 @@ func connect(args []string, env Env) int {
 		secret = []byte(s)
 	}
 
+	var ipsec *core.IPsecConfig
+	if !f.noIPsec {
+		if f.pskFile == f.passwordFile && f.pskFile == "-" {
+			return bad("only one of --psk-file and --password-file can be standard input")
+		}
+		psk, err := readSecret(f.pskFile, env.Stdin)
+		if err != nil {
+			return bad("pre-shared key file: %v", err)
+		}
+		ipsec = &core.IPsecConfig{PSK: []byte(psk), ESPLifetime: f.espLifetime}
+		if f.ikeList != "" {
+			if ipsec.IKE, err = ike.ParseIKE(f.ikeList, f.legacy); err != nil {
+				return bad("--ike: %v", err)
+			}
+		} else if f.legacy {
+			ipsec.IKE = append(append([]ike.IKESuite(nil), ike.DefaultIKE...), ike.LegacyIKE...)
+		}
+		if f.espList != "" {
+			if ipsec.ESP, err = ike.ParseESP(f.espList, f.legacy); err != nil {
+				return bad("--esp: %v", err)
+			}
+		} else if f.legacy {
+			ipsec.ESP = append(append([]ike.ESPSuite(nil), ike.DefaultESP...), ike.LegacyESP...)
+		}
+		if f.legacy {
+			fmt.Fprintln(env.Stderr, "corridor: warning: legacy crypto enabled (3DES, MD5, MODP1024/1536 may be negotiated); ask your administrator to move the server to stronger settings")
+		}
+	}
+
 	var logger *slog.Logger
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -209,9 +253,9 @@ func connect(args []string, env Env) int {
 	start := time.Now()
 	sess, err := core.Connect(ctx, core.ConnectConfig{
 		Server: pos[0], LocalPort: f.localPort, User: f.user, Password: password,
-		Auth: methods, IfName: f.ifname, MTU: f.mtu, TunnelSecret: secret, Logger: logger,
+		Auth: methods, IfName: f.ifname, MTU: f.mtu, TunnelSecret: secret, Logger: logger, IPsec: ipsec,
 		OnStage: func(s core.Stage) {
-			if s.Name == "l2tp" || s.Name == "ppp" {
+			if s.Name == "ipsec" || s.Name == "l2tp" || s.Name == "ppp" {
 				out.println(s.Detail)
 			}
 		},
@@ -249,6 +293,22 @@ func connect(args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "corridor: the connection ended")
 		return ExitProtocol
 	}
+}
+
+func ikeDefault() string {
+	var n []string
+	for _, s := range ike.DefaultIKE {
+		n = append(n, s.Notation())
+	}
+	return strings.Join(n, ",")
+}
+
+func espDefault() string {
+	var n []string
+	for _, s := range ike.DefaultESP {
+		n = append(n, s.Notation())
+	}
+	return strings.Join(n, ",")
 }
 
 func peerString(info ppp.IPInfo) string {

@@ -1,0 +1,884 @@
+package ike
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/corridorvpn/corridor/tunnel/esp"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+)
+
+// Config is what an IKE initiator needs. PSK is a secret: it is never
+// logged nor put in an error.
+type Config struct {
+	PSK []byte
+	IKE []IKESuite // phase-1 offer in order of preference; nil: DefaultIKE
+	ESP []ESPSuite // phase-2 offer; nil: DefaultESP
+
+	IKELifetime time.Duration // proposed phase-1 lifetime; default 8h
+	ESPLifetime time.Duration // proposed phase-2 lifetime; default 1h
+
+	// L2TPPort is the UDP port of L2TP on both sides, carried in the
+	// Quick Mode IDs and the inner UDP header; default 1701.
+	L2TPPort uint16
+
+	// Retransmit is the wait after each send of one of our messages
+	// before it is sent again; after the last wait the exchange fails.
+	// Default 0.5, 1, 2, 3, 4, 5 s (15.5 s in all).
+	Retransmit []time.Duration
+
+	KeepaliveInterval time.Duration // NAT keepalive (RFC 3948 4); default 20s
+	DPDInterval       time.Duration // idle time before R-U-THERE; default 10s
+	DPDTimeout        time.Duration // idle time that declares the peer dead; default 30s
+
+	// NoForceEncaps sends our true NAT-D hash instead of forcing the
+	// server to believe in a NAT (for tests of NAT detection only).
+	NoForceEncaps bool
+
+	OnStage func(string) // progress lines in plain words
+	Logger  *slog.Logger // protocol trace at Debug level
+	Rand    io.Reader    // nil: crypto/rand
+}
+
+func (c *Config) setDefaults() {
+	if c.IKE == nil {
+		c.IKE = DefaultIKE
+	}
+	if c.ESP == nil {
+		c.ESP = DefaultESP
+	}
+	if c.IKELifetime <= 0 {
+		c.IKELifetime = 8 * time.Hour
+	}
+	if c.ESPLifetime <= 0 {
+		c.ESPLifetime = time.Hour
+	}
+	if c.L2TPPort == 0 {
+		c.L2TPPort = 1701
+	}
+	if len(c.Retransmit) == 0 {
+		c.Retransmit = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 5 * time.Second}
+	}
+	if c.KeepaliveInterval <= 0 {
+		c.KeepaliveInterval = 20 * time.Second
+	}
+	if c.DPDInterval <= 0 {
+		c.DPDInterval = 10 * time.Second
+	}
+	if c.DPDTimeout <= c.DPDInterval {
+		c.DPDTimeout = max(30*time.Second, 2*c.DPDInterval)
+	}
+	if c.OnStage == nil {
+		c.OnStage = func(string) {}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+}
+
+// Ports of IKE (RFC 2408) and IKE/ESP with NAT traversal (RFC 3948).
+const (
+	portIKE  = 500
+	portNATT = 4500
+)
+
+// inbound is the set of ESP SAs we accept: the current one and, for a
+// while after a rekey, the one before it.
+type inbound struct {
+	cur, prev *esp.SA
+}
+
+// Conn is an IKE session with its ESP SAs: an l2tp.Transport that
+// carries L2TP in ESP in UDP. One goroutine reads (ReadPacket); writes may
+// come from several.
+type Conn struct {
+	cfg    Config
+	udp    *net.UDPConn
+	local  netip.AddrPort
+	server netip.Addr
+	log    *slog.Logger
+
+	port    atomic.Uint32 // server port for IKE: 500, then 4500
+	started atomic.Bool   // ReadPacket owns the socket; IKE arrives on ikeCh
+	ikeCh   chan []byte
+	rekeyCh chan struct{}
+
+	out      atomic.Pointer[esp.SA]
+	in       atomic.Pointer[inbound]
+	lastRecv atomic.Int64 // unix nanos of the last authentic datagram
+
+	// Owned by the IKE goroutine (Dial before it starts).
+	ike     *ikeSA
+	child   *childSA
+	replies map[string][]byte // a peer message we answered -> our answer
+	dpdSeq  uint32
+
+	closeOnce sync.Once
+	doneOnce  sync.Once
+	done      chan struct{}
+	stop      context.CancelFunc
+	errMu     sync.Mutex
+	err       error
+	routine   sync.WaitGroup
+}
+
+// Info describes what was negotiated.
+type Info struct {
+	IKE      IKESuite
+	ESP      ESPSuite
+	NATT     string // "RFC 3947" or "draft"
+	NAT      bool   // a NAT was detected (besides our forced one)
+	Local    netip.AddrPort
+	Server   netip.AddrPort
+	InSPI    uint32
+	OutSPI   uint32
+	Lifetime time.Duration
+}
+
+// Info reports the negotiated suites. Call it after Dial.
+func (c *Conn) Info() Info {
+	in := c.in.Load()
+	return Info{IKE: c.ike.suite, ESP: c.child.suite, NATT: c.ike.natt.String(), NAT: c.ike.natFound,
+		Local: c.local, Server: netip.AddrPortFrom(c.server, uint16(c.port.Load())),
+		InSPI: in.cur.SPI(), OutSPI: c.out.Load().SPI(), Lifetime: c.child.lifetime}
+}
+
+// Dial runs Main Mode and Quick Mode with server (an IPv4 address; port
+// 500 is implied) and returns a Conn ready to carry L2TP.
+func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
+	cfg.setDefaults()
+	if !server.Is4() {
+		return nil, fmt.Errorf("ike: server %v is not an IPv4 address", server)
+	}
+	if len(cfg.PSK) == 0 {
+		return nil, errors.New("ike: empty pre-shared key")
+	}
+	if err := checkPFS(cfg.ESP); err != nil {
+		return nil, err
+	}
+	// Learn the source address the kernel picks toward the server: it goes
+	// into our IDs, NAT-D and NAT-OA.
+	probe, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, portIKE)))
+	if err != nil {
+		return nil, fmt.Errorf("ike: no route to %v: %w", server, err)
+	}
+	localIP := probe.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	probe.Close()
+	u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(localIP, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("ike: udp socket: %w", err)
+	}
+	c := &Conn{
+		cfg: cfg, udp: u, server: server, log: cfg.Logger,
+		local:   netip.AddrPortFrom(localIP, u.LocalAddr().(*net.UDPAddr).AddrPort().Port()),
+		ikeCh:   make(chan []byte, 16),
+		rekeyCh: make(chan struct{}, 1),
+		replies: map[string][]byte{},
+		done:    make(chan struct{}),
+	}
+	c.port.Store(portIKE)
+	c.lastRecv.Store(time.Now().UnixNano())
+	ok := false
+	defer func() {
+		if !ok {
+			u.Close()
+		}
+	}()
+	sa, err := c.mainMode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.ike = sa
+	nat := "no NAT found, UDP encapsulation forced"
+	if sa.natFound {
+		nat = "NAT detected"
+	}
+	cfg.OnStage(fmt.Sprintf("ike: main mode established (%v, NAT-T %v, %s)", sa.suite, sa.natt, nat))
+	ch, err := c.quickMode(ctx, sa)
+	if err != nil {
+		c.sendDelete(sa, nil)
+		return nil, err
+	}
+	c.install(ch)
+	cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, portNATT))
+	ok = true
+	u.SetReadDeadline(time.Time{}) // from now on ReadPacket blocks
+	rctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	c.started.Store(true)
+	c.routine.Add(1)
+	go c.routineIKE(rctx)
+	return c, nil
+}
+
+func checkPFS(ss []ESPSuite) error {
+	for _, s := range ss[1:] {
+		if s.PFS != ss[0].PFS {
+			return errors.New("ike: all ESP proposals must use the same PFS group")
+		}
+	}
+	return nil
+}
+
+// install makes ch the current SA pair, keeping the previous inbound SA.
+func (c *Conn) install(ch *childSA) {
+	prev := c.in.Load()
+	n := &inbound{cur: ch.in}
+	if prev != nil {
+		n.prev = prev.cur
+	}
+	c.in.Store(n)
+	c.out.Store(ch.out)
+	c.child = ch
+}
+
+// send writes one IKE message to the server, with the non-ESP marker on
+// port 4500 (RFC 3948 2.2).
+func (c *Conn) send(msg []byte) error {
+	port := uint16(c.port.Load())
+	b := msg
+	if port == portNATT {
+		b = make([]byte, 4+len(msg))
+		copy(b[4:], msg)
+	}
+	_, err := c.udp.WriteToUDPAddrPort(b, netip.AddrPortFrom(c.server, port))
+	return err
+}
+
+var errTimeout = errors.New("ike: timeout")
+
+// recv returns the next IKE datagram from the server before deadline.
+func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
+	if c.started.Load() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		select {
+		case b := <-c.ikeCh:
+			return b, nil
+		case <-t.C:
+			return nil, errTimeout
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	buf := make([]byte, 65536)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
+		// Wake at least every 200 ms to notice a cancelled context.
+		d := min(time.Until(deadline), 200*time.Millisecond)
+		if d <= 0 {
+			return nil, errTimeout
+		}
+		c.udp.SetReadDeadline(time.Now().Add(d))
+		n, from, err := c.udp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return nil, fmt.Errorf("ike: read: %w", err)
+		}
+		if from.Addr().Unmap() != c.server {
+			continue
+		}
+		if b, ok := ikePayload(buf[:n], from.Port()); ok {
+			c.lastRecv.Store(time.Now().UnixNano())
+			return append([]byte(nil), b...), nil
+		}
+	}
+}
+
+// ikePayload returns the IKE message in a datagram from port, if it is one.
+func ikePayload(b []byte, port uint16) ([]byte, bool) {
+	switch {
+	case port == portIKE:
+		return b, len(b) >= HeaderLen
+	case len(b) >= 4+HeaderLen && b[0]|b[1]|b[2]|b[3] == 0:
+		return b[4:], true
+	}
+	return nil, false
+}
+
+// roundTrip sends out and waits for a datagram accept takes, resending
+// out on the retransmission schedule. A repeat of prev (the peer message
+// out answers) means out was lost: it is sent again at once.
+func (c *Conn) roundTrip(ctx context.Context, out, prev []byte, accept func([]byte) (bool, error)) error {
+	for i, wait := range c.cfg.Retransmit {
+		if i > 0 {
+			c.log.Debug("ike retransmit", "try", i+1)
+		}
+		if err := c.send(out); err != nil {
+			return fmt.Errorf("ike: send: %w", err)
+		}
+		deadline := time.Now().Add(wait)
+		for {
+			b, err := c.recv(ctx, deadline)
+			if err == errTimeout {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if prev != nil && bytes.Equal(b, prev) {
+				c.log.Debug("ike: peer repeated its message; resending ours")
+				c.send(out)
+				continue
+			}
+			done, err := accept(b)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			c.unsolicited(b)
+		}
+	}
+	return errTimeout
+}
+
+// mainMode runs the six messages of Main Mode with a pre-shared key
+// (RFC 2409 5.4) plus NAT-T (RFC 3947 3, 4).
+func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
+	cfg := &c.cfg
+	sa := &ikeSA{lifetime: cfg.IKELifetime}
+	ck, err := random(cfg.Rand, 8)
+	if err != nil {
+		return nil, err
+	}
+	copy(sa.ci[:], ck)
+	offer := &SA{Proposals: []Proposal{{Num: 1, Protocol: protoISAKMP}}}
+	for i, s := range cfg.IKE {
+		offer.Proposals[0].Transforms = append(offer.Proposals[0].Transforms, p1Transform(i+1, s, cfg.IKELifetime))
+	}
+	saBody := offer.Append(nil)
+	m1 := (&Message{ICookie: sa.ci, Exchange: ExchangeMain, Payloads: []Payload{
+		{PayloadSA, saBody},
+		{PayloadVendorID, vidRFC3947}, {PayloadVendorID, vidDraft03},
+		{PayloadVendorID, vidDraft02n}, {PayloadVendorID, vidDraft02},
+		{PayloadVendorID, vidDPD},
+	}}).Marshal()
+	c.log.Debug("ike send", "msg", "MM1", "offer", notations(cfg.IKE))
+
+	// Message 2: the chosen proposal.
+	var m2 *Message
+	var m2raw []byte
+	err = c.roundTrip(ctx, m1, nil, func(b []byte) (bool, error) {
+		m, err := ParseClear(b)
+		if err != nil || m.ICookie != sa.ci {
+			return false, nil
+		}
+		if m.Exchange == ExchangeInformational {
+			if n, ok := errorNotify(m.Payloads); ok {
+				return false, &NotifyError{Phase: "phase 1", Type: n.Type, Offer: notations(cfg.IKE)}
+			}
+			return false, nil
+		}
+		if m.Exchange != ExchangeMain {
+			return false, nil
+		}
+		m2, m2raw = m, b
+		return true, nil
+	})
+	if err == errTimeout {
+		return nil, fmt.Errorf("%w (main mode message 1 sent %d times over %v; offered %s)",
+			ErrNoAnswer, len(cfg.Retransmit), total(cfg.Retransmit), notations(cfg.IKE))
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.log.Debug("ike recv", "msg", "MM2", "payloads", m2.Types())
+	sa.cr = m2.RCookie
+	p, ok := m2.Find(PayloadSA)
+	if !ok {
+		return nil, errors.New("ike: main mode msg 2: no SA payload")
+	}
+	chosen, err := ParseSA(p.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ike: main mode msg 2: %w", err)
+	}
+	if len(chosen.Proposals) != 1 || len(chosen.Proposals[0].Transforms) != 1 {
+		return nil, fmt.Errorf("ike: main mode msg 2: %w: want one transform", ErrProposal2)
+	}
+	t := chosen.Proposals[0].Transforms[0]
+	if sa.suite, err = matchP1(t, cfg.IKE); err != nil {
+		return nil, fmt.Errorf("ike: main mode msg 2: %w", err)
+	}
+	if d, ok := lifeOf(t, p1AttrLifeType, p1AttrLifeDur); ok {
+		sa.lifetime = min(d, cfg.IKELifetime)
+	}
+	switch {
+	case hasVID(m2, vidRFC3947):
+		sa.natt = natt{rfc: true}
+	case hasVID(m2, vidDraft02n), hasVID(m2, vidDraft02), hasVID(m2, vidDraft03):
+		sa.natt = natt{draft: true}
+	default:
+		return nil, ErrNoNATT
+	}
+	sa.dpd = hasVID(m2, vidDPD)
+	if sa.block, err = blockCipher(sa.suite.Cipher, make([]byte, sa.suite.KeyLen)); err != nil {
+		return nil, err
+	}
+
+	// Message 3: KE, Ni, NAT-D of the server and of us.
+	dh, err := newDH(sa.suite.Group, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	ni, err := random(cfg.Rand, nonceLen)
+	if err != nil {
+		return nil, err
+	}
+	serverAP := netip.AddrPortFrom(c.server, uint16(c.port.Load()))
+	natdLocal := natdHash(sa.suite.Hash, sa.ci, sa.cr, c.local)
+	if !cfg.NoForceEncaps {
+		// strongSwan's forceencaps: a hash of nothing real, so the server
+		// sees a NAT in front of us and floats to 4500 with us. A UDP
+		// socket cannot carry bare ESP.
+		junk, err := random(cfg.Rand, len(natdLocal))
+		if err != nil {
+			return nil, err
+		}
+		natdLocal = junk
+	}
+	nt := sa.natt.natdType()
+	m3 := (&Message{ICookie: sa.ci, RCookie: sa.cr, Exchange: ExchangeMain, Payloads: []Payload{
+		{PayloadKE, dh.pub}, {PayloadNonce, ni},
+		{nt, natdHash(sa.suite.Hash, sa.ci, sa.cr, serverAP)}, {nt, natdLocal},
+	}}).Marshal()
+	c.log.Debug("ike send", "msg", "MM3")
+	var m4 *Message
+	var m4raw []byte
+	err = c.roundTrip(ctx, m3, m2raw, func(b []byte) (bool, error) {
+		m, err := ParseClear(b)
+		if err != nil || m.ICookie != sa.ci || m.RCookie != sa.cr || m.Exchange != ExchangeMain {
+			return false, nil
+		}
+		if _, ok := m.Find(PayloadKE); !ok {
+			return false, nil
+		}
+		m4, m4raw = m, b
+		return true, nil
+	})
+	if err == errTimeout {
+		return nil, fmt.Errorf("ike: main mode msg 3: no answer (the server answered message 1): %w", ErrNoAnswer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.log.Debug("ike recv", "msg", "MM4", "payloads", m4.Types())
+	ke, _ := m4.Find(PayloadKE)
+	nr, ok := m4.Find(PayloadNonce)
+	if !ok || len(nr.Body) < 8 || len(nr.Body) > 256 {
+		return nil, errors.New("ike: main mode msg 4: missing or bad nonce (RFC 2409 5)")
+	}
+	gxy, err := dh.shared(ke.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ike: main mode msg 4: %w", err)
+	}
+	sa.keys = deriveP1(sa.suite, cfg.PSK, ni, nr.Body, gxy, sa.ci, sa.cr)
+	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
+		return nil, err
+	}
+	// NAT detection (RFC 3947 3.2): the server's first NAT-D hashes us as
+	// it sees us, the others its own addresses.
+	natds := m4.All(nt)
+	if len(natds) >= 2 {
+		sa.natFound = !bytes.Equal(natds[0].Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, c.local))
+		own := false
+		for _, p := range natds[1:] {
+			own = own || bytes.Equal(p.Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, serverAP))
+		}
+		sa.natFound = sa.natFound || !own
+	}
+	c.log.Debug("ike nat detection", "nat", sa.natFound, "natd", len(natds))
+
+	// Message 5, encrypted, to port 4500 (RFC 3947 4: float).
+	c.port.Store(portNATT)
+	idi := ID{Type: IDIPv4Addr}
+	a4 := c.local.Addr().As4()
+	idi.Data = a4[:]
+	idiBody := idi.Append(nil)
+	hashI := prf(sa.suite.Hash, sa.keys.skeyid, dh.pub, ke.Body, sa.ci[:], sa.cr[:], saBody, idiBody)
+	iv := digest(sa.suite.Hash, dh.pub, ke.Body)[:sa.block.BlockSize()]
+	cookies := append(append([]byte(nil), sa.ci[:]...), sa.cr[:]...)
+	m5, m5last := sa.seal(ExchangeMain, 0, iv, []Payload{
+		{PayloadID, idiBody}, {PayloadHash, hashI},
+		{PayloadNotify, Notify{Protocol: protoISAKMP, Type: NotifyInitialContact, SPI: cookies}.Append(nil)},
+	})
+	c.log.Debug("ike send", "msg", "MM5", "id", idi)
+	var idr ID
+	err = c.roundTrip(ctx, m5, m4raw, func(b []byte) (bool, error) {
+		h, body, err := ParseHeader(b)
+		if err != nil || h.ICookie() != sa.ci || h.RCookie() != sa.cr {
+			return false, nil
+		}
+		if h.Exchange() == ExchangeInformational && h.Flags()&FlagEncryption == 0 {
+			if m, err := ParseClear(b); err == nil {
+				if n, ok := errorNotify(m.Payloads); ok {
+					return false, &NotifyError{Phase: "phase 1", Type: n.Type}
+				}
+			}
+			return false, nil
+		}
+		if h.Exchange() != ExchangeMain || h.Flags()&FlagEncryption == 0 {
+			return false, nil
+		}
+		ps, _, last, err := sa.open(h, body, m5last)
+		if err != nil {
+			return false, fmt.Errorf("ike: main mode msg 6: %w: %w", ErrPeerAuth, err)
+		}
+		var hashR []byte
+		var idrBody []byte
+		for _, p := range ps {
+			switch p.Type {
+			case PayloadID:
+				idrBody = p.Body
+			case PayloadHash:
+				hashR = p.Body
+			}
+		}
+		if idrBody == nil || hashR == nil {
+			return false, fmt.Errorf("ike: main mode msg 6: %w: no ID or HASH", ErrPeerAuth)
+		}
+		want := prf(sa.suite.Hash, sa.keys.skeyid, ke.Body, dh.pub, sa.cr[:], sa.ci[:], saBody, idrBody)
+		if !hmac.Equal(hashR, want) {
+			return false, fmt.Errorf("ike: main mode msg 6: %w", ErrPeerAuth)
+		}
+		// RFC 2409 5: the responder's identity need not be its address;
+		// SoftEther answers 0.0.0.0.
+		idr, _ = ParseID(idrBody)
+		sa.lastIV = last
+		return true, nil
+	})
+	if err == errTimeout {
+		return nil, fmt.Errorf("%w: no answer to message 5 after %v", ErrPSK, total(cfg.Retransmit))
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.log.Debug("ike recv", "msg", "MM6", "id", idr)
+	sa.born = time.Now()
+	return sa, nil
+}
+
+func total(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
+}
+
+// quickMode negotiates an ESP SA pair for L2TP in transport mode over UDP
+// (RFC 2409 5.5, RFC 3947 5).
+func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
+	cfg := &c.cfg
+	ch := &childSA{lifetime: cfg.ESPLifetime}
+	midb, err := random(cfg.Rand, 4)
+	if err != nil {
+		return nil, err
+	}
+	mid := binary.BigEndian.Uint32(midb) | 1
+	var mb [4]byte
+	binary.BigEndian.PutUint32(mb[:], mid)
+	spib, err := random(cfg.Rand, 4)
+	if err != nil {
+		return nil, err
+	}
+	spib[0] |= 0x80 // never a reserved SPI (RFC 4303 2.1: 1-255)
+	ni, err := random(cfg.Rand, nonceLen)
+	if err != nil {
+		return nil, err
+	}
+	offer := &SA{Proposals: []Proposal{{Num: 1, Protocol: protoESP, SPI: spib}}}
+	for i, s := range cfg.ESP {
+		offer.Proposals[0].Transforms = append(offer.Proposals[0].Transforms, p2Transform(i+1, s, sa.natt, cfg.ESPLifetime))
+	}
+	ps := []Payload{{PayloadSA, offer.Append(nil)}, {PayloadNonce, ni}}
+	var dh *dhKey
+	if g := cfg.ESP[0].PFS; g != 0 {
+		if dh, err = newDH(g, cfg.Rand); err != nil {
+			return nil, err
+		}
+		ps = append(ps, Payload{PayloadKE, dh.pub})
+	}
+	la, sa4 := c.local.Addr().As4(), c.server.As4()
+	idci := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: la[:]}
+	idcr := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: sa4[:]}
+	ps = append(ps, Payload{PayloadID, idci.Append(nil)}, Payload{PayloadID, idcr.Append(nil)},
+		// RFC 3947 5.2: in transport mode both original addresses.
+		Payload{sa.natt.natoaType(), appendNATOA(nil, c.local.Addr())},
+		Payload{sa.natt.natoaType(), appendNATOA(nil, c.server)})
+	q1, q1last := sa.seal(ExchangeQuick, mid, sa.p2IV(mid), sa.hashed(mb[:], ps))
+	c.log.Debug("ike send", "msg", "QM1", "mid", mid, "offer", notations(cfg.ESP))
+
+	var nr, outSPI, gxy []byte
+	var chosen Transform
+	var q2last, q2raw []byte
+	err = c.roundTrip(ctx, q1, nil, func(b []byte) (bool, error) {
+		h, body, err := ParseHeader(b)
+		if err != nil || h.ICookie() != sa.ci || h.RCookie() != sa.cr || h.Flags()&FlagEncryption == 0 {
+			return false, nil
+		}
+		if h.Exchange() == ExchangeInformational {
+			ps, plain, _, err := sa.open(h, body, sa.p2IV(h.MessageID()))
+			if err != nil {
+				return false, nil
+			}
+			var m [4]byte
+			binary.BigEndian.PutUint32(m[:], h.MessageID())
+			if sa.checkHash(ps, plain, m[:]) != nil {
+				return false, nil
+			}
+			if n, ok := errorNotify(ps); ok {
+				return false, &NotifyError{Phase: "phase 2", Type: n.Type, Offer: notations(cfg.ESP)}
+			}
+			c.informational(sa, ps)
+			return false, nil
+		}
+		if h.Exchange() != ExchangeQuick || h.MessageID() != mid {
+			return false, nil
+		}
+		ps, plain, last, err := sa.open(h, body, q1last)
+		if err != nil {
+			return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
+		}
+		if len(ps) < 1 || ps[0].Type != PayloadHash {
+			return false, errors.New("ike: quick mode msg 2: no HASH(2)")
+		}
+		var nrp Payload
+		for _, p := range ps {
+			if p.Type == PayloadNonce {
+				nrp = p
+			}
+		}
+		if nrp.Body == nil {
+			return false, errors.New("ike: quick mode msg 2: no nonce")
+		}
+		// HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest) (RFC 2409 5.5).
+		if err := sa.checkHash(ps, plain, append(mb[:], ni...)); err != nil {
+			return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
+		}
+		nr = nrp.Body
+		q2last, q2raw = last, b
+		for _, p := range ps[1:] {
+			switch p.Type {
+			case PayloadSA:
+				s, err := ParseSA(p.Body)
+				if err != nil {
+					return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
+				}
+				if len(s.Proposals) != 1 || len(s.Proposals[0].Transforms) != 1 || len(s.Proposals[0].SPI) != 4 {
+					return false, fmt.Errorf("ike: quick mode msg 2: %w: want one ESP transform", ErrProposal2)
+				}
+				chosen, outSPI = s.Proposals[0].Transforms[0], s.Proposals[0].SPI
+			case PayloadKE:
+				if dh == nil {
+					return false, errors.New("ike: quick mode msg 2: KE without PFS")
+				}
+				if gxy, err = dh.shared(p.Body); err != nil {
+					return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
+				}
+			case PayloadNotify:
+				if n, err := ParseNotify(p.Body); err == nil && n.Type == NotifyResponderLifetime {
+					if d, ok := responderLifetime(n.Data); ok {
+						ch.lifetime = min(ch.lifetime, d)
+					}
+				}
+			}
+		}
+		if outSPI == nil {
+			return false, errors.New("ike: quick mode msg 2: no SA payload")
+		}
+		if dh != nil && gxy == nil {
+			return false, errors.New("ike: quick mode msg 2: PFS asked but no KE")
+		}
+		return true, nil
+	})
+	if err == errTimeout {
+		return nil, fmt.Errorf("%w after %v (offered %s)", ErrQuickMode, total(cfg.Retransmit), notations(cfg.ESP))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ch.suite, err = matchP2(chosen, cfg.ESP, sa.natt); err != nil {
+		return nil, fmt.Errorf("ike: quick mode msg 2: %w", err)
+	}
+	if d, ok := lifeOf(chosen, p2AttrLifeType, p2AttrLifeDur); ok {
+		ch.lifetime = min(ch.lifetime, d)
+	}
+	c.log.Debug("ike recv", "msg", "QM2", "suite", ch.suite.String(), "spi", fmt.Sprintf("%x", outSPI), "lifetime", ch.lifetime)
+
+	// Message 3: HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
+	h3 := prf(sa.suite.Hash, sa.keys.a, []byte{0}, mb[:], ni, nr)
+	q3, _ := sa.seal(ExchangeQuick, mid, q2last, []Payload{{PayloadHash, h3}})
+	if err := c.send(q3); err != nil {
+		return nil, fmt.Errorf("ike: quick mode msg 3: %w", err)
+	}
+	c.log.Debug("ike send", "msg", "QM3")
+	// If QM3 is lost the server repeats QM2: answer it again.
+	c.replies = map[string][]byte{string(q2raw): q3}
+
+	n := ch.suite.Suite.KeyMaterialLen(ch.suite.KeyLen)
+	kin := keymat(sa.suite.Hash, sa.keys.d, gxy, protoESP, spib, ni, nr, n)
+	kout := keymat(sa.suite.Hash, sa.keys.d, gxy, protoESP, outSPI, ni, nr, n)
+	if ch.in, err = esp.NewSA(binary.BigEndian.Uint32(spib), ch.suite.Suite, kin); err != nil {
+		return nil, err
+	}
+	if ch.out, err = esp.NewSA(binary.BigEndian.Uint32(outSPI), ch.suite.Suite, kout); err != nil {
+		return nil, err
+	}
+	ch.born = time.Now()
+	return ch, nil
+}
+
+// responderLifetime reads the attributes of a RESPONDER-LIFETIME
+// notification (RFC 2407 4.6.3.1).
+func responderLifetime(b []byte) (time.Duration, bool) {
+	as, err := parseAttrs(b)
+	if err != nil {
+		return 0, false
+	}
+	return lifeOf(Transform{Attrs: as}, p2AttrLifeType, p2AttrLifeDur)
+}
+
+// ReadPacket implements l2tp.Transport: it returns the L2TP datagram of
+// the next ESP packet, decrypted in place; IKE messages go to the IKE
+// goroutine and NAT keepalives are dropped.
+func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
+	n, from, err := c.udp.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		if e := c.Err(); e != nil {
+			return 0, 0, e
+		}
+		return 0, 0, err
+	}
+	if from.Addr().Unmap() != c.server {
+		return 0, 0, l2tp.ErrDropped
+	}
+	if b, ok := ikePayload(buf[:n], from.Port()); ok {
+		select {
+		case c.ikeCh <- append([]byte(nil), b...):
+		default:
+		}
+		return 0, 0, l2tp.ErrDropped
+	}
+	spi, ok := esp.PeekSPI(buf[:n])
+	if !ok || from.Port() != portNATT {
+		return 0, 0, l2tp.ErrDropped // keepalive (RFC 3948 2.3) or junk
+	}
+	in := c.in.Load()
+	sa := in.cur
+	if in.prev != nil && spi == in.prev.SPI() {
+		sa = in.prev
+	}
+	off, end, next, err := sa.Open(buf, 0, n)
+	if err != nil {
+		c.log.Debug("esp drop", "spi", spi, "err", err)
+		return 0, 0, l2tp.ErrDropped
+	}
+	c.lastRecv.Store(time.Now().UnixNano())
+	// Transport mode carries the inner UDP datagram of L2TP.
+	if next != 17 || end-off < 8 {
+		return 0, 0, l2tp.ErrDropped
+	}
+	return off + 8, end - off - 8, nil
+}
+
+// bufPool holds buffers for packets without enough head- or tailroom.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
+
+// writeHead is room for the inner UDP header plus the largest ESP head.
+const writeHead = 8 + 8 + 16
+
+// WritePacket implements l2tp.Transport: buf[off:] is an L2TP datagram.
+func (c *Conn) WritePacket(buf []byte, off int) error {
+	sa := c.out.Load()
+	end := len(buf)
+	if off < writeHead || cap(buf)-end < 64 {
+		p := bufPool.Get().(*[]byte)
+		defer bufPool.Put(p)
+		nb := (*p)[:cap(*p)]
+		if 64+end-off+64 > len(nb) {
+			return fmt.Errorf("ike: packet of %d bytes too large", end-off)
+		}
+		copy(nb[64:], buf[off:end])
+		buf, end, off = nb[:64+end-off], 64+end-off, 64
+	}
+	// The inner UDP header (RFC 768); checksum 0 is allowed for IPv4 and
+	// ESP's ICV protects the datagram (RFC 3948 3.1.1 leaves it to us).
+	u := buf[off-8 : off]
+	binary.BigEndian.PutUint16(u[0:], c.cfg.L2TPPort)
+	binary.BigEndian.PutUint16(u[2:], c.cfg.L2TPPort)
+	binary.BigEndian.PutUint16(u[4:], uint16(8+end-off))
+	u[6], u[7] = 0, 0
+	start, stop, err := sa.Seal(buf[:end], off-8, end, 17)
+	if err != nil {
+		if errors.Is(err, esp.ErrSeqExhausted) {
+			select {
+			case c.rekeyCh <- struct{}{}:
+			default:
+			}
+		}
+		return err
+	}
+	_, err = c.udp.WriteToUDPAddrPort(buf[start:stop], netip.AddrPortFrom(c.server, portNATT))
+	return err
+}
+
+// Err reports why the IKE session ended, if it did.
+func (c *Conn) Err() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// Done is closed when the IKE session ends.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+func (c *Conn) fail(err error) {
+	c.errMu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.errMu.Unlock()
+	c.udp.Close() // wakes ReadPacket, which reports Err
+	c.doneOnce.Do(func() { close(c.done) })
+}
+
+// Close implements l2tp.Transport: it deletes the SAs at the server
+// (RFC 2408 3.15) and closes the socket.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		if c.stop != nil {
+			c.stop()
+			c.routine.Wait()
+		}
+		c.errMu.Lock()
+		alive := c.err == nil
+		c.errMu.Unlock()
+		if alive && c.ike != nil {
+			c.sendDelete(c.ike, c.child)
+		}
+		c.fail(net.ErrClosed)
+	})
+	return nil
+}
