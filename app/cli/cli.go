@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -63,6 +64,8 @@ func Run(args []string, env Env) int {
 	switch args[0] {
 	case "connect":
 		return connect(args[1:], env)
+	case "probe":
+		return probeCmd(args[1:], env)
 	case "help", "-h", "--help":
 		usage(env.Stdout)
 		return ExitOK
@@ -77,6 +80,7 @@ func usage(w io.Writer) {
 
 Usage:
   corridor connect [flags] SERVER[:PORT]   bring a tunnel up in the foreground
+  corridor probe [--wait D] SERVER         list the IKE proposals a server answers (no credentials)
   corridor help
 
 Run "corridor connect --help" for its flags and exit codes.
@@ -366,4 +370,81 @@ func (l *lineWriter) println(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintln(l.w, s)
+}
+
+const probeHelp = `Usage: corridor probe [--wait DURATION] SERVER
+
+Sends one IKEv1 Main Mode first message per proposal family to SERVER
+(UDP 500), the way ike-scan does, and lists which families the server
+answers. No credentials are needed and no tunnel is made: use it to fix a
+proposal mismatch without a packet capture. Families marked legacy need
+--legacy-crypto with corridor connect; DES, ECP and GCM families are only
+probed, never negotiated.
+
+Exit codes: 0 the server accepted at least one family, 2 bad usage,
+4 no answer to any family.
+
+Flags:
+`
+
+func probeCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	wait := fs.Duration("wait", 2*time.Second, "how long to wait for answers (`DURATION`)")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), probeHelp); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() != 1 || *wait <= 0 {
+		fmt.Fprintln(env.Stderr, "corridor probe: expected one SERVER argument and a positive --wait")
+		return ExitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *wait+10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", fs.Arg(0))
+	if err != nil || len(addrs) == 0 {
+		fmt.Fprintf(env.Stderr, "corridor probe: could not resolve %q\n", fs.Arg(0))
+		return ExitNoAnswer
+	}
+	server := addrs[0].Unmap()
+	fmt.Fprintf(env.Stdout, "probing %v: IKEv1 main mode, %d proposal families, %v\n", server, len(ike.ProbeFamilies), *wait)
+	res, err := ike.Probe(ctx, server, ike.ProbeFamilies, *wait)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "corridor probe: %v\n", err)
+		return ExitLocal
+	}
+	accepted := 0
+	natt, dpd := "", false
+	for _, r := range res {
+		state := "no answer"
+		switch {
+		case r.Accepted:
+			state = "accepted"
+			accepted++
+			natt, dpd = r.NATT, dpd || r.DPD
+		case r.Refused != 0:
+			state = "refused (" + r.Refused.String() + ")"
+		}
+		note := ""
+		if suites, err := ike.ParseIKE(r.Family.Name, true); err == nil {
+			if suites[0].Legacy() {
+				note = "legacy: needs --legacy-crypto"
+			}
+		} else {
+			note = "probe only: Corridor does not negotiate it"
+		}
+		fmt.Fprintf(env.Stdout, "  %-10s %-28s %s\n", state, r.Family.Name, note)
+	}
+	if accepted == 0 {
+		fmt.Fprintln(env.Stdout, "the server answered none: it is unreachable, filtered, not an IKEv1 server, or refuses every family silently")
+		return ExitNoAnswer
+	}
+	if natt == "" {
+		natt = "none (Corridor needs it)"
+	}
+	fmt.Fprintf(env.Stdout, "the server accepts %d of %d families; NAT traversal: %s; dead peer detection: %v\n", accepted, len(res), natt, dpd)
+	return ExitOK
 }

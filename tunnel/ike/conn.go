@@ -43,6 +43,10 @@ type Config struct {
 	DPDInterval       time.Duration // idle time before R-U-THERE; default 10s
 	DPDTimeout        time.Duration // idle time that declares the peer dead; default 30s
 
+	// serverPorts overrides 500 and 4500 (tests run a responder on
+	// unprivileged loopback ports).
+	serverPorts [2]uint16
+
 	// NoForceEncaps sends our true NAT-D hash instead of forcing the
 	// server to believe in a NAT (for tests of NAT detection only).
 	NoForceEncaps bool
@@ -113,6 +117,8 @@ type Conn struct {
 	server netip.Addr
 	log    *slog.Logger
 
+	ikePort, nattPort uint16 // the server's: 500 and 4500
+
 	port    atomic.Uint32 // server port for IKE: 500, then 4500
 	started atomic.Bool   // ReadPacket owns the socket; IKE arrives on ikeCh
 	ikeCh   chan []byte
@@ -173,7 +179,7 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 	}
 	// Learn the source address the kernel picks toward the server: it goes
 	// into our IDs, NAT-D and NAT-OA.
-	probe, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, portIKE)))
+	probe, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, c0IKEPort(cfg))))
 	if err != nil {
 		return nil, fmt.Errorf("ike: no route to %v: %w", server, err)
 	}
@@ -191,7 +197,11 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 		replies: map[string][]byte{},
 		done:    make(chan struct{}),
 	}
-	c.port.Store(portIKE)
+	c.ikePort, c.nattPort = portIKE, portNATT
+	if cfg.serverPorts[0] != 0 {
+		c.ikePort, c.nattPort = cfg.serverPorts[0], cfg.serverPorts[1]
+	}
+	c.port.Store(uint32(c.ikePort))
 	c.lastRecv.Store(time.Now().UnixNano())
 	ok := false
 	defer func() {
@@ -215,7 +225,7 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c.install(ch)
-	cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, portNATT))
+	cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, c.nattPort))
 	ok = true
 	u.SetReadDeadline(time.Time{}) // from now on ReadPacket blocks
 	rctx, cancel := context.WithCancel(context.Background())
@@ -224,6 +234,13 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 	c.routine.Add(1)
 	go c.routineIKE(rctx)
 	return c, nil
+}
+
+func c0IKEPort(cfg Config) uint16 {
+	if cfg.serverPorts[0] != 0 {
+		return cfg.serverPorts[0]
+	}
+	return portIKE
 }
 
 func checkPFS(ss []ESPSuite) error {
@@ -252,7 +269,7 @@ func (c *Conn) install(ch *childSA) {
 func (c *Conn) send(msg []byte) error {
 	port := uint16(c.port.Load())
 	b := msg
-	if port == portNATT {
+	if port == c.nattPort {
 		b = make([]byte, 4+len(msg))
 		copy(b[4:], msg)
 	}
@@ -298,7 +315,7 @@ func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
 		if from.Addr().Unmap() != c.server {
 			continue
 		}
-		if b, ok := ikePayload(buf[:n], from.Port()); ok {
+		if b, ok := c.ikePayload(buf[:n], from.Port()); ok {
 			c.lastRecv.Store(time.Now().UnixNano())
 			return append([]byte(nil), b...), nil
 		}
@@ -306,9 +323,9 @@ func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
 }
 
 // ikePayload returns the IKE message in a datagram from port, if it is one.
-func ikePayload(b []byte, port uint16) ([]byte, bool) {
+func (c *Conn) ikePayload(b []byte, port uint16) ([]byte, bool) {
 	switch {
-	case port == portIKE:
+	case port == c.ikePort:
 		return b, len(b) >= HeaderLen
 	case len(b) >= 4+HeaderLen && b[0]|b[1]|b[2]|b[3] == 0:
 		return b[4:], true
@@ -511,7 +528,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	c.log.Debug("ike nat detection", "nat", sa.natFound, "natd", len(natds))
 
 	// Message 5, encrypted, to port 4500 (RFC 3947 4: float).
-	c.port.Store(portNATT)
+	c.port.Store(uint32(c.nattPort))
 	idi := ID{Type: IDIPv4Addr}
 	a4 := c.local.Addr().As4()
 	idi.Data = a4[:]
@@ -533,6 +550,14 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		if h.Exchange() == ExchangeInformational && h.Flags()&FlagEncryption == 0 {
 			if m, err := ParseClear(b); err == nil {
 				if n, ok := errorNotify(m.Payloads); ok {
+					switch n.Type {
+					case NotifyInvalidCookie, NotifyInvalidHashInfo, NotifyAuthenticationFailed,
+						NotifyPayloadMalformed, NotifyInvalidPayloadType:
+						// It could not decrypt or verify message 5 (SoftEther
+						// answers INVALID-COOKIE once it has dropped the
+						// half-open SA after 10 s of our retransmissions).
+						return false, fmt.Errorf("%w (then it sent %v)", ErrPSK, n.Type)
+					}
 					return false, &NotifyError{Phase: "phase 1", Type: n.Type}
 				}
 			}
@@ -774,7 +799,7 @@ func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
 	if from.Addr().Unmap() != c.server {
 		return 0, 0, l2tp.ErrDropped
 	}
-	if b, ok := ikePayload(buf[:n], from.Port()); ok {
+	if b, ok := c.ikePayload(buf[:n], from.Port()); ok {
 		select {
 		case c.ikeCh <- append([]byte(nil), b...):
 		default:
@@ -782,7 +807,7 @@ func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
 		return 0, 0, l2tp.ErrDropped
 	}
 	spi, ok := esp.PeekSPI(buf[:n])
-	if !ok || from.Port() != portNATT {
+	if !ok || from.Port() != c.nattPort {
 		return 0, 0, l2tp.ErrDropped // keepalive (RFC 3948 2.3) or junk
 	}
 	in := c.in.Load()
@@ -840,7 +865,7 @@ func (c *Conn) WritePacket(buf []byte, off int) error {
 		}
 		return err
 	}
-	_, err = c.udp.WriteToUDPAddrPort(buf[start:stop], netip.AddrPortFrom(c.server, portNATT))
+	_, err = c.udp.WriteToUDPAddrPort(buf[start:stop], netip.AddrPortFrom(c.server, c.nattPort))
 	return err
 }
 

@@ -43,7 +43,7 @@ func (c *Conn) routineIKE(ctx context.Context) {
 			}
 		case now := <-tick.C:
 			if now.Sub(lastKeepalive) >= c.cfg.KeepaliveInterval {
-				c.udp.WriteToUDPAddrPort([]byte{0xff}, netip.AddrPortFrom(c.server, portNATT))
+				c.udp.WriteToUDPAddrPort([]byte{0xff}, netip.AddrPortFrom(c.server, c.nattPort))
 				lastKeepalive = now
 			}
 			idle := now.Sub(time.Unix(0, c.lastRecv.Load()))
