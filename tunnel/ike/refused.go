@@ -5,7 +5,6 @@ import (
 	"syscall"
 )
 
-
 // isRefused reports an ICMP port unreachable surfacing on a connected
 // UDP socket.
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
