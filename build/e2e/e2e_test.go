@@ -70,14 +70,30 @@ type client struct {
 	start  time.Time
 }
 
+// startClient runs corridor connect over raw L2TP (--no-ipsec).
 func startClient(t *testing.T, s *softether.Server, password string, extra ...string) *client {
+	t.Helper()
+	return startCorridor(t, s, password, "", extra...)
+}
+
+// startCorridor runs corridor connect; with a psk, over L2TP/IPsec.
+func startCorridor(t *testing.T, s *softether.Server, password, psk string, extra ...string) *client {
 	t.Helper()
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"connect", "--no-ipsec", "--user", s.User, "--password-file", pw, "--ifname", "ctest0"}, extra...)
-	args = append(args, s.Addr)
+	args := []string{"connect", "--user", s.User, "--password-file", pw, "--ifname", "ctest0"}
+	if psk == "" {
+		args = append(args, "--no-ipsec")
+	} else {
+		pf := filepath.Join(t.TempDir(), "psk")
+		if err := os.WriteFile(pf, []byte(psk+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--psk-file", pf)
+	}
+	args = append(append(args, extra...), s.Addr)
 	c := &client{t: t, lines: make(chan string, 64), waited: make(chan struct{})}
 	c.cmd = s.Command(context.Background(), corridorBin, args...)
 	stdout, err := c.cmd.StdoutPipe()

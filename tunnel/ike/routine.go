@@ -212,6 +212,7 @@ func (c *Conn) informational(sa *ikeSA, ps []Payload) {
 			case n.Type == NotifyRUThere:
 				c.log.Debug("ike recv", "msg", "R-U-THERE")
 				c.sendInfo(sa, []Payload{{PayloadNotify, Notify{Protocol: protoISAKMP, Type: NotifyRUThereAck, SPI: cookies(sa), Data: n.Data}.Append(nil)}})
+				c.log.Debug("ike send", "msg", "R-U-THERE-ACK")
 			case n.Type == NotifyRUThereAck:
 				c.log.Debug("ike recv", "msg", "R-U-THERE-ACK")
 			case n.Type.IsError():
