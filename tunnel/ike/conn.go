@@ -127,6 +127,9 @@ type Conn struct {
 	out      atomic.Pointer[esp.SA]
 	in       atomic.Pointer[inbound]
 	lastRecv atomic.Int64 // unix nanos of the last authentic datagram
+	// rxSeen is set for each authentic ESP packet; the IKE goroutine turns
+	// it into lastRecv once per tick (no clock read per packet).
+	rxSeen atomic.Bool
 
 	// Owned by the IKE goroutine (Dial before it starts).
 	ike     *ikeSA
@@ -806,8 +809,17 @@ func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
 		}
 		return 0, 0, l2tp.ErrDropped
 	}
+	if from.Port() != c.nattPort {
+		return 0, 0, l2tp.ErrDropped
+	}
+	return c.decap(buf, n)
+}
+
+// decap opens the ESP packet buf[:n] in place and returns where its L2TP
+// datagram lies.
+func (c *Conn) decap(buf []byte, n int) (int, int, error) {
 	spi, ok := esp.PeekSPI(buf[:n])
-	if !ok || from.Port() != c.nattPort {
+	if !ok {
 		return 0, 0, l2tp.ErrDropped // keepalive (RFC 3948 2.3) or junk
 	}
 	in := c.in.Load()
@@ -820,7 +832,9 @@ func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
 		c.log.Debug("esp drop", "spi", spi, "err", err)
 		return 0, 0, l2tp.ErrDropped
 	}
-	c.lastRecv.Store(time.Now().UnixNano())
+	if !c.rxSeen.Load() {
+		c.rxSeen.Store(true)
+	}
 	// Transport mode carries the inner UDP datagram of L2TP.
 	if next != 17 || end-off < 8 {
 		return 0, 0, l2tp.ErrDropped
@@ -831,19 +845,37 @@ func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
 // bufPool holds buffers for packets without enough head- or tailroom.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
 
+// seqRekey is the outbound sequence number that triggers a rekey.
+const seqRekey = 0xf0000000
+
 // writeHead is room for the inner UDP header plus the largest ESP head.
 const writeHead = 8 + 8 + 16
 
 // WritePacket implements l2tp.Transport: buf[off:] is an L2TP datagram.
 func (c *Conn) WritePacket(buf []byte, off int) error {
+	var tmp *[]byte
+	start, stop, b, err := c.encap(buf, off, &tmp)
+	if tmp != nil {
+		defer bufPool.Put(tmp)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = c.udp.WriteToUDPAddrPort(b[start:stop], netip.AddrPortFrom(c.server, c.nattPort))
+	return err
+}
+
+// encap seals the L2TP datagram buf[off:] into an ESP packet, in place
+// when buf has the room, otherwise in a pooled buffer it returns in *tmp.
+func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error) {
 	sa := c.out.Load()
 	end := len(buf)
 	if off < writeHead || cap(buf)-end < 64 {
 		p := bufPool.Get().(*[]byte)
-		defer bufPool.Put(p)
+		*tmp = p
 		nb := (*p)[:cap(*p)]
 		if 64+end-off+64 > len(nb) {
-			return fmt.Errorf("ike: packet of %d bytes too large", end-off)
+			return 0, 0, nil, fmt.Errorf("ike: packet of %d bytes too large", end-off)
 		}
 		copy(nb[64:], buf[off:end])
 		buf, end, off = nb[:64+end-off], 64+end-off, 64
@@ -856,6 +888,13 @@ func (c *Conn) WritePacket(buf []byte, off int) error {
 	binary.BigEndian.PutUint16(u[4:], uint16(8+end-off))
 	u[6], u[7] = 0, 0
 	start, stop, err := sa.Seal(buf[:end], off-8, end, 17)
+	if err == nil && sa.SeqNumber() >= seqRekey {
+		// RFC 4303 3.3.3: the counter must not cycle; rekey well before.
+		select {
+		case c.rekeyCh <- struct{}{}:
+		default:
+		}
+	}
 	if err != nil {
 		if errors.Is(err, esp.ErrSeqExhausted) {
 			select {
@@ -863,10 +902,9 @@ func (c *Conn) WritePacket(buf []byte, off int) error {
 			default:
 			}
 		}
-		return err
+		return 0, 0, nil, err
 	}
-	_, err = c.udp.WriteToUDPAddrPort(buf[start:stop], netip.AddrPortFrom(c.server, c.nattPort))
-	return err
+	return start, stop, buf, nil
 }
 
 // Err reports why the IKE session ended, if it did.

@@ -37,6 +37,9 @@ func (c *Conn) routineIKE(ctx context.Context) {
 		case b := <-c.ikeCh:
 			c.unsolicited(b)
 		case <-c.rekeyCh:
+			if c.out.Load().SeqNumber() < seqRekey {
+				continue // a stale signal: already rekeyed
+			}
 			old := c.child
 			if err := c.rekeyChild(ctx); err == nil {
 				retired, retiredAt = old, time.Now()
@@ -45,6 +48,9 @@ func (c *Conn) routineIKE(ctx context.Context) {
 			if now.Sub(lastKeepalive) >= c.cfg.KeepaliveInterval {
 				c.udp.WriteToUDPAddrPort([]byte{0xff}, netip.AddrPortFrom(c.server, c.nattPort))
 				lastKeepalive = now
+			}
+			if c.rxSeen.Swap(false) {
+				c.lastRecv.Store(now.UnixNano())
 			}
 			idle := now.Sub(time.Unix(0, c.lastRecv.Load()))
 			if idle >= c.cfg.DPDTimeout {
