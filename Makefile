@@ -29,7 +29,7 @@ unit:
 
 # Every native fuzz target, briefly.
 fuzz:
-	@set -e; for pkg in ./tunnel/l2tp ./tunnel/ppp; do \
+	@set -e; for pkg in ./tunnel/l2tp ./tunnel/ppp ./tunnel/ike ./tunnel/esp; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \

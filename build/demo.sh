@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Live demo: starts a local SoftEther VPN Server in its own network
-# namespace, brings a Corridor tunnel up to it with `corridor connect
-# --no-ipsec` (the stages scroll by), then pings the server's SecureNAT
+# namespace, brings a Corridor L2TP/IPsec tunnel up to it with `corridor
+# connect` (the stages scroll by: IKE, ESP, L2TP, PPP), then pings the server's SecureNAT
 # gateway through the tunnel. Ctrl-C tears everything down: tunnel, TUN
 # device, server, namespaces. DEMO_SECONDS=N stops by itself after N s.
 set -euo pipefail
@@ -36,9 +36,10 @@ bash build/softether/server.sh start "$name" >"$state/env"
 # The throwaway test server's password, handed over in a 0600 file.
 umask 077
 printf '%s\n' "${CORRIDOR_TEST_PASSWORD:-test-pass-1}" >"$state/password"
+printf '%s\n' "${CORRIDOR_TEST_PSK:-test-psk-1}" >"$state/psk"
 
-echo "demo: corridor connect --no-ipsec --user ${CORRIDOR_TEST_USER:-alice} --password-file FILE $SERVER"
-ip netns exec "$CLIENT_NS" bin/corridor connect --no-ipsec --user "${CORRIDOR_TEST_USER:-alice}" \
+echo "demo: corridor connect --psk-file FILE --user ${CORRIDOR_TEST_USER:-alice} --password-file FILE $SERVER"
+ip netns exec "$CLIENT_NS" bin/corridor connect --psk-file "$state/psk" --user "${CORRIDOR_TEST_USER:-alice}" \
 	--password-file "$state/password" "$SERVER" > >(tee "$state/out") &
 corridor_pid=$!
 for _ in $(seq 1 300); do
