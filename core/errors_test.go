@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
@@ -30,6 +31,16 @@ func TestExplain(t *testing.T) {
 		{&ppp.TerminatedError{Proto: ppp.ProtoLCP, Message: "bye"}, ClassProtocol, `ended the PPP link ("bye")`},
 		{fmt.Errorf("%w: odd", ppp.ErrProtocol), ClassProtocol, "broke the protocol"},
 		{context.Canceled, ClassNoAnswer, "gave up"},
+		{fmt.Errorf("%w (sent 6 times)", ike.ErrNoAnswer), ClassNoAnswer, "no answer from 10.0.0.1 to IPsec (IKE on UDP 500)"},
+		{fmt.Errorf("%w: after 15s", ike.ErrPSK), ClassAuth, "the pre-shared key is probably wrong"},
+		{fmt.Errorf("ike: main mode msg 6: %w", ike.ErrPeerAuth), ClassAuth, "pre-shared key is wrong"},
+		{&ike.NotifyError{Phase: "phase 2", Type: ike.NotifyNoProposalChosen, Offer: "aes128gcm16"}, ClassProtocol,
+			"accepted none of the encryption settings we offered for phase 2 (aes128gcm16)"},
+		{&ike.NotifyError{Phase: "phase 1", Type: ike.NotifyInvalidIDInformation}, ClassProtocol, "refused our identity"},
+		{ike.ErrQuickMode, ClassNoAnswer, "quick mode"},
+		{ike.ErrNoNATT, ClassProtocol, "NAT traversal"},
+		{fmt.Errorf("l2tp: transport: %w", ike.ErrPeerDead), ClassNoAnswer, "dead peer detection"},
+		{ike.ErrPeerDeleted, ClassProtocol, "closed the IPsec connection"},
 		{errors.New("strange"), ClassInternal, "strange"},
 	}
 	for _, c := range cases {
