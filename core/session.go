@@ -60,6 +60,7 @@ type IPsecConfig struct {
 	IKE         []ike.IKESuite // nil: ike.DefaultIKE
 	ESP         []ike.ESPSuite // nil: ike.DefaultESP
 	ESPLifetime time.Duration  // 0: the ike default
+	IKELifetime time.Duration  // 0: the ike default
 }
 
 // Stage is a progress report of Connect.
@@ -99,7 +100,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	if cfg.IPsec != nil {
 		upCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 		c, err := ike.Dial(upCtx, server.Addr(), ike.Config{
-			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime,
+			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime, IKELifetime: cfg.IPsec.IKELifetime,
 			Logger: cfg.Logger, OnStage: func(s string) { stage("ipsec", s) },
 		})
 		cancel()

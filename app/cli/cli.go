@@ -126,6 +126,7 @@ type connectFlags struct {
 	espList      string
 	legacy       bool
 	espLifetime  time.Duration
+	ikeLifetime  time.Duration
 }
 
 func connect(args []string, env Env) int {
@@ -138,6 +139,7 @@ func connect(args []string, env Env) int {
 	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+espDefault()+")")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "also allow 3DES, MD5 and MODP1024/1536 (old servers; weaker)")
 	fs.DurationVar(&f.espLifetime, "esp-lifetime", 0, "proposed ESP SA `LIFETIME` (default 1h); rekeyed before it runs out")
+	fs.DurationVar(&f.ikeLifetime, "ike-lifetime", 0, "proposed IKE SA `LIFETIME` (default 8h); renewed before it runs out")
 	fs.StringVar(&f.user, "user", "", "PPP user `NAME` (DOMAIN\\user and user@hub are passed as typed)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "read the password from `FILE` (\"-\": standard input)")
 	fs.StringVar(&f.auth, "auth", "mschapv2,pap,chap", "allowed authentication `METHODS`, preferred first")
@@ -213,7 +215,7 @@ func connect(args []string, env Env) int {
 		if err != nil {
 			return bad("pre-shared key file: %v", err)
 		}
-		ipsec = &core.IPsecConfig{PSK: []byte(psk), ESPLifetime: f.espLifetime}
+		ipsec = &core.IPsecConfig{PSK: []byte(psk), ESPLifetime: f.espLifetime, IKELifetime: f.ikeLifetime}
 		if f.ikeList != "" {
 			if ipsec.IKE, err = ike.ParseIKE(f.ikeList, f.legacy); err != nil {
 				return bad("--ike: %v", err)
