@@ -124,6 +124,7 @@ type Conn struct {
 	ikeCh   chan []byte
 	rekeyCh chan struct{}
 
+	info     atomic.Pointer[Info]
 	out      atomic.Pointer[esp.SA]
 	in       atomic.Pointer[inbound]
 	lastRecv atomic.Int64 // unix nanos of the last authentic datagram
@@ -159,12 +160,16 @@ type Info struct {
 	Lifetime time.Duration
 }
 
-// Info reports the negotiated suites. Call it after Dial.
-func (c *Conn) Info() Info {
+// Info reports what is negotiated now (it changes with rekeys).
+func (c *Conn) Info() Info { return *c.info.Load() }
+
+// publish snapshots the negotiated state for Info; the IKE goroutine
+// calls it after each change.
+func (c *Conn) publish() {
 	in := c.in.Load()
-	return Info{IKE: c.ike.suite, ESP: c.child.suite, NATT: c.ike.natt.String(), NAT: c.ike.natFound,
+	c.info.Store(&Info{IKE: c.ike.suite, ESP: c.child.suite, NATT: c.ike.natt.String(), NAT: c.ike.natFound,
 		Local: c.local, Server: netip.AddrPortFrom(c.server, uint16(c.port.Load())),
-		InSPI: in.cur.SPI(), OutSPI: c.out.Load().SPI(), Lifetime: c.child.lifetime}
+		InSPI: in.cur.SPI(), OutSPI: c.out.Load().SPI(), Lifetime: c.child.lifetime})
 }
 
 // Dial runs Main Mode and Quick Mode with server (an IPv4 address; port
@@ -228,6 +233,7 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c.install(ch)
+	c.publish()
 	cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, c.nattPort))
 	ok = true
 	u.SetReadDeadline(time.Time{}) // from now on ReadPacket blocks

@@ -98,6 +98,7 @@ func (c *Conn) rekeyChild(ctx context.Context) error {
 		return err
 	}
 	c.install(ch)
+	c.publish()
 	c.cfg.OnStage(fmt.Sprintf("ipsec: sa rekeyed (ESP %v, spi in %08x out %08x)", ch.suite, ch.in.SPI(), ch.out.SPI()))
 	return nil
 }
@@ -123,6 +124,7 @@ func (c *Conn) rekeyIKE(ctx context.Context) error {
 	}
 	old := c.ike
 	c.ike = sa
+	c.publish()
 	c.sendDelete(old, nil)
 	c.cfg.OnStage(fmt.Sprintf("ike: main mode rekeyed (%v)", sa.suite))
 	return nil
