@@ -1,0 +1,129 @@
+package platform
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// This file plans a NetConfig for macOS: route(8) for routes, the dynamic
+// store through scutil(8) for DNS. It has no GOOS suffix so that its tests
+// run everywhere; router_darwin.go only selects it.
+
+// darwinItems lists, in order: the server's host route (when the tunnel
+// covers the server), the routes through the device, DNS.
+func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
+	for _, ch := range c.Interface {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
+			return nil, fmt.Errorf("platform: invalid macOS interface name %q", c.Interface)
+		}
+	}
+	prefixes, needHost := c.tunnelRoutes()
+	var items []item
+	if needHost {
+		items = append(items, darwinHostItem(c.Interface, c.Server, env))
+	}
+	for _, p := range prefixes {
+		items = append(items, staticItem("route "+p.String(), p,
+			[]command{cmd("route", "-n", "add", "-net", p.String(), "-interface", c.Interface)},
+			[]command{cmd("route", "-n", "delete", "-net", p.String(), "-interface", c.Interface)}, true))
+	}
+	if len(c.DNS) > 0 {
+		items = append(items, scutilItem(c))
+	}
+	return items, nil
+}
+
+// darwinHostItem pins the server to its present path, read from
+// "route -n get SERVER".
+func darwinHostItem(iface string, server netip.Addr, env *routerEnv) item {
+	s := server.String()
+	return item{key: "host " + s, host: server, plan: func() (*change, error) {
+		out, err := env.output("route", "-n", "get", s)
+		if err != nil {
+			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
+		}
+		gw, dev, err := parseDarwinRouteGet(out)
+		if err != nil {
+			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
+		}
+		if dev == iface {
+			return nil, fmt.Errorf("platform: the route to the server %v already goes through %s", server, iface)
+		}
+		via := []string{"-interface", dev}
+		if gw.IsValid() {
+			via = []string{gw.String()}
+		}
+		return &change{
+			do:   []command{cmd(append([]string{"route", "-n", "add", "-host", s}, via...)...)},
+			undo: journalEntry{Undo: []command{cmd(append([]string{"route", "-n", "delete", "-host", s}, via...)...)}},
+		}, nil
+	}}
+}
+
+// parseDarwinRouteGet reads "route -n get ADDR":
+//
+//	   route to: 203.0.113.5
+//	destination: default
+//	       mask: default
+//	    gateway: 192.168.1.1
+//	  interface: en0
+//	      flags: <UP,GATEWAY,DONE,STATIC,PRCLONING>
+//
+// A directly connected address has no gateway line, or a link-layer one
+// ("link#4"); the gateway is then invalid.
+func parseDarwinRouteGet(out []byte) (gw netip.Addr, dev string, err error) {
+	for _, l := range lines(out) {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch strings.TrimSpace(k) {
+		case "gateway":
+			if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
+				gw = a
+			}
+		case "interface":
+			dev = v
+		}
+	}
+	if dev == "" {
+		return netip.Addr{}, "", fmt.Errorf("no interface in route -n get output %q", out)
+	}
+	return gw, dev, nil
+}
+
+// scutilDNSKey is the dynamic-store key of the DNS settings for iface: a
+// service of its own, which configd merges into the resolver configuration
+// and forgets when the key is removed.
+func scutilDNSKey(iface string) string { return "State:/Network/Service/corridor-" + iface + "/DNS" }
+
+// scutilItem publishes the DNS servers and search domains. A full tunnel
+// adds the empty match domain "", which makes these servers answer every
+// lookup; a split tunnel lists its domains as match domains, so that only
+// those go to the VPN.
+func scutilItem(c *NetConfig) item {
+	var b strings.Builder
+	b.WriteString("d.init\n")
+	b.WriteString("d.add ServerAddresses *")
+	for _, a := range c.DNS {
+		b.WriteString(" " + a.String())
+	}
+	b.WriteString("\n")
+	if len(c.Domains) > 0 {
+		b.WriteString("d.add SearchDomains * " + strings.Join(c.Domains, " ") + "\n")
+	}
+	var match []string
+	if c.FullTunnel {
+		match = append(match, `""`)
+	}
+	match = append(match, c.Domains...)
+	if len(match) > 0 {
+		b.WriteString("d.add SupplementalMatchDomains * " + strings.Join(match, " ") + "\n")
+	}
+	b.WriteString("set " + scutilDNSKey(c.Interface) + "\nquit\n")
+	return staticItem(dnsKey("scutil", c), netip.Prefix{},
+		[]command{{Args: []string{"scutil"}, Stdin: b.String()}},
+		[]command{{Args: []string{"scutil"}, Stdin: "remove " + scutilDNSKey(c.Interface) + "\nquit\n"}}, false)
+}

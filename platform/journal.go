@@ -1,0 +1,194 @@
+package platform
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The journal of a Router is <dir>/<interface>.json:
+//
+//	{"version": 1, "interface": "corridor0", "pid": 4242,
+//	 "entries": [
+//	  {"key": "host 203.0.113.5", "undo": [{"args": ["ip", "-4", "route", "del", "203.0.113.5/32", "via", "192.0.2.1", "dev", "eth0"]}]},
+//	  {"key": "route 0.0.0.0/1", "undo": [{"args": ["ip", "-4", "route", "del", "0.0.0.0/1", "dev", "corridor0"]}]},
+//	  {"key": "dns resolv.conf ...", "restore": {"path": "/etc/resolv.conf", "exists": true, "mode": 420, "data": "<base64>", ...}}]}
+//
+// Entries are in the order the changes were made; undoing runs them
+// backwards. The file is replaced atomically (temp file, fsync, rename,
+// fsync of the directory) before each change is made, so after a crash it
+// lists every change that may be in force, and possibly one that was not
+// made yet, whose undo then finds nothing to remove.
+
+const (
+	journalVersion = 1
+	journalExt     = ".json"
+	journalTmp     = ".tmp-"
+)
+
+type journalFile struct {
+	Version   int            `json:"version"`
+	Interface string         `json:"interface"`
+	PID       int            `json:"pid"`
+	Entries   []journalEntry `json:"entries"`
+}
+
+// journalEntry is the undo of one change: a file to restore, then commands
+// to run in order.
+type journalEntry struct {
+	Key     string      `json:"key"`
+	Restore *fileBackup `json:"restore,omitempty"`
+	Undo    []command   `json:"undo,omitempty"`
+}
+
+// command is one OS command, with an optional script for its stdin.
+type command struct {
+	Args  []string `json:"args"`
+	Stdin string   `json:"stdin,omitempty"`
+}
+
+func cmd(args ...string) command { return command{Args: args} }
+
+// journalPath names the journal of iface in dir. Interface names that are
+// not plain file names (Windows adapter names may hold spaces and more)
+// are made safe, with a hash to keep them apart.
+func journalPath(dir, iface string) string {
+	safe := true
+	for _, c := range iface {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			safe = false
+			break
+		}
+	}
+	name := iface
+	if !safe || strings.HasPrefix(iface, ".") {
+		sum := sha256.Sum256([]byte(iface))
+		b := []byte(iface)
+		for i, c := range b {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				b[i] = '_'
+			}
+		}
+		name = string(b) + "-" + hex.EncodeToString(sum[:4])
+	}
+	return filepath.Join(dir, name+journalExt)
+}
+
+func isJournalTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, journalExt+journalTmp)
+}
+
+// writeJournal replaces the journal of iface with entries, or removes it
+// when there are none.
+func writeJournal(dir, iface string, entries []journalEntry) error {
+	if len(entries) > 0 {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("platform: journal directory: %w", err)
+		}
+	}
+	return writeJournalAt(journalPath(dir, iface), &journalFile{
+		Version:   journalVersion,
+		Interface: iface,
+		PID:       os.Getpid(),
+		Entries:   entries,
+	})
+}
+
+func readJournal(path string) (*journalFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var j journalFile
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("platform: journal %s: %w", path, err)
+	}
+	if j.Version != journalVersion {
+		return nil, fmt.Errorf("platform: journal %s: version %d, want %d", path, j.Version, journalVersion)
+	}
+	for _, e := range j.Entries {
+		for _, c := range e.Undo {
+			if len(c.Args) == 0 {
+				return nil, fmt.Errorf("platform: journal %s: empty command in %q", path, e.Key)
+			}
+		}
+	}
+	return &j, nil
+}
+
+// replayJournal undoes the entries of j, newest first, rewriting the
+// journal after each so that it stays exact, and removes it at the end.
+// Undo actions that fail stay in the journal; the error names them.
+func replayJournal(env *routerEnv, path string, j *journalFile) error {
+	var errs []error
+	for i := len(j.Entries) - 1; i >= 0; i-- {
+		e := j.Entries[i]
+		if err := env.undo(&e); err != nil {
+			errs = append(errs, fmt.Errorf("platform: undoing %s on %s: %w", e.Key, j.Interface, err))
+			continue
+		}
+		j.Entries = append(j.Entries[:i:i], j.Entries[i+1:]...)
+		if err := writeJournalAt(path, j); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeJournalAt rewrites the journal at path (kept under its name even if
+// the naming rule changes), or removes it when empty.
+func writeJournalAt(path string, j *journalFile) error {
+	if len(j.Entries) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("platform: removing journal: %w", err)
+		}
+		return nil
+	}
+	data, err := json.MarshalIndent(j, "", "\t")
+	if err != nil {
+		return fmt.Errorf("platform: encoding journal: %w", err)
+	}
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+journalTmp+fmt.Sprint(os.Getpid()))
+	if err := writeSynced(tmp, append(data, '\n'), 0o600); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("platform: writing journal: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("platform: writing journal: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// writeSynced creates path with data and fsyncs it.
+func writeSynced(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir makes a rename in dir durable. Windows cannot fsync a directory
+// (NTFS journals the rename itself); the error is ignored there.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

@@ -1,0 +1,176 @@
+package platform
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+)
+
+// This file plans a NetConfig for Linux: iproute2 for routes,
+// systemd-resolved (resolvectl) or resolv.conf for DNS. It has no GOOS
+// suffix so that its tests run everywhere; router_linux.go only selects it.
+
+// linuxItems lists, in order: the server's host route (when the tunnel
+// covers the server), the routes through the device, DNS.
+func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
+	if len(c.Interface) > 15 || strings.ContainsAny(c.Interface, " \t:") {
+		return nil, fmt.Errorf("platform: invalid Linux interface name %q", c.Interface)
+	}
+	prefixes, needHost := c.tunnelRoutes()
+	var items []item
+	if needHost {
+		items = append(items, linuxHostItem(c.Interface, c.Server, env))
+	}
+	for _, p := range prefixes {
+		spec := []string{p.String(), "dev", c.Interface}
+		items = append(items, staticItem("route "+p.String(), p,
+			[]command{cmd(slices.Concat([]string{"ip", "-4", "route", "add"}, spec)...)},
+			[]command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}, true))
+	}
+	if len(c.DNS) > 0 {
+		if env.linuxDNSBackend() == DNSResolved {
+			items = append(items, resolvedItem(c))
+		} else {
+			items = append(items, resolvConfItem(c, env))
+		}
+	}
+	return items, nil
+}
+
+// staticItem is an item whose commands are known in advance.
+func staticItem(key string, route netip.Prefix, do, undo []command, existsOK bool) item {
+	return item{key: key, route: route, plan: func() (*change, error) {
+		return &change{do: do, undo: journalEntry{Undo: undo}, existsOK: existsOK}, nil
+	}}
+}
+
+// linuxHostItem pins the server to the path the kernel picks for it now
+// ("ip -4 route get"), before the routes through the device would capture it.
+// "replace" rather than "add": a host route left by an earlier session of a
+// crashed process must not make this one fail.
+func linuxHostItem(iface string, server netip.Addr, env *routerEnv) item {
+	return item{key: "host " + server.String(), host: server, plan: func() (*change, error) {
+		out, err := env.output("ip", "-4", "route", "get", server.String())
+		if err != nil {
+			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
+		}
+		gw, dev, err := parseIPRouteGet(out)
+		if err != nil {
+			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
+		}
+		if dev == iface {
+			return nil, fmt.Errorf("platform: the route to the server %v already goes through %s", server, iface)
+		}
+		spec := []string{server.String() + "/32"}
+		if gw.IsValid() {
+			spec = append(spec, "via", gw.String())
+		}
+		spec = append(spec, "dev", dev)
+		return &change{
+			do:   []command{cmd(slices.Concat([]string{"ip", "-4", "route", "replace"}, spec)...)},
+			undo: journalEntry{Undo: []command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}},
+		}, nil
+	}}
+}
+
+// parseIPRouteGet reads the first line of "ip -4 route get ADDR":
+//
+//	203.0.113.5 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0
+//	192.0.2.7 dev eth0 src 192.0.2.2 uid 0
+//
+// and returns the gateway (invalid when the address is on the link) and the
+// device.
+func parseIPRouteGet(out []byte) (gw netip.Addr, dev string, err error) {
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) == 0 {
+		return gw, "", fmt.Errorf("empty answer from ip route get")
+	}
+	switch f[0] {
+	case "local", "broadcast", "multicast", "unreachable", "prohibit", "blackhole", "throw":
+		return gw, "", fmt.Errorf("route is of type %s: %s", f[0], line)
+	}
+	for i := 1; i+1 < len(f); i++ {
+		switch f[i] {
+		case "via":
+			v := f[i+1]
+			if v == "inet" && i+2 < len(f) { // "via inet 192.0.2.1" in some versions
+				v = f[i+2]
+			}
+			if gw, err = netip.ParseAddr(v); err != nil {
+				return gw, "", fmt.Errorf("bad gateway in %q", line)
+			}
+		case "dev":
+			dev = f[i+1]
+		}
+	}
+	if dev == "" {
+		return gw, "", fmt.Errorf("no device in %q", line)
+	}
+	return gw, dev, nil
+}
+
+// resolvedItem gives the interface's link its own DNS servers and domains in
+// systemd-resolved. A full tunnel adds the routing domain "~." and makes the
+// link the default route for lookups, so that no query leaves outside the
+// tunnel; a split tunnel with domains sends only those there. Undo is
+// "resolvectl revert", which forgets everything set on the link.
+func resolvedItem(c *NetConfig) item {
+	iface := c.Interface
+	var do []command
+	dns := []string{"resolvectl", "dns", iface}
+	for _, a := range c.DNS {
+		dns = append(dns, a.String())
+	}
+	do = append(do, cmd(dns...))
+	domains := slices.Clone(c.Domains)
+	if c.FullTunnel {
+		domains = append(domains, "~.")
+	}
+	if len(domains) > 0 {
+		do = append(do, cmd(slices.Concat([]string{"resolvectl", "domain", iface}, domains)...))
+	}
+	switch {
+	case c.FullTunnel:
+		do = append(do, cmd("resolvectl", "default-route", iface, "yes"))
+	case len(c.Domains) > 0:
+		do = append(do, cmd("resolvectl", "default-route", iface, "no"))
+	}
+	return staticItem(dnsKey("resolved", c), netip.Prefix{}, do,
+		[]command{cmd("resolvectl", "revert", iface)}, false)
+}
+
+// linuxDNSBackend returns the forced backend, or detects whether
+// systemd-resolved runs: its runtime directory exists and resolvectl can
+// talk to it. The answer is kept for the Router's life.
+func (e *routerEnv) linuxDNSBackend() DNSBackend {
+	if e.dns != DNSAuto {
+		return e.dns
+	}
+	if e.detected == DNSAuto {
+		e.detected = DNSResolvConf
+		if fi, err := os.Stat(e.resolvedDir); err == nil && fi.IsDir() {
+			if err := e.runner.Run("resolvectl", "status"); err == nil {
+				e.detected = DNSResolved
+			} else {
+				e.log.Info("systemd-resolved not answering; using resolv.conf", "err", err)
+			}
+		}
+		e.log.Debug("DNS backend", "backend", e.detected)
+	}
+	return e.detected
+}
+
+// lines splits tool output into trimmed lines.
+func lines(out []byte) []string {
+	var ls []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		ls = append(ls, strings.TrimSpace(sc.Text()))
+	}
+	return ls
+}

@@ -1,0 +1,210 @@
+package platform
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// resolvConfHeader starts every resolv.conf the Router writes.
+const resolvConfHeader = "# written by Corridor for %s; the original is restored on disconnect\n"
+
+// resolvConfContent is the resolv.conf that sends lookups to dns.
+func resolvConfContent(iface string, dns []netip.Addr, domains []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, resolvConfHeader, iface)
+	for _, a := range dns {
+		fmt.Fprintf(&b, "nameserver %s\n", a)
+	}
+	if len(domains) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(domains, " "))
+	}
+	return b.Bytes()
+}
+
+// fileBackup is what a file was before the Router replaced it, kept in the
+// journal: its bytes, permission bits and owner, or the target when it was a
+// symbolic link (as /etc/resolv.conf often is), or that it did not exist.
+type fileBackup struct {
+	Path    string `json:"path"`
+	Exists  bool   `json:"exists"`
+	Symlink string `json:"symlink,omitempty"`
+	Mode    uint32 `json:"mode,omitempty"`
+	UID     int    `json:"uid"`
+	GID     int    `json:"gid"`
+	Data    []byte `json:"data,omitempty"`
+	// Written is the SHA-256 of what the Router wrote in its place. When
+	// the file no longer holds that, someone else (a DHCP client, the
+	// user) has replaced it since, and restoring the backup would undo
+	// their newer change: the file is then left alone.
+	Written string `json:"written_sha256,omitempty"`
+}
+
+// fileWrite replaces a file.
+type fileWrite struct {
+	path     string
+	data     []byte
+	mode     fs.FileMode
+	uid, gid int
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// captureFile records path as it is now.
+func captureFile(path string) (*fileBackup, error) {
+	b := &fileBackup{Path: path, UID: -1, GID: -1}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return b, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("platform: backing up %s: %w", path, err)
+	}
+	b.Exists = true
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if b.Symlink, err = os.Readlink(path); err != nil {
+			return nil, fmt.Errorf("platform: backing up %s: %w", path, err)
+		}
+		return b, nil
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("platform: backing up %s: not a regular file (%v)", path, fi.Mode())
+	}
+	b.Mode = uint32(fi.Mode().Perm())
+	b.UID, b.GID = fileOwner(fi)
+	if b.Data, err = os.ReadFile(path); err != nil {
+		return nil, fmt.Errorf("platform: backing up %s: %w", path, err)
+	}
+	if b.Data == nil {
+		b.Data = []byte{}
+	}
+	return b, nil
+}
+
+// writeFileReplacing replaces path with data atomically: a temporary file in
+// the same directory, fsynced, renamed over it. When path is a mount point
+// (a file bind-mounted over /etc/resolv.conf, as container runtimes do) the
+// rename fails with EBUSY and the file is rewritten in place instead, which
+// is the only way to change it. uid and gid are set when not -1.
+func writeFileReplacing(path string, data []byte, mode fs.FileMode, uid, gid int) error {
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.corridor-%d", filepath.Base(path), os.Getpid()))
+	err := writeSynced(tmp, data, mode)
+	if err == nil {
+		err = setModeOwner(tmp, mode, uid, gid)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		syncDir(dir)
+		return nil
+	}
+	os.Remove(tmp)
+	if !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.EXDEV) {
+		return fmt.Errorf("platform: writing %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("platform: writing %s in place: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = setModeOwner(path, mode, uid, gid)
+	}
+	if err != nil {
+		return fmt.Errorf("platform: writing %s in place: %w", path, err)
+	}
+	return nil
+}
+
+// setModeOwner sets the permission bits exactly (the umask narrowed them at
+// creation) and the owner.
+func setModeOwner(path string, mode fs.FileMode, uid, gid int) error {
+	if err := os.Chmod(path, mode); err != nil {
+		return err
+	}
+	if uid >= 0 || gid >= 0 {
+		return os.Chown(path, uid, gid)
+	}
+	return nil
+}
+
+// restoreFile puts back what b recorded, unless the file has been replaced
+// by someone else since the Router wrote it.
+func restoreFile(b *fileBackup, log *slog.Logger) error {
+	if b.Written != "" {
+		cur, err := os.ReadFile(b.Path)
+		if err == nil && sha256Hex(cur) != b.Written {
+			log.Warn("file changed by someone else since it was written; leaving it", "path", b.Path)
+			return nil
+		}
+	}
+	switch {
+	case !b.Exists:
+		if err := os.Remove(b.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("platform: restoring %s: %w", b.Path, err)
+		}
+	case b.Symlink != "":
+		dir := filepath.Dir(b.Path)
+		tmp := filepath.Join(dir, fmt.Sprintf(".%s.corridor-%d", filepath.Base(b.Path), os.Getpid()))
+		os.Remove(tmp)
+		if err := os.Symlink(b.Symlink, tmp); err != nil {
+			return fmt.Errorf("platform: restoring %s: %w", b.Path, err)
+		}
+		if err := os.Rename(tmp, b.Path); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("platform: restoring %s: %w", b.Path, err)
+		}
+		syncDir(dir)
+	default:
+		if err := writeFileReplacing(b.Path, b.Data, fs.FileMode(b.Mode)&fs.ModePerm, b.UID, b.GID); err != nil {
+			return fmt.Errorf("platform: restoring %w", err)
+		}
+	}
+	log.Debug("restored", "path", b.Path)
+	return nil
+}
+
+// resolvConfItem replaces the resolv.conf file at path.
+func resolvConfItem(c *NetConfig, env *routerEnv) item {
+	path := env.resolvConf
+	iface, dns, domains := c.Interface, c.DNS, c.Domains
+	return item{
+		key: dnsKey("resolv.conf "+path, c),
+		plan: func() (*change, error) {
+			b, err := captureFile(path)
+			if err != nil {
+				return nil, err
+			}
+			if bytes.HasPrefix(b.Data, []byte("# written by Corridor")) {
+				env.log.Warn("resolv.conf was written by an earlier Corridor whose journal is lost; keeping it as the original", "path", path)
+			}
+			data := resolvConfContent(iface, dns, domains)
+			b.Written = sha256Hex(data)
+			w := &fileWrite{path: path, data: data, mode: 0o644, uid: -1, gid: -1}
+			if b.Exists && b.Symlink == "" {
+				w.mode, w.uid, w.gid = fs.FileMode(b.Mode), b.UID, b.GID
+			}
+			return &change{write: w, undo: journalEntry{Restore: b}}, nil
+		},
+	}
+}

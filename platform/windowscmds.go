@@ -1,0 +1,151 @@
+package platform
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// This file plans a NetConfig for Windows: netsh for routes and DNS
+// servers, PowerShell for what netsh cannot tell or set (the route the
+// server has now; the interface's DNS suffix). It has no GOOS suffix so that
+// its tests run everywhere; router_windows.go only selects it.
+//
+// Finding the original route: Find-NetRoute (module NetTCPIP, Windows 8 and
+// later) asks the stack which route and interface it would use for the
+// server, the counterpart of "ip route get"; parsing "netsh interface ipv4
+// show route" would mean redoing longest-prefix match and metrics by hand.
+// Its answer is asked for as JSON, which does not depend on the console's
+// language or width.
+//
+// Routes are added with store=active: they die with a reboot, like the
+// journal's claims about them.
+
+// windowsItems lists, in order: the server's host route (when the tunnel
+// covers the server), the routes through the device, DNS.
+func windowsItems(c *NetConfig, env *routerEnv) ([]item, error) {
+	if strings.ContainsAny(c.Interface, "=") {
+		return nil, fmt.Errorf("platform: invalid Windows interface name %q", c.Interface)
+	}
+	iface := c.Interface
+	prefixes, needHost := c.tunnelRoutes()
+	var items []item
+	if needHost {
+		items = append(items, windowsHostItem(iface, c.Server, env))
+	}
+	for _, p := range prefixes {
+		spec := []string{"prefix=" + p.String(), "interface=" + iface, "store=active"}
+		items = append(items, staticItem("route "+p.String(), p,
+			[]command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
+			[]command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
+	}
+	if len(c.DNS) > 0 {
+		items = append(items, windowsDNSItem(c, env))
+	}
+	return items, nil
+}
+
+// psQuote quotes s as a PowerShell single-quoted string.
+func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func powershell(script string) []string {
+	return []string{"powershell", "-NoProfile", "-NonInteractive", "-Command", script}
+}
+
+// windowsFindRoute is the query for the route the stack picks for server.
+// NetRoute objects have a NextHop ("0.0.0.0" when on-link); the
+// NetIPAddress object Find-NetRoute also returns has none and is dropped.
+func windowsFindRoute(server netip.Addr) []string {
+	return powershell("Find-NetRoute -RemoteIPAddress " + psQuote(server.String()) +
+		" | Where-Object NextHop | Select-Object -First 1 InterfaceIndex,InterfaceAlias,NextHop | ConvertTo-Json -Compress")
+}
+
+func windowsHostItem(iface string, server netip.Addr, env *routerEnv) item {
+	s := server.String()
+	return item{key: "host " + s, host: server, plan: func() (*change, error) {
+		out, err := env.output(windowsFindRoute(server)...)
+		if err != nil {
+			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
+		}
+		idx, alias, gw, err := parseFindNetRoute(out)
+		if err != nil {
+			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
+		}
+		if alias == iface {
+			return nil, fmt.Errorf("platform: the route to the server %v already goes through %s", server, iface)
+		}
+		spec := []string{"prefix=" + s + "/32", "interface=" + strconv.Itoa(idx)}
+		if gw.IsValid() {
+			spec = append(spec, "nexthop="+gw.String())
+		}
+		spec = append(spec, "store=active")
+		return &change{
+			do:   []command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
+			undo: journalEntry{Undo: []command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}},
+		}, nil
+	}}
+}
+
+// parseFindNetRoute reads {"InterfaceIndex":12,"InterfaceAlias":"Ethernet",
+// "NextHop":"192.168.1.1"}; an on-link route's NextHop 0.0.0.0 gives an
+// invalid gateway.
+func parseFindNetRoute(out []byte) (idx int, alias string, gw netip.Addr, err error) {
+	out = bytes.TrimSpace(bytes.TrimPrefix(out, []byte("\xef\xbb\xbf")))
+	var r struct {
+		InterfaceIndex int
+		InterfaceAlias string
+		NextHop        string
+	}
+	if len(out) == 0 {
+		return 0, "", gw, fmt.Errorf("no route")
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return 0, "", gw, fmt.Errorf("reading Find-NetRoute output %q: %w", out, err)
+	}
+	if r.InterfaceIndex <= 0 {
+		return 0, "", gw, fmt.Errorf("no interface index in %q", out)
+	}
+	if gw, err = netip.ParseAddr(r.NextHop); err != nil || !gw.Is4() {
+		return 0, "", netip.Addr{}, fmt.Errorf("bad next hop in %q", out)
+	}
+	if gw.IsUnspecified() {
+		gw = netip.Addr{}
+	}
+	return r.InterfaceIndex, r.InterfaceAlias, gw, nil
+}
+
+// windowsDNSItem sets the interface's DNS servers (static, not registered
+// in DNS) and, from the first search domain, its connection-specific
+// suffix: Windows keeps one suffix per interface, and the global suffix
+// list belongs to the machine's administrator. Undo returns the servers to
+// "DHCP", the state of a fresh adapter, and resets the suffix.
+//
+// Windows asks the DNS servers of all interfaces, so a full tunnel does not
+// keep lookups inside the tunnel by itself; the device's interface metric,
+// set where the device is created, decides which servers are preferred.
+func windowsDNSItem(c *NetConfig, env *routerEnv) item {
+	iface := c.Interface
+	var do []command
+	for i, a := range c.DNS {
+		if i == 0 {
+			do = append(do, cmd("netsh", "interface", "ipv4", "set", "dnsservers", "name="+iface,
+				"source=static", "address="+a.String(), "register=none", "validate=no"))
+		} else {
+			do = append(do, cmd("netsh", "interface", "ipv4", "add", "dnsservers", "name="+iface,
+				"address="+a.String(), "index="+strconv.Itoa(i+1), "validate=no"))
+		}
+	}
+	var undo []command
+	if len(c.Domains) > 0 {
+		if len(c.Domains) > 1 {
+			env.log.Warn("Windows keeps one DNS suffix per interface; using the first", "domains", c.Domains)
+		}
+		do = append(do, cmd(powershell("Set-DnsClient -InterfaceAlias "+psQuote(iface)+" -ConnectionSpecificSuffix "+psQuote(c.Domains[0]))...))
+		undo = append(undo, cmd(powershell("Set-DnsClient -InterfaceAlias "+psQuote(iface)+" -ResetConnectionSpecificSuffix")...))
+	}
+	undo = append(undo, cmd("netsh", "interface", "ipv4", "set", "dnsservers", "name="+iface, "source=dhcp"))
+	return staticItem(dnsKey("netsh", c), netip.Prefix{}, do, undo, false)
+}
