@@ -4,7 +4,7 @@
 # when a package is missing. Needs root (uses sudo when not root).
 set -euo pipefail
 
-pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps)
+pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps util-linux gnome-keyring dbus-daemon)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/corridorvpn/corridor/platform"
@@ -65,49 +66,59 @@ type IPsecConfig struct {
 
 // Stage is a progress report of Connect.
 type Stage struct {
-	Name   string // "resolve", "l2tp", "ppp", "device"
+	Name   string // "resolve", "ipsec", "l2tp", "ppp", "device"
 	Detail string // the line to show, e.g. "ppp auth ok (MS-CHAPv2)"
+	// Next is the state this step leads to ("" for lines that do not move
+	// the session along, such as a rekey).
+	Next State
 }
 
 // Session is a connected tunnel on a configured device.
 type Session struct {
-	tun  *tunnel.Tunnel
-	dev  *platform.TUN
-	info ppp.IPInfo
-	mtu  int
-	done chan struct{}
-	err  error
+	server netip.Addr
+	ike    *ike.Conn // nil without IPsec
+	tun    *tunnel.Tunnel
+	dev    *platform.TUN
+	info   ppp.IPInfo
+	mtu    int
+	done   chan struct{}
+	err    error
 }
 
 // Connect resolves the server, brings the L2TP/PPP stack up, and
 // configures the device. On any failure everything it set up is undone
 // before it returns. The error is an *Error with a plain-words message.
 func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
-	stage := func(name, detail string) {
+	stage := func(name, detail string, next State) {
 		if cfg.OnStage != nil {
-			cfg.OnStage(Stage{Name: name, Detail: detail})
+			cfg.OnStage(Stage{Name: name, Detail: detail, Next: next})
 		}
 	}
 	server, err := resolve(ctx, cfg.Server)
 	if err != nil {
 		return nil, err
 	}
-	stage("resolve", "server "+server.String())
+	first := StateL2TPTunnel
+	if cfg.IPsec != nil {
+		first = StateIKEPhase1
+	}
+	stage("resolve", "server "+server.String(), first)
 
 	var tr l2tp.Transport
 	var ref refuser
+	var ikeConn *ike.Conn
 	overhead := rawL2TPOverhead
 	if cfg.IPsec != nil {
 		upCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 		c, err := ike.Dial(upCtx, server.Addr(), ike.Config{
 			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime, IKELifetime: cfg.IPsec.IKELifetime,
-			Logger: cfg.Logger, OnStage: func(s string) { stage("ipsec", s) },
+			Logger: cfg.Logger, OnStage: func(s string) { stage("ipsec", s, ipsecNext(s)) },
 		})
 		cancel()
 		if err != nil {
 			return nil, explain(err, netip.AddrPortFrom(server.Addr(), 500), nil)
 		}
-		tr = c
+		tr, ikeConn = c, c
 		head, tail := c.Info().ESP.Suite.Overhead()
 		// IPv4, UDP 4500, ESP head, inner UDP, L2TP, PPP, ESP trailer.
 		overhead = 20 + 8 + head + 8 + l2tp.DataHeaderLen + ppp.FrameHeaderLen + tail
@@ -129,7 +140,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 			if s.Kind >= tunnel.StageLCP {
 				name = "ppp"
 			}
-			stage(name, s.String())
+			stage(name, s.String(), tunnelNext[s.Kind])
 		},
 	}
 	// The tunnel outlives Connect's ctx: it is ended by Session.Close.
@@ -158,9 +169,9 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		return nil, &Error{Class: ClassLocal, Msg: "could not set up the network device: " + err.Error(),
 			Hint: "creating a TUN device needs root (or CAP_NET_ADMIN)", Err: err}
 	}
-	stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu))
+	stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu), StateConfiguringOS)
 	t.Attach(dev)
-	s := &Session{tun: t, dev: dev, info: info, mtu: mtu, done: make(chan struct{})}
+	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, info: info, mtu: mtu, done: make(chan struct{})}
 	go func() {
 		<-t.Done()
 		dev.Close() // also ends the device reading routine
@@ -170,6 +181,26 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// tunnelNext maps a completed tunnel stage to the state it leads to.
+var tunnelNext = map[tunnel.StageKind]State{
+	tunnel.StageL2TPTunnel:  StateL2TPSession,
+	tunnel.StageL2TPSession: StatePPPLCP,
+	tunnel.StageLCP:         StatePPPAuth,
+	tunnel.StageAuth:        StatePPPIPCP,
+	tunnel.StageIPCP:        StateConfiguringOS,
+}
+
+// ipsecNext maps an IKE progress line to the state it leads to.
+func ipsecNext(line string) State {
+	switch {
+	case strings.HasPrefix(line, "ike: main mode established"):
+		return StateIKEPhase2
+	case strings.HasPrefix(line, "ipsec: sa established"):
+		return StateL2TPTunnel
+	}
+	return ""
 }
 
 func resolve(ctx context.Context, server string) (netip.AddrPort, error) {
@@ -198,6 +229,18 @@ func resolve(ctx context.Context, server string) (netip.AddrPort, error) {
 
 // Info returns the negotiated addresses.
 func (s *Session) Info() ppp.IPInfo { return s.info }
+
+// Server is the address of the server connected to.
+func (s *Session) Server() netip.Addr { return s.server }
+
+// Suites names the negotiated IKE and ESP suites ("" without IPsec).
+func (s *Session) Suites() (ikeSuite, espSuite string) {
+	if s.ike == nil {
+		return "", ""
+	}
+	i := s.ike.Info()
+	return i.IKE.String(), i.ESP.String()
+}
 
 // Interface is the device name.
 func (s *Session) Interface() string { return s.dev.Name() }

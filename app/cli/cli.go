@@ -66,6 +66,18 @@ func Run(args []string, env Env) int {
 		return connect(args[1:], env)
 	case "probe":
 		return probeCmd(args[1:], env)
+	case "profile":
+		return profileCmd(args[1:], env)
+	case "up":
+		return upCmd(args[1:], env)
+	case "down":
+		return downCmd(args[1:], env)
+	case "status":
+		return statusCmd(args[1:], env)
+	case "watch":
+		return watchCmd(args[1:], env)
+	case "daemon":
+		return daemonCmd(args[1:], env)
 	case "help", "-h", "--help":
 		usage(env.Stdout)
 		return ExitOK
@@ -81,6 +93,12 @@ func usage(w io.Writer) {
 Usage:
   corridor connect [flags] SERVER[:PORT]   bring a tunnel up in the foreground
   corridor probe [--wait D] SERVER         list the IKE proposals a server answers (no credentials)
+  corridor profile add|edit|list|show|rm|import|export ...   saved profiles (secrets in the keychain)
+  corridor up NAME                         connect a saved profile through the helper
+  corridor down [NAME]                     disconnect (all sessions without NAME)
+  corridor status [--json]                 sessions, addresses, counters
+  corridor watch [--json] [--stats]        events as they happen
+  corridor daemon [--socket P] [--group G] the privileged helper (root): TUN, routes, DNS
   corridor help
 
 Run "corridor connect --help" for its flags and exit codes.

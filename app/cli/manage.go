@@ -1,0 +1,621 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/platform"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// configDir is where profiles live: $CORRIDOR_CONFIG_DIR or the user's
+// config directory.
+func configDir() (string, error) {
+	if d := os.Getenv("CORRIDOR_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	return core.DefaultConfigDir()
+}
+
+func socketPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if s := os.Getenv("CORRIDOR_SOCKET"); s != "" {
+		return s
+	}
+	return core.DefaultSocket
+}
+
+// openService opens the profile store with the OS keychain and the
+// daemon client.
+func openService(socket string) (*core.Service, error) {
+	dir, err := configDir()
+	if err != nil {
+		return nil, err
+	}
+	st, err := core.OpenStore(dir, core.NewKeyring())
+	if err != nil {
+		return nil, err
+	}
+	return core.NewService(st, &core.DaemonClient{Socket: socketPath(socket)}), nil
+}
+
+const profileHelp = `Usage:
+  corridor profile add NAME --server HOST --user NAME [--password-file F] [--psk-file F] [flags]
+  corridor profile edit NAME [--rename NEW] [flags]      change only the flags given
+  corridor profile list
+  corridor profile show NAME
+  corridor profile rm NAME
+  corridor profile import FILE                           .nmconnection or .mobileconfig
+  corridor profile export NAME [-o FILE]                 without secrets
+
+Profiles live in the config directory (profiles/NAME.toml); passwords,
+pre-shared keys and L2TP secrets go to the OS keychain, never to a file.
+Secret files may be "-" (standard input).
+
+Flags of add and edit:
+`
+
+// profileFlags are the profile settings as flags.
+type profileFlags struct {
+	fs                             *flag.FlagSet
+	server, user, ike, esp, auth   string
+	dns, keepalive                 string
+	pskFile, passwordFile, l2tpSec string
+	noIPsec, legacy, full, classfl bool
+	noReconnect                    bool
+	mtu, l2tpPort                  int
+	routes, domains                stringList
+	rename                         string
+}
+
+func newProfileFlags(name string, env Env) *profileFlags {
+	f := &profileFlags{fs: flag.NewFlagSet("profile "+name, flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&f.server, "server", "", "VPN server `HOST` name or IPv4 address")
+	fs.StringVar(&f.user, "user", "", "PPP user `NAME`")
+	fs.StringVar(&f.passwordFile, "password-file", "", "store the password read from `FILE` in the keychain")
+	fs.StringVar(&f.pskFile, "psk-file", "", "store the IPsec pre-shared key read from `FILE` in the keychain")
+	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec")
+	fs.StringVar(&f.ike, "ike", "", "phase-1 `PROPOSALS` (strongSwan notation; empty: defaults)")
+	fs.StringVar(&f.esp, "esp", "", "phase-2 `PROPOSALS` (empty: defaults)")
+	fs.BoolVar(&f.legacy, "legacy-crypto", false, "allow 3DES, MD5 and MODP1024/1536")
+	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS` (mschapv2,pap,chap)")
+	fs.IntVar(&f.mtu, "mtu", 0, "device `MTU` (0: automatic)")
+	fs.BoolVar(&f.full, "full-tunnel", false, "send all traffic through the VPN")
+	fs.Var(&f.routes, "route", "route `CIDR` through the VPN (split tunnel; repeatable)")
+	fs.BoolVar(&f.classfl, "classful-route", false, "also route the assigned address's classful network")
+	fs.StringVar(&f.dns, "dns", "", "`server` (from the VPN), none, or comma-separated addresses")
+	fs.Var(&f.domains, "domain", "DNS search `DOMAIN` (repeatable)")
+	fs.StringVar(&f.keepalive, "keepalive", "", "PPP keepalive `INTERVAL` (e.g. 10s)")
+	fs.BoolVar(&f.noReconnect, "no-reconnect", false, "do not reconnect after a drop")
+	fs.IntVar(&f.l2tpPort, "l2tp-port", 0, "L2TP source `PORT` without IPsec (0: ephemeral)")
+	fs.StringVar(&f.l2tpSec, "l2tp-secret-file", "", "store an L2TP tunnel secret read from `FILE` (\"none\": remove it)")
+	if name == "edit" {
+		fs.StringVar(&f.rename, "rename", "", "rename the profile to `NEW` (its secrets move with it)")
+	}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), profileHelp); fs.PrintDefaults() }
+	return f
+}
+
+// apply copies the flags that were given onto p and returns the secrets
+// to store.
+func (f *profileFlags) apply(p *core.Profile, stdin io.Reader) (map[core.SecretKind]string, error) {
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["server"] {
+		p.Server = f.server
+	}
+	if set["user"] {
+		p.User = f.user
+	}
+	if set["no-ipsec"] {
+		p.IPsec = !f.noIPsec
+	}
+	if set["ike"] {
+		p.IKE = f.ike
+	}
+	if set["esp"] {
+		p.ESP = f.esp
+	}
+	if set["legacy-crypto"] {
+		p.LegacyCrypto = f.legacy
+	}
+	if set["auth"] {
+		p.Auth = strings.Split(f.auth, ",")
+	}
+	if set["mtu"] {
+		p.MTU = f.mtu
+	}
+	if set["full-tunnel"] {
+		p.FullTunnel = f.full
+	}
+	if set["route"] {
+		p.Routes = f.routes
+	}
+	if set["classful-route"] {
+		p.ClassfulRoute = f.classfl
+	}
+	if set["dns"] {
+		switch f.dns {
+		case "server", "none":
+			p.DNS, p.DNSServers = f.dns, nil
+		default:
+			p.DNS, p.DNSServers = "custom", strings.Split(f.dns, ",")
+		}
+	}
+	if set["domain"] {
+		p.Domains = f.domains
+	}
+	if set["keepalive"] {
+		d, err := time.ParseDuration(f.keepalive)
+		if err != nil {
+			return nil, fmt.Errorf("--keepalive: %v", err)
+		}
+		p.Keepalive = core.Duration(d)
+	}
+	if set["no-reconnect"] {
+		p.Reconnect = !f.noReconnect
+	}
+	if set["l2tp-port"] {
+		p.L2TPPort = f.l2tpPort
+	}
+	secrets := map[core.SecretKind]string{}
+	stdinUsed := false
+	read := func(file string, kind core.SecretKind) error {
+		if file == "-" {
+			if stdinUsed {
+				return errors.New("only one secret can come from standard input")
+			}
+			stdinUsed = true
+		}
+		v, err := readSecret(file, stdin)
+		if err != nil {
+			return fmt.Errorf("%s file: %v", kind, err)
+		}
+		secrets[kind] = v
+		return nil
+	}
+	if f.passwordFile != "" {
+		if err := read(f.passwordFile, core.SecretPassword); err != nil {
+			return nil, err
+		}
+	}
+	if f.pskFile != "" {
+		if err := read(f.pskFile, core.SecretPSK); err != nil {
+			return nil, err
+		}
+	}
+	if f.l2tpSec == "none" {
+		p.L2TPSecret = false
+	} else if f.l2tpSec != "" {
+		if err := read(f.l2tpSec, core.SecretL2TP); err != nil {
+			return nil, err
+		}
+		p.L2TPSecret = true
+	}
+	return secrets, nil
+}
+
+func profileCmd(args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, profileHelp)
+		return ExitUsage
+	}
+	sub, args := args[0], args[1:]
+	svc, err := openService("")
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	st := svc.Store()
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "corridor profile %s: "+format+"\n", append([]any{sub}, a...)...)
+		return ExitUsage
+	}
+	switch sub {
+	case "add", "edit":
+		f := newProfileFlags(sub, env)
+		name, rest := splitName(args)
+		if err := f.fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			return ExitUsage
+		}
+		if name == "" || f.fs.NArg() != 0 {
+			return bad("expected the profile NAME first and flags after it")
+		}
+		var p core.Profile
+		if sub == "add" {
+			if _, err := st.Get(name); err == nil {
+				return bad("profile %q exists; use corridor profile edit", name)
+			}
+			p = core.NewProfile(name)
+		} else if p, err = st.Get(name); err != nil {
+			return fail(env.Stderr, err)
+		}
+		secrets, err := f.apply(&p, env.Stdin)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if sub == "add" {
+			if secrets[core.SecretPassword] == "" {
+				return bad("--password-file is required (the password goes to the keychain)")
+			}
+			if p.IPsec && secrets[core.SecretPSK] == "" {
+				return bad("--psk-file is required for L2TP/IPsec (or pass --no-ipsec)")
+			}
+		}
+		if err := p.Validate(); err != nil {
+			return bad("%v", err)
+		}
+		if err := svc.SaveProfile(p, secrets); err != nil {
+			return fail(env.Stderr, err)
+		}
+		if f.rename != "" {
+			if err := svc.RenameProfile(name, f.rename); err != nil {
+				return fail(env.Stderr, err)
+			}
+			name = f.rename
+		}
+		fmt.Fprintf(env.Stdout, "profile %q saved", name)
+		if len(secrets) > 0 {
+			var kinds []string
+			for k := range secrets {
+				kinds = append(kinds, string(k))
+			}
+			sort.Strings(kinds)
+			fmt.Fprintf(env.Stdout, " (%s stored in the keychain)", strings.Join(kinds, ", "))
+		}
+		fmt.Fprintln(env.Stdout)
+		return ExitOK
+	case "list":
+		ps, errs := st.List()
+		for _, p := range ps {
+			mode := "L2TP/IPsec"
+			if !p.IPsec {
+				mode = "L2TP"
+			}
+			fmt.Fprintf(env.Stdout, "%-20s %-24s %-12s %s\n", p.Name, p.Server, p.User, mode)
+		}
+		for _, e := range errs {
+			fmt.Fprintf(env.Stderr, "corridor: %v\n", e)
+		}
+		if len(errs) > 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	case "show", "export":
+		fs := flag.NewFlagSet("profile "+sub, flag.ContinueOnError)
+		fs.SetOutput(env.Stderr)
+		out := fs.String("o", "", "write to `FILE` instead of standard output")
+		name, rest := splitName(args)
+		if err := fs.Parse(rest); err != nil || name == "" {
+			return bad("expected a profile NAME")
+		}
+		p, err := st.Get(name)
+		if err != nil {
+			return fail(env.Stderr, err)
+		}
+		data := core.ExportProfile(p)
+		if sub == "show" {
+			env.Stdout.Write(data)
+			for _, k := range []core.SecretKind{core.SecretPassword, core.SecretPSK, core.SecretL2TP} {
+				_, err := st.Secrets().Get(name, k)
+				state := "stored in the keychain"
+				if errors.Is(err, core.ErrNoSecret) {
+					state = "not stored"
+				} else if err != nil {
+					state = "keychain error: " + err.Error()
+				}
+				fmt.Fprintf(env.Stdout, "# %s: %s\n", k, state)
+			}
+			return ExitOK
+		}
+		if *out == "" {
+			env.Stdout.Write(data)
+			return ExitOK
+		}
+		if err := os.WriteFile(*out, data, 0o600); err != nil {
+			return fail(env.Stderr, err)
+		}
+		return ExitOK
+	case "rm":
+		if len(args) != 1 {
+			return bad("expected a profile NAME")
+		}
+		if err := svc.RemoveProfile(args[0]); err != nil {
+			return fail(env.Stderr, err)
+		}
+		fmt.Fprintf(env.Stdout, "profile %q removed with its secrets\n", args[0])
+		return ExitOK
+	case "import":
+		if len(args) != 1 {
+			return bad("expected a FILE (.nmconnection or .mobileconfig)")
+		}
+		data, err := os.ReadFile(args[0])
+		if err != nil {
+			return fail(env.Stderr, err)
+		}
+		var ims []core.Imported
+		if strings.HasSuffix(args[0], ".mobileconfig") {
+			ims, err = core.ImportMobileconfig(data)
+		} else {
+			var im core.Imported
+			im, err = core.ImportNMConnection(data)
+			ims = []core.Imported{im}
+		}
+		if err != nil {
+			return bad("%v", err)
+		}
+		for _, im := range ims {
+			p, err := st.Import(im)
+			if err != nil {
+				return fail(env.Stderr, err)
+			}
+			fmt.Fprintf(env.Stdout, "imported profile %q (%s, user %s; %d secrets to the keychain)\n", p.Name, p.Server, p.User, len(im.Secrets))
+		}
+		return ExitOK
+	}
+	return bad("unknown subcommand (add, edit, list, show, rm, import, export)")
+}
+
+// splitName takes a leading NAME argument off args.
+func splitName(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func upCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	socket := fs.String("socket", "", "the helper's `SOCKET` (default "+core.DefaultSocket+")")
+	wait := fs.Duration("wait", 90*time.Second, "how long to wait for connected (0: do not wait)")
+	name, rest := splitName(args)
+	if err := fs.Parse(rest); err != nil || name == "" {
+		fmt.Fprintln(env.Stderr, "usage: corridor up NAME [--socket PATH] [--wait D]")
+		return ExitUsage
+	}
+	svc, err := openService(*socket)
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	var events <-chan core.Event
+	if *wait > 0 {
+		if events, err = svc.Subscribe(ctx); err != nil {
+			return fail(env.Stderr, err)
+		}
+	}
+	if err := svc.Connect(ctx, name); err != nil {
+		return fail(env.Stderr, err)
+	}
+	if *wait == 0 {
+		fmt.Fprintf(env.Stdout, "%s: connecting\n", name)
+		return ExitOK
+	}
+	timeout := time.After(*wait)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				fmt.Fprintln(env.Stderr, "corridor: lost the connection to the helper")
+				return ExitInternal
+			}
+			if ev.Status.Profile != name {
+				continue
+			}
+			switch {
+			case ev.Kind == core.EventProgress || (ev.Kind == core.EventState && ev.Line != ""):
+				fmt.Fprintf(env.Stdout, "%s: %s\n", name, ev.Line)
+			}
+			if ev.Kind != core.EventState {
+				continue
+			}
+			switch ev.Status.State {
+			case core.StateConnected:
+				st := ev.Status
+				fmt.Fprintf(env.Stdout, "connected: %s interface %s address %s dns %s (%s, %s)\n", name, st.Interface,
+					st.Address, strings.Join(st.DNS, ","), orNone(st.IKE), orNone(st.ESP))
+				return ExitOK
+			case core.StateFailed, core.StateIdle:
+				if e := ev.Status.Error; e != nil {
+					fmt.Fprintf(env.Stderr, "corridor: %s\n", e.Msg)
+					if e.Hint != "" {
+						fmt.Fprintf(env.Stderr, "hint: %s\n", e.Hint)
+					}
+					return classExitName(e.Class)
+				}
+				return ExitProtocol
+			}
+		case <-timeout:
+			fmt.Fprintf(env.Stderr, "corridor: %s is not connected after %v; it keeps trying (corridor status)\n", name, *wait)
+			return ExitNoAnswer
+		case <-ctx.Done():
+			return ExitOK
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no IPsec"
+	}
+	return s
+}
+
+func classExitName(class string) int {
+	for c, code := range classExit {
+		if c.String() == class {
+			return code
+		}
+	}
+	return ExitInternal
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+}
+
+func downCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("down", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	socket := fs.String("socket", "", "the helper's `SOCKET`")
+	name, rest := splitName(args)
+	if err := fs.Parse(rest); err != nil {
+		return ExitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := &core.DaemonClient{Socket: socketPath(*socket)}
+	if err := d.Down(ctx, name); err != nil {
+		return fail(env.Stderr, err)
+	}
+	if name == "" {
+		name = "all sessions"
+	}
+	fmt.Fprintf(env.Stdout, "disconnected: %s\n", name)
+	return ExitOK
+}
+
+func statusCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	socket := fs.String("socket", "", "the helper's `SOCKET`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d := &core.DaemonClient{Socket: socketPath(*socket)}
+	st, err := d.Status(ctx)
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	if *asJSON {
+		if st == nil {
+			st = []core.Status{}
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(st)
+		return ExitOK
+	}
+	if len(st) == 0 {
+		fmt.Fprintln(env.Stdout, "no sessions")
+	}
+	for _, s := range st {
+		fmt.Fprintf(env.Stdout, "%s: %s", s.Profile, s.State.Words())
+		if s.State == core.StateConnected {
+			fmt.Fprintf(env.Stdout, " for %v: %s on %s via %s; in %d B (%.0f B/s), out %d B (%.0f B/s)",
+				time.Since(s.Connected).Round(time.Second), s.Address, s.Interface, s.Server,
+				s.Stats.RxBytes, s.Stats.RxRate, s.Stats.TxBytes, s.Stats.TxRate)
+		}
+		if s.Error != nil {
+			fmt.Fprintf(env.Stdout, " (%s)", s.Error.Msg)
+		}
+		fmt.Fprintln(env.Stdout)
+	}
+	return ExitOK
+}
+
+func watchCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	socket := fs.String("socket", "", "the helper's `SOCKET`")
+	asJSON := fs.Bool("json", false, "one JSON event per line")
+	stats := fs.Bool("stats", false, "also print statistics events")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	d := &core.DaemonClient{Socket: socketPath(*socket)}
+	ch, err := d.Subscribe(ctx)
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	enc := json.NewEncoder(env.Stdout)
+	for ev := range ch {
+		if ev.Kind == core.EventStats && !*stats {
+			continue
+		}
+		if *asJSON {
+			enc.Encode(ev)
+			continue
+		}
+		line := ev.Line
+		if ev.Kind == core.EventState && line == "" {
+			line = ev.Status.State.Words()
+		}
+		fmt.Fprintf(env.Stdout, "%s %s %s: %s\n", ev.Time.Format("15:04:05.000"), ev.Status.Profile, ev.Kind, line)
+	}
+	return ExitOK
+}
+
+func daemonCmd(args []string, env Env) int {
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	socket := fs.String("socket", "", "listen on `SOCKET` (default "+core.DefaultSocket+")")
+	group := fs.String("group", "corridor", "users of `GROUP` may use the helper (besides root)")
+	journal := fs.String("journal", "", "journal `DIR` of OS changes (default: the platform's)")
+	verbose := fs.Bool("v", false, "log protocol traces")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	var ropts []platform.RouterOption
+	if *journal != "" {
+		ropts = append(ropts, platform.WithJournalDir(*journal))
+	}
+	// Undo what a crashed predecessor left: routes, DNS.
+	if err := platform.Recover(ropts...); err != nil {
+		log.Warn("daemon: recovering the journal of an earlier run", "err", err)
+	}
+	m := core.NewManager(&core.RealStack{RouterOptions: ropts}, core.WithManagerLogger(log))
+	srv := &core.Server{Engine: m, Log: log}
+	path := socketPath(*socket)
+	if err := srv.Listen(path, *group); err != nil {
+		return fail(env.Stderr, err)
+	}
+	log.Info("daemon: listening", "socket", path, "pid", os.Getpid())
+	ctx, cancel := signalContext()
+	defer cancel()
+	err := srv.Serve(ctx)
+	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer ccancel()
+	m.Close(cctx)
+	os.Remove(path)
+	log.Info("daemon: stopped")
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	return ExitOK
+}

@@ -1,0 +1,422 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/corridorvpn/corridor/tunnel"
+)
+
+// Stack brings one session up for the Manager: the real one drives the
+// userspace protocol stack and the OS (stack.go); tests use a fake.
+// progress receives each completed step, from any goroutine.
+type Stack interface {
+	Up(ctx context.Context, req UpRequest, log *slog.Logger, progress func(Stage)) (Link, error)
+}
+
+// Link is a connected session as the Manager sees it.
+type Link interface {
+	Info() LinkInfo
+	Stats() tunnel.Stats
+	Done() <-chan struct{}
+	Err() error                      // why it ended by itself (an *Error), or nil
+	Close(ctx context.Context) error // disconnect and undo every OS change; idempotent
+}
+
+// LinkInfo describes a connected session.
+type LinkInfo struct {
+	Server, Interface, Address, Peer string
+	DNS                              []string
+	MTU                              int
+	IKE, ESP                         string
+}
+
+// Clock is the Manager's time source; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// ManagerOption adjusts a Manager.
+type ManagerOption func(*Manager)
+
+// WithClock replaces the wall clock (tests).
+func WithClock(c Clock) ManagerOption { return func(m *Manager) { m.clock = c } }
+
+// WithLogger sets where the manager logs, besides the event stream.
+func WithManagerLogger(l *slog.Logger) ManagerOption { return func(m *Manager) { m.log = l } }
+
+// WithStatsInterval sets how often statistics events are sent (default 1 s).
+func WithStatsInterval(d time.Duration) ManagerOption { return func(m *Manager) { m.statsEvery = d } }
+
+// Reconnect backoff: the first retry after a drop comes quickly, later
+// ones wait longer, never more than maxBackoff, and go on until the user
+// disconnects (so the session comes back when the network does).
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 30 * time.Second
+)
+
+// Manager runs sessions, one goroutine per profile owning its state. It
+// is the in-process Engine; the daemon serves one over a socket.
+type Manager struct {
+	stack      Stack
+	clock      Clock
+	log        *slog.Logger
+	statsEvery time.Duration
+
+	mu       sync.Mutex
+	sessions map[string]*msession
+	subs     map[chan Event]struct{}
+	closed   bool
+}
+
+type msession struct {
+	req    UpRequest
+	cancel context.CancelFunc
+	done   chan struct{}
+	status Status // guarded by Manager.mu
+	link   Link   // guarded by Manager.mu; nil unless connected
+	prev   tunnel.Stats
+	prevAt time.Time
+}
+
+// NewManager returns a Manager driving stack.
+func NewManager(stack Stack, opts ...ManagerOption) *Manager {
+	m := &Manager{stack: stack, clock: realClock{}, statsEvery: time.Second,
+		sessions: map[string]*msession{}, subs: map[chan Event]struct{}{}}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// ErrBusy: the profile already has a session.
+var ErrBusy = errors.New("core: the profile is already connected or connecting")
+
+// Up starts a session for req.Profile and returns at once; progress and
+// the outcome arrive as events and in Status.
+func (m *Manager) Up(ctx context.Context, req UpRequest) error {
+	if err := req.Profile.Validate(); err != nil {
+		return &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q is not valid: %v", req.Profile.Name, err), Err: err}
+	}
+	name := req.Profile.Name
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("core: the manager is shut down")
+	}
+	if s, ok := m.sessions[name]; ok {
+		select {
+		case <-s.done:
+		default:
+			return fmt.Errorf("%w: %s (%s)", ErrBusy, name, s.status.State.Words())
+		}
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &msession{req: req, cancel: cancel, done: make(chan struct{}),
+		status: Status{Profile: name, State: StateIdle, Since: m.clock.Now()}}
+	m.sessions[name] = s
+	go m.run(sctx, s)
+	return nil
+}
+
+// Down disconnects profile ("" : all) and waits until it is down or ctx
+// ends.
+func (m *Manager) Down(ctx context.Context, profile string) error {
+	m.mu.Lock()
+	var targets []*msession
+	for name, s := range m.sessions {
+		if profile == "" || name == profile {
+			targets = append(targets, s)
+		}
+	}
+	m.mu.Unlock()
+	if profile != "" && len(targets) == 0 {
+		return fmt.Errorf("core: no session for profile %q", profile)
+	}
+	for _, s := range targets {
+		s.cancel()
+	}
+	for _, s := range targets {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// Status reports every session, with fresh counters.
+func (m *Manager) Status(context.Context) ([]Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Status, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		st := s.status
+		if s.link != nil {
+			st.Stats = statsOf(s.link.Stats(), st.Stats)
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Profile < out[j].Profile })
+	return out, nil
+}
+
+// Subscribe streams events until ctx ends. A subscriber that does not
+// keep up loses events rather than stalling sessions.
+func (m *Manager) Subscribe(ctx context.Context) (<-chan Event, error) {
+	ch := make(chan Event, 256)
+	m.mu.Lock()
+	m.subs[ch] = struct{}{}
+	m.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		m.mu.Lock()
+		delete(m.subs, ch)
+		close(ch)
+		m.mu.Unlock()
+	}()
+	return ch, nil
+}
+
+// Close disconnects everything and stops the manager.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	return m.Down(ctx, "")
+}
+
+// emit sends ev to every subscriber; m.mu must be held.
+func (m *Manager) emitLocked(ev Event) {
+	for ch := range m.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+// setState moves s to state st; detail and mutate adjust the status.
+func (m *Manager) setState(s *msession, st State, detail string, mutate func(*Status)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	changed := s.status.State != st
+	if changed {
+		s.status.State, s.status.Since = st, now
+	}
+	if detail != "" {
+		s.status.Detail = detail
+	}
+	if mutate != nil {
+		mutate(&s.status)
+	}
+	kind := EventProgress
+	if changed {
+		kind = EventState
+	}
+	m.emitLocked(Event{Time: now, Kind: kind, Status: s.status, Line: detail})
+}
+
+func (m *Manager) logEvent(s *msession, level slog.Level, line string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.emitLocked(Event{Time: m.clock.Now(), Kind: EventLog, Status: s.status, Line: line, Level: level.String()})
+}
+
+// run owns one session's state machine: connect, hold, notice the end,
+// reconnect with backoff when the profile allows it.
+func (m *Manager) run(ctx context.Context, s *msession) {
+	defer close(s.done)
+	log := slog.New(&eventHandler{m: m, s: s, level: slog.LevelInfo})
+	backoff := firstBackoff
+	attempt := 0
+	var lastErr *ErrorInfo
+	for {
+		m.setState(s, StateResolving, "", func(st *Status) {
+			st.Attempt, st.NextTry, st.Error = attempt, time.Time{}, lastErr
+		})
+		link, err := m.stack.Up(ctx, s.req, log, func(stg Stage) {
+			if stg.Next != "" {
+				m.setState(s, stg.Next, stg.Detail, nil)
+			} else {
+				m.setState(s, s.currentState(m), stg.Detail, nil)
+			}
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				m.setState(s, StateIdle, "cancelled", nil)
+				return
+			}
+			e := asError(err)
+			lastErr = &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+			if attempt > 0 && s.req.Profile.Reconnect && retryable(e) {
+				attempt++
+				if !m.wait(ctx, s, &attempt, &backoff, lastErr) {
+					return
+				}
+				continue
+			}
+			m.setState(s, StateFailed, e.Msg, func(st *Status) { st.Error = lastErr })
+			return
+		}
+		info := link.Info()
+		now := m.clock.Now()
+		m.mu.Lock()
+		s.link, s.prev, s.prevAt = link, tunnel.Stats{}, now
+		m.mu.Unlock()
+		m.setState(s, StateConnected, "connected", func(st *Status) {
+			st.Connected, st.Error, st.Attempt = now, nil, attempt
+			st.Server, st.Interface, st.Address, st.Peer = info.Server, info.Interface, info.Address, info.Peer
+			st.DNS, st.MTU, st.IKE, st.ESP = info.DNS, info.MTU, info.IKE, info.ESP
+		})
+		backoff, attempt, lastErr = firstBackoff, 0, nil
+		dropped := m.hold(ctx, s, link)
+		m.mu.Lock()
+		s.link = nil
+		m.mu.Unlock()
+		if !dropped {
+			return
+		}
+		e := asError(link.Err())
+		lastErr = &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+		if !s.req.Profile.Reconnect || !retryable(e) {
+			m.setState(s, StateFailed, e.Msg, func(st *Status) { st.Error = lastErr })
+			return
+		}
+		attempt = 1
+		if !m.wait(ctx, s, &attempt, &backoff, lastErr) {
+			return
+		}
+	}
+}
+
+func (s *msession) currentState(m *Manager) State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return s.status.State
+}
+
+// hold keeps a connected session, sending statistics, until the user
+// disconnects (false) or the link drops (true).
+func (m *Manager) hold(ctx context.Context, s *msession, link Link) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			m.setState(s, StateDisconnecting, "disconnecting", nil)
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			link.Close(cctx)
+			cancel()
+			m.setState(s, StateIdle, "disconnected", func(st *Status) { st.Stats = statsOf(link.Stats(), st.Stats) })
+			return false
+		case <-link.Done():
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			link.Close(cctx) // undo routes and DNS of the dead link
+			cancel()
+			return true
+		case <-m.clock.After(m.statsEvery):
+			m.mu.Lock()
+			now := m.clock.Now()
+			cur := link.Stats()
+			st := statsOf(cur, Stats{})
+			if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
+				st.TxRate = float64(cur.TxBytes-s.prev.TxBytes) / dt
+				st.RxRate = float64(cur.RxBytes-s.prev.RxBytes) / dt
+			}
+			s.prev, s.prevAt = cur, now
+			s.status.Stats = st
+			m.emitLocked(Event{Time: now, Kind: EventStats, Status: s.status})
+			m.mu.Unlock()
+		}
+	}
+}
+
+// wait is the Reconnecting state: it returns false if the user gave up.
+func (m *Manager) wait(ctx context.Context, s *msession, attempt *int, backoff *time.Duration, why *ErrorInfo) bool {
+	d := *backoff
+	next := m.clock.Now().Add(d)
+	m.setState(s, StateReconnecting, fmt.Sprintf("reconnecting in %v (attempt %d): %s", d, *attempt, why.Msg), func(st *Status) {
+		st.Error, st.Attempt, st.NextTry = why, *attempt, next
+	})
+	select {
+	case <-ctx.Done():
+		m.setState(s, StateIdle, "cancelled", nil)
+		return false
+	case <-m.clock.After(d):
+	}
+	*backoff = min(2*d, maxBackoff)
+	return true
+}
+
+// retryable: failures a later attempt may not repeat. Wrong credentials
+// or a bad profile will.
+func retryable(e *Error) bool {
+	switch e.Class {
+	case ClassNoAnswer, ClassProtocol, ClassLocal, ClassInternal:
+		return true
+	}
+	return false
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if err == nil {
+		return &Error{Class: ClassProtocol, Msg: "the connection ended"}
+	}
+	return &Error{Class: ClassInternal, Msg: err.Error(), Err: err}
+}
+
+func statsOf(t tunnel.Stats, prev Stats) Stats {
+	return Stats{TxBytes: t.TxBytes, RxBytes: t.RxBytes, TxPackets: t.TxPackets, RxPackets: t.RxPackets,
+		TxRate: prev.TxRate, RxRate: prev.RxRate}
+}
+
+// eventHandler turns a session's log records into EventLog events.
+type eventHandler struct {
+	m     *Manager
+	s     *msession
+	level slog.Level
+	attrs []slog.Attr
+}
+
+func (h *eventHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *eventHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	for _, a := range h.attrs {
+		line += " " + a.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		line += " " + a.String()
+		return true
+	})
+	h.m.logEvent(h.s, r.Level, line)
+	return nil
+}
+
+func (h *eventHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	n := *h
+	n.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
+	return &n
+}
+
+func (h *eventHandler) WithGroup(string) slog.Handler { return h }

@@ -1,0 +1,124 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Service is the one API of every front end (CLI, desktop app): profiles
+// with their secrets on the user's side, sessions in an Engine (the
+// privileged helper, or in process). Its messages are plain structs.
+type Service struct {
+	store  *Store
+	engine Engine
+}
+
+// NewService joins a profile store and a session engine.
+func NewService(store *Store, engine Engine) *Service {
+	return &Service{store: store, engine: engine}
+}
+
+// Store returns the profile store.
+func (s *Service) Store() *Store { return s.store }
+
+// Engine returns the session engine.
+func (s *Service) Engine() Engine { return s.engine }
+
+// Profiles lists the saved profiles; problems with single files come
+// back as errors without hiding the others.
+func (s *Service) Profiles() ([]Profile, []error) { return s.store.List() }
+
+// SaveProfile adds or updates p and stores the secrets given (empty
+// values are left as they are).
+func (s *Service) SaveProfile(p Profile, secrets map[SecretKind]string) error {
+	if err := s.store.Save(p); err != nil {
+		return err
+	}
+	for k, v := range secrets {
+		if v == "" {
+			continue
+		}
+		if err := s.store.Secrets().Set(p.Name, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RenameProfile renames a profile and moves its secrets.
+func (s *Service) RenameProfile(old, new string) error { return s.store.Rename(old, new) }
+
+// RemoveProfile deletes a profile and its secrets.
+func (s *Service) RemoveProfile(name string) error { return s.store.Delete(name) }
+
+// Secrets reads what a connection of p needs from the keychain.
+func (s *Service) Secrets(p Profile) (map[SecretKind]string, error) {
+	kinds := []SecretKind{SecretPassword}
+	if p.IPsec {
+		kinds = append(kinds, SecretPSK)
+	}
+	if p.L2TPSecret {
+		kinds = append(kinds, SecretL2TP)
+	}
+	out := map[SecretKind]string{}
+	for _, k := range kinds {
+		v, err := s.store.Secrets().Get(p.Name, k)
+		if errors.Is(err, ErrNoSecret) {
+			return nil, &Error{Class: ClassUsage, Err: err, Msg: fmt.Sprintf("no %s stored for profile %q", secretWords(k), p.Name),
+				Hint: fmt.Sprintf("store it with: corridor profile edit %s --%s-file FILE", quoteName(p.Name), k)}
+		}
+		if err != nil {
+			return nil, &Error{Class: ClassLocal, Err: err, Msg: "could not read the keychain: " + err.Error(),
+				Hint: "unlock your keyring (Secret Service) and try again"}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func secretWords(k SecretKind) string {
+	switch k {
+	case SecretPSK:
+		return "pre-shared key"
+	case SecretL2TP:
+		return "L2TP tunnel secret"
+	}
+	return "password"
+}
+
+func quoteName(n string) string {
+	for _, c := range n {
+		if c == ' ' {
+			return fmt.Sprintf("%q", n)
+		}
+	}
+	return n
+}
+
+// Connect brings the named profile up: its secrets go from the keychain
+// to the engine for this connection only.
+func (s *Service) Connect(ctx context.Context, name string) error {
+	p, err := s.store.Get(name)
+	if err != nil {
+		return err
+	}
+	sec, err := s.Secrets(p)
+	if err != nil {
+		return err
+	}
+	return s.engine.Up(ctx, UpRequest{Profile: p, Secrets: sec})
+}
+
+// Disconnect ends the named session ("" : all).
+func (s *Service) Disconnect(ctx context.Context, name string) error {
+	return s.engine.Down(ctx, name)
+}
+
+// Status reports every session.
+func (s *Service) Status(ctx context.Context) ([]Status, error) { return s.engine.Status(ctx) }
+
+// Subscribe streams session events until ctx ends.
+func (s *Service) Subscribe(ctx context.Context) (<-chan Event, error) {
+	return s.engine.Subscribe(ctx)
+}

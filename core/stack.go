@@ -1,0 +1,227 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corridorvpn/corridor/platform"
+	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/ike"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+// RealStack is the Stack that brings sessions up for real: the userspace
+// protocol stack (Connect), then routes and DNS through a platform
+// Router. It needs root (TUN, routes).
+type RealStack struct {
+	// IfName names devices; "" picks corridor0, corridor1, ...
+	IfName string
+	// RouterOptions are passed to platform.NewRouter (tests inject a
+	// runner and a journal directory).
+	RouterOptions []platform.RouterOption
+	// TUNOptions are passed to platform.OpenTUN.
+	TUNOptions []platform.Option
+
+	mu   sync.Mutex
+	used map[string]bool
+}
+
+// ConnectConfigFor turns a profile and its secrets into a ConnectConfig.
+func ConnectConfigFor(p Profile, secrets map[SecretKind]string) (ConnectConfig, error) {
+	cfg := ConnectConfig{Server: p.Server, User: p.User, Password: secrets[SecretPassword], MTU: p.MTU,
+		EchoInterval: time.Duration(p.Keepalive), LocalPort: p.L2TPPort}
+	if cfg.Password == "" {
+		return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no password for profile %q", p.Name),
+			Hint: "store it with: corridor profile edit " + p.Name + " --password-file FILE"}
+	}
+	if len(p.Auth) > 0 {
+		m, err := ppp.ParseAuthMethods(strings.Join(p.Auth, ","))
+		if err != nil {
+			return cfg, &Error{Class: ClassUsage, Msg: "profile auth methods: " + err.Error(), Err: err}
+		}
+		cfg.Auth = m
+	}
+	if p.L2TPSecret {
+		s := secrets[SecretL2TP]
+		if s == "" {
+			return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q uses an L2TP tunnel secret but none is stored", p.Name)}
+		}
+		cfg.TunnelSecret = []byte(s)
+	}
+	if p.IPsec {
+		psk := secrets[SecretPSK]
+		if psk == "" {
+			return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no pre-shared key for profile %q", p.Name),
+				Hint: "store it with: corridor profile edit " + p.Name + " --psk-file FILE"}
+		}
+		ic := &IPsecConfig{PSK: []byte(psk)}
+		var err error
+		if p.IKE != "" {
+			if ic.IKE, err = ike.ParseIKE(p.IKE, p.LegacyCrypto); err != nil {
+				return cfg, &Error{Class: ClassUsage, Msg: "profile IKE proposals: " + err.Error(), Err: err}
+			}
+		} else if p.LegacyCrypto {
+			ic.IKE = append(append([]ike.IKESuite(nil), ike.DefaultIKE...), ike.LegacyIKE...)
+		}
+		if p.ESP != "" {
+			if ic.ESP, err = ike.ParseESP(p.ESP, p.LegacyCrypto); err != nil {
+				return cfg, &Error{Class: ClassUsage, Msg: "profile ESP proposals: " + err.Error(), Err: err}
+			}
+		} else if p.LegacyCrypto {
+			ic.ESP = append(append([]ike.ESPSuite(nil), ike.DefaultESP...), ike.LegacyESP...)
+		}
+		cfg.IPsec = ic
+	}
+	return cfg, nil
+}
+
+// NetConfigFor is what a profile wants from the OS once connected.
+func NetConfigFor(p Profile, s *Session) (*platform.NetConfig, error) {
+	info := s.Info()
+	nc := &platform.NetConfig{Interface: s.Interface(), Local: info.Local, Server: s.Server(),
+		FullTunnel: p.FullTunnel, ClassfulRoute: p.ClassfulRoute, Domains: p.Domains}
+	for _, r := range p.Routes {
+		pfx, err := netip.ParsePrefix(r)
+		if err != nil {
+			return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile route %q: %v", r, err)}
+		}
+		nc.Routes = append(nc.Routes, pfx.Masked())
+	}
+	switch p.DNS {
+	case "none":
+	case "custom":
+		for _, d := range p.DNSServers {
+			a, err := netip.ParseAddr(d)
+			if err != nil {
+				return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile DNS server %q: %v", d, err)}
+			}
+			nc.DNS = append(nc.DNS, a)
+		}
+	default: // "server"
+		nc.DNS = info.DNS
+	}
+	return nc, nil
+}
+
+func (r *RealStack) ifname() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.IfName != "" {
+		return r.IfName
+	}
+	if r.used == nil {
+		r.used = map[string]bool{}
+	}
+	for i := 0; ; i++ {
+		n := fmt.Sprintf("corridor%d", i)
+		if !r.used[n] {
+			r.used[n] = true
+			return n
+		}
+	}
+}
+
+func (r *RealStack) release(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.used, name)
+}
+
+// Up implements Stack.
+func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, progress func(Stage)) (Link, error) {
+	cfg, err := ConnectConfigFor(req.Profile, req.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	name := r.ifname()
+	cfg.IfName, cfg.Logger, cfg.OnStage, cfg.TUNOptions = name, log, progress, r.TUNOptions
+	sess, err := Connect(ctx, cfg)
+	if err != nil {
+		r.release(name)
+		return nil, err
+	}
+	nc, err := NetConfigFor(req.Profile, sess)
+	if err == nil {
+		var rt platform.Router
+		rt, err = platform.NewRouter(r.RouterOptions...)
+		if err == nil {
+			if err = rt.Set(nc); err == nil {
+				progress(Stage{Name: "os", Detail: routesWords(nc)})
+				return &realLink{stack: r, sess: sess, router: rt, name: name, profile: req.Profile}, nil
+			}
+			rt.Close()
+		}
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sess.Close(cctx)
+	r.release(name)
+	if _, ok := err.(*Error); ok {
+		return nil, err
+	}
+	return nil, &Error{Class: ClassLocal, Msg: "could not set up routes and DNS: " + err.Error(),
+		Hint: "the helper needs root; the journal in /run/corridor undoes partial changes", Err: err}
+}
+
+func routesWords(nc *platform.NetConfig) string {
+	var parts []string
+	if nc.FullTunnel {
+		parts = append(parts, "all traffic through the tunnel")
+	} else if len(nc.Routes) > 0 {
+		parts = append(parts, fmt.Sprintf("%d routes through the tunnel", len(nc.Routes)))
+	} else {
+		parts = append(parts, "only the server's network through the tunnel")
+	}
+	if len(nc.DNS) > 0 {
+		parts = append(parts, fmt.Sprintf("DNS %v", nc.DNS))
+	}
+	return "os: " + strings.Join(parts, ", ")
+}
+
+type realLink struct {
+	stack   *RealStack
+	sess    *Session
+	router  platform.Router
+	name    string
+	profile Profile
+	once    sync.Once
+	err     error
+}
+
+func (l *realLink) Info() LinkInfo {
+	info := l.sess.Info()
+	li := LinkInfo{Server: l.sess.Server().String(), Interface: l.sess.Interface(), Address: info.Local.String(), MTU: l.sess.MTU()}
+	if info.Peer.IsValid() {
+		li.Peer = info.Peer.String()
+	}
+	for _, d := range info.DNS {
+		li.DNS = append(li.DNS, d.String())
+	}
+	li.IKE, li.ESP = l.sess.Suites()
+	return li
+}
+
+func (l *realLink) Stats() tunnel.Stats   { return l.sess.Stats() }
+func (l *realLink) Done() <-chan struct{} { return l.sess.Done() }
+func (l *realLink) Err() error            { return l.sess.Err() }
+
+// Close undoes routes and DNS first (they point at the device), then
+// disconnects.
+func (l *realLink) Close(ctx context.Context) error {
+	l.once.Do(func() {
+		rerr := l.router.Close()
+		serr := l.sess.Close(ctx)
+		l.stack.release(l.name)
+		if rerr != nil {
+			l.err = rerr
+		} else {
+			l.err = serr
+		}
+	})
+	return l.err
+}
