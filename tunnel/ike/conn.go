@@ -57,10 +57,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.IKE == nil {
+	if len(c.IKE) == 0 {
 		c.IKE = DefaultIKE
 	}
-	if c.ESP == nil {
+	if len(c.ESP) == 0 {
 		c.ESP = DefaultESP
 	}
 	if c.IKELifetime <= 0 {
@@ -263,14 +263,22 @@ func checkPFS(ss []ESPSuite) error {
 
 // install makes ch the current SA pair, keeping the previous inbound SA.
 func (c *Conn) install(ch *childSA) {
+	if in := c.in.Load(); in == nil || in.cur != ch.in {
+		c.addInbound(ch.in)
+	}
+	c.out.Store(ch.out)
+	c.child = ch
+}
+
+// addInbound starts accepting sa; the current inbound SA becomes the
+// previous one.
+func (c *Conn) addInbound(sa *esp.SA) {
 	prev := c.in.Load()
-	n := &inbound{cur: ch.in}
+	n := &inbound{cur: sa}
 	if prev != nil {
 		n.prev = prev.cur
 	}
 	c.in.Store(n)
-	c.out.Store(ch.out)
-	c.child = ch
 }
 
 // send writes one IKE message to the server, with the non-ESP marker on
@@ -685,8 +693,7 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 			if n, ok := errorNotify(ps); ok {
 				return false, &NotifyError{Phase: "phase 2", Type: n.Type, Offer: notations(cfg.ESP)}
 			}
-			c.informational(sa, ps)
-			return false, nil
+			return false, nil // roundTrip hands it to unsolicited
 		}
 		if h.Exchange() != ExchangeQuick || h.MessageID() != mid {
 			return false, nil
@@ -761,16 +768,6 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 	}
 	c.log.Debug("ike recv", "msg", "QM2", "suite", ch.suite.String(), "spi", fmt.Sprintf("%x", outSPI), "lifetime", ch.lifetime)
 
-	// Message 3: HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
-	h3 := prf(sa.suite.Hash, sa.keys.a, []byte{0}, mb[:], ni, nr)
-	q3, _ := sa.seal(ExchangeQuick, mid, q2last, []Payload{{PayloadHash, h3}})
-	if err := c.send(q3); err != nil {
-		return nil, fmt.Errorf("ike: quick mode msg 3: %w", err)
-	}
-	c.log.Debug("ike send", "msg", "QM3")
-	// If QM3 is lost the server repeats QM2: answer it again.
-	c.replies = map[string][]byte{string(q2raw): q3}
-
 	n := ch.suite.Suite.KeyMaterialLen(ch.suite.KeyLen)
 	kin := keymat(sa.suite.Hash, sa.keys.d, gxy, protoESP, spib, ni, nr, n)
 	kout := keymat(sa.suite.Hash, sa.keys.d, gxy, protoESP, outSPI, ni, nr, n)
@@ -780,6 +777,18 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 	if ch.out, err = esp.NewSA(binary.BigEndian.Uint32(outSPI), ch.suite.Suite, kout); err != nil {
 		return nil, err
 	}
+
+	// Message 3: HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b). The server
+	// may use the new SA as soon as it has QM3: accept it first.
+	h3 := prf(sa.suite.Hash, sa.keys.a, []byte{0}, mb[:], ni, nr)
+	q3, _ := sa.seal(ExchangeQuick, mid, q2last, []Payload{{PayloadHash, h3}})
+	c.addInbound(ch.in)
+	if err := c.send(q3); err != nil {
+		return nil, fmt.Errorf("ike: quick mode msg 3: %w", err)
+	}
+	c.log.Debug("ike send", "msg", "QM3")
+	// If QM3 is lost the server repeats QM2: answer it again.
+	c.replies = map[string][]byte{string(q2raw): q3}
 	ch.born = time.Now()
 	return ch, nil
 }

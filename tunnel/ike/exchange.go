@@ -121,6 +121,7 @@ type ikeSA struct {
 	natFound bool // a real NAT lies between us (not only our forced one)
 	lifetime time.Duration
 	born     time.Time
+	retry    time.Time // after a failed renewal, not before this
 }
 
 // childSA is an established ESP SA pair.
@@ -129,6 +130,7 @@ type childSA struct {
 	in, out  *esp.SA
 	lifetime time.Duration
 	born     time.Time
+	retry    time.Time // after a failed rekey, not before this
 }
 
 // p1IV is the IV of the first message of an exchange with message ID

@@ -188,6 +188,10 @@ func ParseSA(b []byte) (*SA, error) {
 		}
 		sa.Proposals = append(sa.Proposals, p)
 	}
+	// RFC 2408 3.4: the SA payload holds exactly its proposals.
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last proposal", ErrProposal, len(b))
+	}
 	return sa, nil
 }
 
@@ -282,7 +286,7 @@ func ParseDelete(b []byte) (Delete, error) {
 		return Delete{}, fmt.Errorf("%w: delete of %d bytes", ErrPayload, len(b))
 	}
 	size, n := int(b[5]), int(binary.BigEndian.Uint16(b[6:]))
-	if size*n != len(b)-8 {
+	if (size == 0 && n > 0) || size*n != len(b)-8 {
 		return Delete{}, fmt.Errorf("%w: delete of %d SPIs of %d bytes in %d bytes", ErrPayload, n, size, len(b)-8)
 	}
 	d := Delete{Protocol: b[4]}

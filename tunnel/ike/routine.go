@@ -42,6 +42,9 @@ func (c *Conn) routineIKE(ctx context.Context) {
 			}
 			old := c.child
 			if err := c.rekeyChild(ctx); err == nil {
+				if retired != nil {
+					c.retire(retired)
+				}
 				retired, retiredAt = old, time.Now()
 			}
 		case now := <-tick.C:
@@ -65,13 +68,13 @@ func (c *Conn) routineIKE(ctx context.Context) {
 				c.retire(retired)
 				retired = nil
 			}
-			if now.After(rekeyAt(c.ike.born, c.ike.lifetime)) {
+			if now.After(rekeyAt(c.ike.born, c.ike.lifetime)) && now.After(c.ike.retry) {
 				if err := c.rekeyIKE(ctx); err != nil && now.After(c.ike.born.Add(c.ike.lifetime)) {
 					c.fail(fmt.Errorf("ike: the IKE SA expired and could not be renewed: %w", err))
 					return
 				}
 			}
-			if now.After(rekeyAt(c.child.born, c.child.lifetime)) {
+			if now.After(rekeyAt(c.child.born, c.child.lifetime)) && now.After(c.child.retry) {
 				old := c.child
 				if err := c.rekeyChild(ctx); err == nil {
 					if retired != nil {
@@ -94,7 +97,7 @@ func (c *Conn) rekeyChild(ctx context.Context) error {
 	if err != nil {
 		c.log.Warn("ipsec rekey failed", "err", err)
 		// Try again later, not on every tick.
-		c.child.born = c.child.born.Add(min(30*time.Second, c.child.lifetime/20))
+		c.child.retry = time.Now().Add(min(30*time.Second, c.child.lifetime/20))
 		return err
 	}
 	c.install(ch)
@@ -119,7 +122,7 @@ func (c *Conn) rekeyIKE(ctx context.Context) error {
 	sa, err := c.mainMode(ctx)
 	if err != nil {
 		c.log.Warn("ike rekey failed", "err", err)
-		c.ike.born = c.ike.born.Add(min(time.Minute, c.ike.lifetime/20))
+		c.ike.retry = time.Now().Add(min(time.Minute, c.ike.lifetime/20))
 		return err
 	}
 	old := c.ike
