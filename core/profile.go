@@ -37,7 +37,7 @@ type Profile struct {
 	DNS           string   `toml:"dns" json:"dns"` // "server" (default), "none", or "custom"
 	DNSServers    []string `toml:"dns_servers" json:"dns_servers"`
 	Domains       []string `toml:"domains" json:"domains"`
-	Keepalive     Duration `toml:"keepalive" json:"keepalive"`     // LCP echo interval; 0 default (10s)
+	Keepalive     Duration `toml:"keepalive" json:"keepalive"`     // LCP echo interval; 0 default (5s, 5 misses = dead)
 	Reconnect     bool     `toml:"reconnect" json:"reconnect"`     // default true
 	L2TPPort      int      `toml:"l2tp_port" json:"l2tp_port"`     // 0 ephemeral or 1701 (only without IPsec is a choice; with IPsec 1701 is used)
 	L2TPSecret    bool     `toml:"l2tp_secret" json:"l2tp_secret"` // a tunnel secret is stored in the keychain
@@ -56,7 +56,7 @@ var DefaultAuth = []string{"mschapv2", "pap", "chap"}
 
 // DefaultKeepalive is the LCP echo interval of a profile whose Keepalive
 // is 0.
-const DefaultKeepalive = 10 * time.Second
+const DefaultKeepalive = 5 * time.Second
 
 // MaxProfileName is the longest profile name, in bytes.
 const MaxProfileName = 64

@@ -34,7 +34,7 @@ func TestProfileDefaults(t *testing.T) {
 	if DefaultAuth[0] != "mschapv2" {
 		t.Error("NewProfile shares DefaultAuth's array")
 	}
-	if got := (&p).EffectiveKeepalive(); got != 10*time.Second {
+	if got := (&p).EffectiveKeepalive(); got != 5*time.Second {
 		t.Errorf("keepalive default %v", got)
 	}
 }

@@ -79,7 +79,7 @@ var profileKeys = []profileKey{
 		func(p *Profile) any { return p.DNSServers }, setStrings(func(p *Profile) *[]string { return &p.DNSServers })},
 	{"domains", "Search domains resolved through the VPN's DNS, e.g. [\"corp.example.com\"].",
 		func(p *Profile) any { return p.Domains }, setStrings(func(p *Profile) *[]string { return &p.Domains })},
-	{"keepalive", "Interval of PPP keepalives (LCP echo); \"0s\" uses the default, 10s.",
+	{"keepalive", "Interval of PPP keepalives (LCP echo); \"0s\" uses the default, 5s (five missed = the link is dead).",
 		func(p *Profile) any { return p.Keepalive.String() }, setDuration(func(p *Profile) *Duration { return &p.Keepalive })},
 	{"reconnect", "true: reconnect by itself when the connection drops.",
 		func(p *Profile) any { return p.Reconnect }, setBool(func(p *Profile) *bool { return &p.Reconnect })},

@@ -35,6 +35,11 @@ type RealStack struct {
 func ConnectConfigFor(p Profile, secrets map[SecretKind]string) (ConnectConfig, error) {
 	cfg := ConnectConfig{Server: p.Server, User: p.User, Password: secrets[SecretPassword], MTU: p.MTU,
 		EchoInterval: time.Duration(p.Keepalive), LocalPort: p.L2TPPort}
+	if cfg.EchoInterval == 0 {
+		// A dead link is noticed within 30 s: five unanswered echoes 5 s
+		// apart (with IPsec, dead peer detection notices it first).
+		cfg.EchoInterval, cfg.EchoFailures = 5*time.Second, 5
+	}
 	if cfg.Password == "" {
 		return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no password for profile %q", p.Name),
 			Hint: "store it with: corridor profile edit " + p.Name + " --password-file FILE"}

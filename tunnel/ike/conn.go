@@ -41,7 +41,7 @@ type Config struct {
 
 	KeepaliveInterval time.Duration // NAT keepalive (RFC 3948 4); default 20s
 	DPDInterval       time.Duration // idle time before R-U-THERE; default 10s
-	DPDTimeout        time.Duration // idle time that declares the peer dead; default 30s
+	DPDTimeout        time.Duration // idle time that declares the peer dead; default 25s
 
 	// serverPorts overrides 500 and 4500 (tests run a responder on
 	// unprivileged loopback ports).
@@ -82,7 +82,8 @@ func (c *Config) setDefaults() {
 		c.DPDInterval = 10 * time.Second
 	}
 	if c.DPDTimeout <= c.DPDInterval {
-		c.DPDTimeout = max(30*time.Second, 2*c.DPDInterval)
+		// Within 30 s of the last packet, counting the 1 s tick.
+		c.DPDTimeout = max(25*time.Second, 2*c.DPDInterval)
 	}
 	if c.OnStage == nil {
 		c.OnStage = func(string) {}
