@@ -122,3 +122,48 @@ func (s *Service) Status(ctx context.Context) ([]Status, error) { return s.engin
 func (s *Service) Subscribe(ctx context.Context) (<-chan Event, error) {
 	return s.engine.Subscribe(ctx)
 }
+
+// Profile returns one saved profile.
+func (s *Service) Profile(name string) (Profile, error) { return s.store.Get(name) }
+
+// Secret reads one stored secret of a profile (for an editor's
+// show-password field); ErrNoSecret when none is stored.
+func (s *Service) Secret(profile string, kind SecretKind) (string, error) {
+	return s.store.Secrets().Get(profile, kind)
+}
+
+// Import reads a .nmconnection, .mobileconfig or exported .toml file and
+// saves its profiles (secrets to the keychain); it returns what it saved.
+func (s *Service) Import(filename string, data []byte) ([]Profile, error) {
+	ims, err := ImportFile(filename, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []Profile
+	for _, im := range ims {
+		p, err := s.store.Import(im)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Export returns a profile as TOML, without secrets.
+func (s *Service) Export(name string) ([]byte, error) {
+	p, err := s.store.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	return ExportProfile(p), nil
+}
+
+// Ping checks that the engine answers (the helper is running).
+func (s *Service) Ping(ctx context.Context) error {
+	if p, ok := s.engine.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	_, err := s.engine.Status(ctx)
+	return err
+}
