@@ -245,6 +245,13 @@ func TestDaemonFullTunnel(t *testing.T) {
 		t.Errorf("resolv.conf while connected:\n%s", rc)
 	}
 
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.daemon.Process.Pid)); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmHWM:") {
+				t.Logf("daemon (connected, full tunnel) %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
 	scanForSecrets(t, r, s)
 
 	out, code = r.cli(30*time.Second, "", "down", "office")
