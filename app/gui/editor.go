@@ -1,0 +1,709 @@
+package gui
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/corridorvpn/corridor/core"
+)
+
+// Editor fields: the profile's JSON names (core.ValidationError.Field)
+// plus the secrets.
+const (
+	fieldPassword   = "password"
+	fieldPSK        = "psk"
+	fieldL2TPSecret = "l2tp_secret"
+)
+
+var editorFields = []string{"name", "server", "user", fieldPassword, fieldPSK, "ike", "esp", "auth", "mtu",
+	"routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret}
+
+// Choices of the editor.
+var (
+	authChoices   = []string{"MS-CHAPv2", "PAP", "CHAP"}
+	authNames     = map[string]string{"MS-CHAPv2": "mschapv2", "PAP": "pap", "CHAP": "chap"}
+	tunnelChoices = []string{"All traffic (full tunnel)", "Only the networks below (split tunnel)"}
+	dnsChoices    = []string{"From the server", "Leave the system's DNS alone", "These servers"}
+	dnsModes      = []string{core.DNSFromServer, core.DNSNone, core.DNSCustom}
+)
+
+const legacyWarning = "Legacy algorithms (3DES, MD5, MODP1024/1536) are weak or broken. " +
+	"Allow them only for an old server that cannot be upgraded, and ask its administrator to move on."
+
+// editor edits one profile: a new one (orig ""), an existing one, or a
+// duplicate. Messages of Validate show next to their fields as the user
+// types; Save stays disabled until the profile is valid. Secrets are
+// read from and written to the keychain through the Backend only.
+type editor struct {
+	u      *UI
+	orig   string       // the profile's name when editing; "" for a new one
+	base   core.Profile // fields the editor does not show survive a save
+	stored map[core.SecretKind]string
+	keyErr string // why the keychain could not be read
+
+	touched map[string]bool
+	showAll bool
+	filling bool // programmatic SetText: not a user's edit
+	loaded  chan struct{}
+
+	name, server, user          *widget.Entry
+	password, psk, l2tpSecret   *widget.Entry
+	ike, esp                    *widget.Entry
+	mtu, routes, dnsServers     *widget.Entry
+	domains, keepalive, l2tpPrt *widget.Entry
+	ipsec, legacy, classful     *widget.Check
+	reconnect, useL2TPSecret    *widget.Check
+	auth                        *widget.CheckGroup
+	tunnel, dns                 *widget.RadioGroup
+	legacyWarn, ipsecWarn       *widget.Label
+	keyNote                     *widget.Label
+	errs                        map[string]*widget.Label
+	title                       *widget.Label
+	save, cancel                *widget.Button
+	saveErr                     *widget.Label
+	advanced                    *widget.Accordion
+	body                        *fyne.Container
+	scroll                      *container.Scroll
+	content                     fyne.CanvasObject
+}
+
+// editNew opens the editor for a new profile.
+func (u *UI) editNew() {
+	p := core.NewProfile("")
+	u.openEditor(newEditor(u, "", p, false), "")
+}
+
+// editExisting opens the editor on a saved profile.
+func (u *UI) editExisting(name string) {
+	p, err := u.b.Profile(name)
+	if err != nil {
+		u.showError("Could not open "+name, err)
+		return
+	}
+	u.openEditor(newEditor(u, name, p, true), name)
+}
+
+// editDuplicate opens the editor on a copy of a profile under a new name;
+// the copy's secrets are filled in from the original's.
+func (u *UI) editDuplicate(name string) {
+	p, err := u.b.Profile(name)
+	if err != nil {
+		u.showError("Could not open "+name, err)
+		return
+	}
+	p.Name = u.freeName(name)
+	p.Routes = append([]string(nil), p.Routes...)
+	p.DNSServers = append([]string(nil), p.DNSServers...)
+	p.Domains = append([]string(nil), p.Domains...)
+	p.Auth = append([]string(nil), p.Auth...)
+	e := newEditor(u, "", p, true)
+	e.title.SetText("Duplicate of " + name)
+	u.openEditor(e, name)
+}
+
+// freeName returns "name (2)", "name (3)"... the first unused.
+func (u *UI) freeName(name string) string {
+	base := strings.TrimSpace(name)
+	if i := strings.LastIndex(base, " ("); i > 0 && strings.HasSuffix(base, ")") {
+		if _, err := strconv.Atoi(base[i+2 : len(base)-1]); err == nil {
+			base = base[:i]
+		}
+	}
+	for n := 2; ; n++ {
+		c := fmt.Sprintf("%s (%d)", base, n)
+		if len(c) > core.MaxProfileName {
+			c = fmt.Sprintf("%s (%d)", base[:max(0, core.MaxProfileName-len(fmt.Sprintf(" (%d)", n)))], n)
+		}
+		if !u.hasProfile(c) {
+			return c
+		}
+	}
+}
+
+// openEditor shows e in the right pane; secretsFrom names the profile
+// whose stored secrets fill the secret fields ("": none).
+func (u *UI) openEditor(e *editor, secretsFrom string) {
+	u.editing = e
+	u.tabs.Select(u.connTab)
+	u.showRight()
+	e.validate()
+	u.win.Canvas().Focus(e.name)
+	if secretsFrom == "" {
+		close(e.loaded)
+	} else {
+		e.loadSecrets(secretsFrom, e.orig != "")
+	}
+}
+
+// closeEditor leaves the editor for the profile name ("": the selection).
+func (u *UI) closeEditor(name string) {
+	u.editing = nil
+	if name != "" {
+		u.selected = name
+	}
+	u.refreshAll()
+}
+
+func newEditor(u *UI, orig string, p core.Profile, showAll bool) *editor {
+	e := &editor{u: u, orig: orig, base: p, stored: map[core.SecretKind]string{},
+		touched: map[string]bool{}, showAll: showAll, loaded: make(chan struct{}),
+		errs: map[string]*widget.Label{}}
+	for _, f := range editorFields {
+		l := widget.NewLabel("")
+		l.Importance = widget.DangerImportance
+		l.Wrapping = fyne.TextWrapWord
+		l.SizeName = theme.SizeNameCaptionText
+		l.Hide()
+		e.errs[f] = l
+	}
+	changed := func(field string) func(string) {
+		return func(string) { e.edited(field) }
+	}
+	entry := func(field, text, placeholder string) *widget.Entry {
+		w := widget.NewEntry()
+		w.SetText(text)
+		w.SetPlaceHolder(placeholder)
+		w.OnChanged = changed(field)
+		return w
+	}
+	secret := func(field, placeholder string) *widget.Entry {
+		w := widget.NewPasswordEntry()
+		w.SetPlaceHolder(placeholder)
+		w.OnChanged = changed(field)
+		return w
+	}
+
+	e.title = widget.NewLabelWithStyle("New profile", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	e.title.SizeName = theme.SizeNameHeadingText
+	if orig != "" {
+		e.title.SetText("Edit " + orig)
+	}
+	e.name = entry("name", p.Name, "e.g. Office")
+	e.server = entry("server", p.Server, "vpn.example.com or 203.0.113.5")
+	e.user = entry("user", p.User, "your VPN user name")
+	e.password = secret(fieldPassword, "kept in the keychain")
+	e.psk = secret(fieldPSK, "pre-shared key (shared secret), kept in the keychain")
+	e.ipsec = widget.NewCheck("Use IPsec (encrypts the tunnel; leave on unless the server has no IPsec)", func(bool) { e.edited("ipsec") })
+	e.ipsec.SetChecked(p.IPsec)
+	e.ipsecWarn = widget.NewLabel("Without IPsec the VPN does not encrypt your traffic.")
+	e.ipsecWarn.Importance = widget.WarningImportance
+	e.ipsecWarn.Wrapping = fyne.TextWrapWord
+
+	e.ike = entry("ike", p.IKE, "default (e.g. aes256-sha256-modp2048)")
+	e.esp = entry("esp", p.ESP, "default (e.g. aes128-sha1)")
+	e.legacy = widget.NewCheck("Allow legacy algorithms", func(bool) { e.edited("ike") })
+	e.legacy.SetChecked(p.LegacyCrypto)
+	e.legacyWarn = widget.NewLabel(legacyWarning)
+	e.legacyWarn.Importance = widget.WarningImportance
+	e.legacyWarn.Wrapping = fyne.TextWrapWord
+
+	e.auth = widget.NewCheckGroup(authChoices, func([]string) { e.edited("auth") })
+	e.auth.Horizontal = true
+	var sel []string
+	for _, c := range authChoices {
+		for _, a := range p.Auth {
+			if authNames[c] == strings.ToLower(a) {
+				sel = append(sel, c)
+			}
+		}
+	}
+	e.auth.SetSelected(sel)
+
+	e.mtu = entry("mtu", intText(p.MTU), "automatic")
+	e.tunnel = widget.NewRadioGroup(tunnelChoices, func(string) { e.edited("routes") })
+	e.tunnel.Required = true
+	if p.FullTunnel {
+		e.tunnel.SetSelected(tunnelChoices[0])
+	} else {
+		e.tunnel.SetSelected(tunnelChoices[1])
+	}
+	e.routes = entry("routes", strings.Join(p.Routes, "\n"), "10.0.0.0/8\n192.168.10.0/24")
+	e.routes.MultiLine = true
+	e.routes.SetMinRowsVisible(3)
+	e.classful = widget.NewCheck("Also route the assigned address's classful network", func(bool) { e.edited("routes") })
+	e.classful.SetChecked(p.ClassfulRoute)
+
+	e.dns = widget.NewRadioGroup(dnsChoices, func(string) { e.edited("dns") })
+	e.dns.Required = true
+	e.dns.SetSelected(dnsChoices[0])
+	for i, m := range dnsModes {
+		if p.DNS == m {
+			e.dns.SetSelected(dnsChoices[i])
+		}
+	}
+	e.dnsServers = entry("dns_servers", strings.Join(p.DNSServers, ", "), "10.0.0.53, 10.0.0.54")
+	e.domains = entry("domains", strings.Join(p.Domains, ", "), "corp.example.com")
+	e.reconnect = widget.NewCheck("Reconnect automatically after a drop", func(bool) { e.edited("reconnect") })
+	e.reconnect.SetChecked(p.Reconnect)
+	ka := ""
+	if p.Keepalive != 0 {
+		ka = p.Keepalive.String()
+	}
+	e.keepalive = entry("keepalive", ka, "default (5s)")
+	e.l2tpPrt = entry("l2tp_port", intText(p.L2TPPort), "any free port (1701 with IPsec)")
+	e.useL2TPSecret = widget.NewCheck("The server wants an L2TP tunnel secret", func(bool) { e.edited(fieldL2TPSecret) })
+	e.useL2TPSecret.SetChecked(p.L2TPSecret)
+	e.l2tpSecret = secret(fieldL2TPSecret, "tunnel secret, kept in the keychain (not the PSK)")
+
+	e.keyNote = widget.NewLabel("")
+	e.keyNote.Importance = widget.WarningImportance
+	e.keyNote.Wrapping = fyne.TextWrapWord
+	e.keyNote.Hide()
+
+	row := func(label string, field string, w fyne.CanvasObject, extra ...fyne.CanvasObject) []fyne.CanvasObject {
+		box := container.NewVBox(w)
+		for _, x := range extra {
+			box.Add(x)
+		}
+		if field != "" {
+			box.Add(e.errs[field])
+		}
+		return []fyne.CanvasObject{widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{}), box}
+	}
+	form := func(rows ...[]fyne.CanvasObject) *fyne.Container {
+		c := container.New(layout.NewFormLayout())
+		for _, r := range rows {
+			c.Add(r[0])
+			c.Add(r[1])
+		}
+		return c
+	}
+	basic := form(
+		row("Name", "name", e.name),
+		row("Server", "server", e.server),
+		row("User name", "user", e.user),
+		row("Password", fieldPassword, e.password),
+		row("IPsec", "", e.ipsec, e.ipsecWarn),
+		row("Pre-shared key", fieldPSK, e.psk),
+	)
+	adv := form(
+		row("IKE proposals", "ike", e.ike),
+		row("ESP proposals", "esp", e.esp),
+		row("", "", e.legacy, e.legacyWarn),
+		row("Sign-in methods", "auth", e.auth),
+		row("MTU", "mtu", e.mtu),
+		row("Send through VPN", "", e.tunnel),
+		row("Routes", "routes", e.routes, e.classful),
+		row("DNS", "dns", e.dns),
+		row("DNS servers", "dns_servers", e.dnsServers),
+		row("Search domains", "domains", e.domains),
+		row("Reconnect", "", e.reconnect),
+		row("Keepalive", "keepalive", e.keepalive),
+		row("L2TP source port", "l2tp_port", e.l2tpPrt),
+		row("Tunnel secret", fieldL2TPSecret, e.useL2TPSecret, e.l2tpSecret),
+	)
+	e.advanced = widget.NewAccordion(widget.NewAccordionItem("Advanced", adv))
+
+	e.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), e.doSave)
+	e.save.Importance = widget.HighImportance
+	e.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { u.closeEditor(e.orig) })
+	e.saveErr = widget.NewLabel("")
+	e.saveErr.Importance = widget.DangerImportance
+	e.saveErr.Wrapping = fyne.TextWrapWord
+	e.saveErr.Hide()
+
+	note := widget.NewLabel("Passwords and keys go to your system keychain, never to a file.")
+	note.Importance = widget.LowImportance
+	note.Wrapping = fyne.TextWrapWord
+	buttons := container.NewHBox(layout.NewSpacer(), e.cancel, e.save)
+	e.body = container.NewVBox(basic, note, e.keyNote, e.advanced)
+	e.scroll = container.NewVScroll(container.NewPadded(e.body))
+	e.content = container.NewBorder(container.NewPadded(e.title), container.NewPadded(container.NewVBox(e.saveErr, buttons)),
+		nil, nil, e.scroll)
+	e.syncEnabled()
+	return e
+}
+
+func intText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// edited is every field's change handler.
+func (e *editor) edited(field string) {
+	if e.save == nil {
+		return // still being built
+	}
+	if !e.filling {
+		e.touched[field] = true
+		if field == "ike" {
+			e.touched["esp"] = true
+		}
+	}
+	before := e.visibility()
+	e.syncEnabled()
+	e.validate()
+	if e.visibility() != before {
+		e.relayout()
+	}
+}
+
+// visibility is which messages and warnings show.
+func (e *editor) visibility() string {
+	var b strings.Builder
+	for _, f := range editorFields {
+		b.WriteString(strconv.FormatBool(e.errs[f].Visible()))
+	}
+	for _, l := range []*widget.Label{e.ipsecWarn, e.legacyWarn, e.keyNote, e.saveErr} {
+		b.WriteString(strconv.FormatBool(l.Visible()))
+	}
+	b.WriteString(strconv.FormatBool(e.advanced.Items[0].Open))
+	return b.String()
+}
+
+// relayout lays the form out again after messages appeared or went.
+func (e *editor) relayout() {
+	if e.body == nil {
+		return
+	}
+	for _, o := range e.body.Objects {
+		if c, ok := o.(*fyne.Container); ok {
+			c.Refresh()
+		}
+	}
+	e.advanced.Refresh()
+	e.body.Refresh()
+	e.scroll.Refresh()
+	if c, ok := e.content.(*fyne.Container); ok {
+		c.Refresh()
+	}
+}
+
+// syncEnabled enables the fields that apply.
+func (e *editor) syncEnabled() {
+	on := e.ipsec.Checked
+	for _, w := range []fyne.Disableable{e.psk, e.ike, e.esp, e.legacy} {
+		if on {
+			w.Enable()
+		} else {
+			w.Disable()
+		}
+	}
+	if on {
+		e.ipsecWarn.Hide()
+	} else {
+		e.ipsecWarn.Show()
+	}
+	if e.legacy.Checked && on {
+		e.legacyWarn.Show()
+	} else {
+		e.legacyWarn.Hide()
+	}
+	split := e.tunnel.Selected == tunnelChoices[1]
+	if split {
+		e.routes.Enable()
+		e.classful.Enable()
+	} else {
+		e.routes.Disable()
+		e.classful.Disable()
+	}
+	if e.dns.Selected == dnsChoices[2] {
+		e.dnsServers.Enable()
+	} else {
+		e.dnsServers.Disable()
+	}
+	if e.useL2TPSecret.Checked {
+		e.l2tpSecret.Enable()
+	} else {
+		e.l2tpSecret.Disable()
+	}
+}
+
+// splitList splits a list typed with commas, spaces or new lines.
+func splitList(s string) []string {
+	out := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// profile builds the profile from the fields; parse holds messages for
+// fields that are not even numbers or durations.
+func (e *editor) profile() (core.Profile, map[string]string) {
+	parse := map[string]string{}
+	p := e.base
+	p.Name = strings.TrimSpace(e.name.Text)
+	p.Server = strings.TrimSpace(e.server.Text)
+	p.User = strings.TrimSpace(e.user.Text)
+	p.IPsec = e.ipsec.Checked
+	p.IKE = strings.TrimSpace(e.ike.Text)
+	p.ESP = strings.TrimSpace(e.esp.Text)
+	p.LegacyCrypto = e.legacy.Checked
+	p.Auth = []string{}
+	for _, a := range e.base.Auth { // keep the profile's preference order
+		for _, c := range e.auth.Selected {
+			if authNames[c] == strings.ToLower(a) {
+				p.Auth = append(p.Auth, authNames[c])
+			}
+		}
+	}
+	for _, c := range authChoices {
+		if contains(e.auth.Selected, c) && !contains(p.Auth, authNames[c]) {
+			p.Auth = append(p.Auth, authNames[c])
+		}
+	}
+	p.MTU = 0
+	if t := strings.TrimSpace(e.mtu.Text); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			parse["mtu"] = "enter a number between 576 and 1500, or leave it empty for automatic"
+		} else {
+			p.MTU = n
+		}
+	}
+	p.FullTunnel = e.tunnel.Selected != tunnelChoices[1]
+	p.Routes = splitList(e.routes.Text)
+	p.ClassfulRoute = e.classful.Checked
+	p.DNS = core.DNSFromServer
+	for i, c := range dnsChoices {
+		if e.dns.Selected == c {
+			p.DNS = dnsModes[i]
+		}
+	}
+	p.DNSServers = []string{}
+	if p.DNS == core.DNSCustom {
+		p.DNSServers = splitList(e.dnsServers.Text)
+	}
+	p.Domains = splitList(e.domains.Text)
+	p.Reconnect = e.reconnect.Checked
+	p.Keepalive = 0
+	if t := strings.TrimSpace(e.keepalive.Text); t != "" {
+		if n, err := strconv.Atoi(t); err == nil {
+			t = strconv.Itoa(n) + "s" // a bare number means seconds
+		}
+		d, err := time.ParseDuration(t)
+		if err != nil {
+			parse["keepalive"] = "write it like 10s or 1m, or leave it empty for the default"
+		} else {
+			p.Keepalive = core.Duration(d)
+		}
+	}
+	p.L2TPPort = 0
+	if t := strings.TrimSpace(e.l2tpPrt.Text); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			parse["l2tp_port"] = "enter a port number, or leave it empty for any free port"
+		} else {
+			p.L2TPPort = n
+		}
+	}
+	p.L2TPSecret = e.useL2TPSecret.Checked
+	return p, parse
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// problems returns every field's message ("" when fine).
+func (e *editor) problems() (core.Profile, map[string]string) {
+	p, msgs := e.profile()
+	var ve core.ValidationErrors
+	if err := p.Validate(); err != nil {
+		errors.As(err, &ve)
+	}
+	for _, f := range editorFields {
+		if msgs[f] == "" {
+			if m := ve.For(f); m != "" {
+				msgs[f] = m
+			}
+		}
+	}
+	if msgs["name"] == "" && p.Name != e.orig && e.u.hasProfile(p.Name) {
+		msgs["name"] = fmt.Sprintf("a profile named %q exists already", p.Name)
+	}
+	if e.password.Text == "" && e.stored[core.SecretPassword] == "" {
+		msgs[fieldPassword] = "enter the password"
+	}
+	if p.IPsec && e.psk.Text == "" && e.stored[core.SecretPSK] == "" {
+		msgs[fieldPSK] = "enter the pre-shared key (PSK) your administrator gave you; it is not your password"
+	}
+	if p.L2TPSecret && e.l2tpSecret.Text == "" && e.stored[core.SecretL2TP] == "" {
+		msgs[fieldL2TPSecret] = "enter the L2TP tunnel secret, or clear the check box"
+	}
+	for f, m := range msgs {
+		if m == "" {
+			delete(msgs, f)
+		}
+	}
+	return p, msgs
+}
+
+// validate shows the messages next to their fields and enables Save
+// only for a valid profile. It reports whether the profile is valid.
+func (e *editor) validate() bool {
+	_, msgs := e.problems()
+	advancedBad := false
+	for _, f := range editorFields {
+		l := e.errs[f]
+		m := msgs[f]
+		if m != "" && (e.showAll || e.touched[f]) {
+			l.SetText(sentence(m))
+			l.Show()
+			switch f {
+			case "ike", "esp", "auth", "mtu", "routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret:
+				advancedBad = true
+			}
+		} else if l.Visible() {
+			l.Hide()
+		}
+	}
+	if advancedBad && e.advanced != nil && !e.advanced.Items[0].Open {
+		e.advanced.Open(0) // a problem there must not stay hidden
+	}
+	if len(msgs) == 0 {
+		e.save.Enable()
+	} else {
+		e.save.Disable()
+	}
+	return len(msgs) == 0
+}
+
+// loadSecrets reads the stored secrets of profile from the keychain in
+// the background. asStored: they are this profile's own (editing), so
+// an unchanged field is not saved again; otherwise (duplicate) they only
+// fill the fields.
+func (e *editor) loadSecrets(profile string, asStored bool) {
+	u := e.u
+	u.goBG(func() {
+		defer close(e.loaded)
+		got := map[core.SecretKind]string{}
+		var keyErr error
+		for _, k := range core.SecretKinds {
+			v, err := u.b.Secret(profile, k)
+			switch {
+			case err == nil:
+				got[k] = v
+			case errors.Is(err, core.ErrNoSecret):
+			default:
+				keyErr = err
+			}
+		}
+		u.do(func() {
+			if u.editing != e {
+				return
+			}
+			if asStored {
+				e.stored = got
+			}
+			e.filling = true
+			for k, w := range map[core.SecretKind]*widget.Entry{core.SecretPassword: e.password, core.SecretPSK: e.psk, core.SecretL2TP: e.l2tpSecret} {
+				if w.Text == "" && got[k] != "" {
+					w.SetText(got[k])
+				}
+			}
+			e.filling = false
+			if keyErr != nil {
+				e.keyErr = errorInfo(keyErr).Msg
+				e.keyNote.SetText("Could not read the keychain: " + e.keyErr)
+				e.keyNote.Show()
+			}
+			e.validate()
+			e.relayout()
+		})
+	})
+}
+
+// secrets returns the secrets to store: the fields that hold a new value.
+func (e *editor) secrets(p core.Profile) map[core.SecretKind]string {
+	out := map[core.SecretKind]string{}
+	put := func(k core.SecretKind, v string) {
+		if v != "" && v != e.stored[k] {
+			out[k] = v
+		}
+	}
+	put(core.SecretPassword, e.password.Text)
+	if p.IPsec {
+		put(core.SecretPSK, e.psk.Text)
+	}
+	if p.L2TPSecret {
+		put(core.SecretL2TP, e.l2tpSecret.Text)
+	}
+	return out
+}
+
+// doSave saves the profile (renaming it first if its name changed) and
+// hands the secrets to the keychain, in the background.
+func (e *editor) doSave() {
+	e.showAll = true
+	if !e.validate() {
+		return
+	}
+	p, _ := e.profile()
+	secrets := e.secrets(p)
+	u := e.u
+	e.save.Disable()
+	e.saveErr.Hide()
+	orig := e.orig
+	u.goBG(func() {
+		var err error
+		renamed := false
+		if orig != "" && orig != p.Name {
+			err = u.b.RenameProfile(orig, p.Name)
+			renamed = err == nil
+		}
+		if err == nil {
+			err = u.b.SaveProfile(p, secrets)
+		}
+		u.do(func() {
+			if err != nil {
+				if renamed {
+					// The rename went through, the save did not: go on
+					// editing the profile under its new name.
+					e.orig = p.Name
+					e.title.SetText("Edit " + p.Name)
+					u.reloadProfiles()
+				}
+				e.saveFailed(err)
+				return
+			}
+			u.remember(secrets)
+			if orig == "" {
+				u.logf("INFO", p.Name, "profile added")
+			} else {
+				u.logf("INFO", p.Name, "profile saved")
+			}
+			u.loadProfiles()
+			u.closeEditor(p.Name)
+		})
+	})
+}
+
+func (e *editor) saveFailed(err error) {
+	var ve core.ValidationErrors
+	if errors.As(err, &ve) {
+		for _, v := range ve {
+			if l := e.errs[v.Field]; l != nil {
+				l.SetText(sentence(v.Msg))
+				l.Show()
+			}
+		}
+	}
+	info := errorInfo(err)
+	text := "Could not save: " + info.Msg
+	if info.Hint != "" {
+		text += ". " + sentence(info.Hint)
+	}
+	e.saveErr.SetText(text)
+	e.saveErr.Show()
+	e.validate()
+	e.relayout()
+}
