@@ -1,16 +1,21 @@
 # Corridor: two commands for a newcomer (see README.md).
-#   make run    sets up and runs the live demo (a local SoftEther server + a real tunnel)
+#   make run    sets up and runs the live demo: a local SoftEther server, the helper,
+#               and the desktop app on your display (without a display: the CLI demo)
 #   make test   sets up and runs the whole test suite (CI runs exactly this)
 
 GO      ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run test setup build vet unit fuzz cross bench clean
+.PHONY: run run-cli test setup build vet unit fuzz cross bench gui-test measure-gui package windows clean
 
 run: setup
+	./build/gui-demo.sh
+
+# The command-line demo (corridor connect in the foreground).
+run-cli: setup
 	./build/demo.sh
 
-test: setup vet unit fuzz cross
+test: setup vet unit fuzz cross windows
 
 setup:
 	./build/setup.sh
@@ -26,6 +31,7 @@ vet:
 # -p 1: one package at a time, so only one SoftEther server runs at once.
 unit:
 	$(GO) test -p 1 -count=1 -timeout 20m ./...
+	@if [ -s build/out/gui/screenshots.txt ]; then echo "screenshots of the desktop app (build/guitest):"; sed 's/^/  /' build/out/gui/screenshots.txt; fi
 
 # Every native fuzz target, briefly.
 fuzz:
@@ -43,6 +49,23 @@ cross:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/...
+
+# The desktop app in Xvfb, verbose: window, screenshots (build/out/gui/), tray
+# over D-Bus; as root also a real tunnel connected from the tray.
+gui-test: setup
+	$(GO) test -count=1 -v -timeout 10m ./build/guitest
+
+# Start-up time and memory of the desktop app (root: also while connected).
+measure-gui: setup
+	./build/measure-gui.sh
+
+# build/out/Corridor.tar.xz (binary, .desktop file, icon) and build/out/corridor.exe.
+package: setup
+	./build/package.sh linux windows
+
+# Only the Windows exe (cross-compiled with mingw-w64).
+windows: setup
+	./build/package.sh windows
 
 clean:
 	rm -rf bin

@@ -1,11 +1,26 @@
 // Command corridor is an L2TP/IPsec VPN client whose whole protocol stack
 // runs in userspace. This file stays thin: the front ends live in app/.
+// Without arguments (or with "gui") it is the desktop app; anything else
+// is the command line.
 package main
 
 import (
 	"os"
 
 	"github.com/corridorvpn/corridor/app/cli"
+	"github.com/corridorvpn/corridor/app/desktop"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:])) }
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "gui" {
+		os.Exit(desktop.Main(guiArgs(os.Args)))
+	}
+	os.Exit(cli.Main(os.Args[1:]))
+}
+
+func guiArgs(args []string) []string {
+	if len(args) < 2 {
+		return nil
+	}
+	return args[2:]
+}

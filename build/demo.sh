@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Live demo: starts a local SoftEther VPN Server in its own network
+# Command-line live demo (`make run-cli`, and `make run` when there is no
+# display; with one, `make run` runs build/gui-demo.sh, the desktop app):
+# starts a local SoftEther VPN Server in its own network
 # namespace, brings a Corridor L2TP/IPsec tunnel up to it with `corridor
 # connect` (the stages scroll by: IKE, ESP, L2TP, PPP), then pings the server's SecureNAT
 # gateway through the tunnel. Ctrl-C tears everything down: tunnel, TUN

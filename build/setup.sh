@@ -4,7 +4,14 @@
 # when a package is missing. Needs root (uses sudo when not root).
 set -euo pipefail
 
-pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps util-linux gnome-keyring dbus-daemon)
+pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps util-linux gnome-keyring dbus-daemon
+	# building the desktop app (Fyne: cgo, OpenGL, X11 and Wayland headers)
+	gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
+	libxxf86vm-dev libwayland-dev libxkbcommon-dev
+	# its tests: a real window under Xvfb, screenshots, the tray over D-Bus
+	xvfb xauth xdotool imagemagick libgl1-mesa-dri libglib2.0-bin
+	# the Windows cross build of the desktop app
+	gcc-mingw-w64-x86-64)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

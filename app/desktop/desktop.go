@@ -1,0 +1,178 @@
+// Package desktop is Corridor's desktop app: it creates the Fyne app and
+// its main window, puts the UI of package gui in it, keeps a system tray
+// icon with the connection menu, and joins them to core.Service (the
+// user's profiles and keychain, the privileged helper over its socket).
+//
+// Closing the window hides it: the app stays in the tray until Quit.
+// Everything a test can exercise without a display lives in package gui;
+// this package is the thin part that needs the real driver.
+package desktop
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/corridorvpn/corridor/app/gui"
+	"github.com/corridorvpn/corridor/assets"
+	"github.com/corridorvpn/corridor/core"
+)
+
+// The app's identity; FyneApp.toml beside main.go says the same for the
+// packaging tool.
+const (
+	AppID   = "io.github.corridorvpn.corridor"
+	Name    = "Corridor"
+	Version = "0.1.0"
+	Build   = 1
+)
+
+const usageText = `Usage: corridor [gui] [--hidden]
+
+Starts the Corridor desktop app: a window with your profiles and a tray
+icon with the connection menu. Closing the window keeps the app in the
+tray; Quit in the tray menu ends it (connections stay up: the helper
+keeps them). The helper (corridor daemon) must run for connections.
+
+Environment:
+  CORRIDOR_CONFIG_DIR   where profiles live (default: the user's config folder)
+  CORRIDOR_SOCKET       the helper's socket (default ` + core.DefaultSocket + `)
+
+Run "corridor help" for the command line.
+
+Flags:
+`
+
+// Main runs the desktop app with the arguments after "gui" and returns
+// the exit code.
+func Main(args []string) int { return run(args, os.Stderr) }
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	hidden := fs.Bool("hidden", false, "start in the tray with the window hidden (for autostart)")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usageText); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "corridor: unknown command %q (run \"corridor help\")\n", fs.Arg(0))
+		return 2
+	}
+	if msg := noDisplay(); msg != "" {
+		fmt.Fprintf(stderr, "corridor: %s\n", msg)
+		fmt.Fprintln(stderr, `hint: run "corridor help" for the command line`)
+		return 2
+	}
+
+	a := app.NewWithID(AppID)
+	if a.Metadata().Name == "" {
+		// Built with go build (not the fyne tool): no packaged metadata.
+		app.SetMetadata(fyne.AppMetadata{ID: AppID, Name: Name, Version: Version, Build: Build, Icon: assets.Icon})
+	}
+	a.SetIcon(assets.Icon)
+
+	// The main window is created before the tray: Fyne treats the first
+	// window as the master window. gui.New gives it its content, its
+	// remembered size (Fyne preferences, never below gui.MinWindowSize)
+	// and the close intercept that hides it (saving the size).
+	w := a.NewWindow(Name)
+	w.SetIcon(assets.Icon)
+
+	svc, err := openService()
+	if err != nil {
+		fmt.Fprintf(stderr, "corridor: %v\n", err)
+		showFatal(a, w, err)
+		return 1
+	}
+
+	u := gui.New(a, w, svc)
+	// The tray: its menu has "Show window". (SetSystemTrayWindow is not
+	// used: it would replace the close intercept gui.New set.)
+	tray, hasTray := a.(desktop.App)
+	if hasTray {
+		tray.SetSystemTrayMenu(u.TrayMenu())
+		tray.SetSystemTrayIcon(u.TrayIcon())
+		setTrayTitle(u.TrayTitle())
+		u.OnTrayChange(func() {
+			tray.SetSystemTrayMenu(u.TrayMenu())
+			tray.SetSystemTrayIcon(u.TrayIcon())
+			setTrayTitle(u.TrayTitle())
+		})
+	} else {
+		// No tray with this driver: closing the window ends the app.
+		w.SetCloseIntercept(func() { u.SaveWindowSize(); a.Quit() })
+	}
+	// Quit in the tray menu (gui saves the window size first).
+	u.OnQuit(a.Quit)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.Lifecycle().SetOnStarted(func() { u.Start(ctx) })
+	a.Lifecycle().SetOnStopped(func() {
+		cancel()
+		closeTrayTitle()
+	})
+
+	if !*hidden || !hasTray {
+		u.ShowWindow()
+	}
+	a.Run()
+	return 0
+}
+
+// noDisplay explains why no window can open, or returns "".
+func noDisplay() string {
+	switch runtime.GOOS {
+	case "linux", "freebsd", "openbsd", "netbsd", "dragonfly":
+		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+			return "no display for the desktop app (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+		}
+	}
+	return ""
+}
+
+// showFatal shows an error that keeps the app from working, then quits
+// when the window closes.
+func showFatal(a fyne.App, w fyne.Window, err error) {
+	msg := widget.NewLabel("Corridor cannot start:\n\n" + err.Error())
+	msg.Wrapping = fyne.TextWrapWord
+	w.SetContent(container.NewBorder(nil, widget.NewButton("Quit", a.Quit), nil, nil, msg))
+	w.SetCloseIntercept(a.Quit)
+	w.ShowAndRun()
+}
+
+// openService opens the profile store (the user's config folder, or
+// $CORRIDOR_CONFIG_DIR) with the OS keychain, and the helper's client
+// ($CORRIDOR_SOCKET or the default socket) - as the command line does.
+func openService() (*core.Service, error) {
+	dir := os.Getenv("CORRIDOR_CONFIG_DIR")
+	if dir == "" {
+		var err error
+		if dir, err = core.DefaultConfigDir(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := core.OpenStore(dir, core.NewKeyring())
+	if err != nil {
+		return nil, err
+	}
+	socket := os.Getenv("CORRIDOR_SOCKET")
+	if socket == "" {
+		socket = core.DefaultSocket
+	}
+	return core.NewService(st, &core.DaemonClient{Socket: socket}), nil
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Packages the desktop app into build/out/:
+#   linux     Corridor.tar.xz: the binary, a .desktop file and the icon, laid
+#             out for /usr/local (`make install` inside it, or unpack to /);
+#             made by the Fyne tool (fyne.io/tools, installed if missing)
+#             from bin/corridor and FyneApp.toml beside main.go (~20 s)
+#   windows   corridor.exe: the Windows GUI build, cross-compiled with
+#             mingw-w64 (cgo; ~10 minutes the first time, seconds after)
+# Usage: build/package.sh [linux] [windows]   (default: both)
+# Needs the packages build/setup.sh installs (gcc, the Fyne headers,
+# gcc-mingw-w64-x86-64). Runs as any user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FYNE_TOOLS_VERSION=v1.7.4
+out=build/out
+mkdir -p "$out"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(linux windows)
+
+secs() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+fyne_tool() {
+	local bin
+	bin="$(go env GOPATH)/bin/fyne"
+	if [ ! -x "$bin" ] || [[ $("$bin" version 2>/dev/null || true) != *"cli version: $FYNE_TOOLS_VERSION"* ]]; then
+		echo "package: installing the Fyne tool fyne.io/tools/cmd/fyne@$FYNE_TOOLS_VERSION" >&2
+		# Outside the module: its own dependencies must not touch go.mod.
+		(cd / && GOFLAGS= go install "fyne.io/tools/cmd/fyne@$FYNE_TOOLS_VERSION")
+	fi
+	echo "$bin"
+}
+
+linux() {
+	local t0 fyne
+	t0=$(date +%s.%N)
+	fyne=$(fyne_tool)
+	echo "package: building bin/corridor" >&2
+	go build -o bin/corridor .
+	# Run from the repository: fyne reads FyneApp.toml beside main.go and
+	# writes Corridor.tar.xz into the current directory. It also rewrites
+	# FyneApp.toml with Build+1 afterwards: keep the file as it is (the
+	# build number is ours to bump, in a commit).
+	rm -f Corridor.tar.xz
+	local saved rc=0
+	saved=$(mktemp)
+	cp FyneApp.toml "$saved"
+	"$fyne" package -os linux --exe bin/corridor --release || rc=$?
+	cp "$saved" FyneApp.toml
+	rm -f "$saved"
+	[ "$rc" -eq 0 ] || exit "$rc"
+	mv Corridor.tar.xz "$out/Corridor.tar.xz"
+	echo "package: $out/Corridor.tar.xz ($(du -h "$out/Corridor.tar.xz" | cut -f1), $(secs "$t0") s):" >&2
+	tar -tJf "$out/Corridor.tar.xz" | sed 's/^/  /' >&2
+}
+
+windows() {
+	local t0
+	t0=$(date +%s.%N)
+	command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "package: needs x86_64-w64-mingw32-gcc (apt package gcc-mingw-w64-x86-64; build/setup.sh)" >&2; exit 1; }
+	echo "package: building $out/corridor.exe (GOOS=windows, cgo with mingw-w64)" >&2
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc go build -ldflags=-H=windowsgui -o "$out/corridor.exe" .
+	echo "package: $out/corridor.exe ($(du -h "$out/corridor.exe" | cut -f1), $(secs "$t0") s)" >&2
+}
+
+for t in "${targets[@]}"; do
+	case $t in
+	linux) linux ;;
+	windows) windows ;;
+	*) echo "usage: $0 [linux] [windows]" >&2; exit 2 ;;
+	esac
+done
