@@ -33,8 +33,8 @@ END {
 	printf "%-18s %12s %10s %12s %7s %8s %14s\n", "suite", "datapath ns", "MB/s", "bare ns", "ratio", "allocs", "seal 2-core MB/s"
 	for (s in suites) {
 		d = median("DataPath" SUBSEP s SUBSEP 1); b = median("BareCrypto" SUBSEP s SUBSEP 1)
-		p = median("DataPathSealParallel" SUBSEP s SUBSEP 2)
+		par = median("DataPathSealParallel" SUBSEP s SUBSEP 2)
 		if (d == 0 || b == 0) continue
-		printf "%-18s %12.0f %10.1f %12.0f %7.2f %8s %14.1f\n", s, d, 1400 * 1000 / d, b, b / d, allocs["DataPath" SUBSEP s SUBSEP 1], (p > 0 ? 1400 * 1000 / p : 0)
+		printf "%-18s %12.0f %10.1f %12.0f %7.2f %8s %14.1f\n", s, d, 1400 * 1000 / d, b, b / d, allocs["DataPath" SUBSEP s SUBSEP 1], (par > 0 ? 1400 * 1000 / par : 0) | "sort"
 	}
-}' "$out" | sort
+}' "$out"
