@@ -168,6 +168,8 @@ do_start() {
 		mount --bind "$1/var" /var
 		mount --bind "$1/run" /run
 		mount --bind "$1/tmp" /tmp
+		cd /tmp
+		ulimit -c 0 # it sometimes crashes on SIGTERM: no core files in the caller'"'"'s directory
 		exec "$2" start --foreground' vpnserver "$STATE" "$VPNSERVER" \
 		</dev/null >"$STATE/server.log" 2>&1 &
 	PID=$!
