@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -55,7 +56,7 @@ func (s *Server) Listen(path, group string) error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	os.Remove(path) // a stale socket of a crashed daemon
@@ -81,15 +82,6 @@ func (s *Server) Listen(path, group string) error {
 	}
 	s.ln = ln
 	return nil
-}
-
-func dirOf(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[:i]
-		}
-	}
-	return "."
 }
 
 func (s *Server) allowed(uid, gid uint32) bool {

@@ -153,8 +153,8 @@ func connect(args []string, env Env) int {
 	fs.SetOutput(env.Stderr)
 	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec")
 	fs.StringVar(&f.pskFile, "psk-file", "", "read the IPsec pre-shared key from `FILE` (\"-\": standard input)")
-	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ikeDefault()+")")
-	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+espDefault()+")")
+	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ike.Notations(ike.DefaultIKE)+")")
+	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+ike.Notations(ike.DefaultESP)+")")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "also allow 3DES, MD5 and MODP1024/1536 (old servers; weaker)")
 	fs.DurationVar(&f.espLifetime, "esp-lifetime", 0, "proposed ESP SA `LIFETIME` (default 1h); rekeyed before it runs out")
 	fs.DurationVar(&f.ikeLifetime, "ike-lifetime", 0, "proposed IKE SA `LIFETIME` (default 8h); renewed before it runs out")
@@ -317,22 +317,6 @@ func connect(args []string, env Env) int {
 		fmt.Fprintln(env.Stderr, "corridor: the connection ended")
 		return ExitProtocol
 	}
-}
-
-func ikeDefault() string {
-	var n []string
-	for _, s := range ike.DefaultIKE {
-		n = append(n, s.Notation())
-	}
-	return strings.Join(n, ",")
-}
-
-func espDefault() string {
-	var n []string
-	for _, s := range ike.DefaultESP {
-		n = append(n, s.Notation())
-	}
-	return strings.Join(n, ",")
 }
 
 func peerString(info ppp.IPInfo) string {

@@ -11,13 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/corridorvpn/corridor/build/softether"
+	"github.com/corridorvpn/corridor/build/testenv"
 	"github.com/corridorvpn/corridor/core"
 )
 
@@ -34,35 +35,8 @@ func keyring(t *testing.T) []string {
 	home := t.TempDir()
 	env := []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + home, "XDG_DATA_HOME=" + home + "/data", "XDG_CONFIG_HOME=" + home + "/config",
 		"PATH=" + os.Getenv("PATH")}
-	cmd := exec.Command("dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1")
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("dbus-daemon: %v", err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) < 2 {
-		t.Fatalf("dbus-daemon printed %q", out)
-	}
-	addr, pid := f[0], f[1]
-	t.Cleanup(func() {
-		if p, err := strconv.Atoi(pid); err == nil {
-			syscall.Kill(p, syscall.SIGTERM)
-		}
-	})
-	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+addr)
-	gk := exec.Command("gnome-keyring-daemon", "--daemonize", "--unlock", "--components=secrets")
-	gk.Env = env
-	gk.Stdin = strings.NewReader("keyring-pass")
-	gout, err := gk.Output()
-	if err != nil {
-		t.Fatalf("gnome-keyring-daemon: %v", err)
-	}
-	for _, l := range strings.Split(string(gout), "\n") {
-		if l != "" {
-			env = append(env, l)
-		}
-	}
+	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+testenv.SessionBus(t, env))
+	env = append(env, testenv.Keyring(t, env)...)
 	t.Cleanup(func() { exec.Command("pkill", "-f", "gnome-keyring-daemon.*"+home).Run() })
 	return env
 }
@@ -139,11 +113,12 @@ type lockedBuf struct {
 	b *bytes.Buffer
 }
 
-var logMu = make(chan struct{}, 1)
+// logMu guards the daemon log buffers.
+var logMu sync.Mutex
 
 func (l *lockedBuf) Write(p []byte) (int, error) {
-	logMu <- struct{}{}
-	defer func() { <-logMu }()
+	logMu.Lock()
+	defer logMu.Unlock()
 	return l.b.Write(p)
 }
 
@@ -408,9 +383,9 @@ func scanForSecrets(t *testing.T, r *daemonRig, s *softether.Server) {
 		}
 		return nil
 	})
-	logMu <- struct{}{}
+	logMu.Lock()
 	log := r.log.String()
-	<-logMu
+	logMu.Unlock()
 	for _, sec := range secrets {
 		if strings.Contains(log, sec) {
 			t.Errorf("secret found in the daemon log")

@@ -33,6 +33,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/corridorvpn/corridor/build/softether"
+	"github.com/corridorvpn/corridor/build/testenv"
 	"github.com/corridorvpn/corridor/core"
 )
 
@@ -146,20 +147,7 @@ func newSession(t *testing.T) *session {
 	s.env = append(s.env, "DISPLAY="+s.display)
 
 	// The session bus.
-	d := exec.Command("dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1")
-	d.Env = s.env
-	out, err := d.Output()
-	if err != nil {
-		t.Fatalf("dbus-daemon: %v", err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) < 2 {
-		t.Fatalf("dbus-daemon printed %q", out)
-	}
-	s.busAddr = f[0]
-	if pid, err := strconv.Atoi(f[1]); err == nil {
-		t.Cleanup(func() { killPid(pid) })
-	}
+	s.busAddr = testenv.SessionBus(t, s.env)
 	s.env = append(s.env, "DBUS_SESSION_BUS_ADDRESS="+s.busAddr)
 	if s.bus, err = dbus.Connect(s.busAddr); err != nil {
 		t.Fatalf("connecting to the session bus: %v", err)
@@ -168,18 +156,7 @@ func newSession(t *testing.T) *session {
 
 	// gnome-keyring with its Secret Service, unlocked with a throwaway
 	// password (without --unlock it would want a prompter).
-	gk := exec.Command("gnome-keyring-daemon", "--daemonize", "--unlock", "--components=secrets")
-	gk.Env = s.env
-	gk.Stdin = strings.NewReader("keyring-pass")
-	gout, err := gk.Output()
-	if err != nil {
-		t.Fatalf("gnome-keyring-daemon: %v", err)
-	}
-	for _, l := range strings.Split(string(gout), "\n") {
-		if l != "" {
-			s.env = append(s.env, l)
-		}
-	}
+	s.env = append(s.env, testenv.Keyring(t, s.env)...)
 	// It daemonized: find it by the bus name it owns, end it by its PID.
 	if pid, err := s.ownerPID("org.freedesktop.secrets", 10*time.Second); err != nil {
 		t.Fatalf("gnome-keyring-daemon: %v", err)

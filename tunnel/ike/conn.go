@@ -410,7 +410,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		{PayloadVendorID, vidDraft02n}, {PayloadVendorID, vidDraft02},
 		{PayloadVendorID, vidDPD},
 	}}).Marshal()
-	c.log.Debug("ike send", "msg", "MM1", "offer", notations(cfg.IKE))
+	c.log.Debug("ike send", "msg", "MM1", "offer", Notations(cfg.IKE))
 
 	// Message 2: the chosen proposal.
 	var m2 *Message
@@ -422,7 +422,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		}
 		if m.Exchange == ExchangeInformational {
 			if n, ok := errorNotify(m.Payloads); ok {
-				return false, &NotifyError{Phase: "phase 1", Type: n.Type, Offer: notations(cfg.IKE)}
+				return false, &NotifyError{Phase: "phase 1", Type: n.Type, Offer: Notations(cfg.IKE)}
 			}
 			return false, nil
 		}
@@ -434,7 +434,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	})
 	if err == errTimeout {
 		return nil, fmt.Errorf("%w (main mode message 1 sent %d times over %v; offered %s)",
-			ErrNoAnswer, len(cfg.Retransmit), total(cfg.Retransmit), notations(cfg.IKE))
+			ErrNoAnswer, len(cfg.Retransmit), total(cfg.Retransmit), Notations(cfg.IKE))
 	}
 	if err != nil {
 		return nil, err
@@ -671,7 +671,7 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 		Payload{sa.natt.natoaType(), appendNATOA(nil, c.local.Addr())},
 		Payload{sa.natt.natoaType(), appendNATOA(nil, c.server)})
 	q1, q1last := sa.seal(ExchangeQuick, mid, sa.p2IV(mid), sa.hashed(mb[:], ps))
-	c.log.Debug("ike send", "msg", "QM1", "mid", mid, "offer", notations(cfg.ESP))
+	c.log.Debug("ike send", "msg", "QM1", "mid", mid, "offer", Notations(cfg.ESP))
 
 	var nr, outSPI, gxy []byte
 	var chosen Transform
@@ -692,7 +692,7 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 				return false, nil
 			}
 			if n, ok := errorNotify(ps); ok {
-				return false, &NotifyError{Phase: "phase 2", Type: n.Type, Offer: notations(cfg.ESP)}
+				return false, &NotifyError{Phase: "phase 2", Type: n.Type, Offer: Notations(cfg.ESP)}
 			}
 			return false, nil // roundTrip hands it to unsolicited
 		}
@@ -756,7 +756,7 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 		return true, nil
 	})
 	if err == errTimeout {
-		return nil, fmt.Errorf("%w after %v (offered %s)", ErrQuickMode, total(cfg.Retransmit), notations(cfg.ESP))
+		return nil, fmt.Errorf("%w after %v (offered %s)", ErrQuickMode, total(cfg.Retransmit), Notations(cfg.ESP))
 	}
 	if err != nil {
 		return nil, err

@@ -347,7 +347,7 @@ func TestDialFailures(t *testing.T) {
 		}},
 		{"no phase-1 proposal chosen", func(r *testResponder, cfg *Config) { r.noProposalP1 = true }, func(t *testing.T, err error, s rStats) {
 			var ne *NotifyError
-			if !errors.As(err, &ne) || ne.Phase != "phase 1" || ne.Type != NotifyNoProposalChosen || ne.Offer != notations(DefaultIKE) {
+			if !errors.As(err, &ne) || ne.Phase != "phase 1" || ne.Type != NotifyNoProposalChosen || ne.Offer != Notations(DefaultIKE) {
 				t.Errorf("%#v", err)
 			}
 			if !strings.Contains(err.Error(), "aes256-sha256-modp2048") {
@@ -365,7 +365,7 @@ func TestDialFailures(t *testing.T) {
 		}},
 		{"no phase-2 proposal chosen", func(r *testResponder, cfg *Config) { r.noProposalP2 = true }, func(t *testing.T, err error, s rStats) {
 			var ne *NotifyError
-			if !errors.As(err, &ne) || ne.Phase != "phase 2" || ne.Type != NotifyNoProposalChosen || ne.Offer != notations(DefaultESP) {
+			if !errors.As(err, &ne) || ne.Phase != "phase 2" || ne.Type != NotifyNoProposalChosen || ne.Offer != Notations(DefaultESP) {
 				t.Errorf("%v", err)
 			}
 		}},

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/hmac"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -190,18 +191,9 @@ func (s *ikeSA) checkHash(ps []Payload, plain, prefix []byte) error {
 }
 
 func mustHex(s string) []byte {
-	b := make([]byte, len(s)/2)
-	for i := range b {
-		var v byte
-		for _, c := range []byte(s[2*i : 2*i+2]) {
-			switch {
-			case c >= '0' && c <= '9':
-				v = v<<4 | (c - '0')
-			case c >= 'a' && c <= 'f':
-				v = v<<4 | (c - 'a' + 10)
-			}
-		}
-		b[i] = v
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
 	}
 	return b
 }

@@ -307,7 +307,8 @@ func ParseESP(list string, legacy bool) ([]ESPSuite, error) {
 	return out, nil
 }
 
-func notations[T interface{ Notation() string }](ss []T) string {
+// Notations joins suites in the strongSwan notation, comma-separated.
+func Notations[T interface{ Notation() string }](ss []T) string {
 	var n []string
 	for _, s := range ss {
 		n = append(n, s.Notation())

@@ -290,7 +290,7 @@ func TestEncryptDecrypt(t *testing.T) {
 }
 
 func TestParseSuites(t *testing.T) {
-	ike, err := ParseIKE(notations(DefaultIKE), false)
+	ike, err := ParseIKE(Notations(DefaultIKE), false)
 	if err != nil || len(ike) != len(DefaultIKE) {
 		t.Fatalf("ParseIKE(defaults): %v, %v", ike, err)
 	}
@@ -299,7 +299,7 @@ func TestParseSuites(t *testing.T) {
 			t.Errorf("IKE %d: %v, want %v", i, ike[i], DefaultIKE[i])
 		}
 	}
-	es, err := ParseESP(notations(DefaultESP), false)
+	es, err := ParseESP(Notations(DefaultESP), false)
 	if err != nil || len(es) != len(DefaultESP) {
 		t.Fatalf("ParseESP(defaults): %v, %v", es, err)
 	}
@@ -308,20 +308,20 @@ func TestParseSuites(t *testing.T) {
 			t.Errorf("ESP %d: %v, want %v", i, es[i], DefaultESP[i])
 		}
 	}
-	if got := notations(DefaultIKE); got != "aes256-sha256-modp2048,aes128-sha256-modp2048,aes256-sha1-modp2048,aes128-sha1-modp2048" {
+	if got := Notations(DefaultIKE); got != "aes256-sha256-modp2048,aes128-sha256-modp2048,aes256-sha1-modp2048,aes128-sha1-modp2048" {
 		t.Errorf("IKE notations %q", got)
 	}
-	if got := notations(DefaultESP); got != "aes128gcm16,aes256gcm16,aes128-sha256,aes256-sha256,aes128-sha1,aes256-sha1" {
+	if got := Notations(DefaultESP); got != "aes128gcm16,aes256gcm16,aes128-sha256,aes256-sha256,aes128-sha1,aes256-sha1" {
 		t.Errorf("ESP notations %q", got)
 	}
 	// Legacy suites round trip only with the switch.
-	if _, err := ParseIKE(notations(LegacyIKE), false); !errors.Is(err, ErrLegacy) {
+	if _, err := ParseIKE(Notations(LegacyIKE), false); !errors.Is(err, ErrLegacy) {
 		t.Errorf("legacy IKE without the switch: %v", err)
 	}
-	if got, err := ParseIKE(notations(LegacyIKE), true); err != nil || len(got) != len(LegacyIKE) || got[3] != LegacyIKE[3] {
+	if got, err := ParseIKE(Notations(LegacyIKE), true); err != nil || len(got) != len(LegacyIKE) || got[3] != LegacyIKE[3] {
 		t.Errorf("legacy IKE with the switch: %v, %v", got, err)
 	}
-	if got, err := ParseESP(notations(LegacyESP), true); err != nil || len(got) != len(LegacyESP) || got[0] != LegacyESP[0] {
+	if got, err := ParseESP(Notations(LegacyESP), true); err != nil || len(got) != len(LegacyESP) || got[0] != LegacyESP[0] {
 		t.Errorf("legacy ESP with the switch: %v, %v", got, err)
 	}
 	for _, item := range []string{"3des-sha1-modp2048", "aes128-md5-modp2048", "aes128-sha1-modp1024", "aes128-sha1-modp1536"} {
