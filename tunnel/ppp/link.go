@@ -33,8 +33,9 @@ type Config struct {
 	// retransmission doubles it up to MaxRestartInterval. RFC 1661 4.6
 	// suggests 3 s, but an LNS that starts pppd late (xl2tpd) misses our
 	// first request, and SoftEther sometimes ignores the IPCP request that
-	// follows its Nak; starting short saves seconds of connect time.
-	// Retransmissions keep their Identifier, so a late Ack still counts.
+	// follows its Nak (see NudgeDelay); starting short saves seconds of
+	// connect time. Retransmissions keep their Identifier, so a late Ack
+	// still counts.
 	RestartInterval    time.Duration // default 500ms
 	MaxRestartInterval time.Duration // default 4s
 	MaxConfigure       int           // default 10
@@ -45,6 +46,20 @@ type Config struct {
 	EchoInterval time.Duration // default 10s
 	// EchoFailures unanswered echoes in a row declare the link dead.
 	EchoFailures int // default 3
+	// NudgeDelay: an IPCP Configure-Request we send once the peer has
+	// answered in IPCP is followed this much later by an LCP
+	// Discard-Request (RFC 1661 5.9: the peer silently discards it),
+	// unless IPCP is open by then. SoftEther's PPP loop handles one
+	// received packet per wake-up, so when our Configure-Request and our
+	// Configure-Ack of its request arrive together, the second stays
+	// queued and the Configure-Request that follows its Nak waits behind
+	// it for the next arrival: our restart timer. The Discard-Request is
+	// that next arrival; up to three follow, each twice as late, in case
+	// more than one packet is queued. Not before the peer's first IPCP
+	// answer: SoftEther allocates the address by DHCP while handling our
+	// first request, and a packet arriving meanwhile delays its answer.
+	// Negative disables it.
+	NudgeDelay time.Duration // default 30ms
 	// AuthTimeout bounds the authentication phase.
 	AuthTimeout time.Duration // default 20s
 
@@ -84,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 20 * time.Second
+	}
+	if c.NudgeDelay == 0 {
+		c.NudgeDelay = 30 * time.Millisecond
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Reader
@@ -138,12 +156,15 @@ type Link struct {
 
 	// owned by Run
 	now        time.Time
-	timers     [4]timer // lcp, ipcp, auth, echo
+	timers     [5]timer // lcp, ipcp, auth, echo, nudge
 	err        error
 	done       bool
 	auth       authState
 	echoID     byte
 	echoMiss   int
+	discardID  byte
+	ipcpHeard  bool // an IPCP packet came from the peer since LCP opened
+	nudges     int  // Discard-Requests sent since the last armNudge
 	infoMu     sync.Mutex
 	info       IPInfo
 	upOnce     bool
@@ -162,6 +183,7 @@ const (
 	tIPCP
 	tAuth
 	tEcho
+	tNudge
 )
 
 // NewLink returns a link that sends through send and reports progress to
@@ -324,6 +346,8 @@ func (l *Link) fireTimers() {
 			l.authTimeout()
 		case tEcho:
 			l.echoTick()
+		case tNudge:
+			l.nudge()
 		}
 		if l.done {
 			return
@@ -355,6 +379,7 @@ func (l *Link) handle(proto Protocol, pkt []byte) {
 		if !l.ipcp.Opened() && l.ipcp.state == stInitial {
 			return // before authentication: discarded (RFC 1661 3.5)
 		}
+		l.ipcpHeard = true
 		if err := l.ipcp.input(code, id, data); errors.Is(err, errUnknownCode) {
 			l.sendCP(ProtoIPCP, AppendCP(nil, CodeCodeRej, l.nextLCPID(), pkt))
 		}
@@ -429,6 +454,7 @@ func (l *Link) lcpUp() {
 	if l.cfg.EchoInterval > 0 {
 		l.timers[tEcho].at = l.now.Add(l.cfg.EchoInterval)
 	}
+	l.ipcpHeard = false
 	l.startAuth(l.lcpL.auth)
 }
 
@@ -532,11 +558,43 @@ func (l *Link) emit(e Event) {
 }
 
 func (l *Link) sendCP(proto Protocol, pkt []byte) {
+	l.transmit(proto, pkt)
+	if proto == ProtoIPCP && len(pkt) > 0 && Code(pkt[0]) == CodeConfReq {
+		l.armNudge()
+	}
+}
+
+func (l *Link) transmit(proto Protocol, pkt []byte) {
 	if code, id, data, err := ParseCP(pkt); err == nil {
 		l.trace("send", proto, code, id, data)
 	}
 	if err := l.send(proto, pkt); err != nil {
 		l.log.Debug("ppp send failed", "proto", proto, "err", err)
+	}
+}
+
+// armNudge schedules a Discard-Request NudgeDelay from now (see
+// Config.NudgeDelay) unless one is already due, the peer has not answered
+// in IPCP yet, or IPCP is open.
+func (l *Link) armNudge() {
+	if l.cfg.NudgeDelay > 0 && l.timers[tNudge].at.IsZero() && l.ipcpHeard && l.lcp.Opened() && !l.ipOpen.Load() {
+		l.nudges = 0
+		l.timers[tNudge].at = l.now.Add(l.cfg.NudgeDelay)
+	}
+}
+
+const maxNudges = 4 // Discard-Requests per armNudge
+
+// nudge sends the Discard-Request armNudge scheduled. RFC 1661 5.9 allows
+// it only in the LCP Opened state; it carries our Magic-Number.
+func (l *Link) nudge() {
+	if !l.lcp.Opened() || l.ipOpen.Load() {
+		return
+	}
+	l.discardID++
+	l.transmit(ProtoLCP, AppendCP(nil, CodeDiscard, l.discardID, binary.BigEndian.AppendUint32(nil, l.lcpL.magic)))
+	if l.nudges++; l.nudges < maxNudges {
+		l.timers[tNudge].at = l.now.Add(l.cfg.NudgeDelay << l.nudges)
 	}
 }
 

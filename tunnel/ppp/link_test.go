@@ -57,6 +57,7 @@ type fakeServer struct {
 	noEchoReply  bool     // do not answer the link's Echo-Requests
 	ipcpSilent   bool     // never answer IPCP
 	noTermAck    bool     // do not answer Terminate-Request
+	ipcpLag      bool     // like SoftEther: an IPCP packet is handled only when the next packet arrives
 
 	mu          sync.Mutex
 	link        *Link
@@ -78,6 +79,7 @@ type fakeServer struct {
 	echoReplies chan rxPkt
 	protoRejs   chan rxPkt
 	termReqs    chan rxPkt
+	held        *rxPkt // ipcpLag: the IPCP packet waiting for the next arrival
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -127,6 +129,16 @@ func (s *fakeServer) recv(proto Protocol, pkt []byte) error {
 	s.rx = append(s.rx, p)
 	if s.silent {
 		return nil
+	}
+	if s.ipcpLag {
+		if h := s.held; h != nil {
+			s.held = nil
+			s.ipcp(*h)
+		}
+		if proto == ProtoIPCP {
+			s.held = &p
+			return nil
+		}
 	}
 	switch proto {
 	case ProtoLCP:
@@ -964,4 +976,72 @@ func TestLinkServerTerminates(t *testing.T) {
 	if r.l.AuthFailure() != nil {
 		t.Errorf("a Terminate after a good authentication reported as AuthFailure: %v", r.l.AuthFailure())
 	}
+}
+
+// idsSentTwice returns the Identifiers of proto Configure-Requests the link
+// sent more than once (retransmissions).
+func idsSentTwice(rx []rxPkt, proto Protocol) []byte {
+	seen := map[byte]int{}
+	var twice []byte
+	for _, p := range rx {
+		if p.proto == proto && p.code == CodeConfReq {
+			if seen[p.id]++; seen[p.id] == 2 {
+				twice = append(twice, p.id)
+			}
+		}
+	}
+	return twice
+}
+
+// TestLinkNudgesLaggingServer: a server that handles an IPCP packet only
+// when the next packet arrives (SoftEther's PPP loop) answers our last
+// Configure-Request once the Discard-Request arrives, long before the
+// restart timer would retransmit it.
+func TestLinkNudgesLaggingServer(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.ipcpLag = true
+	cfg := testConfig()
+	cfg.RestartInterval = 3 * time.Second
+	cfg.MaxRestartInterval = 3 * time.Second
+	cfg.NudgeDelay = 5 * time.Millisecond
+	r := startLink(t, cfg, srv)
+	r.waitUp()
+	rx := srv.received()
+	if twice := idsSentTwice(rx, ProtoIPCP); len(twice) != 0 {
+		t.Errorf("IPCP Configure-Requests %v retransmitted: the nudge should have made them unnecessary", twice)
+	}
+	discards := count(rx, ProtoLCP, CodeDiscard)
+	if discards == 0 {
+		t.Fatal("no Discard-Request sent")
+	}
+	for _, p := range rx {
+		if p.proto == ProtoLCP && p.code == CodeDiscard && len(p.data) != 4 {
+			t.Errorf("Discard-Request data % x, want the 4-byte Magic-Number field (RFC 1661 5.9)", p.data)
+		}
+	}
+	// Once IPCP is open, no more nudges.
+	time.Sleep(50 * time.Millisecond)
+	if n := count(srv.received(), ProtoLCP, CodeDiscard); n != discards {
+		t.Errorf("%d Discard-Requests after IPCP opened, want none", n-discards)
+	}
+	r.closeAndWait()
+}
+
+// TestLinkNudgeDisabled: with NudgeDelay negative no Discard-Request is
+// sent, and the same lagging server needs retransmissions to finish.
+func TestLinkNudgeDisabled(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.ipcpLag = true
+	cfg := testConfig()
+	cfg.NudgeDelay = -1
+	r := startLink(t, cfg, srv)
+	r.waitUp()
+	rx := srv.received()
+	if n := count(rx, ProtoLCP, CodeDiscard); n != 0 {
+		t.Errorf("%d Discard-Requests with NudgeDelay < 0", n)
+	}
+	if twice := idsSentTwice(rx, ProtoIPCP); len(twice) == 0 {
+		t.Error("no IPCP retransmission: the fake server does not lag as SoftEther does")
+	}
+	r.closeAndWait()
 }
