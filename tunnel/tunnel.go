@@ -193,8 +193,13 @@ func (t *Tunnel) run(ctx context.Context) {
 	select {
 	case err := <-linkErr:
 		// PPP ended (local close, auth failure, dead peer): close the
-		// session and tunnel politely, then report PPP's reason.
-		t.conn.Close()
+		// session and tunnel politely, then report PPP's reason. A
+		// dead peer gets CDN and StopCCN once, without waiting.
+		if errors.Is(err, ppp.ErrEchoTimeout) {
+			t.conn.Abandon()
+		} else {
+			t.conn.Close()
+		}
 		cerr := <-connErr
 		t.err = err
 		if err == nil && !t.closing.Load() {

@@ -145,6 +145,8 @@ type connectFlags struct {
 	legacy       bool
 	espLifetime  time.Duration
 	ikeLifetime  time.Duration
+	keepalive    time.Duration
+	kaFailures   int
 }
 
 func connect(args []string, env Env) int {
@@ -165,6 +167,8 @@ func connect(args []string, env Env) int {
 	fs.IntVar(&f.mtu, "mtu", 0, "device MTU `N` (default: 1500 minus the tunnel overhead, capped by the server's MRU)")
 	fs.BoolVar(&f.verbose, "v", false, "print a protocol trace (every control message, decoded; never secrets) to stderr")
 	fs.IntVar(&f.localPort, "local-port", 0, "L2TP source `PORT` (default: ephemeral)")
+	fs.DurationVar(&f.keepalive, "keepalive", 10*time.Second, "send an LCP Echo-Request every `INTERVAL` (0: none; the server's echoes are answered either way)")
+	fs.IntVar(&f.kaFailures, "keepalive-failures", 3, "disconnect after `N` unanswered LCP echoes in a row")
 	fs.StringVar(&f.secretFile, "l2tp-secret-file", "", "read an L2TP tunnel secret from `FILE` (enables tunnel authentication)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), connectHelp)
@@ -206,6 +210,14 @@ func connect(args []string, env Env) int {
 		return bad("--mtu must be between 576 and %d", tunnel.MaxMTU)
 	case f.localPort < 0 || f.localPort > 65535:
 		return bad("--local-port must be between 0 and 65535")
+	case f.keepalive < 0 || (f.keepalive > 0 && f.keepalive < time.Second):
+		return bad("--keepalive must be 0 (off) or at least 1s")
+	case f.kaFailures < 1 || f.kaFailures > 100:
+		return bad("--keepalive-failures must be between 1 and 100")
+	}
+	echoInterval := f.keepalive
+	if echoInterval == 0 {
+		echoInterval = -1 // ppp.Config: negative turns our echoes off
 	}
 	methods, err := ppp.ParseAuthMethods(f.auth)
 	if err != nil {
@@ -278,6 +290,7 @@ func connect(args []string, env Env) int {
 	sess, err := core.Connect(ctx, core.ConnectConfig{
 		Server: pos[0], LocalPort: f.localPort, User: f.user, Password: password,
 		Auth: methods, IfName: f.ifname, MTU: f.mtu, TunnelSecret: secret, Logger: logger, IPsec: ipsec,
+		EchoInterval: echoInterval, EchoFailures: f.kaFailures,
 		OnStage: func(s core.Stage) {
 			if s.Name == "ipsec" || s.Name == "l2tp" || s.Name == "ppp" {
 				out.println(s.Detail)

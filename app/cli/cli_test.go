@@ -30,6 +30,9 @@ func TestConnectUsageErrors(t *testing.T) {
 		{"no password", []string{"connect", "--no-ipsec", "--user", "a", "x"}, "--password-file is required"},
 		{"bad auth", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--auth", "eap", "x"}, `unknown authentication method "eap"`},
 		{"bad mtu", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--mtu", "9000", "x"}, "--mtu"},
+		{"short keepalive", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--keepalive", "100ms", "x"}, "--keepalive must be"},
+		{"negative keepalive", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--keepalive", "-1s", "x"}, "--keepalive must be"},
+		{"keepalive failures", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--keepalive-failures", "0", "x"}, "--keepalive-failures"},
 		{"missing file", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw + "nope", "x"}, "password file"},
 		{"empty stdin", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", "-", "x"}, "password file: empty"},
 		{"unknown flag", []string{"connect", "--bogus"}, "flag provided but not defined"},
@@ -56,7 +59,7 @@ func TestConnectHelpListsExitCodes(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"-password-file", "-auth", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure"} {
+	for _, want := range []string{"-password-file", "-auth", "-keepalive", "-keepalive-failures", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -309,7 +309,7 @@ func TestHoldSession(t *testing.T) {
 		t.Skip("holds a session for 60 s")
 	}
 	s := server(t)
-	c := startClient(t, s, s.Password, "-v")
+	c := startClient(t, s, s.Password, "-v", "--keepalive", "3s")
 	c.waitConnected(30 * time.Second)
 	hold := 60 * time.Second
 	select {
@@ -325,9 +325,12 @@ func TestHoldSession(t *testing.T) {
 	if requests < 8 || replies < requests-1 {
 		t.Errorf("echo requests %d, replies %d: want >= 8 (every ~5 s) and all answered once LCP is open", requests, replies)
 	}
+	// Our own keepalive, every 3 s (--keepalive 3s): about 20 in 60 s.
+	ourRequests := strings.Count(c.stderr(), `msg="ppp send" proto=LCP code=Echo-Request`)
 	ourReplies := strings.Count(c.stderr(), `msg="ppp recv" proto=LCP code=Echo-Reply`)
-	if ourReplies < 4 {
-		t.Errorf("our own keepalive: %d echo replies received in %v, want >= 4", ourReplies, hold)
+	t.Logf("our keepalive: %d echo requests sent, %d replies received", ourRequests, ourReplies)
+	if ourReplies < 15 || ourReplies < ourRequests-1 {
+		t.Errorf("our own keepalive: %d echo replies to %d requests in %v, want >= 15 and all but the last answered", ourReplies, ourRequests, hold)
 	}
 	if got := ping(t, s, 5); got != 5 {
 		t.Errorf("ping after %v: %d of 5", hold, got)
@@ -364,5 +367,38 @@ func TestNoServer(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "nothing answers L2TP at "+self) {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestKeepaliveDeadServer: the server freezes (SIGSTOP) under a raw L2TP
+// session; our LCP keepalive (--keepalive 2s --keepalive-failures 3) ends
+// the connection with the "no answer" exit code and the plain-words
+// reason, and the device is gone.
+func TestKeepaliveDeadServer(t *testing.T) {
+	s := server(t)
+	c := startClient(t, s, s.Password, "--keepalive", "2s", "--keepalive-failures", "3")
+	c.waitConnected(30 * time.Second)
+	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	defer syscall.Kill(s.PID, syscall.SIGCONT)
+	code, _ := c.exit(30 * time.Second)
+	took := time.Since(frozen)
+	t.Logf("exit %d %v after the server froze; stderr:\n%s", code, took.Round(100*time.Millisecond), c.stderr())
+	if code != 4 {
+		t.Errorf("exit code = %d, want 4 (no answer)", code)
+	}
+	// Three unanswered echoes 2 s apart, then the fourth tick: 6-8 s after
+	// the freeze; the dead server's LCP Terminate, CDN and StopCCN are
+	// sent once, not waited for.
+	if took > 10*time.Second {
+		t.Errorf("took %v to notice and exit, want under 10 s", took)
+	}
+	if !strings.Contains(c.stderr(), "stopped answering keepalives") {
+		t.Errorf("stderr lacks the reason")
+	}
+	if deviceExists(s) {
+		t.Errorf("device ctest0 still exists")
 	}
 }

@@ -139,6 +139,7 @@ type Conn struct {
 	ctrl      chan []byte
 	closeCh   chan struct{}
 	closeOnce sync.Once
+	abandon   atomic.Bool // Abandon: send CDN and StopCCN once, wait for nothing
 	upCh      chan struct{}
 	rxErr     chan error
 
@@ -209,6 +210,14 @@ func (c *Conn) IDs() (ourTunnel, ourSession, peerTunnel, peerSession uint16) {
 // Close asks for a graceful teardown (CDN, then StopCCN); Run returns when
 // the peer acknowledged them or CloseTimeout passed.
 func (c *Conn) Close() { c.closeOnce.Do(func() { close(c.closeCh) }) }
+
+// Abandon is Close for a peer known to be gone (its PPP stopped answering
+// keepalives): CDN and StopCCN are sent once, as a courtesy, and Run
+// returns without waiting for their acknowledgment or retransmitting them.
+func (c *Conn) Abandon() {
+	c.abandon.Store(true)
+	c.Close()
+}
 
 // SendData sends the PPP frame buf[off:] as a data message of our session.
 // It writes the data header in place at buf[off-DataHeaderLen:off], so off
@@ -287,6 +296,11 @@ func (c *Conn) Run(ctx context.Context) error {
 		case <-closeCh:
 			closeCh = nil
 			c.shutdown(nil, 0, 0)
+			if c.abandon.Load() && c.state == stClosing {
+				// Poll writes CDN and StopCCN once at the top of the
+				// loop; the past deadline then ends it.
+				c.closeBy = time.Time{}
+			}
 		case <-t.C:
 		}
 	}

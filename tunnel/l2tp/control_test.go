@@ -1369,3 +1369,32 @@ func TestConnLocalCloseDeadPeer(t *testing.T) {
 		t.Errorf("Run after Close with a dead peer: %v, want nil", err)
 	}
 }
+
+// TestConnAbandon: Abandon sends CDN and StopCCN once each and Run returns
+// without waiting out CloseTimeout or retransmitting them.
+func TestConnAbandon(t *testing.T) {
+	cfg := ctlConfig()
+	cfg.CloseTimeout = 5 * time.Second
+	cfg.Reliable.MaxRetries = 10
+	r := startCtl(t, cfg)
+	r.establish()
+	start := time.Now()
+	r.conn.Abandon()
+	if err := r.wait(time.Second); err != nil {
+		t.Errorf("Run after Abandon = %v, want nil", err)
+	}
+	t.Logf("Run returned %v after Abandon", time.Since(start).Round(time.Millisecond))
+	r.lns.expect(MsgCDN)
+	r.lns.expect(MsgStopCCN)
+	// Nothing more: no retransmission of either.
+	time.Sleep(100 * time.Millisecond)
+	for {
+		fr, ok := r.lns.recv(10 * time.Millisecond)
+		if !ok {
+			break
+		}
+		if fr.h.Control && fr.m != nil {
+			t.Errorf("after Abandon the Conn also sent %v (dup %v)", fr.m.Type, fr.dup)
+		}
+	}
+}

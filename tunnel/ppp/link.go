@@ -293,10 +293,20 @@ func (l *Link) finish(err error) {
 }
 
 // fail ends the link with err, telling the peer (LCP Terminate) when LCP
-// is still up.
+// is still up. A peer that stopped answering echoes gets one
+// Terminate-Request and no wait for its Ack: the lower layer is as good as
+// down (RFC 1661 4.4, Down), and retransmitting to it only delays the
+// report.
 func (l *Link) fail(err error) {
 	if l.err == nil {
 		l.err = err
+	}
+	if errors.Is(err, ErrEchoTimeout) {
+		if l.lcp.state == stOpened {
+			l.transmit(ProtoLCP, AppendCP(nil, CodeTermReq, l.nextLCPID(), nil))
+		}
+		l.finish(l.err)
+		return
 	}
 	if l.lcp.state == stOpened || l.lcp.state == stReqSent || l.lcp.state == stAckSent || l.lcp.state == stAckRcvd {
 		l.lcp.Close(err)

@@ -767,6 +767,10 @@ func TestLinkEchoTimeout(t *testing.T) {
 	if len(echoes) != cfg.EchoFailures {
 		t.Errorf("%d Echo-Requests, want %d", len(echoes), cfg.EchoFailures)
 	}
+	// A dead peer gets one Terminate-Request and no wait for its Ack.
+	if n := count(srv.received(), ProtoLCP, CodeTermReq); n != 1 {
+		t.Errorf("%d Terminate-Requests to a dead peer, want 1", n)
+	}
 	for _, e := range echoes {
 		if !bytes.Equal(e.data, []byte{0, 0, 0, 0}) {
 			t.Errorf("Echo-Request data % x, want magic 0 (Magic-Number rejected)", e.data)
