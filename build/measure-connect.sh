@@ -65,9 +65,12 @@ one() { # mode run
 	# the server log lines of this run only
 	local slog=$work/slog.$mode.$i
 	tail -n +"$((lines0 + 1))" "$STATE/server.log" >"$slog"
-	local d0 d1
-	d0=$(grep -m1 'Trying to request an IP address from the DHCP server' "$slog" | awk '{ print $2 }')
-	d1=$(grep -m1 'An IP address is assigned' "$slog" | awk '{ print $2 }')
+	# the log is written asynchronously: keep the lines stamped after this
+	# run started, and pair the request with the assignment that follows
+	local d0 d1 since
+	since=$(date -u -d "@$((start / 1000000000))" +%H:%M:%S)
+	d0=$(awk -v t="$since" '$2 >= t && /Trying to request an IP address from the DHCP server/ { print $2; exit }' "$slog")
+	d1=$(awk -v t="${d0:-99}" '$2 >= t && /An IP address is assigned/ { print $2; exit }' "$slog")
 	local dhcp=-
 	[ -n "$d0" ] && [ -n "$d1" ] && dhcp=$(($(ms "$d1") - $(ms "$d0")))
 	# client trace clock readings (slog text format, time=...T15:06:51.097Z)
