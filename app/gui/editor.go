@@ -79,12 +79,21 @@ type editor struct {
 
 // editNew opens the editor for a new profile.
 func (u *UI) editNew() {
-	p := core.NewProfile("")
-	u.openEditor(newEditor(u, "", p, false), "")
+	u.leaveEditor(func() {
+		p := core.NewProfile("")
+		u.openEditor(newEditor(u, "", p, false), "")
+	})
 }
+
+// dirty reports whether the user changed a field since the editor opened.
+func (e *editor) dirty() bool { return len(e.touched) > 0 }
 
 // editExisting opens the editor on a saved profile.
 func (u *UI) editExisting(name string) {
+	u.leaveEditor(func() { u.editExistingNow(name) })
+}
+
+func (u *UI) editExistingNow(name string) {
 	p, err := u.b.Profile(name)
 	if err != nil {
 		u.showError("Could not open "+name, err)
@@ -96,6 +105,10 @@ func (u *UI) editExisting(name string) {
 // editDuplicate opens the editor on a copy of a profile under a new name;
 // the copy's secrets are filled in from the original's.
 func (u *UI) editDuplicate(name string) {
+	u.leaveEditor(func() { u.editDuplicateNow(name) })
+}
+
+func (u *UI) editDuplicateNow(name string) {
 	p, err := u.b.Profile(name)
 	if err != nil {
 		u.showError("Could not open "+name, err)

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/corridorvpn/corridor/core"
 )
@@ -229,5 +231,106 @@ func TestEditorIPsecOffDisablesPSK(t *testing.T) {
 	test.Type(e.password, "pw")
 	if e.save.Disabled() {
 		t.Fatalf("Save disabled without IPsec: %v", visibleMessages(e))
+	}
+}
+
+// findButton returns the visible button labelled text under o.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	switch v := o.(type) {
+	case *widget.Button:
+		if v.Text == text && v.Visible() {
+			return v
+		}
+	case *fyne.Container:
+		for _, c := range v.Objects {
+			if b := findButton(c, text); b != nil {
+				return b
+			}
+		}
+	case fyne.Widget:
+		r := test.WidgetRenderer(v)
+		for _, c := range r.Objects() {
+			if b := findButton(c, text); b != nil {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// tapDialog taps the button labelled text in the topmost dialog.
+func tapDialog(t *testing.T, u *UI, text string) {
+	t.Helper()
+	top := u.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatalf("no dialog open to tap %q", text)
+	}
+	b := findButton(top, text)
+	if b == nil {
+		t.Fatalf("the dialog has no %q button", text)
+	}
+	test.Tap(b)
+}
+
+func rowOf(u *UI, name string) widget.ListItemID {
+	for i, p := range u.listRows {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestEditorAsksBeforeDiscardingEdits: choosing another profile in the
+// list while the editor holds unsaved changes asks first; "Keep editing"
+// keeps the editor and its text, "Discard" shows the other profile. An
+// untouched editor is left without asking.
+func TestEditorAsksBeforeDiscardingEdits(t *testing.T) {
+	h := newHarness(t, newBackendWith("home", "office"))
+	u := h.u
+	u.selectProfile("office") // as a click in the list, then Edit
+	u.editExisting("office")
+	<-u.editing.loaded
+	h.settle()
+
+	// Untouched: no question.
+	u.list.Select(rowOf(u, "home"))
+	if u.editing != nil || u.selected != "home" {
+		t.Fatalf("untouched editor: editing %v, selected %q; want the editor left for home", u.editing != nil, u.selected)
+	}
+	if u.win.Canvas().Overlays().Top() != nil {
+		t.Error("a dialog opened for an untouched editor")
+	}
+
+	u.selectProfile("office")
+	u.editExisting("office")
+	<-u.editing.loaded
+	h.settle()
+	e := u.editing
+	e.server.SetText("")
+	test.Type(e.server, "vpn2.example.com")
+	u.list.Select(rowOf(u, "home"))
+	if u.editing != e {
+		t.Fatal("the editor closed without asking")
+	}
+	tapDialog(t, u, "Keep editing")
+	if u.editing != e || e.server.Text != "vpn2.example.com" {
+		t.Fatalf("after Keep editing: editor %v, server %q", u.editing == e, e.server.Text)
+	}
+	if u.selected != "office" {
+		t.Errorf("selection %q after Keep editing, want office", u.selected)
+	}
+
+	// Add (Ctrl+N) asks too; Discard goes on.
+	u.editNew()
+	if u.editing != e {
+		t.Fatal("Add replaced the edited profile without asking")
+	}
+	tapDialog(t, u, "Discard")
+	if u.editing == nil || u.editing == e || u.editing.orig != "" {
+		t.Fatalf("after Discard: want a new-profile editor")
+	}
+	if h.b.Called("save office") {
+		t.Error("the discarded edits were saved")
 	}
 }

@@ -59,11 +59,12 @@ func (u *UI) build() fyne.CanvasObject {
 			return // the program moved the selection, not the user
 		}
 		if id >= 0 && id < len(u.listRows) {
-			u.selectProfile(u.listRows[id].Name)
+			name := u.listRows[id].Name
+			u.leaveEditor(func() { u.selectProfile(name) })
 		}
 	}
 
-	add := widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), func() { u.editNew() })
+	add := widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), u.editNew)
 	imp := widget.NewButtonWithIcon("Import…", theme.FolderOpenIcon(), u.importDialog)
 	u.profNote = widget.NewLabel("")
 	u.profNote.Wrapping = fyne.TextWrapWord
@@ -185,6 +186,31 @@ func (u *UI) showRight() {
 		u.right.Objects = []fyne.CanvasObject{obj}
 		u.right.Refresh()
 	}
+}
+
+// leaveEditor runs then once the open editor may be left: at once when
+// nothing in it was edited, otherwise after the user agrees to discard the
+// changes. Keeping them puts the list selection back where it was.
+func (u *UI) leaveEditor(then func()) {
+	e := u.editing
+	if e == nil || !e.dirty() {
+		then()
+		return
+	}
+	what := "the new profile"
+	if e.orig != "" {
+		what = fmt.Sprintf("%q", e.orig)
+	}
+	d := dialog.NewConfirm("Discard changes?", "Your changes to "+what+" are not saved.", func(discard bool) {
+		if discard && u.editing == e {
+			then()
+			return
+		}
+		u.syncListSelection()
+	}, u.win)
+	d.SetConfirmText("Discard")
+	d.SetDismissText("Keep editing")
+	d.Show()
 }
 
 // selectProfile shows a profile in the right pane (leaving any editor).
