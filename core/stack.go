@@ -170,7 +170,7 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 		return nil, err
 	}
 	return nil, &Error{Class: ClassLocal, Msg: "could not set up routes and DNS: " + err.Error(),
-		Hint: "the helper needs root; the journal in /run/corridor undoes partial changes", Err: err}
+		Hint: "the helper needs root; the journal in /var/lib/corridor undoes partial changes", Err: err}
 }
 
 func routesWords(nc *platform.NetConfig) string {

@@ -13,7 +13,7 @@ import (
 
 // The journal of a Router is <dir>/<interface>.json:
 //
-//	{"version": 1, "interface": "corridor0", "pid": 4242,
+//	{"version": 1, "interface": "corridor0", "pid": 4242, "boot_id": "8e3c...",
 //	 "entries": [
 //	  {"key": "host 203.0.113.5", "undo": [{"args": ["ip", "-4", "route", "del", "203.0.113.5/32", "via", "192.0.2.1", "dev", "eth0"]}]},
 //	  {"key": "route 0.0.0.0/1", "undo": [{"args": ["ip", "-4", "route", "del", "0.0.0.0/1", "dev", "corridor0"]}]},
@@ -24,6 +24,12 @@ import (
 // fsync of the directory) before each change is made, so after a crash it
 // lists every change that may be in force, and possibly one that was not
 // made yet, whose undo then finds nothing to remove.
+//
+// The journal outlives a reboot (it is kept on disk): a resolv.conf
+// rewritten before a power cut is still put back. Routes and addresses die
+// with the boot, so the commands of a journal from an earlier boot (its
+// boot_id differs from the running kernel's) are not run: an identical
+// route someone added since would be deleted otherwise.
 
 const (
 	journalVersion = 1
@@ -35,7 +41,21 @@ type journalFile struct {
 	Version   int            `json:"version"`
 	Interface string         `json:"interface"`
 	PID       int            `json:"pid"`
+	BootID    string         `json:"boot_id,omitempty"` // "" where the OS has none
 	Entries   []journalEntry `json:"entries"`
+}
+
+// bootIDFile holds the Linux kernel's random ID of this boot; elsewhere it
+// does not exist and journals carry no boot ID (their commands are always
+// replayed). A variable for tests.
+var bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+func currentBootID() string {
+	b, err := os.ReadFile(bootIDFile)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // journalEntry is the undo of one change: a file to restore, then commands
@@ -95,6 +115,7 @@ func writeJournal(dir, iface string, entries []journalEntry) error {
 		Version:   journalVersion,
 		Interface: iface,
 		PID:       os.Getpid(),
+		BootID:    currentBootID(),
 		Entries:   entries,
 	})
 }
@@ -123,11 +144,20 @@ func readJournal(path string) (*journalFile, error) {
 
 // replayJournal undoes the entries of j, newest first, rewriting the
 // journal after each so that it stays exact, and removes it at the end.
-// Undo actions that fail stay in the journal; the error names them.
+// Undo actions that fail stay in the journal; the error names them. For a
+// journal from an earlier boot only files are restored.
 func replayJournal(env *routerEnv, path string, j *journalFile) error {
 	var errs []error
+	earlierBoot := j.BootID != "" && j.BootID != currentBootID()
+	if earlierBoot {
+		env.log.Info("journal from an earlier boot: restoring files only (routes and addresses went with that boot)",
+			"journal", path, "boot_id", j.BootID)
+	}
 	for i := len(j.Entries) - 1; i >= 0; i-- {
 		e := j.Entries[i]
+		if earlierBoot {
+			e.Undo = nil
+		}
 		if err := env.undo(&e); err != nil {
 			errs = append(errs, fmt.Errorf("platform: undoing %s on %s: %w", e.Key, j.Interface, err))
 			continue

@@ -104,8 +104,10 @@ func WithRouterRunner(r CmdRunner) RouterOption {
 }
 
 // WithJournalDir sets the directory of the journals. The default is
-// /run/corridor/journal on Linux (a tmpfs: after a reboot the routes are
-// gone too), /var/run/corridor/journal on macOS (which has no /run) and
+// /var/lib/corridor/journal on Linux (on disk, so that a resolv.conf
+// rewritten before a power cut is restored after it; see journal.go),
+// /var/run/corridor/journal on macOS (which has no /run; its DNS settings
+// live in the dynamic store and die with the boot anyway) and
 // %ProgramData%\Corridor\journal on Windows.
 func WithJournalDir(dir string) RouterOption {
 	return func(o *routerOptions) { o.journalDir = dir }
@@ -161,8 +163,12 @@ func defaultJournalDir(goos string) string {
 		// its tmpfs-like equivalent, emptied at boot.
 		return "/var/run/corridor/journal"
 	}
-	return "/run/corridor/journal"
+	return "/var/lib/corridor/journal"
 }
+
+// legacyJournalDir is where Linux journals lived before they moved to disk;
+// Recover replays journals left there by an older helper too.
+const legacyJournalDir = "/run/corridor/journal"
 
 // routerEnv is what the per-OS planners use: the runner, the files, the
 // logger. It also executes changes and their undo actions.
@@ -438,7 +444,15 @@ func (e *routerEnv) output(args ...string) ([]byte, error) {
 // Router.
 func Recover(opts ...RouterOption) error {
 	env := &routerEnv{routerOptions: buildRouterOptions(opts)}
-	des, err := os.ReadDir(env.journalDir)
+	err := recoverDir(env, env.journalDir)
+	if runtime.GOOS == "linux" && env.journalDir == defaultJournalDir("linux") {
+		err = errors.Join(err, recoverDir(env, legacyJournalDir))
+	}
+	return err
+}
+
+func recoverDir(env *routerEnv, dir string) error {
+	des, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -448,7 +462,7 @@ func Recover(opts ...RouterOption) error {
 	var errs []error
 	for _, de := range des {
 		name := de.Name()
-		path := filepath.Join(env.journalDir, name)
+		path := filepath.Join(dir, name)
 		if isJournalTemp(name) {
 			os.Remove(path) // a journal write that never completed
 			continue
@@ -466,7 +480,7 @@ func Recover(opts ...RouterOption) error {
 			errs = append(errs, err)
 		}
 	}
-	os.Remove(env.journalDir) // only when empty
+	os.Remove(dir) // only when empty
 	return errors.Join(errs...)
 }
 

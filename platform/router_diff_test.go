@@ -633,7 +633,7 @@ func TestParseRouteQueries(t *testing.T) {
 }
 
 func TestDefaultJournalDir(t *testing.T) {
-	if got := defaultJournalDir("linux"); got != "/run/corridor/journal" {
+	if got := defaultJournalDir("linux"); got != "/var/lib/corridor/journal" {
 		t.Errorf("linux: %q", got)
 	}
 	if got := defaultJournalDir("darwin"); got != "/var/run/corridor/journal" {
@@ -643,4 +643,54 @@ func TestDefaultJournalDir(t *testing.T) {
 	if got := defaultJournalDir("windows"); got != `D:\PD\Corridor\journal` {
 		t.Errorf("windows: %q", got)
 	}
+}
+
+// TestRecoverAfterReboot: a journal written in an earlier boot (another
+// boot ID) gets its files restored, but none of its commands run: the
+// routes went with that boot, and an identical route added since must
+// stay. A journal of this boot replays its commands.
+func TestRecoverAfterReboot(t *testing.T) {
+	bootFile := filepath.Join(t.TempDir(), "boot_id")
+	old := bootIDFile
+	bootIDFile = bootFile
+	t.Cleanup(func() { bootIDFile = old })
+	os.WriteFile(bootFile, []byte("11111111-aaaa-4bbb-8ccc-000000000001\n"), 0o600)
+
+	crashed := newTestRouter(t, linuxItems, map[string]string{ipGetCommand: ipGetViaGW}, WithDNSBackend(DNSResolvConf))
+	original := []byte("nameserver 192.0.2.53\n")
+	if err := os.WriteFile(crashed.resolvConf, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := crashed.Set(&NetConfig{Interface: "corridor0", Server: server, FullTunnel: true, DNS: []netip.Addr{dnsA}}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := readJournal(journalPath(crashed.dir, "corridor0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.BootID != "11111111-aaaa-4bbb-8ccc-000000000001" {
+		t.Fatalf("journal boot_id %q", j.BootID)
+	}
+	// Power cut; the machine boots again.
+	os.WriteFile(bootFile, []byte("22222222-aaaa-4bbb-8ccc-000000000002\n"), 0o600)
+	run := &fakeRunner{}
+	if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithRouterLogger(testLogger(t))); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	wantList(t, "Recover after reboot", run.take(), nil)
+	assertFile(t, crashed.resolvConf, original, 0o644)
+	if _, err := os.Stat(crashed.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal directory after Recover: %v", err)
+	}
+
+	// Same boot: the commands run.
+	again := newTestRouter(t, linuxItems, map[string]string{ipGetCommand: ipGetViaGW}, WithDNSBackend(DNSResolvConf))
+	if err := again.Set(&NetConfig{Interface: "corridor0", Routes: splitRoutes[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	run = &fakeRunner{}
+	if err := Recover(WithRouterRunner(run), WithJournalDir(again.dir)); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	wantList(t, "Recover in the same boot", run.take(), []string{"ip -4 route del 10.77.0.0/16 dev corridor0"})
 }
