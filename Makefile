@@ -6,7 +6,7 @@
 GO      ?= go
 FUZZTIME ?= 10s
 
-.PHONY: run run-cli test setup build vet unit fuzz cross bench gui-test measure-gui package windows clean
+.PHONY: run run-cli test setup build build-cli vet unit fuzz cross bench gui-test measure-gui package windows clean
 
 run: setup
 	./build/gui-demo.sh
@@ -22,6 +22,11 @@ setup:
 
 build:
 	$(GO) build -o bin/corridor .
+
+# The command line and the helper without the desktop app: no cgo, no Fyne,
+# builds in seconds (servers, headless machines).
+build-cli:
+	CGO_ENABLED=0 $(GO) build -tags nogui -o bin/corridor-cli .
 
 vet:
 	$(GO) vet ./...
@@ -46,6 +51,8 @@ fuzz:
 cross:
 	CGO_ENABLED=0 GOOS=windows $(GO) vet ./tunnel/... ./platform/... ./core/...
 	CGO_ENABLED=0 GOOS=darwin $(GO) vet ./tunnel/... ./platform/... ./core/...
+	CGO_ENABLED=0 $(GO) vet -tags nogui .
+	CGO_ENABLED=0 $(GO) build -tags nogui -o bin/corridor-cli .
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/...

@@ -29,8 +29,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-echo "demo: building corridor"
-go build -o bin/corridor .
+echo "demo: building corridor (command line only: go build -tags nogui, no cgo)"
+CGO_ENABLED=0 go build -tags nogui -o bin/corridor-cli .
 echo "demo: starting SoftEther VPN Server (namespace ${name}s)"
 bash build/softether/server.sh start "$name" >"$state/env"
 # shellcheck disable=SC1090
@@ -41,7 +41,7 @@ printf '%s\n' "${CORRIDOR_TEST_PASSWORD:-test-pass-1}" >"$state/password"
 printf '%s\n' "${CORRIDOR_TEST_PSK:-test-psk-1}" >"$state/psk"
 
 echo "demo: corridor connect --psk-file FILE --user ${CORRIDOR_TEST_USER:-alice} --password-file FILE $SERVER"
-ip netns exec "$CLIENT_NS" bin/corridor connect --psk-file "$state/psk" --user "${CORRIDOR_TEST_USER:-alice}" \
+ip netns exec "$CLIENT_NS" bin/corridor-cli connect --psk-file "$state/psk" --user "${CORRIDOR_TEST_USER:-alice}" \
 	--password-file "$state/password" "$SERVER" > >(tee "$state/out") &
 corridor_pid=$!
 for _ in $(seq 1 300); do
