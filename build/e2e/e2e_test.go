@@ -82,6 +82,13 @@ func startClient(t *testing.T, s *softether.Server, password string, extra ...st
 // startCorridor runs corridor connect; with a psk, over L2TP/IPsec.
 func startCorridor(t *testing.T, s *softether.Server, password, psk string, extra ...string) *client {
 	t.Helper()
+	return startCorridorAt(t, s, s.Addr, password, psk, extra...)
+}
+
+// startCorridorAt is startCorridor to another address than the server's
+// (a relay in front of it).
+func startCorridorAt(t *testing.T, s *softether.Server, target, password, psk string, extra ...string) *client {
+	t.Helper()
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -96,7 +103,7 @@ func startCorridor(t *testing.T, s *softether.Server, password, psk string, extr
 		}
 		args = append(args, "--psk-file", pf)
 	}
-	args = append(append(args, extra...), s.Addr)
+	args = append(append(args, extra...), target)
 	c := &client{t: t, lines: make(chan string, 64), waited: make(chan struct{})}
 	c.cmd = s.Command(context.Background(), corridorBin, args...)
 	stdout, err := c.cmd.StdoutPipe()
@@ -164,6 +171,26 @@ func (c *client) waitConnected(timeout time.Duration) string {
 			c.t.Fatalf("corridor exited before connecting: %v", c.err)
 		case <-deadline:
 			c.t.Fatalf("no connected: line within %v", timeout)
+		}
+	}
+}
+
+// waitConnectedOrExit returns the "connected:" line, or "" and the exit
+// code when corridor ended first.
+func (c *client) waitConnectedOrExit(timeout time.Duration) (string, int) {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l := <-c.lines:
+			if strings.HasPrefix(l, "connected:") {
+				return l, 0
+			}
+		case <-c.waited:
+			code, _ := c.exit(time.Second)
+			return "", code
+		case <-deadline:
+			c.t.Fatalf("neither connected nor ended within %v", timeout)
 		}
 	}
 }

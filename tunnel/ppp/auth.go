@@ -20,6 +20,7 @@ type authState struct {
 	chapID        byte
 	chapChallenge []byte
 	chapResp      []byte // our Response, resent for a repeated Challenge
+	respSends     int    // times chapResp was sent
 	peerChal      [16]byte
 	authChal      [16]byte
 	ntResp        [24]byte
@@ -61,6 +62,11 @@ func (l *Link) authTimeout() {
 		l.sendPAP()
 	case l.auth.method == AuthPAP:
 		l.fail(fmt.Errorf("ppp: no answer to %d PAP requests: %w", l.auth.attempts, ErrNoAnswer))
+	case l.auth.chapResp != nil && l.auth.respSends < maxCHAPResponses:
+		l.sendCHAPResponse()
+	case l.auth.chapResp != nil:
+		l.fail(fmt.Errorf("ppp: no answer to our %v response (sent %d times): %w",
+			l.auth.method, l.auth.respSends, ErrNoAnswer))
 	case l.auth.method != AuthNone:
 		l.fail(fmt.Errorf("ppp: the server did not complete %v authentication within %v: %w",
 			l.auth.method, l.cfg.AuthTimeout, ErrNoAnswer))
@@ -165,7 +171,8 @@ func (l *Link) handleCHAP(pkt []byte) {
 
 func (l *Link) answerChallenge(m AuthMethod, ch CHAPChallengeMsg) {
 	if l.auth.chapResp != nil && ch.ID == l.auth.chapID && bytes.Equal(ch.Value, l.auth.chapChallenge) {
-		l.sendCP(ProtoCHAP, l.auth.chapResp) // our response was lost
+		l.auth.respSends = 0 // the server is alive and asking again
+		l.sendCHAPResponse() // our response was lost
 		return
 	}
 	var value []byte
@@ -190,6 +197,26 @@ func (l *Link) answerChallenge(m AuthMethod, ch CHAPChallengeMsg) {
 	l.auth.chapID = ch.ID
 	l.auth.chapChallenge = append(l.auth.chapChallenge[:0], ch.Value...)
 	l.auth.chapResp = AppendCHAPResponse(nil, ch.ID, value, l.cfg.User)
+	l.auth.respSends = 0
+	l.sendCHAPResponse()
+}
+
+// maxCHAPResponses is how often one CHAP Response is sent without an
+// answer before authentication gives up.
+const maxCHAPResponses = 4
+
+// sendCHAPResponse sends (or resends) our CHAP Response. RFC 1994 4.1
+// (Implementation Notes): "Because the Success might be lost, the
+// authenticator MUST allow repeated Response packets" and answer them with
+// the same Code. So a Response without an answer is sent again, after 1 s,
+// 2 s, 4 s (from RestartInterval, doubling up to MaxRestartInterval), and
+// authentication gives up 4 s after the last: a lost Response or a lost
+// Success costs a second, not the whole AuthTimeout. (SoftEther ignores a
+// repeated Response once it has answered; it resends its Challenge when
+// our Response is lost.)
+func (l *Link) sendCHAPResponse() {
+	l.auth.respSends++
 	l.sendCP(ProtoCHAP, l.auth.chapResp)
-	l.timers[tAuth].at = l.now.Add(l.cfg.AuthTimeout)
+	d := (2 * l.cfg.RestartInterval) << (l.auth.respSends - 1)
+	l.timers[tAuth].at = l.now.Add(min(d, l.cfg.MaxRestartInterval))
 }

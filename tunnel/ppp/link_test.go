@@ -50,6 +50,8 @@ type fakeServer struct {
 	noChallenge  bool     // never start CHAP
 	chapBadS     bool     // answer MS-CHAPv2 with a wrong authenticator response
 	chapFail     bool     // answer MS-CHAPv2 with E=691 whatever the password
+	chapLoseOK   bool     // the first Success is lost; a repeated Response gets it (RFC 1994 4.1)
+	chapMute     bool     // never answer a CHAP Response
 	papNakOnce   bool     // Nak the first PAP request and renegotiate LCP
 	papNakAlways bool     // Nak every PAP request, nothing else
 	papIgnore    int      // ignore this many PAP requests (a slow server)
@@ -74,6 +76,7 @@ type fakeServer struct {
 	authChal    [16]byte
 	ntVerified  bool
 	papReqs     int
+	chapLost    bool
 	papNaked    bool
 	clientMagic uint32
 	echoReplies chan rxPkt
@@ -237,6 +240,9 @@ func (s *fakeServer) chap(p rxPkt) {
 		s.t.Errorf("unexpected CHAP packet code %d id %d", p.code, p.id)
 		return
 	}
+	if s.chapMute {
+		return
+	}
 	if len(p.data) < 1+MSCHAPv2ResponseLen || p.data[0] != MSCHAPv2ResponseLen {
 		s.t.Errorf("MS-CHAPv2 Response value of %d bytes", p.data[0])
 		return
@@ -261,6 +267,10 @@ func (s *fakeServer) chap(p rxPkt) {
 	resp := GenerateAuthenticatorResponse(s.password, nt, peerChal, s.authChal, s.user)
 	if s.chapBadS {
 		resp = "S=" + strings.Repeat("0", 40)
+	}
+	if s.chapLoseOK && !s.chapLost {
+		s.chapLost = true
+		return // sent, and lost on the way
 	}
 	s.out(ProtoCHAP, AppendCP(nil, CHAPSuccess, p.id, []byte(resp)))
 	s.sendIPCPReq()
@@ -1048,4 +1058,42 @@ func TestLinkNudgeDisabled(t *testing.T) {
 		t.Error("no IPCP retransmission: the fake server does not lag as SoftEther does")
 	}
 	r.closeAndWait()
+}
+
+// TestLinkCHAPSuccessLost: the server's Success is lost; our Response goes
+// again after 2*RestartInterval and the server, as RFC 1994 4.1 requires,
+// answers the repeat with Success.
+func TestLinkCHAPSuccessLost(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.chapLoseOK = true
+	cfg := testConfig()
+	cfg.AuthTimeout = 3 * time.Second // long: only the resend can finish in time
+	r := startLink(t, cfg, srv)
+	r.waitUp()
+	if n := count(srv.received(), ProtoCHAP, CHAPResponse); n != 2 {
+		t.Errorf("%d CHAP Responses, want 2 (the first answered by a lost Success)", n)
+	}
+	r.closeAndWait()
+}
+
+// TestLinkCHAPResponseUnanswered: a server that never answers our Response
+// gets it four times, then authentication fails as no answer, long before
+// AuthTimeout.
+func TestLinkCHAPResponseUnanswered(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.chapMute = true
+	cfg := testConfig()
+	cfg.AuthTimeout = 4 * time.Second
+	r := startLink(t, cfg, srv)
+	start := time.Now()
+	err := r.wait()
+	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "no answer to our MS-CHAPv2 response (sent 4 times)") {
+		t.Fatalf("Run = %v, want no answer to our response", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("gave up after %v, want well before AuthTimeout %v", d, cfg.AuthTimeout)
+	}
+	if n := count(srv.received(), ProtoCHAP, CHAPResponse); n != maxCHAPResponses {
+		t.Errorf("%d CHAP Responses, want %d", n, maxCHAPResponses)
+	}
 }
