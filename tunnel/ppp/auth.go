@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"time"
 )
 
 // authState is the authentication phase (RFC 1661 3.5) of one LCP
@@ -19,8 +20,9 @@ type authState struct {
 
 	chapID        byte
 	chapChallenge []byte
-	chapResp      []byte // our Response, resent for a repeated Challenge
-	respSends     int    // times chapResp was sent
+	chapResp      []byte    // our Response, resent for a repeated Challenge
+	respSends     int       // times chapResp was sent
+	respAt        time.Time // when chapResp was first sent
 	peerChal      [16]byte
 	authChal      [16]byte
 	ntResp        [24]byte
@@ -62,11 +64,11 @@ func (l *Link) authTimeout() {
 		l.sendPAP()
 	case l.auth.method == AuthPAP:
 		l.fail(fmt.Errorf("ppp: no answer to %d PAP requests: %w", l.auth.attempts, ErrNoAnswer))
-	case l.auth.chapResp != nil && l.auth.respSends < maxCHAPResponses:
+	case l.auth.chapResp != nil && l.auth.respSends < maxCHAPResponses && l.now.Before(l.chapDeadline()):
 		l.sendCHAPResponse()
 	case l.auth.chapResp != nil:
-		l.fail(fmt.Errorf("ppp: no answer to our %v response (sent %d times): %w",
-			l.auth.method, l.auth.respSends, ErrNoAnswer))
+		l.fail(fmt.Errorf("ppp: no answer to our %v response within %v (sent %d times): %w",
+			l.auth.method, l.cfg.AuthTimeout, l.auth.respSends, ErrNoAnswer))
 	case l.auth.method != AuthNone:
 		l.fail(fmt.Errorf("ppp: the server did not complete %v authentication within %v: %w",
 			l.auth.method, l.cfg.AuthTimeout, ErrNoAnswer))
@@ -202,21 +204,39 @@ func (l *Link) answerChallenge(m AuthMethod, ch CHAPChallengeMsg) {
 }
 
 // maxCHAPResponses is how often one CHAP Response is sent without an
-// answer before authentication gives up.
+// answer.
 const maxCHAPResponses = 4
 
 // sendCHAPResponse sends (or resends) our CHAP Response. RFC 1994 4.1
 // (Implementation Notes): "Because the Success might be lost, the
 // authenticator MUST allow repeated Response packets" and answer them with
-// the same Code. So a Response without an answer is sent again, after 1 s,
-// 2 s, 4 s (from RestartInterval, doubling up to MaxRestartInterval), and
-// authentication gives up 4 s after the last: a lost Response or a lost
-// Success costs a second, not the whole AuthTimeout. (SoftEther ignores a
-// repeated Response once it has answered; it resends its Challenge when
-// our Response is lost.)
+// the same Code. So a Response without an answer is sent again after 1 s,
+// 2 s and 4 s (from RestartInterval, doubling up to MaxRestartInterval): a
+// lost Response or a lost Success costs a second. Authentication still
+// waits AuthTimeout from the first Response before giving up, for servers
+// that take their time (a RADIUS back end asking for a second factor).
+// SoftEther ignores a repeated Response once it has answered, and resends
+// its Challenge when our Response is lost.
 func (l *Link) sendCHAPResponse() {
+	if l.auth.respSends == 0 {
+		l.auth.respAt = l.now
+	}
 	l.auth.respSends++
 	l.sendCP(ProtoCHAP, l.auth.chapResp)
-	d := (2 * l.cfg.RestartInterval) << (l.auth.respSends - 1)
-	l.timers[tAuth].at = l.now.Add(min(d, l.cfg.MaxRestartInterval))
+	next := l.chapDeadline()
+	if l.auth.respSends < maxCHAPResponses {
+		d := (2 * l.cfg.RestartInterval) << (l.auth.respSends - 1)
+		next = minTime(next, l.now.Add(min(d, l.cfg.MaxRestartInterval)))
+	}
+	l.timers[tAuth].at = next
+}
+
+// chapDeadline is when an unanswered Response ends authentication.
+func (l *Link) chapDeadline() time.Time { return l.auth.respAt.Add(l.cfg.AuthTimeout) }
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -32,6 +32,7 @@ type rxPkt struct {
 	id    byte
 	data  []byte // after the 4-byte header, up to Length
 	raw   []byte
+	at    time.Time // when the link sent it
 }
 
 // fakeServer is a scripted PPP server in the style of SoftEther: it
@@ -122,7 +123,7 @@ func (s *fakeServer) recv(proto Protocol, pkt []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	raw := append([]byte(nil), pkt...)
-	p := rxPkt{proto: proto, raw: raw}
+	p := rxPkt{proto: proto, raw: raw, at: time.Now()}
 	if code, id, data, err := ParseCP(raw); err == nil {
 		p.code, p.id, p.data = code, id, data
 	} else {
@@ -1077,23 +1078,29 @@ func TestLinkCHAPSuccessLost(t *testing.T) {
 }
 
 // TestLinkCHAPResponseUnanswered: a server that never answers our Response
-// gets it four times, then authentication fails as no answer, long before
-// AuthTimeout.
+// gets it four times (after 2, 4 and 8 RestartIntervals, capped), then
+// authentication fails as no answer once AuthTimeout has passed since the
+// first.
 func TestLinkCHAPResponseUnanswered(t *testing.T) {
 	srv := newFakeServer(t)
 	srv.chapMute = true
 	cfg := testConfig()
-	cfg.AuthTimeout = 4 * time.Second
+	cfg.AuthTimeout = 600 * time.Millisecond
 	r := startLink(t, cfg, srv)
-	start := time.Now()
 	err := r.wait()
-	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "no answer to our MS-CHAPv2 response (sent 4 times)") {
+	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "no answer to our MS-CHAPv2 response within 600ms (sent 4 times)") {
 		t.Fatalf("Run = %v, want no answer to our response", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("gave up after %v, want well before AuthTimeout %v", d, cfg.AuthTimeout)
+	var sent []time.Time
+	for _, p := range srv.received() {
+		if p.proto == ProtoCHAP && p.code == CHAPResponse {
+			sent = append(sent, p.at)
+		}
 	}
-	if n := count(srv.received(), ProtoCHAP, CHAPResponse); n != maxCHAPResponses {
-		t.Errorf("%d CHAP Responses, want %d", n, maxCHAPResponses)
+	if len(sent) != maxCHAPResponses {
+		t.Fatalf("%d CHAP Responses, want %d", len(sent), maxCHAPResponses)
+	}
+	if d := sent[len(sent)-1].Sub(sent[0]); d > cfg.AuthTimeout {
+		t.Errorf("last Response %v after the first, want within AuthTimeout", d)
 	}
 }
