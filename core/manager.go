@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -247,13 +248,16 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 	log := slog.New(&eventHandler{m: m, s: s, level: slog.LevelInfo})
 	backoff := firstBackoff
 	attempt := 0
+	triedAgain := false // a first connect that failed in PPP was tried once more
 	var lastErr *ErrorInfo
 	for {
 		m.setState(s, StateResolving, "", func(st *Status) {
 			st.Attempt, st.NextTry, st.Error = attempt, time.Time{}, lastErr
 		})
+		reached := StateResolving
 		link, err := m.stack.Up(ctx, s.req, log, func(stg Stage) {
 			if stg.Next != "" {
+				reached = stg.Next
 				m.setState(s, stg.Next, stg.Detail, nil)
 			} else {
 				m.setState(s, s.currentState(m), stg.Detail, nil)
@@ -269,6 +273,14 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			if attempt > 0 && s.req.Profile.Reconnect && retryable(e) {
 				attempt++
 				if !m.wait(ctx, s, &attempt, &backoff, lastErr) {
+					return
+				}
+				continue
+			}
+			if attempt == 0 && !triedAgain && s.req.Profile.Reconnect && answeredThenLost(e, reached) {
+				triedAgain = true
+				one, d := 1, firstBackoff
+				if !m.wait(ctx, s, &one, &d, lastErr) {
 					return
 				}
 				continue
@@ -362,6 +374,15 @@ func (m *Manager) wait(ctx context.Context, s *msession, attempt *int, backoff *
 	}
 	*backoff = min(2*d, maxBackoff)
 	return true
+}
+
+// answeredThenLost: a first connect that got as far as PPP and then
+// stopped hearing from the server lost a packet the protocol cannot send
+// again (SoftEther does not repeat a lost CHAP Success, whatever RFC 1994
+// 4.1 says), not the server: it is worth one more try at once, as the user
+// would do. A server that never answered fails the first connect at once.
+func answeredThenLost(e *Error, reached State) bool {
+	return e.Class == ClassNoAnswer && slices.Index(ConnectStates, reached) >= slices.Index(ConnectStates, StatePPPLCP)
 }
 
 // retryable: failures a later attempt may not repeat. Wrong credentials

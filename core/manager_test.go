@@ -149,6 +149,19 @@ func fails(e *Error) func(context.Context, func(Stage)) (Link, error) {
 	}
 }
 
+// failsIn fails with e after the connect reached state.
+func failsIn(state State, e *Error) func(context.Context, func(Stage)) (Link, error) {
+	return func(_ context.Context, progress func(Stage)) (Link, error) {
+		for _, st := range ConnectStates[1:] {
+			progress(Stage{Name: string(st), Next: st})
+			if st == state {
+				break
+			}
+		}
+		return nil, e
+	}
+}
+
 func testProfile() Profile {
 	p := NewProfile("work")
 	p.Server, p.User = "vpn.example.com", "alice"
@@ -377,5 +390,59 @@ func TestManagerRejectsInvalidProfile(t *testing.T) {
 	var e *Error
 	if err := h.m.Up(context.Background(), UpRequest{Profile: p}); !errors.As(err, &e) || e.Class != ClassUsage {
 		t.Errorf("Up(invalid) = %v, want a usage *Error", err)
+	}
+}
+
+// TestManagerFirstConnectTriesOnceMore: a first connect that got to PPP
+// and then heard nothing more (a lost CHAP Success) is tried once more
+// after 1 s; a second such failure, or one before the server ever
+// answered, is final.
+func TestManagerFirstConnectTriesOnceMore(t *testing.T) {
+	lost := &Error{Class: ClassNoAnswer, Msg: "the server stopped answering during PPP negotiation"}
+	l := newFakeLink()
+	h := newHarness(t, failsIn(StatePPPAuth, lost), connects(l))
+	h.m.Up(context.Background(), UpRequest{Profile: testProfile()})
+	_, st := h.waitState(StateReconnecting)
+	if st.Error == nil || st.Error.Msg != lost.Msg {
+		t.Errorf("reconnecting status %+v, want the failure's reason", st)
+	}
+	h.waitTimer(time.Second)
+	h.clock.Advance(time.Second)
+	h.waitState(StateConnected)
+	if h.stack.calls != 2 {
+		t.Errorf("%d connect attempts, want 2", h.stack.calls)
+	}
+
+	// Twice in a row: failed after the second.
+	h2 := newHarness(t, failsIn(StatePPPIPCP, lost), failsIn(StatePPPLCP, lost), connects(newFakeLink()))
+	h2.m.Up(context.Background(), UpRequest{Profile: testProfile()})
+	h2.waitState(StateReconnecting)
+	h2.waitTimer(time.Second)
+	h2.clock.Advance(time.Second)
+	_, st = h2.waitState(StateFailed)
+	if h2.stack.calls != 2 || st.Error == nil || st.Error.Msg != lost.Msg {
+		t.Errorf("after two failures: %d attempts, status %+v; want 2 and failed", h2.stack.calls, st)
+	}
+}
+
+// TestManagerFirstConnectNoAnswerFails: nothing ever answered (IKE phase
+// 1), or reconnect is off: the first connect fails at once.
+func TestManagerFirstConnectNoAnswerFails(t *testing.T) {
+	silent := &Error{Class: ClassNoAnswer, Msg: "the server does not answer IKE"}
+	h := newHarness(t, failsIn(StateIKEPhase1, silent), connects(newFakeLink()))
+	h.m.Up(context.Background(), UpRequest{Profile: testProfile()})
+	h.waitState(StateFailed)
+	if h.stack.calls != 1 {
+		t.Errorf("%d connect attempts, want 1", h.stack.calls)
+	}
+
+	lost := &Error{Class: ClassNoAnswer, Msg: "lost in PPP"}
+	h2 := newHarness(t, failsIn(StatePPPAuth, lost), connects(newFakeLink()))
+	p := testProfile()
+	p.Reconnect = false
+	h2.m.Up(context.Background(), UpRequest{Profile: p})
+	h2.waitState(StateFailed)
+	if h2.stack.calls != 1 {
+		t.Errorf("reconnect off: %d connect attempts, want 1", h2.stack.calls)
 	}
 }
