@@ -3,6 +3,7 @@ package platform
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -59,6 +60,11 @@ func linuxHostItem(iface string, server netip.Addr, env *routerEnv) item {
 			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
 		}
 		gw, dev, err := parseIPRouteGet(out)
+		if errors.Is(err, errLocalRoute) {
+			// The server is an address of this machine: the local table
+			// comes before the routes we add, nothing to pin.
+			return &change{}, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
 		}
@@ -77,6 +83,9 @@ func linuxHostItem(iface string, server netip.Addr, env *routerEnv) item {
 	}}
 }
 
+// errLocalRoute: "ip route get" says the address is one of this machine's.
+var errLocalRoute = errors.New("route is of type local")
+
 // parseIPRouteGet reads the first line of "ip -4 route get ADDR":
 //
 //	203.0.113.5 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0
@@ -91,7 +100,9 @@ func parseIPRouteGet(out []byte) (gw netip.Addr, dev string, err error) {
 		return gw, "", fmt.Errorf("empty answer from ip route get")
 	}
 	switch f[0] {
-	case "local", "broadcast", "multicast", "unreachable", "prohibit", "blackhole", "throw":
+	case "local":
+		return gw, "", fmt.Errorf("%w: %s", errLocalRoute, line)
+	case "broadcast", "multicast", "unreachable", "prohibit", "blackhole", "throw":
 		return gw, "", fmt.Errorf("route is of type %s: %s", f[0], line)
 	}
 	for i := 1; i+1 < len(f); i++ {

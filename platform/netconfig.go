@@ -128,7 +128,9 @@ func (c *NetConfig) tunnelRoutes() (prefixes []netip.Prefix, needHost bool) {
 		p, _ := classfulNetwork(c.Local)
 		add(p)
 	}
-	if c.Server.IsValid() {
+	// A loopback server (a local relay or tunnel in front of the real
+	// one) is delivered locally whatever routes we add: nothing to pin.
+	if c.Server.IsValid() && !c.Server.IsLoopback() {
 		for _, p := range prefixes {
 			if p.Contains(c.Server) {
 				needHost = true

@@ -694,3 +694,41 @@ func TestRecoverAfterReboot(t *testing.T) {
 	}
 	wantList(t, "Recover in the same boot", run.take(), []string{"ip -4 route del 10.77.0.0/16 dev corridor0"})
 }
+
+// TestRouterLocalServer: a server on loopback (a local relay in front of
+// the real one) needs no host route, even in full tunnel; one the kernel
+// reports as an address of this machine ("local" route) neither.
+func TestRouterLocalServer(t *testing.T) {
+	loop := netip.MustParseAddr("127.0.0.1")
+	tr := newTestRouter(t, linuxItems, nil)
+	runSteps(t, tr, "corridor0", []step{{
+		name: "loopback server, full tunnel",
+		cfg:  &NetConfig{Interface: "corridor0", Server: loop, FullTunnel: true},
+		wantCmds: []string{
+			"ip -4 route add 0.0.0.0/1 dev corridor0",
+			"ip -4 route add 128.0.0.0/1 dev corridor0",
+		},
+		wantJournal: []string{"route 0.0.0.0/1", "route 128.0.0.0/1"},
+	}})
+	tr.Close()
+
+	mine := netip.MustParseAddr("203.0.113.5")
+	tr = newTestRouter(t, linuxItems, map[string]string{ipGetCommand: "local 203.0.113.5 dev lo table local src 203.0.113.5 uid 0 \n    cache <local> \n"})
+	runSteps(t, tr, "corridor0", []step{{
+		name: "server is a local address",
+		cfg:  &NetConfig{Interface: "corridor0", Server: mine, FullTunnel: true},
+		wantCmds: []string{
+			"ip -4 route get 203.0.113.5",
+			"ip -4 route add 0.0.0.0/1 dev corridor0",
+			"ip -4 route add 128.0.0.0/1 dev corridor0",
+		},
+		wantJournal: []string{"host 203.0.113.5", "route 0.0.0.0/1", "route 128.0.0.0/1"},
+	}})
+	if err := tr.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wantList(t, "Close", tr.run.take(), []string{
+		"ip -4 route del 128.0.0.0/1 dev corridor0",
+		"ip -4 route del 0.0.0.0/1 dev corridor0",
+	})
+}

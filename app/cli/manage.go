@@ -437,8 +437,8 @@ func upCmd(args []string, env Env) int {
 			switch ev.Status.State {
 			case core.StateConnected:
 				st := ev.Status
-				fmt.Fprintf(env.Stdout, "connected: %s interface %s address %s dns %s (%s, %s)\n", name, st.Interface,
-					st.Address, strings.Join(st.DNS, ","), orNone(st.IKE), orNone(st.ESP))
+				fmt.Fprintf(env.Stdout, "connected: %s interface %s address %s dns %s (%s)\n", name, st.Interface,
+					st.Address, strings.Join(st.DNS, ","), suites(st.IKE, st.ESP))
 				return ExitOK
 			case core.StateFailed, core.StateIdle:
 				if e := ev.Status.Error; e != nil {
@@ -459,11 +459,12 @@ func upCmd(args []string, env Env) int {
 	}
 }
 
-func orNone(s string) string {
-	if s == "" {
+// suites is "IKE, ESP", or "no IPsec" for plain L2TP.
+func suites(ike, esp string) string {
+	if ike == "" && esp == "" {
 		return "no IPsec"
 	}
-	return s
+	return ike + ", " + esp
 }
 
 func classExitName(class string) int {

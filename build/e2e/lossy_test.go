@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -204,3 +205,36 @@ func TestLossyLinkL2TP(t *testing.T) { lossyConnect(t, false) }
 // TestLossyLinkIPsec: L2TP/IPsec (IKE on 500, NAT-T on 4500) over a link
 // that loses 10 % each way.
 func TestLossyLinkIPsec(t *testing.T) { lossyConnect(t, true) }
+
+// TestDaemonLossyLink: the helper connects a raw-L2TP profile through the
+// relay that loses one datagram in ten each way. When the first attempt
+// loses what SoftEther cannot send again (its CHAP Success), the helper
+// tries once more by itself: `corridor up` must end connected.
+func TestDaemonLossyLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("connects over a lossy link")
+	}
+	s := server(t)
+	startLossyRelay(t, s, 1701, 10)
+	r := newDaemonRig(t, s)
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte(s.Password+"\n"), 0o600)
+	if out, code := r.cli(30*time.Second, "", "profile", "add", "lossy", "--server", "127.0.0.1", "--no-ipsec",
+		"--user", s.User, "--password-file", pw); code != 0 {
+		t.Fatalf("profile add: exit %d\n%s", code, out)
+	}
+	start := time.Now()
+	out, code := r.cli(150*time.Second, "", "up", "lossy", "--wait", "120s")
+	t.Logf("corridor up (%v, exit %d):\n%s", time.Since(start).Round(time.Millisecond), code, out)
+	if code != 0 || !strings.Contains(out, "connected: lossy interface corridor0") {
+		t.Fatalf("up over the lossy link: exit %d", code)
+	}
+	got := pingIf(t, s, "corridor0", 20)
+	t.Logf("ping through the lossy tunnel: %d of 20 replies", got)
+	if got < 10 {
+		t.Errorf("ping: %d of 20 replies, want at least 10", got)
+	}
+	if out, code := r.cli(30*time.Second, "", "down", "lossy"); code != 0 {
+		t.Errorf("down: exit %d\n%s", code, out)
+	}
+}
