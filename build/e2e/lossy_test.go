@@ -3,10 +3,12 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,20 +21,31 @@ import (
 )
 
 // lossyRelay forwards UDP between a client on 127.0.0.1 and the server,
-// inside the client's network namespace, dropping every dropEvery-th
-// datagram in each direction: a bad link, deterministic in count (this
-// kernel has no netem).
+// inside the client's network namespace, dropping each datagram with
+// probability 1/dropOneIn in each direction: a bad link (this kernel has no
+// netem). The drops come from a PRNG seeded by the test and logged, so a
+// failing run can be replayed with LOSSY_SEED. (Dropping every n-th
+// datagram instead kept hitting the same packet of the same exchange.)
 type lossyRelay struct {
 	listen    *net.UDPConn // the client's side
 	upstream  *net.UDPConn // connected to the server
-	dropEvery uint64
+	dropOneIn uint64
 
 	mu     sync.Mutex
 	client *net.UDPAddr
+	rng    *rand.Rand
 
 	up, down           atomic.Uint64 // datagrams seen
 	upDrops, downDrops atomic.Uint64
 }
+
+// lossySeed seeds every relay of this test process (plus its port).
+var lossySeed = func() uint64 {
+	if v, err := strconv.ParseUint(os.Getenv("LOSSY_SEED"), 10, 64); err == nil {
+		return v
+	}
+	return uint64(time.Now().UnixNano())
+}()
 
 // inNetns runs fn on a thread inside the network namespace ns, then moves
 // the thread back: the sockets fn opens stay in ns, no thread of the test
@@ -70,9 +83,11 @@ func inNetns(ns string, fn func() error) error {
 
 // startLossyRelay listens on 127.0.0.1:port in the client namespace and
 // relays to the server's port.
-func startLossyRelay(t *testing.T, s *softether.Server, port int, dropEvery uint64) *lossyRelay {
+func startLossyRelay(t *testing.T, s *softether.Server, port int, dropOneIn uint64) *lossyRelay {
 	t.Helper()
-	r := &lossyRelay{dropEvery: dropEvery}
+	seed := lossySeed + uint64(port)
+	t.Logf("relay %d: drop 1 in %d at random (LOSSY_SEED=%d gives the same drop decisions)", port, dropOneIn, lossySeed)
+	r := &lossyRelay{dropOneIn: dropOneIn, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	err := inNetns(s.ClientNS, func() error {
 		var err error
 		if r.listen, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
@@ -121,7 +136,11 @@ func (r *lossyRelay) pump(up bool) {
 		if up {
 			count, drops = &r.up, &r.upDrops
 		}
-		if count.Add(1)%r.dropEvery == 0 {
+		count.Add(1)
+		r.mu.Lock()
+		drop := r.rng.Uint64N(r.dropOneIn) == 0
+		r.mu.Unlock()
+		if drop {
 			drops.Add(1)
 			continue
 		}
@@ -138,8 +157,8 @@ func (r *lossyRelay) pump(up bool) {
 	}
 }
 
-// lossyConnect connects through relays that drop one datagram in ten each
-// way, then pings 20 times. Some losses cannot be repaired inside one
+// lossyConnect connects through relays that lose one datagram in ten each
+// way (at random), then pings 20 times. Some losses cannot be repaired inside one
 // session (SoftEther does not resend a lost CHAP Success, RFC 1994 4.1
 // notwithstanding): like the helper, which reconnects, the test tries up to
 // three times when corridor gives up with "no answer" (exit 4).
@@ -147,15 +166,15 @@ func lossyConnect(t *testing.T, ipsec bool) {
 	if testing.Short() {
 		t.Skip("connects over a lossy link")
 	}
-	const dropEvery, attempts = 10, 3
+	const dropOneIn, attempts = 10, 3
 	s := server(t)
 	psk := ""
 	if ipsec {
 		psk = s.PSK
-		startLossyRelay(t, s, 500, dropEvery)
-		startLossyRelay(t, s, 4500, dropEvery)
+		startLossyRelay(t, s, 500, dropOneIn)
+		startLossyRelay(t, s, 4500, dropOneIn)
 	} else {
-		startLossyRelay(t, s, 1701, dropEvery)
+		startLossyRelay(t, s, 1701, dropOneIn)
 	}
 	var c *client
 	for i := 1; ; i++ {
@@ -163,7 +182,7 @@ func lossyConnect(t *testing.T, ipsec bool) {
 		line, code := c.waitConnectedOrExit(60 * time.Second)
 		if line != "" {
 			t.Logf("attempt %d: %s (%v after start, one datagram in %d lost each way)",
-				i, line, time.Since(c.start).Round(time.Millisecond), dropEvery)
+				i, line, time.Since(c.start).Round(time.Millisecond), dropOneIn)
 			break
 		}
 		t.Logf("attempt %d: exit %d after %v: %s", i, code, time.Since(c.start).Round(time.Millisecond),
@@ -209,7 +228,7 @@ func TestLossyLinkIPsec(t *testing.T) { lossyConnect(t, true) }
 // TestDaemonLossyLink: the helper connects a raw-L2TP profile through the
 // relay that loses one datagram in ten each way. When the first attempt
 // loses what SoftEther cannot send again (its CHAP Success), the helper
-// tries once more by itself: `corridor up` must end connected.
+// tries once more by itself (its log shows "reconnecting in 1s").
 func TestDaemonLossyLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("connects over a lossy link")
@@ -223,9 +242,19 @@ func TestDaemonLossyLink(t *testing.T) {
 		"--user", s.User, "--password-file", pw); code != 0 {
 		t.Fatalf("profile add: exit %d\n%s", code, out)
 	}
-	start := time.Now()
-	out, code := r.cli(150*time.Second, "", "up", "lossy", "--wait", "120s")
-	t.Logf("corridor up (%v, exit %d):\n%s", time.Since(start).Round(time.Millisecond), code, out)
+	// The helper tries a first connect once more by itself; if both lose
+	// what SoftEther does not resend (1 in 100 or so), the user clicks
+	// Connect again: so does the test, once.
+	var out string
+	code := -1
+	for i := 1; i <= 2 && code != 0; i++ {
+		start := time.Now()
+		out, code = r.cli(150*time.Second, "", "up", "lossy", "--wait", "120s")
+		t.Logf("corridor up #%d (%v, exit %d):\n%s", i, time.Since(start).Round(time.Millisecond), code, out)
+		if code != 0 && code != 4 {
+			break
+		}
+	}
 	if code != 0 || !strings.Contains(out, "connected: lossy interface corridor0") {
 		t.Fatalf("up over the lossy link: exit %d", code)
 	}
