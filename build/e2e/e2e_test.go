@@ -160,19 +160,11 @@ func (c *client) stderr() string { c.mu.Lock(); defer c.mu.Unlock(); return c.er
 // waitConnected waits for the "connected:" line and returns it.
 func (c *client) waitConnected(timeout time.Duration) string {
 	c.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l := <-c.lines:
-			if strings.HasPrefix(l, "connected:") {
-				return l
-			}
-		case <-c.waited:
-			c.t.Fatalf("corridor exited before connecting: %v", c.err)
-		case <-deadline:
-			c.t.Fatalf("no connected: line within %v", timeout)
-		}
+	line, code := c.waitConnectedOrExit(timeout)
+	if line == "" {
+		c.t.Fatalf("corridor exited before connecting: exit %d (%v)", code, c.err)
 	}
+	return line
 }
 
 // waitConnectedOrExit returns the "connected:" line, or "" and the exit
