@@ -131,7 +131,8 @@ type Conn struct {
 	log *slog.Logger
 	rel *Reliable
 
-	ourTID, ourSID uint16
+	ourTID         uint16
+	ourSID         atomic.Uint32 // changes with NewSession; read by the receiving goroutine
 	peerTID        atomic.Uint32
 	peerSID        atomic.Uint32
 	sessionUp      atomic.Bool
@@ -142,6 +143,9 @@ type Conn struct {
 	abandon   atomic.Bool // Abandon: send CDN and StopCCN once, wait for nothing
 	upCh      chan struct{}
 	rxErr     chan error
+	newSess   chan chan struct{} // NewSession requests to Run
+	runDone   chan struct{}      // closed when Run returns
+	sessCh    chan struct{}      // closed when the current session is up
 
 	state     connState
 	err       error
@@ -172,7 +176,7 @@ func NewConn(tr Transport, cfg Config) *Conn {
 	cfg.Reliable.RecvWindow = cfg.RecvWindow
 	c := &Conn{cfg: cfg, tr: tr, log: cfg.Logger,
 		ctrl: make(chan []byte, 32), closeCh: make(chan struct{}),
-		upCh: make(chan struct{}), rxErr: make(chan error, 1)}
+		upCh: make(chan struct{}), rxErr: make(chan error, 1), newSess: make(chan chan struct{}), runDone: make(chan struct{})}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,7 +185,8 @@ func NewConn(tr Transport, cfg Config) *Conn {
 	// tunnel ID per connection also keeps servers that key tunnels by
 	// (address, ID) from confusing us with a previous connection.
 	c.ourTID = c.random16()
-	c.ourSID = c.random16()
+	c.ourSID.Store(uint32(c.random16()))
+	c.sessCh = c.upCh
 	c.serial = uint32(c.random16())
 	return c
 }
@@ -204,7 +209,7 @@ func (c *Conn) Established() <-chan struct{} { return c.upCh }
 // IDs returns our and the peer's tunnel and session IDs (peer's are 0
 // until known).
 func (c *Conn) IDs() (ourTunnel, ourSession, peerTunnel, peerSession uint16) {
-	return c.ourTID, c.ourSID, uint16(c.peerTID.Load()), uint16(c.peerSID.Load())
+	return c.ourTID, uint16(c.ourSID.Load()), uint16(c.peerTID.Load()), uint16(c.peerSID.Load())
 }
 
 // Close asks for a graceful teardown (CDN, then StopCCN); Run returns when
@@ -217,6 +222,22 @@ func (c *Conn) Close() { c.closeOnce.Do(func() { close(c.closeCh) }) }
 func (c *Conn) Abandon() {
 	c.abandon.Store(true)
 	c.Close()
+}
+
+// NewSession ends the current session (CDN) and opens a new one in the same
+// tunnel, for a PPP link that has to start over (a server that lost our
+// authentication and will not repeat its answer). SendData fails with
+// ErrClosed until the returned channel is closed, which happens once the
+// new session is up. If the connection is not established, or ends
+// first, the channel is never closed: wait for Run's result too.
+func (c *Conn) NewSession() <-chan struct{} {
+	up := make(chan struct{})
+	select {
+	case c.newSess <- up:
+	case <-c.closeCh:
+	case <-c.runDone:
+	}
+	return up
 }
 
 // SendData sends the PPP frame buf[off:] as a data message of our session.
@@ -238,6 +259,7 @@ func (c *Conn) SendData(buf []byte, off int) error {
 // peer's data; the caller closes the transport after Run returns, which
 // ends the receiving goroutine.
 func (c *Conn) Run(ctx context.Context) error {
+	defer close(c.runDone)
 	go c.routineReceive()
 	now := time.Now()
 	c.lastCtrl = now
@@ -293,6 +315,8 @@ func (c *Conn) Run(ctx context.Context) error {
 			c.state = stDone
 		case f := <-c.ctrl:
 			c.receive(f)
+		case up := <-c.newSess:
+			c.restartSession(up)
 		case <-closeCh:
 			closeCh = nil
 			c.shutdown(nil, 0, 0)
@@ -335,7 +359,7 @@ func (c *Conn) shutdown(reason error, result, errCode uint16) {
 		}
 		cdn := &Message{Type: MsgCDN}
 		cdn.Add(ResultCodeAVP(cr, ce, ""))
-		cdn.Add(AVPUint16(AVPAssignedSessionID, c.ourSID))
+		cdn.Add(AVPUint16(AVPAssignedSessionID, uint16(c.ourSID.Load())))
 		c.send(cdn, uint16(c.peerSID.Load()))
 	}
 	c.sessionUp.Store(false)
@@ -456,7 +480,7 @@ func (c *Conn) handle(frame []byte) {
 		c.closeBy = time.Now().Add(500 * time.Millisecond)
 	case MsgCDN:
 		sid, _ := m.Uint16(AVPAssignedSessionID)
-		if h.SessionID != c.ourSID && sid != uint16(c.peerSID.Load()) {
+		if h.SessionID != uint16(c.ourSID.Load()) && sid != uint16(c.peerSID.Load()) {
 			return
 		}
 		rc, ec, msg, _ := m.ResultCode()
@@ -508,16 +532,47 @@ func (c *Conn) onSCCRP(m *Message) {
 	}
 	c.send(scccn, 0)
 	c.emit(Event{Kind: EventTunnelUp})
+	c.sendICRQ()
+}
 
+func (c *Conn) sendICRQ() {
 	icrq := &Message{Type: MsgICRQ}
-	icrq.Add(AVPUint16(AVPAssignedSessionID, c.ourSID))
+	icrq.Add(AVPUint16(AVPAssignedSessionID, uint16(c.ourSID.Load())))
 	icrq.Add(AVPUint32(AVPCallSerialNumber, c.serial))
 	c.send(icrq, 0)
 	c.state = stWaitICRP
 }
 
+// restartSession ends the established session with a CDN (result 3,
+// administrative, RFC 2661 4.4.2) and asks for a new one in the same
+// tunnel with a fresh session ID and call serial number (5.6: each
+// session is set up by its own ICRQ/ICRP/ICCN). up is closed once the new
+// session is established.
+func (c *Conn) restartSession(up chan struct{}) {
+	if c.state != stEstablished {
+		// Still setting up, closing or closed: nothing to restart; the
+		// caller learns the outcome from Run's result.
+		return
+	}
+	old := uint16(c.ourSID.Load())
+	cdn := &Message{Type: MsgCDN}
+	cdn.Add(ResultCodeAVP(3, 0, ""))
+	cdn.Add(AVPUint16(AVPAssignedSessionID, old))
+	c.send(cdn, uint16(c.peerSID.Load()))
+	c.sessionUp.Store(false)
+	c.peerSID.Store(0)
+	sid := c.random16()
+	for sid == old {
+		sid = c.random16()
+	}
+	c.ourSID.Store(uint32(sid))
+	c.serial++
+	c.sessCh = up
+	c.sendICRQ()
+}
+
 func (c *Conn) onICRP(m *Message, h Header) {
-	if c.state != stWaitICRP || h.SessionID != c.ourSID {
+	if c.state != stWaitICRP || h.SessionID != uint16(c.ourSID.Load()) {
 		return
 	}
 	sid, _ := m.Uint16(AVPAssignedSessionID)
@@ -533,14 +588,14 @@ func (c *Conn) onICRP(m *Message, h Header) {
 	c.state = stEstablished
 	c.sessionUp.Store(true)
 	c.emit(Event{Kind: EventSessionUp})
-	close(c.upCh)
+	close(c.sessCh)
 }
 
 func (c *Conn) emit(e Event) {
 	if c.cfg.OnEvent == nil {
 		return
 	}
-	e.TunnelID, e.SessionID = c.ourTID, c.ourSID
+	e.TunnelID, e.SessionID = c.ourTID, uint16(c.ourSID.Load())
 	e.PeerTunnel, e.PeerSess = uint16(c.peerTID.Load()), uint16(c.peerSID.Load())
 	e.PeerHost = c.peerHost
 	c.cfg.OnEvent(e)
@@ -582,7 +637,7 @@ func (c *Conn) dispatch(buf []byte, off, n int) {
 		}
 		return
 	}
-	if h.SessionID == c.ourSID && c.cfg.OnData != nil {
+	if h.SessionID == uint16(c.ourSID.Load()) && c.cfg.OnData != nil {
 		c.cfg.OnData(buf, off+hoff, off+end)
 	}
 }

@@ -1398,3 +1398,92 @@ func TestConnAbandon(t *testing.T) {
 		}
 	}
 }
+
+// TestConnNewSession: a session that has to start over is cleared with a
+// CDN and replaced by a new one in the same tunnel (RFC 2661 5.6), with a
+// new session ID; frames of the old session are no longer delivered.
+func TestConnNewSession(t *testing.T) {
+	r := startCtl(t, ctlConfig())
+	f := r.lns
+	r.establish()
+	oldConnSID, oldSID := f.connSID, f.sid
+	<-r.events // tunnel up
+	<-r.events // session up
+
+	up := r.conn.NewSession()
+	cdn := f.expect(MsgCDN)
+	checkResult(t, cdn, 3, 0)
+	if cdn.h.SessionID != oldSID {
+		t.Errorf("CDN sent to session %d, want the server's %d", cdn.h.SessionID, oldSID)
+	}
+	if v := avpU16(t, cdn.m, AVPAssignedSessionID); v != oldConnSID {
+		t.Errorf("CDN Assigned Session ID %d, want the old %d", v, oldConnSID)
+	}
+	icrq := f.expect(MsgICRQ)
+	f.connSID = avpU16(t, icrq.m, AVPAssignedSessionID)
+	if f.connSID == oldConnSID || f.connSID == 0 {
+		t.Fatalf("new ICRQ reuses session ID %d", f.connSID)
+	}
+	if err := r.conn.SendData(make([]byte, 64), 32); !errors.Is(err, ErrClosed) {
+		t.Errorf("SendData between sessions: %v, want ErrClosed", err)
+	}
+	select {
+	case <-up:
+		t.Fatal("new session up before ICRP")
+	default:
+	}
+	// The server's own CDN for the old session changes nothing.
+	f.send(&Message{Type: MsgCDN, AVPs: []AVP{ResultCodeAVP(3, 0, ""), AVPUint16(AVPAssignedSessionID, oldSID)}}, oldConnSID)
+	f.sid = 0x0002
+	f.send(f.icrp(), f.connSID)
+	iccn := f.expect(MsgICCN)
+	if iccn.h.SessionID != f.sid {
+		t.Errorf("ICCN to session %d, want %d", iccn.h.SessionID, f.sid)
+	}
+	f.sendZLB()
+	select {
+	case <-up:
+	case <-time.After(2 * time.Second):
+		t.Fatal("new session not up")
+	}
+	if e := <-r.events; e.Kind != EventSessionUp || e.SessionID != f.connSID || e.PeerSess != f.sid {
+		t.Errorf("event %+v, want session up %d/%d", e, f.connSID, f.sid)
+	}
+	r.notDone()
+
+	// Data: the old session's frames are dropped, the new one's delivered.
+	frame := []byte("\xff\x03\xc0\x21\x09\x00\x00\x08abcd")
+	old := make([]byte, DataHeaderLen, DataHeaderLen+len(frame))
+	PutDataHeader(old, f.connTID, oldConnSID)
+	f.inject(append(old, frame...))
+	cur := make([]byte, DataHeaderLen, DataHeaderLen+len(frame))
+	PutDataHeader(cur, f.connTID, f.connSID)
+	f.inject(append(cur, frame...))
+	select {
+	case got := <-r.data:
+		if !bytes.Equal(got, frame) {
+			t.Errorf("OnData % x, want % x", got, frame)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no data delivered on the new session")
+	}
+	select {
+	case got := <-r.data:
+		t.Errorf("OnData: extra % x (old session?)", got)
+	case <-time.After(30 * time.Millisecond):
+	}
+	buf := make([]byte, 64)
+	if err := r.conn.SendData(buf, 32); err != nil {
+		t.Fatalf("SendData on the new session: %v", err)
+	}
+	r.closeGracefully()
+
+	// After Run has returned, NewSession does not block.
+	done := make(chan struct{})
+	go func() { r.conn.NewSession(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("NewSession blocked after Run returned")
+	}
+}

@@ -50,7 +50,7 @@ func BenchmarkReceiveData(b *testing.B) {
 	var got int
 	c := establishedConn(&discardTransport{}, func(buf []byte, off, end int) { got += end - off })
 	pkt := make([]byte, 2048)
-	PutDataHeader(pkt, c.ourTID, c.ourSID)
+	PutDataHeader(pkt, c.ourTID, uint16(c.ourSID.Load()))
 	n := DataHeaderLen + benchPayload
 	b.SetBytes(benchPayload)
 	b.ReportAllocs()
@@ -68,12 +68,12 @@ func TestDispatchRoutesData(t *testing.T) {
 		frames = append(frames, append([]byte(nil), buf[off:end]...))
 	})
 	pkt := make([]byte, 64)
-	PutDataHeader(pkt, c.ourTID, c.ourSID)
+	PutDataHeader(pkt, c.ourTID, uint16(c.ourSID.Load()))
 	copy(pkt[DataHeaderLen:], "\xff\x03\x00\x21ip")
 	c.dispatch(pkt, 0, DataHeaderLen+6)
-	PutDataHeader(pkt, c.ourTID, c.ourSID+1) // another session: dropped
+	PutDataHeader(pkt, c.ourTID, uint16(c.ourSID.Load())+1) // another session: dropped
 	c.dispatch(pkt, 0, DataHeaderLen+6)
-	PutDataHeader(pkt, c.ourTID+1, c.ourSID) // another tunnel: dropped
+	PutDataHeader(pkt, c.ourTID+1, uint16(c.ourSID.Load())) // another tunnel: dropped
 	c.dispatch(pkt, 0, DataHeaderLen+6)
 	if len(frames) != 1 || string(frames[0]) != "\xff\x03\x00\x21ip" {
 		t.Fatalf("OnData got %q, want one PPP frame", frames)
