@@ -131,11 +131,11 @@ type Conn struct {
 	log *slog.Logger
 	rel *Reliable
 
-	ourTID         uint16
-	ourSID         atomic.Uint32 // changes with NewSession; read by the receiving goroutine
-	peerTID        atomic.Uint32
-	peerSID        atomic.Uint32
-	sessionUp      atomic.Bool
+	ourTID    uint16
+	ourSID    atomic.Uint32 // changes with NewSession; read by the receiving goroutine
+	peerTID   atomic.Uint32
+	peerSID   atomic.Uint32
+	sessionUp atomic.Bool
 
 	ctrl      chan []byte
 	closeCh   chan struct{}
