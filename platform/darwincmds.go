@@ -25,8 +25,8 @@ func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	}
 	for _, p := range prefixes {
 		items = append(items, staticItem("route "+p.String(), p,
-			[]command{cmd("route", "-n", "add", "-net", p.String(), "-interface", c.Interface)},
-			[]command{cmd("route", "-n", "delete", "-net", p.String(), "-interface", c.Interface)}, true))
+			[]Command{cmd("route", "-n", "add", "-net", p.String(), "-interface", c.Interface)},
+			[]Command{cmd("route", "-n", "delete", "-net", p.String(), "-interface", c.Interface)}, true))
 	}
 	if len(c.DNS) > 0 {
 		items = append(items, scutilItem(c))
@@ -39,7 +39,7 @@ func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
 func darwinHostItem(iface string, server netip.Addr, env *routerEnv) item {
 	s := server.String()
 	return item{key: "host " + s, host: server, plan: func() (*change, error) {
-		out, err := env.output("route", "-n", "get", s)
+		out, err := env.exec(cmd("route", "-n", "get", s))
 		if err != nil {
 			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
 		}
@@ -55,8 +55,8 @@ func darwinHostItem(iface string, server netip.Addr, env *routerEnv) item {
 			via = []string{gw.String()}
 		}
 		return &change{
-			do:   []command{cmd(append([]string{"route", "-n", "add", "-host", s}, via...)...)},
-			undo: journalEntry{Undo: []command{cmd(append([]string{"route", "-n", "delete", "-host", s}, via...)...)}},
+			do:   []Command{cmd(append([]string{"route", "-n", "add", "-host", s}, via...)...)},
+			undo: journalEntry{Undo: []Command{cmd(append([]string{"route", "-n", "delete", "-host", s}, via...)...)}},
 		}, nil
 	}}
 }
@@ -124,6 +124,6 @@ func scutilItem(c *NetConfig) item {
 	}
 	b.WriteString("set " + scutilDNSKey(c.Interface) + "\nquit\n")
 	return staticItem(dnsKey("scutil", c), netip.Prefix{},
-		[]command{{Args: []string{"scutil"}, Stdin: b.String()}},
-		[]command{{Args: []string{"scutil"}, Stdin: "remove " + scutilDNSKey(c.Interface) + "\nquit\n"}}, false)
+		[]Command{{Args: []string{"scutil"}, Stdin: b.String()}},
+		[]Command{{Args: []string{"scutil"}, Stdin: "remove " + scutilDNSKey(c.Interface) + "\nquit\n"}}, false)
 }

@@ -34,7 +34,6 @@ import (
 const (
 	journalVersion = 1
 	journalExt     = ".json"
-	journalTmp     = ".tmp-"
 )
 
 type journalFile struct {
@@ -63,16 +62,8 @@ func currentBootID() string {
 type journalEntry struct {
 	Key     string      `json:"key"`
 	Restore *fileBackup `json:"restore,omitempty"`
-	Undo    []command   `json:"undo,omitempty"`
+	Undo    []Command   `json:"undo,omitempty"`
 }
-
-// command is one OS command, with an optional script for its stdin.
-type command struct {
-	Args  []string `json:"args"`
-	Stdin string   `json:"stdin,omitempty"`
-}
-
-func cmd(args ...string) command { return command{Args: args} }
 
 // journalPath names the journal of iface in dir. Interface names that are
 // not plain file names (Windows adapter names may hold spaces and more)
@@ -100,7 +91,7 @@ func journalPath(dir, iface string) string {
 }
 
 func isJournalTemp(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.Contains(name, journalExt+journalTmp)
+	return strings.HasPrefix(name, ".") && strings.Contains(name, journalExt+atomicTmp)
 }
 
 // writeJournal replaces the journal of iface with entries, or removes it
@@ -183,42 +174,8 @@ func writeJournalAt(path string, j *journalFile) error {
 	if err != nil {
 		return fmt.Errorf("platform: encoding journal: %w", err)
 	}
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+journalTmp+fmt.Sprint(os.Getpid()))
-	if err := writeSynced(tmp, append(data, '\n'), 0o600); err != nil {
-		os.Remove(tmp)
+	if err := writeFileAtomic(path, append(data, '\n'), 0o600, -1, -1); err != nil {
 		return fmt.Errorf("platform: writing journal: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("platform: writing journal: %w", err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// writeSynced creates path with data and fsyncs it.
-func writeSynced(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes a rename in dir durable. Windows cannot fsync a directory
-// (NTFS journals the rename itself); the error is ignored there.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

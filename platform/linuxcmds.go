@@ -29,8 +29,8 @@ func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	for _, p := range prefixes {
 		spec := []string{p.String(), "dev", c.Interface}
 		items = append(items, staticItem("route "+p.String(), p,
-			[]command{cmd(slices.Concat([]string{"ip", "-4", "route", "add"}, spec)...)},
-			[]command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}, true))
+			[]Command{cmd(slices.Concat([]string{"ip", "-4", "route", "add"}, spec)...)},
+			[]Command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}, true))
 	}
 	if len(c.DNS) > 0 {
 		if env.linuxDNSBackend() == DNSResolved {
@@ -43,7 +43,7 @@ func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 }
 
 // staticItem is an item whose commands are known in advance.
-func staticItem(key string, route netip.Prefix, do, undo []command, existsOK bool) item {
+func staticItem(key string, route netip.Prefix, do, undo []Command, existsOK bool) item {
 	return item{key: key, route: route, plan: func() (*change, error) {
 		return &change{do: do, undo: journalEntry{Undo: undo}, existsOK: existsOK}, nil
 	}}
@@ -55,7 +55,7 @@ func staticItem(key string, route netip.Prefix, do, undo []command, existsOK boo
 // crashed process must not make this one fail.
 func linuxHostItem(iface string, server netip.Addr, env *routerEnv) item {
 	return item{key: "host " + server.String(), host: server, plan: func() (*change, error) {
-		out, err := env.output("ip", "-4", "route", "get", server.String())
+		out, err := env.exec(cmd("ip", "-4", "route", "get", server.String()))
 		if err != nil {
 			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
 		}
@@ -77,8 +77,8 @@ func linuxHostItem(iface string, server netip.Addr, env *routerEnv) item {
 		}
 		spec = append(spec, "dev", dev)
 		return &change{
-			do:   []command{cmd(slices.Concat([]string{"ip", "-4", "route", "replace"}, spec)...)},
-			undo: journalEntry{Undo: []command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}},
+			do:   []Command{cmd(slices.Concat([]string{"ip", "-4", "route", "replace"}, spec)...)},
+			undo: journalEntry{Undo: []Command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}},
 		}, nil
 	}}
 }
@@ -132,7 +132,7 @@ func parseIPRouteGet(out []byte) (gw netip.Addr, dev string, err error) {
 // "resolvectl revert", which forgets everything set on the link.
 func resolvedItem(c *NetConfig) item {
 	iface := c.Interface
-	var do []command
+	var do []Command
 	dns := []string{"resolvectl", "dns", iface}
 	for _, a := range c.DNS {
 		dns = append(dns, a.String())
@@ -152,7 +152,7 @@ func resolvedItem(c *NetConfig) item {
 		do = append(do, cmd("resolvectl", "default-route", iface, "no"))
 	}
 	return staticItem(dnsKey("resolved", c), netip.Prefix{}, do,
-		[]command{cmd("resolvectl", "revert", iface)}, false)
+		[]Command{cmd("resolvectl", "revert", iface)}, false)
 }
 
 // linuxDNSBackend returns the forced backend, or detects whether
@@ -165,7 +165,7 @@ func (e *routerEnv) linuxDNSBackend() DNSBackend {
 	if e.detected == DNSAuto {
 		e.detected = DNSResolvConf
 		if fi, err := os.Stat(e.resolvedDir); err == nil && fi.IsDir() {
-			if err := e.runner.Run("resolvectl", "status"); err == nil {
+			if _, err := e.exec(cmd("resolvectl", "status")); err == nil {
 				e.detected = DNSResolved
 			} else {
 				e.log.Info("systemd-resolved not answering; using resolv.conf", "err", err)

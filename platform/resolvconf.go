@@ -93,26 +93,16 @@ func captureFile(path string) (*fileBackup, error) {
 	return b, nil
 }
 
-// writeFileReplacing replaces path with data atomically: a temporary file in
-// the same directory, fsynced, renamed over it. When path is a mount point
-// (a file bind-mounted over /etc/resolv.conf, as container runtimes do) the
-// rename fails with EBUSY and the file is rewritten in place instead, which
-// is the only way to change it. uid and gid are set when not -1.
+// writeFileReplacing replaces path with data atomically (writeFileAtomic).
+// When path is a mount point (a file bind-mounted over /etc/resolv.conf, as
+// container runtimes do) the rename fails with EBUSY and the file is
+// rewritten in place instead, which is the only way to change it. uid and
+// gid are set when not -1.
 func writeFileReplacing(path string, data []byte, mode fs.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.corridor-%d", filepath.Base(path), os.Getpid()))
-	err := writeSynced(tmp, data, mode)
+	err := writeFileAtomic(path, data, mode, uid, gid)
 	if err == nil {
-		err = setModeOwner(tmp, mode, uid, gid)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		syncDir(dir)
 		return nil
 	}
-	os.Remove(tmp)
 	if !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.EXDEV) {
 		return fmt.Errorf("platform: writing %s: %w", path, err)
 	}

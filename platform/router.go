@@ -89,7 +89,7 @@ func (b DNSBackend) String() string {
 type RouterOption func(*routerOptions)
 
 type routerOptions struct {
-	runner      CmdRunner
+	runner      Runner
 	journalDir  string
 	resolvConf  string
 	resolvedDir string
@@ -99,7 +99,7 @@ type routerOptions struct {
 
 // WithRouterRunner makes the Router run OS commands through r instead of
 // executing them.
-func WithRouterRunner(r CmdRunner) RouterOption {
+func WithRouterRunner(r Runner) RouterOption {
 	return func(o *routerOptions) { o.runner = r }
 }
 
@@ -193,7 +193,7 @@ type item struct {
 // change is one step: commands to run, or a file to write, and how to undo
 // it.
 type change struct {
-	do    []command
+	do    []Command
 	write *fileWrite
 	undo  journalEntry
 	// existsOK: a do command failing because the thing already exists
@@ -391,7 +391,7 @@ func (r *router) save() error {
 // do makes a change.
 func (e *routerEnv) do(ch *change) error {
 	for _, c := range ch.do {
-		if err := e.exec(c); err != nil {
+		if _, err := e.exec(c); err != nil {
 			return err
 		}
 	}
@@ -413,27 +413,23 @@ func (e *routerEnv) undo(en *journalEntry) error {
 		}
 	}
 	for _, c := range en.Undo {
-		if err := e.exec(c); err != nil && !isGoneUndo(err) {
+		if _, err := e.exec(c); err != nil && !isGone(err) {
 			errs = append(errs, err)
 		} else if err != nil {
-			e.log.Debug("already gone", "cmd", strings.Join(c.Args, " "), "err", err)
+			e.log.Debug("already gone", "cmd", c.String(), "err", err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (e *routerEnv) exec(c command) error {
+// exec runs c and returns its standard output.
+func (e *routerEnv) exec(c Command) ([]byte, error) {
 	if c.Stdin != "" {
-		e.log.Debug("platform command", "cmd", strings.Join(c.Args, " "), "stdin", c.Stdin)
-		return e.runner.RunInput(c.Stdin, c.Args[0], c.Args[1:]...)
+		e.log.Debug("platform command", "cmd", c.String(), "stdin", c.Stdin)
+	} else {
+		e.log.Debug("platform command", "cmd", c.String())
 	}
-	e.log.Debug("platform command", "cmd", strings.Join(c.Args, " "))
-	return e.runner.Run(c.Args[0], c.Args[1:]...)
-}
-
-func (e *routerEnv) output(args ...string) ([]byte, error) {
-	e.log.Debug("platform command", "cmd", strings.Join(args, " "))
-	return e.runner.Output(args[0], args[1:]...)
+	return e.runner.Run(c)
 }
 
 // Recover undoes what Routers of earlier processes left behind: it replays
@@ -482,26 +478,4 @@ func recoverDir(env *routerEnv, dir string) error {
 	}
 	os.Remove(dir) // only when empty
 	return errors.Join(errs...)
-}
-
-// isGoneUndo reports whether an undo command failed only because what it
-// removes no longer exists, in the words of ip, resolvectl, route, scutil
-// and netsh.
-func isGoneUndo(err error) bool {
-	if isGone(err) {
-		return true
-	}
-	s := err.Error()
-	for _, m := range []string{"not in table", "No such key", "Element not found", "cannot find the file specified"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
-// isExists reports whether adding failed because the thing already exists.
-func isExists(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "File exists") || strings.Contains(s, "object already exists")
 }

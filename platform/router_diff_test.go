@@ -196,7 +196,7 @@ func TestRouterUndoToleratesGone(t *testing.T) {
 	// The device went away first: the kernel dropped its routes, resolved
 	// forgot the link. The host route was removed by hand.
 	tr.run.setFail(map[string]error{
-		"ip -4 route del 0.0.0.0/1":   errors.New("Cannot find device \"corridor0\""),
+		"ip -4 route del 0.0.0.0/1":   exitErr(1, "Cannot find device \"corridor0\""), // ip's own error
 		"ip -4 route del 128.0.0.0/1": errors.New("RTNETLINK answers: No such device"),
 		"ip -4 route del 203.":        errors.New("RTNETLINK answers: No such process"),
 		"resolvectl revert":           errors.New("Failed to resolve interface \"corridor0\": No such device"),

@@ -14,9 +14,11 @@ import (
 	"testing"
 )
 
-// fakeRunner is a CmdRunner that records commands (a command with stdin as
-// "name args <<EOF\nstdin EOF"), answers Output from a table of exact
-// command lines, and fails commands starting with one of the fail keys.
+// fakeRunner is a Runner that records commands (a command with stdin as
+// "name args <<EOF\nstdin EOF"), answers from a table of exact command
+// lines, and fails commands starting with one of the fail keys. A failure
+// is a *CommandError: the one given, or exit status 2 (iproute2's for a
+// refusal of the kernel) wrapping the error given.
 type fakeRunner struct {
 	mu      sync.Mutex
 	cmds    []string
@@ -24,36 +26,40 @@ type fakeRunner struct {
 	fail    map[string]error
 }
 
-func (f *fakeRunner) record(stdin, name string, args []string) (string, error) {
-	c := strings.Join(append([]string{name}, args...), " ")
-	line := c
-	if stdin != "" {
-		line += " <<EOF\n" + stdin + "EOF"
+func (f *fakeRunner) Run(c Command) ([]byte, error) {
+	line := c.String()
+	if c.Stdin != "" {
+		line += " <<EOF\n" + c.Stdin + "EOF"
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cmds = append(f.cmds, line)
 	for prefix, err := range f.fail {
-		if strings.HasPrefix(c, prefix) {
-			return "", fmt.Errorf("platform: %s: exit status 2: %w", c, err)
+		if strings.HasPrefix(c.String(), prefix) {
+			if ce, ok := err.(*CommandError); ok {
+				ce2 := *ce
+				ce2.Args = c.Args
+				return nil, &ce2
+			}
+			return nil, &CommandError{Args: c.Args, ExitCode: 2, Output: err.Error(), Err: fakeExit{2, err}}
 		}
 	}
-	return f.outputs[c], nil
+	return []byte(f.outputs[c.String()]), nil
 }
 
-func (f *fakeRunner) Run(name string, args ...string) error {
-	_, err := f.record("", name, args)
-	return err
+// fakeExit is the cause of a fake failure: an exit status, and the error
+// the test gave, for errors.Is.
+type fakeExit struct {
+	code  int
+	cause error
 }
 
-func (f *fakeRunner) Output(name string, args ...string) ([]byte, error) {
-	out, err := f.record("", name, args)
-	return []byte(out), err
-}
+func (e fakeExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e fakeExit) Unwrap() error { return e.cause }
 
-func (f *fakeRunner) RunInput(stdin, name string, args ...string) error {
-	_, err := f.record(stdin, name, args)
-	return err
+// exitErr is a failure with exit status code that printed msg.
+func exitErr(code int, msg string) *CommandError {
+	return &CommandError{ExitCode: code, Output: msg, Err: fakeExit{code, errors.New(msg)}}
 }
 
 func (f *fakeRunner) take() []string {

@@ -2,64 +2,187 @@ package platform
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 )
 
-// CmdRunner is the Runner the Router needs: besides running a command it
-// reads one's output (finding the original route to the VPN server) and feeds
-// one a script on stdin (macOS scutil). Tests substitute a recorder.
-type CmdRunner interface {
-	Runner
-	// Output runs name with args and returns what it wrote to stdout. A
-	// failure's error names the command and carries its stderr.
-	Output(name string, args ...string) ([]byte, error)
-	// RunInput runs name with args, feeding it stdin.
-	RunInput(stdin string, name string, args ...string) error
+// Command is one OS command: the program and its arguments, and an optional
+// script for its standard input (macOS scutil reads one). It is also the
+// shape of an undo action in the journal.
+type Command struct {
+	Args  []string `json:"args"`
+	Stdin string   `json:"stdin,omitempty"`
 }
 
-// ExecRunner is the Runner that executes commands. A failure's error names
-// the command and carries what it wrote to stderr, so a user sees why.
+func cmd(args ...string) Command { return Command{Args: args} }
+
+// String is the command line, for logs and errors (the stdin script is left
+// out).
+func (c Command) String() string { return strings.Join(c.Args, " ") }
+
+// Runner runs OS commands: everything the TUN and the Router do to the
+// system around the device goes through one, so that tests can substitute a
+// recorder and assert the exact commands (the approach of tailscale's
+// osrouter commandRunner).
+type Runner interface {
+	// Run runs c, waits for it and returns what it wrote to its standard
+	// output. A command that ran and failed returns a *CommandError, which
+	// says which command failed and why (its exit code and what it
+	// printed).
+	Run(c Command) (stdout []byte, err error)
+}
+
+// CommandError is a command that failed.
+type CommandError struct {
+	Args []string
+	// ExitCode is the command's exit status, or -1 when it did not start
+	// or was killed by a signal.
+	ExitCode int
+	// Output is what it wrote to stderr and then stdout (some tools, such
+	// as netsh, report failures on stdout), trimmed.
+	Output string
+	// Err is the cause (an *exec.ExitError for a command that ran).
+	Err error
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("platform: %s: %v: %s", strings.Join(e.Args, " "), e.Err, e.Output)
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// program is the base name of the command's program, without ".exe".
+func (e *CommandError) program() string {
+	if len(e.Args) == 0 {
+		return ""
+	}
+	p := e.Args[0]
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		p = p[i+1:]
+	}
+	return strings.TrimSuffix(strings.ToLower(p), ".exe")
+}
+
+// ExecRunner is the Runner that executes commands.
+//
+// Every command runs with LC_ALL=C and LANG=C (and without LANGUAGE): a
+// failure is told apart by its exit code where the tool has distinct ones,
+// and otherwise by the words of strerror(3), which only the C locale fixes
+// (the approach of tailscale's osrouter runner). Windows tools ignore these
+// variables and answer in the language of the system; see isExists.
 type ExecRunner struct{}
 
-var _ CmdRunner = ExecRunner{}
+var _ Runner = ExecRunner{}
 
-// Run executes name with args and waits for it.
-func (ExecRunner) Run(name string, args ...string) error {
-	cmd := exec.Command(name, args...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("platform: %s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+// Run executes c and waits for it.
+func (ExecRunner) Run(c Command) ([]byte, error) {
+	if len(c.Args) == 0 {
+		return nil, errors.New("platform: empty command")
 	}
-	return nil
-}
-
-// Output executes name with args and returns its standard output.
-func (ExecRunner) Output(name string, args ...string) ([]byte, error) {
-	cmd := exec.Command(name, args...)
+	ec := exec.Command(c.Args[0], c.Args[1:]...)
+	ec.Env = commandEnv(os.Environ())
+	if c.Stdin != "" {
+		ec.Stdin = strings.NewReader(c.Stdin)
+	}
 	var out, errOut bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	if err := cmd.Run(); err != nil {
-		// Some tools (netsh) report failures on stdout: keep both.
-		msg := strings.TrimSpace(errOut.String() + "\n" + out.String())
-		return out.Bytes(), fmt.Errorf("platform: %s %s: %w: %s", name, strings.Join(args, " "), err, msg)
+	ec.Stdout = &out
+	ec.Stderr = &errOut
+	if err := ec.Run(); err != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return out.Bytes(), &CommandError{
+			Args:     c.Args,
+			ExitCode: code,
+			Output:   strings.TrimSpace(errOut.String() + "\n" + out.String()),
+			Err:      err,
+		}
 	}
 	return out.Bytes(), nil
 }
 
-// RunInput executes name with args, writing stdin to its standard input.
-func (ExecRunner) RunInput(stdin string, name string, args ...string) error {
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("platform: %s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+// commandEnv is environ with the locale forced to C.
+func commandEnv(environ []string) []string {
+	env := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") {
+			continue
+		}
+		env = append(env, kv)
 	}
-	return nil
+	return append(env, "LC_ALL=C", "LANG=C")
+}
+
+// Failures are classified per tool. iproute2 exits with 2 when the kernel
+// refused a request (RTNETLINK) and with 1 for its own errors ("Cannot find
+// device"); which refusal it was is only in strerror's words, English under
+// LC_ALL=C. The other tools have no distinct exit codes for these cases.
+var (
+	existsWords = map[string][]string{
+		"ip":    {"File exists"},           // EEXIST, exit 2
+		"route": {"File exists"},           // macOS: EEXIST from the routing socket
+		"netsh": {"object already exists"}, // English Windows only
+	}
+	goneWords = map[string][]string{
+		"ip":         {"No such process", "No such device"}, // ESRCH, ENODEV, exit 2
+		"resolvectl": {"No such device", "not found", "not known", "No such file"},
+		"route":      {"not in table"},
+		"scutil":     {"No such key"},
+		"netsh":      {"Element not found", "cannot find the file specified"},
+		"powershell": {"cannot find the file specified", "not found"},
+	}
+)
+
+// failed returns the CommandError of a command that ran and exited with
+// a failure status, and its program.
+func failed(err error) (*CommandError, string) {
+	var ce *CommandError
+	if !errors.As(err, &ce) || ce.ExitCode <= 0 {
+		return nil, ""
+	}
+	return ce, ce.program()
+}
+
+func saysAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// isExists reports whether an add failed because the thing already exists
+// (a route someone else added).
+//
+// netsh answers in the system's language, which no variable changes: on a
+// Windows that is not in English an existing route is not recognised and
+// the change fails.
+func isExists(err error) bool {
+	ce, prog := failed(err)
+	if ce == nil || prog == "ip" && ce.ExitCode != 2 {
+		return false
+	}
+	return saysAny(ce.Output, existsWords[prog])
+}
+
+// isGone reports whether a removal failed because what it removes no
+// longer exists: the kernel drops a device's routes with the device, and
+// resolved forgets a link that went away.
+func isGone(err error) bool {
+	ce, prog := failed(err)
+	if ce == nil {
+		return false
+	}
+	if prog == "ip" && ce.ExitCode != 2 {
+		// ip's own errors: only a missing device means gone.
+		return ce.ExitCode == 1 && strings.HasPrefix(ce.Output, "Cannot find device")
+	}
+	return saysAny(ce.Output, goneWords[prog])
 }

@@ -10,12 +10,10 @@
 package platform
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -44,15 +42,10 @@ type TUNConfig struct {
 	// the server gave none; then the address is configured without a peer
 	// and no peer route exists.
 	Peer netip.Addr
-	// Routes are extra prefixes routed through the device (may be empty).
-	Routes []netip.Prefix
 }
 
-// Runner runs one OS command; tests substitute a recorder. The error of a
-// failed command should say which command failed and why (its stderr).
-type Runner interface {
-	Run(name string, args ...string) error
-}
+// Routes through the device are the Router's (router.go): it journals each
+// before adding it, so that they are removed even after a crash.
 
 // Option adjusts OpenTUN.
 type Option func(*options)
@@ -95,10 +88,6 @@ type TUN struct {
 	name   string
 	runner Runner
 	log    *slog.Logger
-
-	// undo holds the commands that reverse what was applied, in the order
-	// applied; Close runs them backwards. Only steps that succeeded appear.
-	undo [][]string
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -148,65 +137,30 @@ func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
 // carry; it does not change while the device is open.
 func (t *TUN) BatchSize() int { return t.dev.BatchSize() }
 
-// Close removes the routes OpenTUN added and then the device. It is
-// idempotent and may run while a Read is blocked; that Read then returns an
-// error matching os.ErrClosed.
+// Close removes the device, and with it its address and the routes through
+// it. It is idempotent and may run while a Read is blocked; that Read then
+// returns an error matching os.ErrClosed.
 func (t *TUN) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
-		err := t.rollback()
-		if cerr := t.dev.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("platform: closing %s: %w", t.name, cerr))
+		if err := t.dev.Close(); err != nil {
+			t.closeErr = fmt.Errorf("platform: closing %s: %w", t.name, err)
 		}
-		t.closeErr = err
-		t.log.Info("tun closed", "name", t.name, "err", err)
+		t.log.Info("tun closed", "name", t.name, "err", t.closeErr)
 	})
 	return t.closeErr
 }
 
-// run executes one configuration command and, when it succeeds, records its
-// inverse (nil when removing the device undoes it anyway).
-func (t *TUN) run(undo []string, name string, args ...string) error {
-	t.log.Debug("platform command", "cmd", name+" "+strings.Join(args, " "))
-	if err := t.runner.Run(name, args...); err != nil {
-		return err
-	}
-	if undo != nil {
-		t.undo = append(t.undo, undo)
-	}
-	return nil
-}
-
-// rollback runs the recorded undo commands, newest first, and forgets them.
-// Errors that only say the thing is already gone are ignored: the kernel
-// removes a device's routes by itself when the device goes away.
-func (t *TUN) rollback() error {
-	var errs []error
-	for i := len(t.undo) - 1; i >= 0; i-- {
-		cmd := t.undo[i]
-		t.log.Debug("platform command", "cmd", strings.Join(cmd, " "))
-		if err := t.runner.Run(cmd[0], cmd[1:]...); err != nil && !isGone(err) {
-			errs = append(errs, err)
-		}
-	}
-	t.undo = nil
-	return errors.Join(errs...)
-}
-
-// isGone reports whether a failed removal means the object no longer exists.
-func isGone(err error) bool {
-	s := err.Error()
-	for _, m := range []string{"No such process", "No such device", "Cannot find device", "not found", "No such file"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
+// run executes one configuration command.
+func (t *TUN) run(args ...string) error {
+	c := cmd(args...)
+	t.log.Debug("platform command", "cmd", c.String())
+	_, err := t.runner.Run(c)
+	return err
 }
 
 // validate checks cfg and returns it normalised: IPv4-mapped addresses
-// unmapped, routes masked, duplicates and the peer's own host route dropped
-// (the kernel installs that one with the address).
+// unmapped, an unspecified peer dropped.
 func (cfg TUNConfig) validate() (TUNConfig, error) {
 	if cfg.MTU < 68 || cfg.MTU > 65535 {
 		return cfg, fmt.Errorf("platform: MTU %d out of range 68..65535", cfg.MTU)
@@ -223,19 +177,5 @@ func (cfg TUNConfig) validate() (TUNConfig, error) {
 			return cfg, fmt.Errorf("platform: local %v and peer %v are of different families", cfg.Local, cfg.Peer)
 		}
 	}
-	var routes []netip.Prefix
-	seen := make(map[netip.Prefix]bool)
-	for _, r := range cfg.Routes {
-		if !r.IsValid() {
-			return cfg, fmt.Errorf("platform: invalid route %v", r)
-		}
-		r = r.Masked()
-		if seen[r] || (cfg.Peer.IsValid() && r == netip.PrefixFrom(cfg.Peer, cfg.Peer.BitLen())) {
-			continue
-		}
-		seen[r] = true
-		routes = append(routes, r)
-	}
-	cfg.Routes = routes
 	return cfg, nil
 }

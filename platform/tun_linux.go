@@ -10,8 +10,8 @@ import (
 const defaultName = "corridor0"
 
 // OpenTUN creates the device, sets its MTU, gives it the address Local with
-// peer Peer (a point-to-point /32), brings it up and adds the routes. On any
-// error it undoes what it had already done.
+// peer Peer (a point-to-point /32) and brings it up. On any error it removes
+// the device again. Routes through it are the Router's.
 //
 // The address is configured with iproute2 rather than netlink so that every
 // step is a command a user can read in the log and repeat by hand.
@@ -43,20 +43,18 @@ func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	}()
 
 	if err := t.configure(cfg); err != nil {
-		if uerr := t.Close(); uerr != nil {
-			o.log.Warn("tun rollback incomplete", "name", name, "err", uerr)
-			err = errors.Join(err, uerr)
+		if cerr := t.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
 		}
 		return nil, err
 	}
-	o.log.Info("tun up", "name", name, "local", cfg.Local, "peer", cfg.Peer, "mtu", cfg.MTU, "routes", cfg.Routes)
+	o.log.Info("tun up", "name", name, "local", cfg.Local, "peer", cfg.Peer, "mtu", cfg.MTU)
 	return t, nil
 }
 
-// configure applies address, link state and routes. The address and link
-// state vanish with the device, so only routes record an undo command.
+// configure applies address and link state; both vanish with the device.
 func (t *TUN) configure(cfg TUNConfig) error {
-	addr := []string{"addr", "add"}
+	addr := []string{"ip", "addr", "add"}
 	if cfg.Peer.IsValid() {
 		// "peer" makes the kernel add the host route to the peer itself.
 		addr = append(addr, cfg.Local.String(), "peer", cfg.Peer.String())
@@ -64,17 +62,8 @@ func (t *TUN) configure(cfg TUNConfig) error {
 		addr = append(addr, netip.PrefixFrom(cfg.Local, cfg.Local.BitLen()).String())
 	}
 	addr = append(addr, "dev", t.name)
-	if err := t.run(nil, "ip", addr...); err != nil {
+	if err := t.run(addr...); err != nil {
 		return err
 	}
-	if err := t.run(nil, "ip", "link", "set", "dev", t.name, "mtu", strconv.Itoa(cfg.MTU), "up"); err != nil {
-		return err
-	}
-	for _, r := range cfg.Routes {
-		p := r.String()
-		if err := t.run([]string{"ip", "route", "del", p, "dev", t.name}, "ip", "route", "add", p, "dev", t.name); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.run("ip", "link", "set", "dev", t.name, "mtu", strconv.Itoa(cfg.MTU), "up")
 }

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"reflect"
@@ -12,35 +11,6 @@ import (
 
 	"golang.zx2c4.com/wireguard/tun"
 )
-
-// recorder is a Runner that records commands and fails those starting with
-// one of the fail keys.
-type recorder struct {
-	mu   sync.Mutex
-	cmds []string
-	fail map[string]error
-}
-
-func (r *recorder) Run(name string, args ...string) error {
-	cmd := name + " " + strings.Join(args, " ")
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cmds = append(r.cmds, cmd)
-	for prefix, err := range r.fail {
-		if strings.HasPrefix(cmd, prefix) {
-			return fmt.Errorf("platform: %s: exit status 2: %w", cmd, err)
-		}
-	}
-	return nil
-}
-
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.cmds
-	r.cmds = nil
-	return c
-}
 
 // fakeDevice is a tun.Device that needs no privileges.
 type fakeDevice struct {
@@ -108,9 +78,9 @@ var (
 	peer  = netip.MustParseAddr("192.168.30.1")
 )
 
-func open(t *testing.T, cfg TUNConfig, fail map[string]error) (*TUN, *recorder, *fakeCreator, error) {
+func open(t *testing.T, cfg TUNConfig, fail map[string]error) (*TUN, *fakeRunner, *fakeCreator, error) {
 	t.Helper()
-	r := &recorder{fail: fail}
+	r := &fakeRunner{fail: fail}
 	fc := &fakeCreator{}
 	tn, err := OpenTUN(cfg, WithRunner(r), withCreate(fc.create))
 	return tn, r, fc, err
@@ -159,39 +129,22 @@ func TestOpenTUNCommands(t *testing.T) {
 			},
 		},
 		{
-			name: "extra routes",
-			cfg: TUNConfig{Name: "corridor%d", MTU: 1400, Local: local, Peer: peer, Routes: []netip.Prefix{
-				netip.MustParsePrefix("10.0.0.0/8"),
-				netip.MustParsePrefix("172.16.5.0/24"),
-				netip.MustParsePrefix("10.0.0.0/8"),      // duplicate
-				netip.MustParsePrefix("192.168.30.1/32"), // the peer: the kernel adds it
-				netip.MustParsePrefix("10.1.2.3/16"),     // not masked
-			}},
+			name:     "kernel-numbered name",
+			cfg:      TUNConfig{Name: "corridor%d", MTU: 1400, Local: local, Peer: peer},
 			wantName: "corridor3",
 			wantOpen: []string{
 				"ip addr add 192.168.30.10 peer 192.168.30.1 dev corridor3",
 				"ip link set dev corridor3 mtu 1400 up",
-				"ip route add 10.0.0.0/8 dev corridor3",
-				"ip route add 172.16.5.0/24 dev corridor3",
-				"ip route add 10.1.0.0/16 dev corridor3",
-			},
-			wantClose: []string{
-				"ip route del 10.1.0.0/16 dev corridor3",
-				"ip route del 172.16.5.0/24 dev corridor3",
-				"ip route del 10.0.0.0/8 dev corridor3",
 			},
 		},
 		{
-			name: "mapped addresses",
-			cfg: TUNConfig{MTU: 1400, Local: netip.AddrFrom16(local.As16()), Peer: netip.AddrFrom16(peer.As16()),
-				Routes: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1")}},
+			name:     "mapped addresses",
+			cfg:      TUNConfig{MTU: 1400, Local: netip.AddrFrom16(local.As16()), Peer: netip.AddrFrom16(peer.As16())},
 			wantName: "corridor0",
 			wantOpen: []string{
 				"ip addr add 192.168.30.10 peer 192.168.30.1 dev corridor0",
 				"ip link set dev corridor0 mtu 1400 up",
-				"ip route add 0.0.0.0/1 dev corridor0",
 			},
-			wantClose: []string{"ip route del 0.0.0.0/1 dev corridor0"},
 		},
 	}
 	for _, tt := range tests {
@@ -227,28 +180,12 @@ func TestOpenTUNCommands(t *testing.T) {
 }
 
 func TestOpenTUNFailureUndoes(t *testing.T) {
-	routes := []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"),
-		netip.MustParsePrefix("172.16.0.0/12"),
-		netip.MustParsePrefix("192.0.2.0/24"),
-	}
 	cause := errors.New("RTNETLINK answers: File exists")
 	tests := []struct {
 		name     string
 		failOn   string
 		wantCmds []string
 	}{
-		{
-			name:   "route add",
-			failOn: "ip route add 172.16.0.0/12",
-			wantCmds: []string{
-				"ip addr add 192.168.30.10 peer 192.168.30.1 dev corridor0",
-				"ip link set dev corridor0 mtu 1400 up",
-				"ip route add 10.0.0.0/8 dev corridor0",
-				"ip route add 172.16.0.0/12 dev corridor0", // fails
-				"ip route del 10.0.0.0/8 dev corridor0",    // undo
-			},
-		},
 		{
 			name:     "addr add",
 			failOn:   "ip addr add",
@@ -265,7 +202,7 @@ func TestOpenTUNFailureUndoes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := TUNConfig{MTU: 1400, Local: local, Peer: peer, Routes: routes}
+			cfg := TUNConfig{MTU: 1400, Local: local, Peer: peer}
 			tn, r, fc, err := open(t, cfg, map[string]error{tt.failOn: cause})
 			if err == nil {
 				tn.Close()
@@ -285,50 +222,6 @@ func TestOpenTUNFailureUndoes(t *testing.T) {
 	}
 }
 
-func TestOpenTUNUndoFailureReported(t *testing.T) {
-	cfg := TUNConfig{MTU: 1400, Local: local, Peer: peer, Routes: []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12")}}
-	addErr := errors.New("RTNETLINK answers: File exists")
-	delErr := errors.New("RTNETLINK answers: Operation not permitted")
-	_, _, _, err := open(t, cfg, map[string]error{"ip route add 172.16": addErr, "ip route del": delErr})
-	if !errors.Is(err, addErr) || !errors.Is(err, delErr) {
-		t.Errorf("error %q should carry both the failure and the failed undo", err)
-	}
-}
-
-func TestCloseIgnoresGoneRoutes(t *testing.T) {
-	cfg := TUNConfig{MTU: 1400, Local: local, Peer: peer, Routes: []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12")}}
-	tn, r, _, err := open(t, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.fail = map[string]error{"ip route del 10.": errors.New("RTNETLINK answers: No such process")}
-	if err := tn.Close(); err != nil {
-		t.Errorf("Close: %v, want nil (a route already gone is fine)", err)
-	}
-
-	tn, r, fc, err := open(t, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	permErr := errors.New("RTNETLINK answers: Operation not permitted")
-	r.fail = map[string]error{"ip route del 172.": permErr}
-	if err := tn.Close(); !errors.Is(err, permErr) {
-		t.Errorf("Close: %v, want the route deletion failure", err)
-	}
-	if fc.dev.closes != 1 {
-		t.Errorf("device not closed after a failed route deletion")
-	}
-	wantCmds(t, "close", r.take()[2+2:], []string{
-		"ip route del 172.16.0.0/12 dev corridor0",
-		"ip route del 10.0.0.0/8 dev corridor0",
-	})
-	if err2 := tn.Close(); !errors.Is(err2, permErr) {
-		t.Errorf("second Close: %v, want the first Close's error again", err2)
-	}
-}
-
 func TestOpenTUNInvalidConfig(t *testing.T) {
 	for _, cfg := range []TUNConfig{
 		{MTU: 0, Local: local},
@@ -336,7 +229,6 @@ func TestOpenTUNInvalidConfig(t *testing.T) {
 		{MTU: 1400},
 		{MTU: 1400, Local: netip.IPv4Unspecified()},
 		{MTU: 1400, Local: local, Peer: netip.MustParseAddr("2001:db8::1")},
-		{MTU: 1400, Local: local, Routes: []netip.Prefix{{}}},
 	} {
 		tn, r, fc, err := open(t, cfg, nil)
 		if err == nil {
@@ -354,7 +246,7 @@ func TestOpenTUNInvalidConfig(t *testing.T) {
 }
 
 func TestOpenTUNCreateFails(t *testing.T) {
-	r := &recorder{}
+	r := &fakeRunner{}
 	fc := &fakeCreator{createErr: errors.New("device or resource busy")}
 	_, err := OpenTUN(TUNConfig{MTU: 1400, Local: local}, WithRunner(r), withCreate(fc.create))
 	if err == nil || !errors.Is(err, fc.createErr) || !strings.Contains(err.Error(), `"corridor0"`) {
@@ -383,19 +275,5 @@ func TestReadWriteAfterClose(t *testing.T) {
 	}
 	if _, err := tn.Write([][]byte{buf}, MinWriteOffset); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Write after Close: %v, want os.ErrClosed", err)
-	}
-}
-
-func TestExecRunnerError(t *testing.T) {
-	err := ExecRunner{}.Run("sh", "-c", "echo 'RTNETLINK answers: File exists' >&2; exit 2")
-	if err == nil {
-		t.Fatal("want error")
-	}
-	want := "platform: sh -c echo 'RTNETLINK answers: File exists' >&2; exit 2: exit status 2: RTNETLINK answers: File exists"
-	if err.Error() != want {
-		t.Errorf("error:\n got  %q\n want %q", err, want)
-	}
-	if err := (ExecRunner{}).Run("true"); err != nil {
-		t.Errorf("true: %v", err)
 	}
 }

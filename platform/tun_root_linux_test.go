@@ -89,10 +89,9 @@ func testOpenTUNInNetns(t *testing.T, ns string) {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	route := netip.MustParsePrefix("10.77.0.0/16")
 	tn, err := OpenTUN(TUNConfig{
-		MTU:    1400,
-		Local:  netip.MustParseAddr("192.168.30.10"),
-		Peer:   netip.MustParseAddr("192.168.30.1"),
-		Routes: []netip.Prefix{route},
+		MTU:   1400,
+		Local: netip.MustParseAddr("192.168.30.10"),
+		Peer:  netip.MustParseAddr("192.168.30.1"),
 	}, WithLogger(log))
 	if err != nil {
 		t.Fatalf("OpenTUN: %v", err)
@@ -102,6 +101,15 @@ func testOpenTUNInNetns(t *testing.T, ns string) {
 	if name != "corridor0" {
 		t.Errorf("Name() = %q, want corridor0", name)
 	}
+	// Routes through the device are the Router's.
+	rt, err := NewRouter(WithJournalDir(t.TempDir()), WithRouterLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Set(&NetConfig{Interface: name, Routes: []netip.Prefix{route}}); err != nil {
+		t.Fatalf("Router.Set: %v", err)
+	}
+	defer rt.Close()
 	t.Logf("BatchSize() = %d", tn.BatchSize())
 
 	addr := ipOut(t, "-o", "addr", "show", "dev", name)

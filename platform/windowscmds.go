@@ -39,8 +39,8 @@ func windowsItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	for _, p := range prefixes {
 		spec := []string{"prefix=" + p.String(), "interface=" + iface, "store=active"}
 		items = append(items, staticItem("route "+p.String(), p,
-			[]command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
-			[]command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
+			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
+			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
 	}
 	if len(c.DNS) > 0 {
 		items = append(items, windowsDNSItem(c, env))
@@ -66,7 +66,7 @@ func windowsFindRoute(server netip.Addr) []string {
 func windowsHostItem(iface string, server netip.Addr, env *routerEnv) item {
 	s := server.String()
 	return item{key: "host " + s, host: server, plan: func() (*change, error) {
-		out, err := env.output(windowsFindRoute(server)...)
+		out, err := env.exec(cmd(windowsFindRoute(server)...))
 		if err != nil {
 			return nil, fmt.Errorf("platform: finding the route to the server %v: %w", server, err)
 		}
@@ -83,8 +83,8 @@ func windowsHostItem(iface string, server netip.Addr, env *routerEnv) item {
 		}
 		spec = append(spec, "store=active")
 		return &change{
-			do:   []command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
-			undo: journalEntry{Undo: []command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}},
+			do:   []Command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
+			undo: journalEntry{Undo: []Command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}},
 		}, nil
 	}}
 }
@@ -128,7 +128,7 @@ func parseFindNetRoute(out []byte) (idx int, alias string, gw netip.Addr, err er
 // set where the device is created, decides which servers are preferred.
 func windowsDNSItem(c *NetConfig, env *routerEnv) item {
 	iface := c.Interface
-	var do []command
+	var do []Command
 	for i, a := range c.DNS {
 		if i == 0 {
 			do = append(do, cmd("netsh", "interface", "ipv4", "set", "dnsservers", "name="+iface,
@@ -138,7 +138,7 @@ func windowsDNSItem(c *NetConfig, env *routerEnv) item {
 				"address="+a.String(), "index="+strconv.Itoa(i+1), "validate=no"))
 		}
 	}
-	var undo []command
+	var undo []Command
 	if len(c.Domains) > 0 {
 		if len(c.Domains) > 1 {
 			env.log.Warn("Windows keeps one DNS suffix per interface; using the first", "domains", c.Domains)
