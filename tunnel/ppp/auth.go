@@ -67,8 +67,8 @@ func (l *Link) authTimeout() {
 	case l.auth.chapResp != nil && l.auth.respSends < maxCHAPResponses && l.now.Before(l.chapDeadline()):
 		l.sendCHAPResponse()
 	case l.auth.chapResp != nil:
-		l.fail(fmt.Errorf("ppp: no answer to our %v response within %v (sent %d times): %w",
-			l.auth.method, l.cfg.AuthTimeout, l.auth.respSends, ErrNoAnswer))
+		l.fail(fmt.Errorf("ppp: no answer to our %v response (sent %s over %v): %w",
+			l.auth.method, timesWord(l.auth.respSends), l.now.Sub(l.auth.respAt).Round(time.Millisecond), ErrAuthNoAnswer))
 	case l.auth.method != AuthNone:
 		l.fail(fmt.Errorf("ppp: the server did not complete %v authentication within %v: %w",
 			l.auth.method, l.cfg.AuthTimeout, ErrNoAnswer))
@@ -212,27 +212,41 @@ const maxCHAPResponses = 4
 // authenticator MUST allow repeated Response packets" and answer them with
 // the same Code. So a Response without an answer is sent again after 1 s,
 // 2 s and 4 s (from RestartInterval, doubling up to MaxRestartInterval): a
-// lost Response or a lost Success costs a second. Authentication still
-// waits AuthTimeout from the first Response before giving up, for servers
-// that take their time (a RADIUS back end asking for a second factor).
-// SoftEther ignores a repeated Response once it has answered, and resends
-// its Challenge when our Response is lost.
+// lost Response or a lost Success costs a second with such a server.
+// SoftEther ignores a repeated Response once it has answered (it resends
+// its Challenge when our Response is lost), so after the last resend we
+// wait only 2*RestartInterval more (about 8 s after the first send) and
+// end with ErrAuthNoAnswer; AuthTimeout still caps the whole wait. The
+// caller then starts a fresh session, which costs less than waiting.
 func (l *Link) sendCHAPResponse() {
 	if l.auth.respSends == 0 {
 		l.auth.respAt = l.now
 	}
 	l.auth.respSends++
 	l.sendCP(ProtoCHAP, l.auth.chapResp)
-	next := l.chapDeadline()
+	d := 2 * l.cfg.RestartInterval // the last Response's own wait
 	if l.auth.respSends < maxCHAPResponses {
-		d := (2 * l.cfg.RestartInterval) << (l.auth.respSends - 1)
-		next = minTime(next, l.now.Add(min(d, l.cfg.MaxRestartInterval)))
+		d = min(d<<(l.auth.respSends-1), l.cfg.MaxRestartInterval)
 	}
-	l.timers[tAuth].at = next
+	l.timers[tAuth].at = minTime(l.chapDeadline(), l.now.Add(d))
+}
+
+// chapAwaitingStatus: our CHAP Response is out and neither Success nor
+// Failure has come (not a re-challenge after a Success).
+func (l *Link) chapAwaitingStatus() bool {
+	return l.authOK == AuthNone && l.auth.chapResp != nil &&
+		(l.auth.method == AuthCHAPMD5 || l.auth.method == AuthMSCHAPv2)
 }
 
 // chapDeadline is when an unanswered Response ends authentication.
 func (l *Link) chapDeadline() time.Time { return l.auth.respAt.Add(l.cfg.AuthTimeout) }
+
+func timesWord(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {

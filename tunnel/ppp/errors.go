@@ -3,6 +3,7 @@ package ppp
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors a Link reports; match them with errors.Is / errors.As.
@@ -21,11 +22,30 @@ var (
 	ErrMutualAuth = errors.New("ppp: server failed mutual authentication")
 	// ErrEchoTimeout: LCP echo requests went unanswered.
 	ErrEchoTimeout = errors.New("ppp: peer stopped answering LCP echo requests")
+	// ErrAuthNoAnswer: our CHAP or MS-CHAPv2 Response got neither Success
+	// nor Failure: the answer was lost (the server went on to IPCP, or
+	// ignored our resends). It wraps ErrNoAnswer. The link ends at once
+	// with one LCP Terminate-Request and no wait for its Ack; a fresh
+	// L2TP session and Link may well succeed.
+	ErrAuthNoAnswer error = &wrapped{"ppp: the server did not answer our authentication", ErrNoAnswer}
+	// ErrBadAddress: IPCP ended with an address no host can use (RFC 6890
+	// special-purpose addresses: loopback, multicast, broadcast,
+	// link-local, unspecified). It wraps ErrProtocol.
+	ErrBadAddress error = &wrapped{"ppp: unusable IPv4 address", ErrProtocol}
 	// ErrClosed: the link was closed locally.
 	ErrClosed = errors.New("ppp: link closed")
 
 	errUnknownCode = errors.New("ppp: unknown code")
 )
+
+// wrapped is a sentinel error that also matches a more general one.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
 
 // TerminatedError reports that the peer sent a Terminate-Request.
 type TerminatedError struct {
@@ -56,3 +76,26 @@ func (e *AuthError) Error() string {
 }
 
 func (e *AuthError) Unwrap() error { return ErrAuthFailed }
+
+// AuthRefusedError reports that the server asked for an authentication
+// method the profile does not allow (or for no authentication at all when
+// the profile requires one), and would not move to an allowed one. It
+// wraps ErrAuthMethod; it is not an *AuthError: the password was never
+// tried.
+type AuthRefusedError struct {
+	// Wanted is the server's request in words: "PAP", "CHAP-MD5", "EAP",
+	// "no authentication", ...
+	Wanted  string
+	Allowed []AuthMethod // the profile's methods, most preferred first
+}
+
+func (e *AuthRefusedError) Error() string {
+	allowed := make([]string, len(e.Allowed))
+	for i, m := range e.Allowed {
+		allowed[i] = m.String()
+	}
+	return fmt.Sprintf("ppp: the server asked for %s, which is not allowed (allowed: %s)",
+		e.Wanted, strings.Join(allowed, ", "))
+}
+
+func (e *AuthRefusedError) Unwrap() error { return ErrAuthMethod }

@@ -32,7 +32,8 @@ type layer interface {
 	// request appends the options of our next Configure-Request.
 	request(b []byte) []byte
 	// check classifies the peer's Configure-Request (RFC 1661 5.1-5.4) and
-	// returns the reply code (Ack, Nak or Rej) and its options.
+	// returns the reply code (Ack, Nak or Rej) and its options, or code 0
+	// when the layer has closed the automaton instead of replying.
 	check(opts []Option, failuresLeft bool) (Code, []byte)
 	// acked is called with a valid Configure-Ack's options.
 	acked(opts []Option)
@@ -256,6 +257,9 @@ func (f *fsm) rcr(id byte, opts []Option) {
 		return
 	}
 	code, reply := f.l.check(opts, f.failures < f.cfg.MaxFailure)
+	if code == 0 {
+		return // the layer ended the negotiation itself: no reply
+	}
 	if code == CodeConfNak {
 		f.failures++
 	}

@@ -141,17 +141,62 @@ func (c *ipcp) rejected(opts []Option) error {
 func (c *ipcp) info() IPInfo {
 	info := IPInfo{Local: c.addr, Peer: c.peer}
 	for i := range c.dns {
-		if c.wantDNS[i] && c.dns[i] != zero4 {
-			info.DNS = append(info.DNS, c.dns[i])
+		if !c.wantDNS[i] || c.dns[i] == zero4 {
+			continue
 		}
+		if why := unusableAddr(c.dns[i]); why != "" {
+			// RFC 1877 1.1: the server's value is only a hint; one no host
+			// can reach is dropped, not fatal.
+			c.link.log.Debug("ipcp: dropping unusable DNS server", "addr", c.dns[i], "why", why)
+			continue
+		}
+		info.DNS = append(info.DNS, c.dns[i])
 	}
 	return info
 }
 
+// unusableAddr says why a is no address for a host on the link, or "".
+// RFC 6890 2.2.2 (special-purpose IPv4 addresses): 0.0.0.0/8 "this
+// network" is a source only during start-up, 127.0.0.0/8 is loopback,
+// 169.254.0.0/16 link-local (RFC 3927), 255.255.255.255 limited broadcast;
+// 224.0.0.0/4 is multicast (RFC 5771).
+func unusableAddr(a netip.Addr) string {
+	switch {
+	case a == zero4:
+		return "an unspecified address"
+	case a.Is4() && a.As4()[0] == 0:
+		return "an unspecified (\"this network\") address"
+	case a.IsLoopback():
+		return "a loopback address"
+	case a.IsMulticast():
+		return "a multicast address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "the broadcast address"
+	case a.IsLinkLocalUnicast():
+		return "a link-local address"
+	}
+	return ""
+}
+
+// up checks the final addresses (RFC 1332 3.3: ours as the server
+// assigned it, the server's own as it gave it) before the link carries
+// IPv4. An absent server address (or 0.0.0.0, which asks us for one) is
+// left unknown, as before.
 func (c *ipcp) up() {
 	if c.addr == zero4 {
-		c.link.fail(fmt.Errorf("ipcp: the server acknowledged address 0.0.0.0 and assigned none: %w", ErrProtocol))
+		c.link.fail(fmt.Errorf("ipcp: the server acknowledged address 0.0.0.0 and assigned none, an unspecified address: %w",
+			ErrBadAddress))
 		return
+	}
+	if why := unusableAddr(c.addr); why != "" {
+		c.link.fail(fmt.Errorf("ipcp: the server assigned %v, %s: %w", c.addr, why, ErrBadAddress))
+		return
+	}
+	if c.peer.IsValid() {
+		if why := unusableAddr(c.peer); why != "" {
+			c.link.fail(fmt.Errorf("ipcp: the server gave %v as its own address, %s: %w", c.peer, why, ErrBadAddress))
+			return
+		}
 	}
 	c.link.ipcpUp()
 }

@@ -46,6 +46,7 @@ func (m AuthMethod) String() string {
 }
 
 // ParseAuthMethods parses a comma-separated list such as "mschapv2,pap,chap".
+// "none" allows a server that asks for no authentication at all.
 func ParseAuthMethods(s string) ([]AuthMethod, error) {
 	var out []AuthMethod
 	for _, f := range strings.Split(s, ",") {
@@ -57,8 +58,10 @@ func ParseAuthMethods(s string) ([]AuthMethod, error) {
 			m = AuthPAP
 		case "chap", "chap-md5", "md5":
 			m = AuthCHAPMD5
+		case "none":
+			m = AuthNone
 		default:
-			return nil, fmt.Errorf("unknown authentication method %q (known: mschapv2, pap, chap)", strings.TrimSpace(f))
+			return nil, fmt.Errorf("unknown authentication method %q (known: mschapv2, pap, chap, none)", strings.TrimSpace(f))
 		}
 		for _, o := range out {
 			if o == m {
@@ -116,8 +119,10 @@ type lcp struct {
 	peerMRU   int
 	peerMagic uint32
 	auth      AuthMethod // what the peer's acked request makes us do
-	refused   []string   // auth methods the peer proposed and we Nak'd
-	buf       []byte
+	// lastRefused is the auth method (in words) of the peer's latest
+	// Configure-Request when we refused it, "" when we accepted it.
+	lastRefused string
+	buf         []byte
 }
 
 func (c *lcp) request(b []byte) []byte {
@@ -135,9 +140,15 @@ func (c *lcp) request(b []byte) []byte {
 
 // check enforces RFC 1661 5.1-5.4: reject what we do not recognise or do
 // not do; Nak values we cannot accept, suggesting ours; Ack otherwise.
+// An Authentication-Protocol we do not allow (or none, when the profile
+// requires one) is Nak'd towards our preferred method; once Max-Failure
+// Naks have not made the peer converge (RFC 1661 4.6), the link ends with
+// an *AuthRefusedError and check returns code 0: no reply.
 func (c *lcp) check(opts []Option, failuresLeft bool) (Code, []byte) {
 	var rej, nak []byte
 	peerMRU, peerMagic, auth := defaultMRU, uint32(0), AuthNone
+	suggest := authOption(c.link.preferredAuth())
+	authSeen, refusedNow, giveUp := false, "", false
 	for _, o := range opts {
 		switch o.Type {
 		case lcpOptMRU:
@@ -152,17 +163,24 @@ func (c *lcp) check(opts []Option, failuresLeft bool) (Code, []byte) {
 				nak = AppendOption(nak, o.Type, binary.BigEndian.AppendUint16(nil, minAcceptedMRU))
 			}
 		case lcpOptAuth:
+			authSeen = true
 			m, name := authFromOption(o.Data)
 			if m != AuthNone && c.link.allowed(m) {
 				auth = m
 				continue
 			}
-			c.noteRefused(name)
-			if !failuresLeft { // RFC 1661 4.6 Max-Failure: Nak turns into Reject
+			refusedNow = name
+			switch {
+			case failuresLeft && suggest != nil:
+				nak = AppendOption(nak, lcpOptAuth, suggest)
+			case c.link.allowed(AuthNone):
+				// Nothing to suggest, or RFC 1661 4.6 Max-Failure: Nak
+				// turns into Reject; the peer may go on without
+				// authentication, which the profile allows.
 				rej = AppendOption(rej, o.Type, o.Data)
-				continue
+			default:
+				giveUp = true
 			}
-			nak = AppendOption(nak, lcpOptAuth, authOption(c.link.cfg.Auth[0]))
 		case lcpOptMagic:
 			if len(o.Data) != 4 {
 				rej = AppendOption(rej, o.Type, o.Data)
@@ -180,6 +198,22 @@ func (c *lcp) check(opts []Option, failuresLeft bool) (Code, []byte) {
 			rej = AppendOption(rej, o.Type, o.Data)
 		}
 	}
+	if !authSeen && !c.link.allowed(AuthNone) {
+		// No Authentication-Protocol option: the peer would not
+		// authenticate us at all. RFC 1661 5.3: an option we want may be
+		// appended to a Configure-Nak to prompt the peer to include it.
+		refusedNow = authNoneWords
+		if failuresLeft && suggest != nil {
+			nak = AppendOption(nak, lcpOptAuth, suggest)
+		} else {
+			giveUp = true
+		}
+	}
+	c.lastRefused = refusedNow
+	if giveUp {
+		c.link.refuseAuth(refusedNow)
+		return 0, nil
+	}
 	switch {
 	case rej != nil:
 		return CodeConfRej, rej
@@ -194,14 +228,8 @@ func (c *lcp) check(opts []Option, failuresLeft bool) (Code, []byte) {
 	return CodeConfAck, c.buf
 }
 
-func (c *lcp) noteRefused(name string) {
-	for _, r := range c.refused {
-		if r == name {
-			return
-		}
-	}
-	c.refused = append(c.refused, name)
-}
+// authNoneWords is a peer's request for no authentication, in words.
+const authNoneWords = "no authentication"
 
 func (c *lcp) acked([]Option) {}
 

@@ -6,8 +6,12 @@ import (
 	"testing"
 )
 
+// newTestLCP returns the LCP of a Link that also accepts no
+// authentication, so that requests without an Auth option test only the
+// option at hand.
 func newTestLCP() *lcp {
-	l := NewLink(Config{User: "u", Password: "p"}, func(Protocol, []byte) error { return nil }, nil)
+	l := NewLink(Config{User: "u", Password: "p", Auth: []AuthMethod{AuthMSCHAPv2, AuthNone}},
+		func(Protocol, []byte) error { return nil }, nil)
 	return l.lcpL
 }
 

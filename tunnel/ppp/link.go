@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,10 @@ type Config struct {
 	User     string
 	Password string
 	// Auth lists the methods the user allows, most preferred first.
-	// Empty means MS-CHAPv2, then PAP, then CHAP-MD5.
+	// Empty means MS-CHAPv2 only. PAP and CHAP-MD5 are used only when
+	// listed; a server asking for no authentication at all is accepted
+	// only when AuthNone is listed. A server that insists on anything
+	// else ends the link with an *AuthRefusedError.
 	Auth []AuthMethod
 	// MRU we ask for; 0 means 1500 (not requested).
 	MRU int
@@ -69,7 +73,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if len(c.Auth) == 0 {
-		c.Auth = []AuthMethod{AuthMSCHAPv2, AuthPAP, AuthCHAPMD5}
+		c.Auth = []AuthMethod{AuthMSCHAPv2}
 	}
 	if c.MRU == 0 {
 		c.MRU = defaultMRU
@@ -170,6 +174,7 @@ type Link struct {
 	upOnce     bool
 	authOK     AuthMethod
 	authRounds int
+	refusal    *AuthRefusedError // the server insisted on a method we refuse
 	upSignal   chan struct{}
 }
 
@@ -231,12 +236,21 @@ func (l *Link) Info() IPInfo {
 }
 
 // AuthFailure returns the authentication failure the link saw before it
-// ended (a PAP Authenticate-Nak or CHAP Failure), or nil. A server may end
-// the L2TP session instead of PPP after rejecting a password; the caller
-// then reports this rather than the session's end. Call after Run returns.
+// ended (a PAP Authenticate-Nak or CHAP Failure, an *AuthError), the
+// refusal of the server's authentication method (an *AuthRefusedError,
+// also when the server's latest LCP request asked for a method we Nak'd
+// and nothing followed), or nil. A server may end the L2TP session instead
+// of PPP after rejecting a password or our Nak; the caller then reports
+// this rather than the session's end. Call after Run returns.
 func (l *Link) AuthFailure() error {
 	if l.auth.nak || l.auth.failed != nil {
 		return l.authError()
+	}
+	if l.refusal != nil {
+		return l.refusal
+	}
+	if !l.lcp.Opened() && l.lcpL.lastRefused != "" {
+		return l.refusedError(l.lcpL.lastRefused)
 	}
 	return nil
 }
@@ -296,12 +310,14 @@ func (l *Link) finish(err error) {
 // is still up. A peer that stopped answering echoes gets one
 // Terminate-Request and no wait for its Ack: the lower layer is as good as
 // down (RFC 1661 4.4, Down), and retransmitting to it only delays the
-// report.
+// report. So does a server that did not answer our authentication
+// (ErrAuthNoAnswer): the caller tears the session down and starts afresh,
+// so waiting for the Ack would only delay that.
 func (l *Link) fail(err error) {
 	if l.err == nil {
 		l.err = err
 	}
-	if errors.Is(err, ErrEchoTimeout) {
+	if errors.Is(err, ErrEchoTimeout) || errors.Is(err, ErrAuthNoAnswer) {
 		if l.lcp.state == stOpened {
 			l.transmit(ProtoLCP, AppendCP(nil, CodeTermReq, l.nextLCPID(), nil))
 		}
@@ -374,6 +390,15 @@ func (l *Link) handle(proto Protocol, pkt []byte) {
 	if !l.lcp.Opened() {
 		return // RFC 1661 3.4: only LCP before the link is established
 	}
+	if l.chapAwaitingStatus() && isNCP(proto) && len(pkt) > 0 && Code(pkt[0]) == CodeConfReq {
+		// The server has moved on to the network phase (RFC 1661 3.6),
+		// so it sent its Success and it was lost; SoftEther never repeats
+		// it. Not an implicit Success: without it the MS-CHAPv2
+		// authenticator response (RFC 2759 5) is unverified.
+		l.fail(fmt.Errorf("ppp: no answer to our %v response (sent %s): the server went on to %v, so its answer was lost: %w",
+			l.auth.method, timesWord(l.auth.respSends), proto, ErrAuthNoAnswer))
+		return
+	}
 	switch proto {
 	case ProtoPAP:
 		l.handlePAP(pkt)
@@ -439,6 +464,15 @@ func (l *Link) handleLCP(pkt []byte) {
 		}
 		return
 	case CodeTermReq:
+		if st := l.lcp.state; (st == stReqSent || st == stAckRcvd || st == stAckSent) && l.lcpL.lastRefused != "" && l.refusal == nil {
+			// The server ends the link rather than move from a method we
+			// Nak'd to one we allow: acknowledge (RFC 1661 5.5) and report
+			// the refusal now, not after our requests time out.
+			l.refusal = l.refusedError(l.lcpL.lastRefused)
+			l.lcp.input(code, id, data)
+			l.finish(l.refusal)
+			return
+		}
 		if l.authOK == AuthNone && l.lcp.Opened() && (l.auth.attempts > 0 || l.auth.chapResp != nil) && l.auth.failed == nil {
 			// Ending the link in answer to our credentials is how some
 			// servers (SoftEther with PAP) say the password is wrong.
@@ -476,14 +510,14 @@ func (l *Link) lcpDown() {
 }
 
 func (l *Link) lcpFinished(reason error) {
-	if reason == nil && l.err == nil && len(l.lcpL.refused) > 0 && l.lcp.state == stStopped {
-		reason = l.methodError()
-	}
-	// Only LCP's own silence after we refused the server's methods means
-	// "no acceptable method"; a later no-answer (CHAP, PAP, IPCP) went
-	// through fail(), which set l.err.
-	if l.err == nil && errors.Is(reason, ErrNoAnswer) && len(l.lcpL.refused) > 0 {
-		reason = l.methodError()
+	// LCP's own silence (or stop) after we refused the method the
+	// server's latest request asked for means "no acceptable method"; a
+	// later no-answer (CHAP, PAP, IPCP) went through fail(), which set
+	// l.err.
+	if l.err == nil && l.lcpL.lastRefused != "" &&
+		((reason == nil && l.lcp.state == stStopped) || errors.Is(reason, ErrNoAnswer)) {
+		l.refusal = l.refusedError(l.lcpL.lastRefused)
+		reason = l.refusal
 	}
 	if reason == nil {
 		reason = l.err
@@ -491,14 +525,33 @@ func (l *Link) lcpFinished(reason error) {
 	l.finish(reason)
 }
 
-func (l *Link) methodError() error {
-	allowed := make([]string, len(l.cfg.Auth))
-	for i, m := range l.cfg.Auth {
-		allowed[i] = m.String()
-	}
-	return fmt.Errorf("%w: the server asked for %s, the profile allows %s",
-		ErrAuthMethod, strings.Join(l.lcpL.refused, ", "), strings.Join(allowed, ", "))
+func (l *Link) refusedError(wanted string) *AuthRefusedError {
+	return &AuthRefusedError{Wanted: wanted, Allowed: slices.Clone(l.cfg.Auth)}
 }
+
+// refuseAuth ends the link: the server insists on an authentication (or
+// none) the profile does not allow.
+func (l *Link) refuseAuth(wanted string) {
+	if l.refusal == nil {
+		l.refusal = l.refusedError(wanted)
+	}
+	l.fail(l.refusal)
+}
+
+// preferredAuth is the method our Naks suggest: the first allowed one
+// other than AuthNone, or AuthNone.
+func (l *Link) preferredAuth() AuthMethod {
+	for _, m := range l.cfg.Auth {
+		if m != AuthNone {
+			return m
+		}
+	}
+	return AuthNone
+}
+
+// isNCP: RFC 1661 section 2, Protocol field: values 0x8000-0xbfff are
+// Network Control Protocols.
+func isNCP(p Protocol) bool { return p >= 0x8000 && p <= 0xbfff }
 
 func (l *Link) authDone(m AuthMethod) {
 	l.timers[tAuth].at = time.Time{}

@@ -46,21 +46,26 @@ type fakeServer struct {
 	password string
 
 	// script
-	offers       [][]byte // auth options offered in turn; the last one is repeated
-	acceptMagic  bool     // Ack Magic-Number instead of rejecting it
-	noChallenge  bool     // never start CHAP
-	chapBadS     bool     // answer MS-CHAPv2 with a wrong authenticator response
-	chapFail     bool     // answer MS-CHAPv2 with E=691 whatever the password
-	chapLoseOK   bool     // the first Success is lost; a repeated Response gets it (RFC 1994 4.1)
-	chapMute     bool     // never answer a CHAP Response
-	papNakOnce   bool     // Nak the first PAP request and renegotiate LCP
-	papNakAlways bool     // Nak every PAP request, nothing else
-	papIgnore    int      // ignore this many PAP requests (a slow server)
-	termOnRej    bool     // a rejected auth option: Terminate-Request, then silence
-	noEchoReply  bool     // do not answer the link's Echo-Requests
-	ipcpSilent   bool     // never answer IPCP
-	noTermAck    bool     // do not answer Terminate-Request
-	ipcpLag      bool     // like SoftEther: an IPCP packet is handled only when the next packet arrives
+	offers       [][]byte   // auth options offered in turn; the last one is repeated; nil: no Auth option
+	acceptMagic  bool       // Ack Magic-Number instead of rejecting it
+	noChallenge  bool       // never start CHAP
+	chapBadS     bool       // answer MS-CHAPv2 with a wrong authenticator response
+	chapFail     bool       // answer MS-CHAPv2 with E=691 whatever the password
+	chapLoseOK   bool       // the first Success is lost; a repeated Response gets it (RFC 1994 4.1)
+	chapMute     bool       // never answer a CHAP Response
+	papNakOnce   bool       // Nak the first PAP request and renegotiate LCP
+	papNakAlways bool       // Nak every PAP request, nothing else
+	papIgnore    int        // ignore this many PAP requests (a slow server)
+	termOnRej    bool       // a rejected auth option: Terminate-Request, then silence
+	termOnNak    bool       // a Nak'd auth option: Terminate-Request, then silence
+	chapMoveOn   bool       // like SoftEther: the Success is lost, IPCP starts anyway, repeated Responses are ignored
+	assign       netip.Addr // the address IPCP assigns; zero: clientAddr
+	ownAddr      netip.Addr // the server's own IPCP address; zero: srvAddr
+	dns          netip.Addr // the DNS server IPCP gives; zero: srvAddr
+	noEchoReply  bool       // do not answer the link's Echo-Requests
+	ipcpSilent   bool       // never answer IPCP
+	noTermAck    bool       // do not answer Terminate-Request
+	ipcpLag      bool       // like SoftEther: an IPCP packet is handled only when the next packet arrives
 
 	mu          sync.Mutex
 	link        *Link
@@ -105,7 +110,9 @@ func (s *fakeServer) nextID() byte {
 // current auth offer.
 func (s *fakeServer) sendLCPReq() {
 	opts := AppendOption(nil, lcpOptMRU, []byte{0x05, 0x78})
-	opts = AppendOption(opts, lcpOptAuth, s.offers[min(s.offer, len(s.offers)-1)])
+	if offer := s.offers[min(s.offer, len(s.offers)-1)]; offer != nil {
+		opts = AppendOption(opts, lcpOptAuth, offer)
+	}
 	s.lcpReqID = s.nextID()
 	s.lcpReq = opts
 	s.out(ProtoLCP, AppendCP(nil, CodeConfReq, s.lcpReqID, opts))
@@ -193,6 +200,11 @@ func (s *fakeServer) lcp(p rxPkt) {
 			s.maybeStartAuth()
 		}
 	case CodeConfNak:
+		if p.id == s.lcpReqID && s.termOnNak {
+			s.out(ProtoLCP, AppendCP(nil, CodeTermReq, s.nextID(), []byte("no acceptable auth")))
+			s.silent = true
+			return
+		}
 		if p.id == s.lcpReqID {
 			s.offer++
 			s.sendLCPReq()
@@ -225,6 +237,10 @@ func (s *fakeServer) maybeStartAuth() {
 		return
 	}
 	s.authStarted = true
+	if s.offers[min(s.offer, len(s.offers)-1)] == nil {
+		s.sendIPCPReq() // no authentication
+		return
+	}
 	if s.currentOffer() == AuthMSCHAPv2 && !s.noChallenge {
 		for i := range s.authChal {
 			s.authChal[i] = byte(0x10*i + 3)
@@ -241,7 +257,7 @@ func (s *fakeServer) chap(p rxPkt) {
 		s.t.Errorf("unexpected CHAP packet code %d id %d", p.code, p.id)
 		return
 	}
-	if s.chapMute {
+	if s.chapMute || (s.chapMoveOn && s.chapLost) {
 		return
 	}
 	if len(p.data) < 1+MSCHAPv2ResponseLen || p.data[0] != MSCHAPv2ResponseLen {
@@ -272,6 +288,11 @@ func (s *fakeServer) chap(p rxPkt) {
 	if s.chapLoseOK && !s.chapLost {
 		s.chapLost = true
 		return // sent, and lost on the way
+	}
+	if s.chapMoveOn {
+		s.chapLost = true
+		s.sendIPCPReq() // the Success was sent and lost; IPCP goes on
+		return
 	}
 	s.out(ProtoCHAP, AppendCP(nil, CHAPSuccess, p.id, []byte(resp)))
 	s.sendIPCPReq()
@@ -311,7 +332,7 @@ func (s *fakeServer) sendIPCPReq() {
 	if s.ipcpSilent {
 		return
 	}
-	a := srvAddr.As4()
+	a := or(s.ownAddr, srvAddr).As4()
 	s.out(ProtoIPCP, AppendCP(nil, CodeConfReq, s.nextID(), AppendOption(nil, ipcpOptAddress, a[:])))
 }
 
@@ -329,11 +350,11 @@ func (s *fakeServer) ipcp(p rxPkt) {
 		switch {
 		case o.Type == ipcpOptDNS2:
 			rej = AppendOption(rej, o.Type, o.Data)
-		case o.Type == ipcpOptAddress && netip.AddrFrom4([4]byte(o.Data)) != clientAddr:
-			a := clientAddr.As4()
+		case o.Type == ipcpOptAddress && netip.AddrFrom4([4]byte(o.Data)) != or(s.assign, clientAddr):
+			a := or(s.assign, clientAddr).As4()
 			nak = AppendOption(nak, o.Type, a[:])
-		case o.Type == ipcpOptDNS1 && netip.AddrFrom4([4]byte(o.Data)) != srvAddr:
-			a := srvAddr.As4()
+		case o.Type == ipcpOptDNS1 && netip.AddrFrom4([4]byte(o.Data)) != or(s.dns, srvAddr):
+			a := or(s.dns, srvAddr).As4()
 			nak = AppendOption(nak, o.Type, a[:])
 		}
 	}
@@ -345,6 +366,14 @@ func (s *fakeServer) ipcp(p rxPkt) {
 	default:
 		s.out(ProtoIPCP, AppendCP(nil, CodeConfAck, p.id, p.data))
 	}
+}
+
+// or returns a, or def when a is the zero Addr.
+func or(a, def netip.Addr) netip.Addr {
+	if a.IsValid() {
+		return a
+	}
+	return def
 }
 
 // push hands p to a test without ever blocking the Link's goroutine.
@@ -722,6 +751,9 @@ func TestLinkPAPNakWithoutRenegotiation(t *testing.T) {
 	}
 }
 
+// A server that offers only EAP is Nak'd Max-Failure times, then the link
+// ends with an *AuthRefusedError naming EAP (RFC 1661 4.6: not
+// converging) instead of rejecting the option.
 func TestLinkOnlyEAP(t *testing.T) {
 	srv := newFakeServer(t)
 	srv.offers = [][]byte{offerEAP}
@@ -731,21 +763,20 @@ func TestLinkOnlyEAP(t *testing.T) {
 	cfg.MaxConfigure = 4
 	r := startLink(t, cfg, srv)
 	err := r.wait()
-	if !errors.Is(err, ErrAuthMethod) || !strings.Contains(err.Error(), "EAP") || !strings.Contains(err.Error(), "MS-CHAPv2") {
-		t.Fatalf("Run = %v, want ErrAuthMethod naming EAP and MS-CHAPv2", err)
+	var re *AuthRefusedError
+	if !errors.Is(err, ErrAuthMethod) || !errors.As(err, &re) || re.Wanted != "EAP" ||
+		!strings.Contains(err.Error(), "EAP") || !strings.Contains(err.Error(), "MS-CHAPv2") {
+		t.Fatalf("Run = %v, want *AuthRefusedError naming EAP and MS-CHAPv2", err)
 	}
 	rx := srv.received()
 	if n := len(lcpNaks(rx)); n != 5 { // default MaxFailure
 		t.Errorf("%d Naks, want 5", n)
 	}
-	var rejected bool
-	for _, p := range rx {
-		if p.proto == ProtoLCP && p.code == CodeConfRej && bytes.Equal(p.data, AppendOption(nil, lcpOptAuth, offerEAP)) {
-			rejected = true
-		}
+	if n := count(rx, ProtoLCP, CodeConfRej); n != 0 {
+		t.Errorf("%d Configure-Rejects: the link should end rather than reject authentication", n)
 	}
-	if !rejected {
-		t.Error("the link never rejected EAP after Max-Failure")
+	if n := count(rx, ProtoLCP, CodeTermReq); n != 1 {
+		t.Errorf("%d Terminate-Requests, want 1", n)
 	}
 }
 
@@ -1079,17 +1110,19 @@ func TestLinkCHAPSuccessLost(t *testing.T) {
 
 // TestLinkCHAPResponseUnanswered: a server that never answers our Response
 // gets it four times (after 2, 4 and 8 RestartIntervals, capped), then
-// authentication fails as no answer once AuthTimeout has passed since the
-// first.
+// authentication fails with ErrAuthNoAnswer 2*RestartInterval after the
+// last, long before AuthTimeout.
 func TestLinkCHAPResponseUnanswered(t *testing.T) {
 	srv := newFakeServer(t)
 	srv.chapMute = true
 	cfg := testConfig()
-	cfg.AuthTimeout = 600 * time.Millisecond
+	cfg.AuthTimeout = 3 * time.Second
 	r := startLink(t, cfg, srv)
 	err := r.wait()
-	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "no answer to our MS-CHAPv2 response within 600ms (sent 4 times)") {
-		t.Fatalf("Run = %v, want no answer to our response", err)
+	end := time.Now()
+	if !errors.Is(err, ErrAuthNoAnswer) || !errors.Is(err, ErrNoAnswer) ||
+		!strings.Contains(err.Error(), "no answer to our MS-CHAPv2 response (sent 4 times") {
+		t.Fatalf("Run = %v, want ErrAuthNoAnswer for our response", err)
 	}
 	var sent []time.Time
 	for _, p := range srv.received() {
@@ -1100,7 +1133,8 @@ func TestLinkCHAPResponseUnanswered(t *testing.T) {
 	if len(sent) != maxCHAPResponses {
 		t.Fatalf("%d CHAP Responses, want %d", len(sent), maxCHAPResponses)
 	}
-	if d := sent[len(sent)-1].Sub(sent[0]); d > cfg.AuthTimeout {
-		t.Errorf("last Response %v after the first, want within AuthTimeout", d)
+	// 40+80+80 ms of resends, then 40 ms for the last one.
+	if d := end.Sub(sent[0]); d < 200*time.Millisecond || d > 2*time.Second {
+		t.Errorf("gave up %v after the first Response, want about 240ms, not AuthTimeout", d)
 	}
 }

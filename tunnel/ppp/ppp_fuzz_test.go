@@ -20,12 +20,13 @@ func (r *patternReader) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// fuzzLink returns a Link whose LCP has opened with auth (AuthNone goes
-// on to IPCP), driven by hand on the calling goroutine: no Run.
+// fuzzLink returns a Link whose LCP has opened with auth (AuthNone, which
+// the profile allows, goes on to IPCP), driven by hand on the calling
+// goroutine: no Run.
 func fuzzLink(auth AuthMethod, debug bool) *Link {
 	cfg := Config{
 		User: "u", Password: "p",
-		Auth:            []AuthMethod{AuthMSCHAPv2, AuthPAP, AuthCHAPMD5},
+		Auth:            []AuthMethod{AuthMSCHAPv2, AuthPAP, AuthCHAPMD5, AuthNone},
 		RestartInterval: 10 * time.Millisecond,
 		EchoInterval:    30 * time.Millisecond,
 		AuthTimeout:     50 * time.Millisecond,
