@@ -54,6 +54,10 @@ type Config struct {
 	OnStage func(string) // progress lines in plain words
 	Logger  *slog.Logger // protocol trace at Debug level
 	Rand    io.Reader    // nil: crypto/rand
+
+	// now is the clock of the exchanges (tests give a fake one with a
+	// fake socket); nil: time.Now.
+	now func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -88,6 +92,9 @@ func (c *Config) setDefaults() {
 	if c.OnStage == nil {
 		c.OnStage = func(string) {}
 	}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -108,12 +115,21 @@ type inbound struct {
 	cur, prev *esp.SA
 }
 
+// packetConn is the socket a Conn runs over: a *net.UDPConn, or in
+// tests an in-memory fake that keeps its own clock.
+type packetConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
 // Conn is an IKE session with its ESP SAs: an l2tp.Transport that
 // carries L2TP in ESP in UDP. One goroutine reads (ReadPacket); writes may
 // come from several.
 type Conn struct {
 	cfg    Config
-	udp    *net.UDPConn
+	udp    packetConn
 	local  netip.AddrPort
 	server netip.Addr
 	log    *slog.Logger
@@ -132,6 +148,9 @@ type Conn struct {
 	// rxSeen is set for each authentic ESP packet; the IKE goroutine turns
 	// it into lastRecv once per tick (no clock read per packet).
 	rxSeen atomic.Bool
+	// dropped counts IKE datagrams of an exchange in progress that did
+	// not decrypt, parse or authenticate, and replays.
+	dropped atomic.Uint64
 
 	// Owned by the IKE goroutine (Dial before it starts).
 	ike     *ikeSA
@@ -198,9 +217,20 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ike: udp socket: %w", err)
 	}
+	c := newConn(cfg, u, netip.AddrPortFrom(localIP, u.LocalAddr().(*net.UDPAddr).AddrPort().Port()), server)
+	if err := c.handshake(ctx); err != nil {
+		u.Close()
+		return nil, err
+	}
+	c.start()
+	return c, nil
+}
+
+// newConn makes the Conn of an initiator at local on socket u; cfg has
+// its defaults.
+func newConn(cfg Config, u packetConn, local netip.AddrPort, server netip.Addr) *Conn {
 	c := &Conn{
-		cfg: cfg, udp: u, server: server, log: cfg.Logger,
-		local:   netip.AddrPortFrom(localIP, u.LocalAddr().(*net.UDPAddr).AddrPort().Port()),
+		cfg: cfg, udp: u, server: server, log: cfg.Logger, local: local,
 		ikeCh:   make(chan []byte, 16),
 		rekeyCh: make(chan struct{}, 1),
 		replies: map[string][]byte{},
@@ -211,39 +241,53 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 		c.ikePort, c.nattPort = cfg.serverPorts[0], cfg.serverPorts[1]
 	}
 	c.port.Store(uint32(c.ikePort))
-	c.lastRecv.Store(time.Now().UnixNano())
-	ok := false
-	defer func() {
-		if !ok {
-			u.Close()
-		}
-	}()
+	c.lastRecv.Store(cfg.now().UnixNano())
+	return c
+}
+
+// handshake runs Main Mode and Quick Mode; on success the SAs are in
+// place.
+func (c *Conn) handshake(ctx context.Context) error {
 	sa, err := c.mainMode(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.ike = sa
 	nat := "no NAT found, UDP encapsulation forced"
 	if sa.natFound {
 		nat = "NAT detected"
 	}
-	cfg.OnStage(fmt.Sprintf("ike: main mode established (%v, NAT-T %v, %s)", sa.suite, sa.natt, nat))
+	c.cfg.OnStage(fmt.Sprintf("ike: main mode established (%v, NAT-T %v, %s)", sa.suite, sa.natt, nat))
 	ch, err := c.quickMode(ctx, sa)
 	if err != nil {
 		c.sendDelete(sa, nil)
-		return nil, err
+		return err
 	}
 	c.install(ch)
 	c.publish()
-	cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, c.nattPort))
-	ok = true
-	u.SetReadDeadline(time.Time{}) // from now on ReadPacket blocks
+	c.cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, c.nattPort))
+	return nil
+}
+
+// start hands the socket to ReadPacket and the IKE SA to routineIKE.
+func (c *Conn) start() {
+	c.udp.SetReadDeadline(time.Time{}) // from now on ReadPacket blocks
 	rctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.started.Store(true)
 	c.routine.Add(1)
 	go c.routineIKE(rctx)
-	return c, nil
+}
+
+// Dropped reports how many IKE datagrams were dropped because they did
+// not decrypt, parse or authenticate while an exchange waited for its
+// answer, or were replays. Each is also logged at Debug level ("ike drop").
+func (c *Conn) Dropped() uint64 { return c.dropped.Load() }
+
+// drop counts and logs a datagram that failed in exchange what.
+func (c *Conn) drop(what string, err error) {
+	c.dropped.Add(1)
+	c.log.Debug("ike drop", "exchange", what, "err", err)
 }
 
 func c0IKEPort(cfg Config) uint16 {
@@ -300,7 +344,7 @@ var errTimeout = errors.New("ike: timeout")
 // recv returns the next IKE datagram from the server before deadline.
 func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
 	if c.started.Load() {
-		t := time.NewTimer(time.Until(deadline))
+		t := time.NewTimer(deadline.Sub(c.cfg.now()))
 		defer t.Stop()
 		select {
 		case b := <-c.ikeCh:
@@ -317,11 +361,12 @@ func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
 			return nil, context.Cause(ctx)
 		}
 		// Wake at least every 200 ms to notice a cancelled context.
-		d := min(time.Until(deadline), 200*time.Millisecond)
+		now := c.cfg.now()
+		d := min(deadline.Sub(now), 200*time.Millisecond)
 		if d <= 0 {
 			return nil, errTimeout
 		}
-		c.udp.SetReadDeadline(time.Now().Add(d))
+		c.udp.SetReadDeadline(now.Add(d))
 		n, from, err := c.udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			var ne net.Error
@@ -334,7 +379,6 @@ func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
 			continue
 		}
 		if b, ok := c.ikePayload(buf[:n], from.Port()); ok {
-			c.lastRecv.Store(time.Now().UnixNano())
 			return append([]byte(nil), b...), nil
 		}
 	}
@@ -351,10 +395,23 @@ func (c *Conn) ikePayload(b []byte, port uint16) ([]byte, bool) {
 	return nil, false
 }
 
-// roundTrip sends out and waits for a datagram accept takes, resending
-// out on the retransmission schedule. A repeat of prev (the peer message
-// out answers) means out was lost: it is sent again at once.
-func (c *Conn) roundTrip(ctx context.Context, out, prev []byte, accept func([]byte) (bool, error)) error {
+// verdict is what an exchange makes of a datagram.
+type verdict int
+
+const (
+	notMine  verdict = iota // not of this exchange: handed to unsolicited
+	dropped                 // of this exchange but bad: counted, keep waiting
+	handled                 // consumed (an informational acted on)
+	answered                // the answer: the exchange goes on
+)
+
+// roundTrip sends out and waits for a datagram accept answers, resending
+// out on the retransmission schedule, which bounds the wait. A datagram
+// accept drops (it did not decrypt, parse or authenticate) is counted and
+// the wait goes on: a forger who sees our cookies must not end the
+// exchange. An error from accept ends it. A repeat of prev (the peer
+// message out answers) means out was lost: it is sent again at once.
+func (c *Conn) roundTrip(ctx context.Context, what string, out, prev []byte, accept func([]byte) (verdict, error)) error {
 	for i, wait := range c.cfg.Retransmit {
 		if i > 0 {
 			c.log.Debug("ike retransmit", "try", i+1)
@@ -362,7 +419,7 @@ func (c *Conn) roundTrip(ctx context.Context, out, prev []byte, accept func([]by
 		if err := c.send(out); err != nil {
 			return fmt.Errorf("ike: send: %w", err)
 		}
-		deadline := time.Now().Add(wait)
+		deadline := c.cfg.now().Add(wait)
 		for {
 			b, err := c.recv(ctx, deadline)
 			if err == errTimeout {
@@ -376,14 +433,17 @@ func (c *Conn) roundTrip(ctx context.Context, out, prev []byte, accept func([]by
 				c.send(out)
 				continue
 			}
-			done, err := accept(b)
-			if err != nil {
+			v, err := accept(b)
+			switch {
+			case v == dropped:
+				c.drop(what, err)
+			case err != nil:
 				return err
-			}
-			if done {
+			case v == answered:
 				return nil
+			case v == notMine:
+				c.unsolicited(b)
 			}
-			c.unsolicited(b)
 		}
 	}
 	return errTimeout
@@ -412,27 +472,48 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	}}).Marshal()
 	c.log.Debug("ike send", "msg", "MM1", "offer", Notations(cfg.IKE))
 
-	// Message 2: the chosen proposal.
+	// Message 2: the chosen proposal. Nothing of Main Mode before message
+	// 6 is authenticated: anyone who sees message 1 can answer it. A bad
+	// answer or an error notification is dropped and kept as the
+	// diagnosis for when the retransmissions run out.
 	var m2 *Message
 	var m2raw []byte
-	err = c.roundTrip(ctx, m1, nil, func(b []byte) (bool, error) {
+	var m2v mm2
+	var notice error
+	err = c.roundTrip(ctx, "main mode 1", m1, nil, func(b []byte) (verdict, error) {
+		h, _, err := ParseHeader(b)
+		if err != nil {
+			return dropped, fmt.Errorf("main mode msg 2: %w", err)
+		}
+		if h.ICookie() != sa.ci {
+			return notMine, nil
+		}
 		m, err := ParseClear(b)
-		if err != nil || m.ICookie != sa.ci {
-			return false, nil
+		if err != nil {
+			return dropped, fmt.Errorf("main mode msg 2: %w", err)
 		}
 		if m.Exchange == ExchangeInformational {
 			if n, ok := errorNotify(m.Payloads); ok {
-				return false, &NotifyError{Phase: "phase 1", Type: n.Type, Offer: Notations(cfg.IKE)}
+				notice = &NotifyError{Phase: "phase 1", Type: n.Type, Offer: Notations(cfg.IKE)}
+				return dropped, notice
 			}
-			return false, nil
+			return notMine, nil
 		}
 		if m.Exchange != ExchangeMain {
-			return false, nil
+			return notMine, nil
 		}
-		m2, m2raw = m, b
-		return true, nil
+		v, err := checkMM2(m, cfg)
+		if err != nil {
+			notice = err
+			return dropped, err
+		}
+		m2, m2raw, m2v = m, b, v
+		return answered, nil
 	})
 	if err == errTimeout {
+		if notice != nil {
+			return nil, fmt.Errorf("%w (unauthenticated, and no other answer to main mode message 1 in %v)", notice, total(cfg.Retransmit))
+		}
 		return nil, fmt.Errorf("%w (main mode message 1 sent %d times over %v; offered %s)",
 			ErrNoAnswer, len(cfg.Retransmit), total(cfg.Retransmit), Notations(cfg.IKE))
 	}
@@ -441,33 +522,10 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	}
 	c.log.Debug("ike recv", "msg", "MM2", "payloads", m2.Types())
 	sa.cr = m2.RCookie
-	p, ok := m2.Find(PayloadSA)
-	if !ok {
-		return nil, errors.New("ike: main mode msg 2: no SA payload")
+	sa.suite, sa.natt, sa.dpd = m2v.suite, m2v.natt, m2v.dpd
+	if m2v.life != 0 {
+		sa.lifetime = min(m2v.life, cfg.IKELifetime)
 	}
-	chosen, err := ParseSA(p.Body)
-	if err != nil {
-		return nil, fmt.Errorf("ike: main mode msg 2: %w", err)
-	}
-	if len(chosen.Proposals) != 1 || len(chosen.Proposals[0].Transforms) != 1 {
-		return nil, fmt.Errorf("ike: main mode msg 2: %w: want one transform", ErrProposal2)
-	}
-	t := chosen.Proposals[0].Transforms[0]
-	if sa.suite, err = matchP1(t, cfg.IKE); err != nil {
-		return nil, fmt.Errorf("ike: main mode msg 2: %w", err)
-	}
-	if d, ok := lifeOf(t, p1AttrLifeType, p1AttrLifeDur); ok {
-		sa.lifetime = min(d, cfg.IKELifetime)
-	}
-	switch {
-	case hasVID(m2, vidRFC3947):
-		sa.natt = natt{rfc: true}
-	case hasVID(m2, vidDraft02n), hasVID(m2, vidDraft02), hasVID(m2, vidDraft03):
-		sa.natt = natt{draft: true}
-	default:
-		return nil, ErrNoNATT
-	}
-	sa.dpd = hasVID(m2, vidDPD)
 	if sa.block, err = blockCipher(sa.suite.Cipher, make([]byte, sa.suite.KeyLen)); err != nil {
 		return nil, err
 	}
@@ -500,35 +558,59 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	}}).Marshal()
 	c.log.Debug("ike send", "msg", "MM3")
 	var m4 *Message
-	var m4raw []byte
-	err = c.roundTrip(ctx, m3, m2raw, func(b []byte) (bool, error) {
+	var m4raw, gxr, nr, gxy []byte
+	notice = nil
+	err = c.roundTrip(ctx, "main mode 3", m3, m2raw, func(b []byte) (verdict, error) {
+		h, _, err := ParseHeader(b)
+		if err != nil {
+			return dropped, fmt.Errorf("main mode msg 4: %w", err)
+		}
+		if h.ICookie() != sa.ci || h.RCookie() != sa.cr {
+			return notMine, nil
+		}
 		m, err := ParseClear(b)
-		if err != nil || m.ICookie != sa.ci || m.RCookie != sa.cr || m.Exchange != ExchangeMain {
-			return false, nil
+		if err != nil {
+			return dropped, fmt.Errorf("main mode msg 4: %w", err)
 		}
-		if _, ok := m.Find(PayloadKE); !ok {
-			return false, nil
+		if m.Exchange == ExchangeInformational {
+			if n, ok := errorNotify(m.Payloads); ok {
+				notice = &NotifyError{Phase: "phase 1", Type: n.Type}
+				return dropped, notice
+			}
+			return notMine, nil
 		}
-		m4, m4raw = m, b
-		return true, nil
+		if m.Exchange != ExchangeMain {
+			return notMine, nil
+		}
+		ke, ok := m.Find(PayloadKE)
+		if !ok {
+			return dropped, errors.New("main mode msg 4: no KE")
+		}
+		// RFC 2409 5: nonces of 8 to 256 bytes.
+		n, ok := m.Find(PayloadNonce)
+		if !ok || len(n.Body) < 8 || len(n.Body) > 256 {
+			notice = errors.New("ike: main mode msg 4: missing or bad nonce (RFC 2409 5)")
+			return dropped, notice
+		}
+		k, err := dh.shared(ke.Body)
+		if err != nil {
+			notice = fmt.Errorf("ike: main mode msg 4: %w", err)
+			return dropped, notice
+		}
+		m4, m4raw, gxr, nr, gxy = m, b, ke.Body, n.Body, k
+		return answered, nil
 	})
 	if err == errTimeout {
+		if notice != nil {
+			return nil, fmt.Errorf("%w (unauthenticated, and no other answer to main mode message 3 in %v)", notice, total(cfg.Retransmit))
+		}
 		return nil, fmt.Errorf("ike: main mode msg 3: no answer (the server answered message 1): %w", ErrNoAnswer)
 	}
 	if err != nil {
 		return nil, err
 	}
 	c.log.Debug("ike recv", "msg", "MM4", "payloads", m4.Types())
-	ke, _ := m4.Find(PayloadKE)
-	nr, ok := m4.Find(PayloadNonce)
-	if !ok || len(nr.Body) < 8 || len(nr.Body) > 256 {
-		return nil, errors.New("ike: main mode msg 4: missing or bad nonce (RFC 2409 5)")
-	}
-	gxy, err := dh.shared(ke.Body)
-	if err != nil {
-		return nil, fmt.Errorf("ike: main mode msg 4: %w", err)
-	}
-	sa.keys = deriveP1(sa.suite, cfg.PSK, ni, nr.Body, gxy, sa.ci, sa.cr)
+	sa.keys = deriveP1(sa.suite, cfg.PSK, ni, nr, gxy, sa.ci, sa.cr)
 	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
 		return nil, err
 	}
@@ -551,42 +633,47 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	a4 := c.local.Addr().As4()
 	idi.Data = a4[:]
 	idiBody := idi.Append(nil)
-	hashI := prf(sa.suite.Hash, sa.keys.skeyid, dh.pub, ke.Body, sa.ci[:], sa.cr[:], saBody, idiBody)
-	iv := digest(sa.suite.Hash, dh.pub, ke.Body)[:sa.block.BlockSize()]
+	hashI := prf(sa.suite.Hash, sa.keys.skeyid, dh.pub, gxr, sa.ci[:], sa.cr[:], saBody, idiBody)
+	iv := digest(sa.suite.Hash, dh.pub, gxr)[:sa.block.BlockSize()]
 	cookies := append(append([]byte(nil), sa.ci[:]...), sa.cr[:]...)
 	m5, m5last := sa.seal(ExchangeMain, 0, iv, []Payload{
 		{PayloadID, idiBody}, {PayloadHash, hashI},
 		{PayloadNotify, Notify{Protocol: protoISAKMP, Type: NotifyInitialContact, SPI: cookies}.Append(nil)},
 	})
 	c.log.Debug("ike send", "msg", "MM5", "id", idi)
+	// Message 6 is the first that proves the server knows the key. What
+	// does not decrypt or verify is dropped; if nothing better comes
+	// before the retransmissions run out, the failures say the PSK is
+	// wrong.
 	var idr ID
-	err = c.roundTrip(ctx, m5, m4raw, func(b []byte) (bool, error) {
+	var badHashR int
+	var said NotifyType
+	err = c.roundTrip(ctx, "main mode 5", m5, m4raw, func(b []byte) (verdict, error) {
 		h, body, err := ParseHeader(b)
-		if err != nil || h.ICookie() != sa.ci || h.RCookie() != sa.cr {
-			return false, nil
+		if err != nil {
+			return dropped, fmt.Errorf("main mode msg 6: %w", err)
+		}
+		if h.ICookie() != sa.ci || h.RCookie() != sa.cr {
+			return notMine, nil
 		}
 		if h.Exchange() == ExchangeInformational && h.Flags()&FlagEncryption == 0 {
-			if m, err := ParseClear(b); err == nil {
-				if n, ok := errorNotify(m.Payloads); ok {
-					switch n.Type {
-					case NotifyInvalidCookie, NotifyInvalidHashInfo, NotifyAuthenticationFailed,
-						NotifyPayloadMalformed, NotifyInvalidPayloadType:
-						// It could not decrypt or verify message 5 (SoftEther
-						// answers INVALID-COOKIE once it has dropped the
-						// half-open SA after 10 s of our retransmissions).
-						return false, fmt.Errorf("%w (then it sent %v)", ErrPSK, n.Type)
-					}
-					return false, &NotifyError{Phase: "phase 1", Type: n.Type}
-				}
+			m, err := ParseClear(b)
+			if err != nil {
+				return dropped, fmt.Errorf("main mode msg 6: %w", err)
 			}
-			return false, nil
+			if n, ok := errorNotify(m.Payloads); ok {
+				said = n.Type
+				return dropped, fmt.Errorf("main mode msg 6: unauthenticated %v", n.Type)
+			}
+			return notMine, nil
 		}
 		if h.Exchange() != ExchangeMain || h.Flags()&FlagEncryption == 0 {
-			return false, nil
+			return notMine, nil
 		}
 		ps, _, last, err := sa.open(h, body, m5last)
 		if err != nil {
-			return false, fmt.Errorf("ike: main mode msg 6: %w: %w", ErrPeerAuth, err)
+			badHashR++
+			return dropped, fmt.Errorf("main mode msg 6: %w", err)
 		}
 		var hashR []byte
 		var idrBody []byte
@@ -599,27 +686,90 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 			}
 		}
 		if idrBody == nil || hashR == nil {
-			return false, fmt.Errorf("ike: main mode msg 6: %w: no ID or HASH", ErrPeerAuth)
+			badHashR++
+			return dropped, errors.New("main mode msg 6: no ID or HASH")
 		}
-		want := prf(sa.suite.Hash, sa.keys.skeyid, ke.Body, dh.pub, sa.cr[:], sa.ci[:], saBody, idrBody)
+		want := prf(sa.suite.Hash, sa.keys.skeyid, gxr, dh.pub, sa.cr[:], sa.ci[:], saBody, idrBody)
 		if !hmac.Equal(hashR, want) {
-			return false, fmt.Errorf("ike: main mode msg 6: %w", ErrPeerAuth)
+			badHashR++
+			return dropped, errors.New("main mode msg 6: HASH_R does not verify")
 		}
 		// RFC 2409 5: the responder's identity need not be its address;
 		// SoftEther answers 0.0.0.0.
 		idr, _ = ParseID(idrBody)
 		sa.lastIV = last
-		return true, nil
+		return answered, nil
 	})
 	if err == errTimeout {
+		switch said {
+		case 0:
+		case NotifyInvalidCookie, NotifyInvalidHashInfo, NotifyAuthenticationFailed,
+			NotifyPayloadMalformed, NotifyInvalidPayloadType:
+		default:
+			if badHashR == 0 {
+				return nil, fmt.Errorf("%w (unauthenticated, and no other answer to main mode message 5 in %v)",
+					&NotifyError{Phase: "phase 1", Type: said}, total(cfg.Retransmit))
+			}
+		}
+		switch {
+		case badHashR > 0:
+			return nil, fmt.Errorf("ike: main mode msg 6: %w (%d answers in %v, none verified)",
+				ErrPeerAuth, badHashR, total(cfg.Retransmit))
+		case said != 0:
+			// It could not decrypt or verify message 5 (SoftEther answers
+			// INVALID-COOKIE once it has dropped the half-open SA after 10 s
+			// of our retransmissions).
+			return nil, fmt.Errorf("%w (then it sent %v)", ErrPSK, said)
+		}
 		return nil, fmt.Errorf("%w: no answer to message 5 after %v", ErrPSK, total(cfg.Retransmit))
 	}
 	if err != nil {
 		return nil, err
 	}
 	c.log.Debug("ike recv", "msg", "MM6", "id", idr)
-	sa.born = time.Now()
+	sa.born = c.cfg.now()
 	return sa, nil
+}
+
+// mm2 is what Main Mode message 2 settles.
+type mm2 struct {
+	suite IKESuite
+	life  time.Duration // 0: none given
+	natt  natt
+	dpd   bool
+}
+
+// checkMM2 reads the server's choice in message 2.
+func checkMM2(m *Message, cfg *Config) (mm2, error) {
+	var v mm2
+	p, ok := m.Find(PayloadSA)
+	if !ok {
+		return v, errors.New("ike: main mode msg 2: no SA payload")
+	}
+	chosen, err := ParseSA(p.Body)
+	if err != nil {
+		return v, fmt.Errorf("ike: main mode msg 2: %w", err)
+	}
+	// RFC 2408 4.2: the responder answers with one proposal and one
+	// transform of the offer.
+	if len(chosen.Proposals) != 1 || len(chosen.Proposals[0].Transforms) != 1 {
+		return v, fmt.Errorf("ike: main mode msg 2: %w: want one transform", ErrProposal2)
+	}
+	t := chosen.Proposals[0].Transforms[0]
+	if v.suite, err = matchP1(t, cfg.IKE); err != nil {
+		return v, fmt.Errorf("ike: main mode msg 2: %w", err)
+	}
+	v.life, _ = lifeOf(t, p1AttrLifeType, p1AttrLifeDur)
+	switch {
+	case hasVID(m, vidRFC3947):
+		v.natt = natt{rfc: true}
+	case hasVID(m, vidDraft02n), hasVID(m, vidDraft02), hasVID(m, vidDraft03):
+		v.natt = natt{draft: true}
+	default:
+		return v, ErrNoNATT
+	}
+	v.dpd = hasVID(m, vidDPD)
+	return v, nil
 }
 
 func total(ds []time.Duration) time.Duration {
@@ -664,9 +814,9 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 		ps = append(ps, Payload{PayloadKE, dh.pub})
 	}
 	la, sa4 := c.local.Addr().As4(), c.server.As4()
-	idci := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: la[:]}
-	idcr := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: sa4[:]}
-	ps = append(ps, Payload{PayloadID, idci.Append(nil)}, Payload{PayloadID, idcr.Append(nil)},
+	idciBody := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: la[:]}.Append(nil)
+	idcrBody := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: sa4[:]}.Append(nil)
+	ps = append(ps, Payload{PayloadID, idciBody}, Payload{PayloadID, idcrBody},
 		// RFC 3947 5.2: in transport mode both original addresses.
 		Payload{sa.natt.natoaType(), appendNATOA(nil, c.local.Addr())},
 		Payload{sa.natt.natoaType(), appendNATOA(nil, c.server)})
@@ -674,98 +824,79 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 	c.log.Debug("ike send", "msg", "QM1", "mid", mid, "offer", Notations(cfg.ESP))
 
 	var nr, outSPI, gxy []byte
-	var chosen Transform
 	var q2last, q2raw []byte
-	err = c.roundTrip(ctx, q1, nil, func(b []byte) (bool, error) {
+	var unverified int
+	err = c.roundTrip(ctx, "quick mode 1", q1, nil, func(b []byte) (verdict, error) {
 		h, body, err := ParseHeader(b)
-		if err != nil || h.ICookie() != sa.ci || h.RCookie() != sa.cr || h.Flags()&FlagEncryption == 0 {
-			return false, nil
+		if err != nil {
+			return dropped, fmt.Errorf("quick mode msg 2: %w", err)
+		}
+		if h.ICookie() != sa.ci || h.RCookie() != sa.cr || h.Flags()&FlagEncryption == 0 {
+			return notMine, nil
 		}
 		if h.Exchange() == ExchangeInformational {
-			ps, plain, _, err := sa.open(h, body, sa.p2IV(h.MessageID()))
+			ps, err := c.openInfo(sa, h, body)
 			if err != nil {
-				return false, nil
-			}
-			var m [4]byte
-			binary.BigEndian.PutUint32(m[:], h.MessageID())
-			if sa.checkHash(ps, plain, m[:]) != nil {
-				return false, nil
+				return dropped, err
 			}
 			if n, ok := errorNotify(ps); ok {
-				return false, &NotifyError{Phase: "phase 2", Type: n.Type, Offer: Notations(cfg.ESP)}
+				return handled, &NotifyError{Phase: "phase 2", Type: n.Type, Offer: Notations(cfg.ESP)}
 			}
-			return false, nil // roundTrip hands it to unsolicited
+			c.informational(sa, ps)
+			return handled, nil
 		}
 		if h.Exchange() != ExchangeQuick || h.MessageID() != mid {
-			return false, nil
+			return notMine, nil
 		}
 		ps, plain, last, err := sa.open(h, body, q1last)
 		if err != nil {
-			return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
-		}
-		if len(ps) < 1 || ps[0].Type != PayloadHash {
-			return false, errors.New("ike: quick mode msg 2: no HASH(2)")
-		}
-		var nrp Payload
-		for _, p := range ps {
-			if p.Type == PayloadNonce {
-				nrp = p
-			}
-		}
-		if nrp.Body == nil {
-			return false, errors.New("ike: quick mode msg 2: no nonce")
+			unverified++
+			return dropped, fmt.Errorf("quick mode msg 2: %w", err)
 		}
 		// HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest) (RFC 2409 5.5).
 		if err := sa.checkHash(ps, plain, append(mb[:], ni...)); err != nil {
-			return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
+			unverified++
+			return dropped, fmt.Errorf("quick mode msg 2: %w", err)
 		}
-		nr = nrp.Body
-		q2last, q2raw = last, b
-		for _, p := range ps[1:] {
-			switch p.Type {
-			case PayloadSA:
-				s, err := ParseSA(p.Body)
-				if err != nil {
-					return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
-				}
-				if len(s.Proposals) != 1 || len(s.Proposals[0].Transforms) != 1 || len(s.Proposals[0].SPI) != 4 {
-					return false, fmt.Errorf("ike: quick mode msg 2: %w: want one ESP transform", ErrProposal2)
-				}
-				chosen, outSPI = s.Proposals[0].Transforms[0], s.Proposals[0].SPI
-			case PayloadKE:
-				if dh == nil {
-					return false, errors.New("ike: quick mode msg 2: KE without PFS")
-				}
-				if gxy, err = dh.shared(p.Body); err != nil {
-					return false, fmt.Errorf("ike: quick mode msg 2: %w", err)
-				}
-			case PayloadNotify:
-				if n, err := ParseNotify(p.Body); err == nil && n.Type == NotifyResponderLifetime {
-					if d, ok := responderLifetime(n.Data); ok {
-						ch.lifetime = min(ch.lifetime, d)
-					}
-				}
+		// Only the server holds SKEYID_a: from here on the message is
+		// authentic. If it still breaks the rules, the server will send
+		// the same answer to every retransmission, so waiting would only
+		// turn a clear error into a misleading timeout: fail at once.
+		q, err := checkQM2(ps[1:], idciBody, idcrBody)
+		if err != nil {
+			return answered, fmt.Errorf("ike: quick mode msg 2: %w", err)
+		}
+		if q.ke != nil {
+			if dh == nil {
+				return answered, fmt.Errorf("ike: quick mode msg 2: %w: KE without PFS", ErrQuickModeAnswer)
+			}
+			if gxy, err = dh.shared(q.ke); err != nil {
+				return answered, fmt.Errorf("ike: quick mode msg 2: %w", err)
+			}
+		} else if dh != nil {
+			return answered, fmt.Errorf("ike: quick mode msg 2: %w: PFS asked but no KE", ErrQuickModeAnswer)
+		}
+		if ch.suite, err = matchP2(q.chosen, cfg.ESP, sa.natt); err != nil {
+			return answered, fmt.Errorf("ike: quick mode msg 2: %w", err)
+		}
+		for _, d := range []time.Duration{q.life, q.respLife} {
+			if d != 0 {
+				ch.lifetime = min(ch.lifetime, d)
 			}
 		}
-		if outSPI == nil {
-			return false, errors.New("ike: quick mode msg 2: no SA payload")
-		}
-		if dh != nil && gxy == nil {
-			return false, errors.New("ike: quick mode msg 2: PFS asked but no KE")
-		}
-		return true, nil
+		nr, outSPI = q.nr, q.spi
+		q2last, q2raw = last, b
+		return answered, nil
 	})
 	if err == errTimeout {
+		if unverified > 0 {
+			return nil, fmt.Errorf("%w after %v (offered %s; %d answers did not verify)",
+				ErrQuickMode, total(cfg.Retransmit), Notations(cfg.ESP), unverified)
+		}
 		return nil, fmt.Errorf("%w after %v (offered %s)", ErrQuickMode, total(cfg.Retransmit), Notations(cfg.ESP))
 	}
 	if err != nil {
 		return nil, err
-	}
-	if ch.suite, err = matchP2(chosen, cfg.ESP, sa.natt); err != nil {
-		return nil, fmt.Errorf("ike: quick mode msg 2: %w", err)
-	}
-	if d, ok := lifeOf(chosen, p2AttrLifeType, p2AttrLifeDur); ok {
-		ch.lifetime = min(ch.lifetime, d)
 	}
 	c.log.Debug("ike recv", "msg", "QM2", "suite", ch.suite.String(), "spi", fmt.Sprintf("%x", outSPI), "lifetime", ch.lifetime)
 
@@ -790,8 +921,68 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 	c.log.Debug("ike send", "msg", "QM3")
 	// If QM3 is lost the server repeats QM2: answer it again.
 	c.replies = map[string][]byte{string(q2raw): q3}
-	ch.born = time.Now()
+	ch.born = c.cfg.now()
 	return ch, nil
+}
+
+// qm2 is what an authentic Quick Mode message 2 settles.
+type qm2 struct {
+	chosen         Transform
+	spi, nr, ke    []byte
+	life, respLife time.Duration // 0: none given
+}
+
+// checkQM2 reads the payloads after HASH(2) and enforces what an
+// answer must hold; idci and idcr are the bodies of our IDs.
+func checkQM2(ps []Payload, idci, idcr []byte) (qm2, error) {
+	var q qm2
+	var ids [][]byte
+	for _, p := range ps {
+		switch p.Type {
+		case PayloadSA:
+			if q.spi != nil {
+				return q, fmt.Errorf("%w: two SA payloads", ErrQuickModeAnswer)
+			}
+			s, err := ParseSA(p.Body)
+			if err != nil {
+				return q, err
+			}
+			// RFC 2408 4.2: one proposal, one transform, of our offer.
+			if len(s.Proposals) != 1 || len(s.Proposals[0].Transforms) != 1 ||
+				s.Proposals[0].Protocol != protoESP || len(s.Proposals[0].SPI) != 4 {
+				return q, fmt.Errorf("%w: want one ESP transform", ErrProposal2)
+			}
+			q.chosen, q.spi = s.Proposals[0].Transforms[0], s.Proposals[0].SPI
+		case PayloadNonce:
+			q.nr = p.Body
+		case PayloadKE:
+			q.ke = p.Body
+		case PayloadID:
+			ids = append(ids, p.Body)
+		case PayloadNotify:
+			if n, err := ParseNotify(p.Body); err == nil && n.Type == NotifyResponderLifetime {
+				q.respLife, _ = responderLifetime(n.Data)
+			}
+		}
+	}
+	if q.spi == nil {
+		return q, fmt.Errorf("%w: no SA payload", ErrQuickModeAnswer)
+	}
+	// RFC 4303 2.1: SPIs 1 to 255 are reserved by IANA, 0 is never sent.
+	if spi := binary.BigEndian.Uint32(q.spi); spi < 256 {
+		return q, fmt.Errorf("%w: reserved SPI %d (RFC 4303 2.1)", ErrQuickModeAnswer, spi)
+	}
+	// RFC 2409 5 and RFC 2408 3.13: a nonce of 8 to 256 bytes.
+	if len(q.nr) < 8 || len(q.nr) > 256 {
+		return q, fmt.Errorf("%w: nonce of %d bytes (RFC 2409 5: 8 to 256)", ErrQuickModeAnswer, len(q.nr))
+	}
+	// RFC 2409 5.5: the responder's IDci and IDcr, when it sends them,
+	// are the ones we proposed, both of them.
+	if len(ids) != 0 && (len(ids) != 2 || !bytes.Equal(ids[0], idci) || !bytes.Equal(ids[1], idcr)) {
+		return q, fmt.Errorf("%w: its %d ID payloads are not our IDci and IDcr (RFC 2409 5.5)", ErrQuickModeAnswer, len(ids))
+	}
+	q.life, _ = lifeOf(q.chosen, p2AttrLifeType, p2AttrLifeDur)
+	return q, nil
 }
 
 // responderLifetime reads the attributes of a RESPONDER-LIFETIME

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"time"
 
@@ -36,6 +37,9 @@ var (
 	ErrPeerAuth = errors.New("ike: the server's proof of the pre-shared key does not match")
 	// ErrQuickMode: the server did not answer Quick Mode.
 	ErrQuickMode = errors.New("ike: the server did not answer quick mode")
+	// ErrQuickModeAnswer: the server's authentic Quick Mode answer breaks
+	// a rule (nonce size, reserved SPI, other IDs).
+	ErrQuickModeAnswer = errors.New("ike: the server's quick mode answer breaks the protocol")
 	// ErrNoNATT: the server sent no NAT-T vendor ID.
 	ErrNoNATT = errors.New("ike: the server does not support NAT traversal (RFC 3947), which a userspace client needs")
 	// ErrProposal: the server chose something we did not offer.
@@ -123,6 +127,7 @@ type ikeSA struct {
 	lifetime time.Duration
 	born     time.Time
 	retry    time.Time // after a failed renewal, not before this
+	infoIDs  msgIDs    // message IDs of the informational exchanges seen
 }
 
 // childSA is an established ESP SA pair.
@@ -240,14 +245,51 @@ func matchP1(t Transform, offer []IKESuite) (IKESuite, error) {
 	return IKESuite{}, fmt.Errorf("%w: cipher %d/%d bits, hash %d, group %d", ErrProposal2, enc, kl, h, g)
 }
 
-// lifeOf reads a life type/duration pair in seconds from attributes.
+// Bounds of a lifetime the server sets: a huge one must not overflow a
+// Duration (a negative lifetime rekeys on every tick), a tiny one must
+// not make us rekey all the time.
+const (
+	minLife = time.Minute
+	maxLife = 24 * time.Hour
+)
+
+// lifeOf reads the lifetime in seconds among attributes, clamped to
+// [minLife, maxLife]. RFC 2407 4.5: a Life Duration counts in the unit of
+// the Life Type before it (seconds or kilobytes); its value may be basic
+// or variable, of any length. 0 has no meaning and is ignored.
 func lifeOf(t Transform, typeAttr, durAttr uint16) (time.Duration, bool) {
-	lt, ok1 := t.Attr(typeAttr)
-	ld, ok2 := t.Attr(durAttr)
-	if !ok1 || !ok2 || lt != lifeSeconds || ld == 0 {
-		return 0, false
+	var unit uint64
+	for _, a := range t.Attrs {
+		switch a.Type {
+		case typeAttr:
+			unit = a.Value
+		case durAttr:
+			if unit != lifeSeconds {
+				continue
+			}
+			if s := attrUint(a); s != 0 {
+				return time.Duration(min(max(s, uint64(minLife/time.Second)), uint64(maxLife/time.Second))) * time.Second, true
+			}
+		}
 	}
-	return time.Duration(ld) * time.Second, true
+	return 0, false
+}
+
+// attrUint is the value of a, saturated at the largest uint64 when a
+// variable value needs more than 8 bytes.
+func attrUint(a Attr) uint64 {
+	if a.Var == nil {
+		return a.Value
+	}
+	b := bytes.TrimLeft(a.Var, "\x00")
+	if len(b) > 8 {
+		return math.MaxUint64
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
 }
 
 // p2Transform encodes an ESP suite as a phase-2 transform.

@@ -47,6 +47,15 @@ type testResponder struct {
 	noDPD        bool // no DPD vendor ID
 	fakeNAT      bool // its NAT-D says the client came from elsewhere
 	qmLifetime   time.Duration
+	// Faults of the security issue: forgeries an off-path attacker who
+	// sees our cookies could send, and answers that break the rules.
+	forgeMM2Notify NotifyType // a clear notification just before MM2
+	forgeMM6       bool       // a clear INVALID-COOKIE and a garbled MM6 before the real one
+	forgeQM2       bool       // a garbled QM2 and a garbled informational before the real QM2
+	mmLife, qmLife *Attr      // the Life Duration attribute of the chosen transform
+	qmNonce        []byte     // Nr of QM2
+	qmSPI          []byte     // the responder's SPI in QM2
+	qmIDs          [][]byte   // the ID payloads of QM2 instead of the echo
 	// Knobs that may change while it runs.
 	ignoreQM    atomic.Bool // drop Quick Modes once an SA pair exists
 	mute        atomic.Bool // drop every datagram (a dead peer)
@@ -62,6 +71,7 @@ type testResponder struct {
 	client   netip.AddrPort // the client on our 4500 socket
 	inSAs    map[uint32]*esp.SA
 	children []*rChild // in the order they were installed
+	lastInfo []byte    // the last informational datagram sent (for replays)
 	st       rStats
 	events   []string
 }
@@ -346,6 +356,9 @@ func (r *testResponder) mm1(msg []byte, from netip.AddrPort, floated bool) {
 		return
 	}
 	s := &rSession{sa: &ikeSA{suite: suite, ci: ci, cr: cr}, saiBody: p.Body, mm1: msg, qm: map[uint32]*rQM{}}
+	if r.mmLife != nil {
+		chosen = withAttr(chosen, *r.mmLife)
+	}
 	ps := []Payload{{PayloadSA, (&SA{Proposals: []Proposal{{Num: offer.Proposals[0].Num, Protocol: protoISAKMP,
 		Transforms: []Transform{chosen}}}}).Append(nil)}}
 	switch {
@@ -369,6 +382,9 @@ func (r *testResponder) mm1(msg []byte, from netip.AddrPort, floated bool) {
 	s.mm2 = (&Message{ICookie: ci, RCookie: cr, Exchange: ExchangeMain, Payloads: ps}).Marshal()
 	r.sessions[ci] = s
 	r.eventf("MM2: %v", suite)
+	if r.forgeMM2Notify != 0 {
+		r.clearNotify(ci, cr, r.forgeMM2Notify, floated, from)
+	}
 	r.send(floated, from, s.mm2)
 	if r.dupMM2 {
 		r.send(floated, from, s.mm2)
@@ -517,6 +533,10 @@ func (r *testResponder) mm5(msg []byte, h Header, body []byte, from netip.AddrPo
 	r.cur = s
 	r.client = from
 	r.eventf("MM6: IKE SA %x established", sa.ci)
+	if r.forgeMM6 {
+		r.clearNotify(sa.ci, sa.cr, NotifyInvalidCookie, true, from)
+		r.send(true, from, garbled(s.mm6))
+	}
 	r.send(true, from, s.mm6)
 }
 
@@ -651,6 +671,9 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 		return
 	}
 	r.st.lastQMEncap, _ = chosen.Attr(p2AttrEncap)
+	if r.qmLife != nil {
+		chosen = withAttr(chosen, *r.qmLife)
+	}
 	if r.qmLifetime != 0 {
 		var as []Attr
 		for _, a := range chosen.Attrs {
@@ -664,6 +687,12 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 	q := &rQM{q1: msg, mb: mb, ni: ni.Body, nr: rnd(32), initSPI: prop.SPI, suite: suite}
 	q.ourSPI = rnd(4)
 	q.ourSPI[0] |= 0x80
+	if r.qmSPI != nil {
+		q.ourSPI = r.qmSPI
+	}
+	if r.qmNonce != nil {
+		q.nr = r.qmNonce
+	}
 	reply := []Payload{
 		{PayloadSA, (&SA{Proposals: []Proposal{{Num: prop.Num, Protocol: protoESP, SPI: q.ourSPI, Transforms: []Transform{chosen}}}}).Append(nil)},
 		{PayloadNonce, q.nr},
@@ -684,6 +713,12 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 		reply = append(reply, Payload{PayloadKE, dh.pub})
 		r.st.pfsUsed = true
 	}
+	if r.qmIDs != nil {
+		ids = nil
+		for _, b := range r.qmIDs {
+			ids = append(ids, Payload{PayloadID, b})
+		}
+	}
 	reply = append(reply, ids...)
 	// RFC 3947 5.2: the responder sends NAT-OA when it chose UDP transport.
 	reply = append(reply, Payload{sa.natt.natoaType(), appendNATOA(nil, from.Addr())},
@@ -696,6 +731,12 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 			Data: binary.BigEndian.AppendUint32(nil, 4242)}.Append(nil)}})
 	}
 	r.eventf("QM2 mid %08x: %v spi %x", mid, suite, q.ourSPI)
+	if r.forgeQM2 {
+		r.send(floated, from, garbled(q.q2))
+		info, _ := sa.seal(ExchangeInformational, mid^1, sa.p2IV(mid^1), sa.hashed([]byte{0, 0, 0, 0}, []Payload{
+			{PayloadNotify, Notify{Protocol: protoESP, Type: NotifyNoProposalChosen}.Append(nil)}}))
+		r.send(floated, from, info) // its HASH is over the wrong M-ID
+	}
 	r.send(floated, from, q.q2)
 }
 
@@ -757,7 +798,36 @@ func (r *testResponder) sendInfo(s *rSession, ps []Payload) {
 	var mb [4]byte
 	binary.BigEndian.PutUint32(mb[:], mid)
 	msg, _ := s.sa.seal(ExchangeInformational, mid, s.sa.p2IV(mid), s.sa.hashed(mb[:], ps))
+	r.lastInfo = msg
 	r.send(true, r.client, msg)
+}
+
+// replayInfo sends the last informational datagram again, unchanged.
+func (r *testResponder) replayInfo() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.send(true, r.client, r.lastInfo)
+}
+
+// garbled is msg with its encrypted body replaced by random bytes: what a
+// forger who knows the cookies but not the keys can send.
+func garbled(msg []byte) []byte {
+	b := bytes.Clone(msg)
+	copy(b[HeaderLen:], rnd(len(b)-HeaderLen))
+	return b
+}
+
+// withAttr returns t with attribute a in place of the one of its type.
+func withAttr(t Transform, a Attr) Transform {
+	var as []Attr
+	for _, x := range t.Attrs {
+		if x.Type == a.Type {
+			x = a
+		}
+		as = append(as, x)
+	}
+	t.Attrs = as
+	return t
 }
 
 func (r *testResponder) handleESP(b []byte, spi uint32, from netip.AddrPort) {

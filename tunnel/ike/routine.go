@@ -190,23 +190,37 @@ func (c *Conn) unsolicited(b []byte) {
 	}
 	switch {
 	case h.Exchange() == ExchangeInformational && h.Flags()&FlagEncryption != 0:
-		ps, plain, _, err := sa.open(h, body, sa.p2IV(h.MessageID()))
+		ps, err := c.openInfo(sa, h, body)
 		if err != nil {
+			c.drop("informational", err)
 			return
 		}
-		var mb [4]byte
-		binary.BigEndian.PutUint32(mb[:], h.MessageID())
-		if err := sa.checkHash(ps, plain, mb[:]); err != nil {
-			c.log.Debug("ike recv informational", "err", err)
-			return
-		}
-		c.lastRecv.Store(time.Now().UnixNano())
 		c.informational(sa, ps)
 	case h.Exchange() == ExchangeQuick:
 		c.log.Debug("ike recv", "msg", "quick mode started by the server: not answered", "mid", h.MessageID())
 	default:
 		c.log.Debug("ike recv", "msg", "ignored", "exchange", h.Exchange(), "flags", h.Flags())
 	}
+}
+
+// openInfo decrypts and authenticates an Informational exchange
+// protected by sa (RFC 2409 5.7: HASH(1) = prf(SKEYID_a, M-ID | N/D)) and
+// refuses a replay: a message ID seen before on sa.
+func (c *Conn) openInfo(sa *ikeSA, h Header, body []byte) ([]Payload, error) {
+	ps, plain, _, err := sa.open(h, body, sa.p2IV(h.MessageID()))
+	if err != nil {
+		return nil, fmt.Errorf("informational: %w", err)
+	}
+	var mb [4]byte
+	binary.BigEndian.PutUint32(mb[:], h.MessageID())
+	if err := sa.checkHash(ps, plain, mb[:]); err != nil {
+		return nil, fmt.Errorf("informational: %w", err)
+	}
+	if !sa.infoIDs.add(h.MessageID()) {
+		return nil, fmt.Errorf("informational: replay of message ID %08x", h.MessageID())
+	}
+	c.lastRecv.Store(c.cfg.now().UnixNano())
+	return ps, nil
 }
 
 // informational acts on the payloads of an authenticated Informational

@@ -517,7 +517,7 @@ func TestTransforms(t *testing.T) {
 	var b []byte
 	b = appendAttr(b, Attr{Type: p2AttrLifeType, Value: lifeSeconds})
 	b = appendAttr(b, Attr{Type: p2AttrLifeDur, Value: 100000})
-	if d, ok := responderLifetime(b); !ok || d != 100000*time.Second {
+	if d, ok := responderLifetime(b); !ok || d != 24*time.Hour { // 27.8 h, clamped
 		t.Errorf("responderLifetime = %v %v", d, ok)
 	}
 	if _, ok := responderLifetime(b[:3]); ok {
