@@ -63,6 +63,10 @@ const (
 	StageLCP
 	StageAuth
 	StageIPCP
+	// StageAuthRetry: the server did not answer our authentication (a
+	// lost CHAP Success, which SoftEther never repeats); the tunnel
+	// opens a new L2TP session and starts PPP over.
+	StageAuthRetry
 )
 
 func (s Stage) String() string {
@@ -77,6 +81,8 @@ func (s Stage) String() string {
 		return fmt.Sprintf("ppp auth ok (%v)", s.Auth)
 	case StageIPCP:
 		return "ipcp: " + s.IP.String()
+	case StageAuthRetry:
+		return "ppp: no answer to our authentication; trying again in a new l2tp session"
 	}
 	return fmt.Sprintf("stage %d", s.Kind)
 }
@@ -101,7 +107,7 @@ type Tunnel struct {
 	cfg  Config
 	tr   l2tp.Transport
 	conn *l2tp.Conn
-	link *ppp.Link
+	link atomic.Pointer[ppp.Link] // the current PPP link; replaced on an auth retry
 	log  *slog.Logger
 
 	dev     atomic.Pointer[deviceBox]
@@ -109,7 +115,8 @@ type Tunnel struct {
 	stats   struct{ txP, txB, rxP, rxB, txD, rxD atomic.Uint64 }
 	done    chan struct{}
 	err     error
-	linkUp  chan struct{}
+	linkUp  chan struct{} // closed when a link's IPCP first opens
+	upOnce  sync.Once
 	closing atomic.Bool
 	linkRun atomic.Bool
 
@@ -140,8 +147,11 @@ func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
 		pc.Logger = t.log
 	}
 	t.conn = l2tp.NewConn(tr, lc)
-	t.link = ppp.NewLink(pc, t.sendControl, t.onPPPEvent)
-	t.sendData, t.ipv4Open, t.input = t.conn.SendData, t.link.IPv4Open, t.link.Input
+	t.cfg.PPP = pc
+	t.link.Store(ppp.NewLink(pc, t.sendControl, t.onPPPEvent))
+	t.sendData = t.conn.SendData
+	t.ipv4Open = func() bool { return t.link.Load().IPv4Open() }
+	t.input = func(p ppp.Protocol, b []byte) { t.link.Load().Input(p, b) }
 	go t.run(ctx)
 	return t
 }
@@ -172,8 +182,16 @@ func (t *Tunnel) onPPPEvent(e ppp.Event) {
 	}
 }
 
+// maxSessionRestarts bounds how often a link whose authentication went
+// unanswered is started over in a new L2TP session.
+const maxSessionRestarts = 3
+
 // run supervises the two control goroutines: L2TP first, PPP once the
-// session is up. Whichever ends first takes the other down.
+// session is up. Whichever ends first takes the other down. A PPP link
+// whose authentication the server never answered (ppp.ErrAuthNoAnswer: a
+// lost CHAP Success is not repeated, RFC 1994 4.2 leaves it to the peer)
+// is started over in a new L2TP session of the same tunnel; the new link
+// authenticates from scratch, MS-CHAPv2's authenticator response included.
 func (t *Tunnel) run(ctx context.Context) {
 	defer close(t.done)
 	defer t.tr.Close()
@@ -186,32 +204,67 @@ func (t *Tunnel) run(ctx context.Context) {
 		return
 	}
 	t.linkRun.Store(true)
-	linkCtx, cancelLink := context.WithCancel(ctx)
-	defer cancelLink()
-	linkErr := make(chan error, 1)
-	go func() { linkErr <- t.link.Run(linkCtx) }()
+	for restarts := 0; ; restarts++ {
+		link := t.link.Load()
+		if t.closing.Load() {
+			link.Close() // Close may have missed a link swapped in meanwhile
+		}
+		linkCtx, cancelLink := context.WithCancel(ctx)
+		linkErr := make(chan error, 1)
+		go func() { linkErr <- link.Run(linkCtx) }()
+		go t.watchUp(link)
+		select {
+		case err := <-linkErr:
+			cancelLink()
+			if errors.Is(err, ppp.ErrAuthNoAnswer) && restarts < maxSessionRestarts && !t.closing.Load() {
+				t.log.Info("no answer to our authentication; starting a new l2tp session", "err", err, "restart", restarts+1)
+				t.stage(Stage{Kind: StageAuthRetry})
+				up := t.conn.NewSession()
+				select {
+				case <-up:
+					t.link.Store(ppp.NewLink(t.cfg.PPP, t.sendControl, t.onPPPEvent))
+					continue
+				case cerr := <-connErr:
+					t.err = err
+					if cerr != nil {
+						t.err = fmt.Errorf("%w (then: %v)", err, cerr)
+					}
+					return
+				}
+			}
+			// PPP ended (local close, auth failure, dead peer): close the
+			// session and tunnel politely, then report PPP's reason. A
+			// dead peer, or one that stopped answering our
+			// authentication, gets CDN and StopCCN once, without waiting.
+			if errors.Is(err, ppp.ErrEchoTimeout) || errors.Is(err, ppp.ErrAuthNoAnswer) {
+				t.conn.Abandon()
+			} else {
+				t.conn.Close()
+			}
+			cerr := <-connErr
+			t.err = err
+			if err == nil && !t.closing.Load() {
+				t.err = cerr
+			}
+		case err := <-connErr:
+			cancelLink()
+			<-linkErr
+			t.err = err
+			if aerr := link.AuthFailure(); aerr != nil {
+				t.err = aerr // the server ended the session over a bad password
+			}
+		}
+		return
+	}
+}
+
+// watchUp closes t.linkUp when link's IPCP opens, or returns when the
+// tunnel ends.
+func (t *Tunnel) watchUp(link *ppp.Link) {
 	select {
-	case err := <-linkErr:
-		// PPP ended (local close, auth failure, dead peer): close the
-		// session and tunnel politely, then report PPP's reason. A
-		// dead peer gets CDN and StopCCN once, without waiting.
-		if errors.Is(err, ppp.ErrEchoTimeout) {
-			t.conn.Abandon()
-		} else {
-			t.conn.Close()
-		}
-		cerr := <-connErr
-		t.err = err
-		if err == nil && !t.closing.Load() {
-			t.err = cerr
-		}
-	case err := <-connErr:
-		cancelLink()
-		<-linkErr
-		t.err = err
-		if aerr := t.link.AuthFailure(); aerr != nil {
-			t.err = aerr // the server ended the session over a bad password
-		}
+	case <-link.Up():
+		t.upOnce.Do(func() { close(t.linkUp) })
+	case <-t.done:
 	}
 }
 
@@ -219,8 +272,8 @@ func (t *Tunnel) run(ctx context.Context) {
 // reason the tunnel failed.
 func (t *Tunnel) WaitUp(ctx context.Context) (ppp.IPInfo, error) {
 	select {
-	case <-t.link.Up():
-		return t.link.Info(), nil
+	case <-t.linkUp:
+		return t.link.Load().Info(), nil
 	case <-t.done:
 		if t.err == nil {
 			return ppp.IPInfo{}, errors.New("tunnel: closed before it came up")
@@ -232,7 +285,7 @@ func (t *Tunnel) WaitUp(ctx context.Context) (ppp.IPInfo, error) {
 }
 
 // PeerMRU is the largest IP packet the server accepts (its LCP MRU).
-func (t *Tunnel) PeerMRU() int { return t.link.PeerMRU() }
+func (t *Tunnel) PeerMRU() int { return t.link.Load().PeerMRU() }
 
 // Done is closed when the tunnel has ended; Err then tells why (nil after
 // a local Close).
@@ -247,7 +300,7 @@ func (t *Tunnel) Close(ctx context.Context) error {
 	// PPP first (LCP Terminate): when it ends, run closes the L2TP session
 	// and tunnel (CDN, StopCCN). Before PPP runs, L2TP closes directly.
 	t.closing.Store(true)
-	t.link.Close()
+	t.link.Load().Close()
 	if !t.linkRun.Load() {
 		t.conn.Close()
 	}
@@ -350,7 +403,7 @@ func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 		t.log.Debug("device read", "err", err)
 		if failures++; failures >= maxDeviceFailures {
 			t.log.Error("device keeps failing; closing the tunnel", "err", err)
-			t.link.Close()
+			t.link.Load().Close()
 			return
 		}
 	}
