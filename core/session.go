@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/corridorvpn/corridor/platform"
@@ -112,7 +111,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		upCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 		c, err := ike.Dial(upCtx, server.Addr(), ike.Config{
 			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime, IKELifetime: cfg.IPsec.IKELifetime,
-			Logger: cfg.Logger, OnStage: func(s string) { stage("ipsec", s, ipsecNext(s)) },
+			Logger: cfg.Logger, OnStage: func(s ike.Stage) { stage("ipsec", s.String(), ipsecNext(s)) },
 		})
 		cancel()
 		if err != nil {
@@ -192,12 +191,12 @@ var tunnelNext = map[tunnel.StageKind]State{
 	tunnel.StageIPCP:        StateConfiguringOS,
 }
 
-// ipsecNext maps an IKE progress line to the state it leads to.
-func ipsecNext(line string) State {
-	switch {
-	case strings.HasPrefix(line, "ike: main mode established"):
+// ipsecNext maps an IKE progress step to the state it leads to.
+func ipsecNext(s ike.Stage) State {
+	switch s.Kind {
+	case ike.StagePhase1:
 		return StateIKEPhase2
-	case strings.HasPrefix(line, "ipsec: sa established"):
+	case ike.StagePhase2:
 		return StateL2TPTunnel
 	}
 	return ""

@@ -51,7 +51,7 @@ type Config struct {
 	// server to believe in a NAT (for tests of NAT detection only).
 	NoForceEncaps bool
 
-	OnStage func(string) // progress lines in plain words
+	OnStage func(Stage)  // progress, with String() in plain words
 	Logger  *slog.Logger // protocol trace at Debug level
 	Rand    io.Reader    // nil: crypto/rand
 
@@ -90,7 +90,7 @@ func (c *Config) setDefaults() {
 		c.DPDTimeout = max(25*time.Second, 2*c.DPDInterval)
 	}
 	if c.OnStage == nil {
-		c.OnStage = func(string) {}
+		c.OnStage = func(Stage) {}
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -253,11 +253,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 		return err
 	}
 	c.ike = sa
-	nat := "no NAT found, UDP encapsulation forced"
-	if sa.natFound {
-		nat = "NAT detected"
-	}
-	c.cfg.OnStage(fmt.Sprintf("ike: main mode established (%v, NAT-T %v, %s)", sa.suite, sa.natt, nat))
+	c.cfg.OnStage(Stage{Kind: StagePhase1, IKE: sa.suite, NATT: sa.natt.String(), NAT: sa.natFound})
 	ch, err := c.quickMode(ctx, sa)
 	if err != nil {
 		c.sendDelete(sa, nil)
@@ -265,7 +261,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 	}
 	c.install(ch)
 	c.publish()
-	c.cfg.OnStage(fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", ch.suite, c.nattPort))
+	c.cfg.OnStage(Stage{Kind: StagePhase2, ESP: ch.suite, Port: c.nattPort})
 	return nil
 }
 

@@ -76,11 +76,17 @@ func (rd *testReader) wait(t testing.TB, d time.Duration) error {
 
 // stageLog collects OnStage lines.
 type stageLog struct {
-	mu sync.Mutex
-	s  []string
+	mu    sync.Mutex
+	s     []string
+	kinds []StageKind
 }
 
-func (l *stageLog) add(s string) { l.mu.Lock(); l.s = append(l.s, s); l.mu.Unlock() }
+func (l *stageLog) add(s Stage) {
+	l.mu.Lock()
+	l.s = append(l.s, s.String())
+	l.kinds = append(l.kinds, s.Kind)
+	l.mu.Unlock()
+}
 
 func (l *stageLog) count(sub string) int {
 	l.mu.Lock()

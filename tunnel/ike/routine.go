@@ -102,7 +102,7 @@ func (c *Conn) rekeyChild(ctx context.Context) error {
 	}
 	c.install(ch)
 	c.publish()
-	c.cfg.OnStage(fmt.Sprintf("ipsec: sa rekeyed (ESP %v, spi in %08x out %08x)", ch.suite, ch.in.SPI(), ch.out.SPI()))
+	c.cfg.OnStage(Stage{Kind: StageRekeyESP, ESP: ch.suite, InSPI: ch.in.SPI(), OutSPI: ch.out.SPI()})
 	return nil
 }
 
@@ -129,7 +129,7 @@ func (c *Conn) rekeyIKE(ctx context.Context) error {
 	c.ike = sa
 	c.publish()
 	c.sendDelete(old, nil)
-	c.cfg.OnStage(fmt.Sprintf("ike: main mode rekeyed (%v)", sa.suite))
+	c.cfg.OnStage(Stage{Kind: StageRekeyIKE, IKE: sa.suite})
 	return nil
 }
 
