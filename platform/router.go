@@ -114,7 +114,8 @@ func WithJournalDir(dir string) RouterOption {
 }
 
 // WithResolvConf sets the resolv.conf file the DNSResolvConf backend rewrites
-// (default /etc/resolv.conf).
+// (default /etc/resolv.conf). It is also the only file a journal may
+// restore.
 func WithResolvConf(path string) RouterOption {
 	return func(o *routerOptions) { o.resolvConf = path }
 }
@@ -362,14 +363,24 @@ func (r *router) add(it item) error {
 
 // adopt replays a journal that an earlier process left for iface (it
 // crashed and nobody ran Recover), so that its changes, and above all its
-// backup of resolv.conf, are not mistaken for the original state.
+// backup of resolv.conf, are not mistaken for the original state. A journal
+// that is not trusted (journaltrust.go) stops Set: it is left in place, and
+// the Router must not overwrite it.
 func (r *router) adopt(iface string) error {
 	path := journalPath(r.env.journalDir, iface)
-	j, err := readJournal(path)
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := checkJournalDir(r.env.journalDir); err != nil {
+		r.env.log.Error("journal not trusted", "err", err)
+		return err
+	}
+	j, err := readTrustedJournal(path, r.env.resolvConf)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
+		r.env.log.Error("journal not trusted", "err", err)
 		return err
 	}
 	r.env.log.Warn("replaying a journal left by an earlier process", "path", path, "pid", j.PID, "entries", len(j.Entries))
@@ -438,6 +449,12 @@ func (e *routerEnv) exec(c Command) ([]byte, error) {
 // directory, when empty). Call it when the privileged helper starts, before
 // it creates a Router: it does not know which journals belong to a live
 // Router.
+//
+// Only a trusted journal is replayed (journaltrust.go): its directory and
+// file owned by root and writable by nobody else, and every action in it
+// one the Router journals. One that is not is left in place, and the error
+// (matching ErrUntrustedJournal) says why. Give Recover the WithResolvConf
+// of the Routers whose journals it replays: no other file is restored.
 func Recover(opts ...RouterOption) error {
 	env := &routerEnv{routerOptions: buildRouterOptions(opts)}
 	err := recoverDir(env, env.journalDir)
@@ -448,10 +465,14 @@ func Recover(opts ...RouterOption) error {
 }
 
 func recoverDir(env *routerEnv, dir string) error {
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	if err := checkJournalDir(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
+	} else if err != nil {
+		// Nothing in it is touched, not even temporary files.
+		env.log.Error("journal directory not trusted", "err", err)
+		return err
 	}
+	des, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("platform: reading journals: %w", err)
 	}
@@ -459,15 +480,18 @@ func recoverDir(env *routerEnv, dir string) error {
 	for _, de := range des {
 		name := de.Name()
 		path := filepath.Join(dir, name)
-		if isJournalTemp(name) {
+		if isJournalTemp(name) && de.Type().IsRegular() {
 			os.Remove(path) // a journal write that never completed
 			continue
 		}
 		if !strings.HasSuffix(name, journalExt) || de.IsDir() {
 			continue
 		}
-		j, err := readJournal(path)
+		j, err := readTrustedJournal(path, env.resolvConf)
 		if err != nil {
+			if errors.Is(err, ErrUntrustedJournal) {
+				env.log.Error("journal not trusted", "err", err)
+			}
 			errs = append(errs, err)
 			continue
 		}

@@ -343,7 +343,7 @@ func TestRecoverReplaysJournalOfAnotherRouter(t *testing.T) {
 	// "crashed" is abandoned without Close, as after kill -9.
 
 	run := &fakeRunner{}
-	if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithRouterLogger(testLogger(t))); err != nil {
+	if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithResolvConf(crashed.resolvConf), WithRouterLogger(testLogger(t))); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
 	wantList(t, "Recover", run.take(), []string{
@@ -664,7 +664,7 @@ func TestRecoverAfterReboot(t *testing.T) {
 	if err := crashed.Set(&NetConfig{Interface: "corridor0", Server: server, FullTunnel: true, DNS: []netip.Addr{dnsA}}); err != nil {
 		t.Fatal(err)
 	}
-	j, err := readJournal(journalPath(crashed.dir, "corridor0"))
+	j, err := readTrustedJournal(journalPath(crashed.dir, "corridor0"), crashed.resolvConf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +674,7 @@ func TestRecoverAfterReboot(t *testing.T) {
 	// Power cut; the machine boots again.
 	os.WriteFile(bootFile, []byte("22222222-aaaa-4bbb-8ccc-000000000002\n"), 0o600)
 	run := &fakeRunner{}
-	if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithRouterLogger(testLogger(t))); err != nil {
+	if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithResolvConf(crashed.resolvConf), WithRouterLogger(testLogger(t))); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
 	wantList(t, "Recover after reboot", run.take(), nil)

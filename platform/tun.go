@@ -1,5 +1,6 @@
 // Package platform performs the per-OS side effects of a tunnel: the TUN
-// device, its address, MTU and routes. It never imports tunnel/, core/ or app/.
+// device with its address and MTU, and the Router for routes and DNS. It
+// never imports tunnel/, core/ or app/.
 //
 // The device itself comes from wireguard-go's tun package; everything that is
 // configured around it (addresses, link state, routes) goes through a Runner

@@ -48,8 +48,12 @@ func windowsItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	return items, nil
 }
 
-// psQuote quotes s as a PowerShell single-quoted string.
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// psQuote quotes s as a PowerShell single-quoted string. PowerShell takes
+// the typographic single quotes (U+2018 to U+201B) for quotes too, so they
+// are doubled like the ASCII one.
+func psQuote(s string) string { return "'" + psQuoter.Replace(s) + "'" }
+
+var psQuoter = strings.NewReplacer("'", "''", "\u2018", "\u2018\u2018", "\u2019", "\u2019\u2019", "\u201a", "\u201a\u201a", "\u201b", "\u201b\u201b")
 
 func powershell(script string) []string {
 	return []string{"powershell", "-NoProfile", "-NonInteractive", "-Command", script}
