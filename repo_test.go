@@ -6,9 +6,19 @@ import (
 	"testing"
 )
 
-// TestDependencyDirection enforces the design card: app -> core -> tunnel,
-// platform. tunnel and platform import neither core, app nor Fyne, nor each
-// other; core imports neither app nor Fyne.
+// TestDependencyDirection enforces the design card: app -> core ->
+// tunnel, platform, with core split along the root/user line: profile
+// below core, daemon above it, nothing in core/profile runs as root.
+//
+//   - tunnel and platform import neither core, app nor Fyne, nor each
+//     other.
+//   - core/profile (profiles, their files, import/export, keychain
+//     secrets: the user's side) imports nothing of core, neither
+//     core/daemon nor app nor Fyne.
+//   - core (the sessions, the service, the error model) imports neither
+//     core/daemon nor app nor Fyne; it may import core/profile.
+//   - core/daemon (the helper's socket) may import core, never app or
+//     Fyne; nothing in core/... imports app.
 func TestDependencyDirection(t *testing.T) {
 	const mod = "github.com/corridorvpn/corridor/"
 	rules := []struct {
@@ -17,6 +27,10 @@ func TestDependencyDirection(t *testing.T) {
 	}{
 		{"./tunnel/...", []string{mod + "core", mod + "app", mod + "platform", "fyne.io/"}},
 		{"./platform/...", []string{mod + "core", mod + "app", mod + "tunnel", "fyne.io/"}},
+		// "=" matches one package exactly: core/profile lies below core,
+		// so forbidding core must not forbid core/profile by prefix.
+		{"./core/profile/...", []string{"=" + mod + "core", mod + "core/daemon", mod + "app", "fyne.io/"}},
+		{"./core", []string{mod + "core/daemon", mod + "app", "fyne.io/"}},
 		{"./core/...", []string{mod + "app", "fyne.io/"}},
 	}
 	for _, r := range rules {
@@ -30,6 +44,12 @@ func TestDependencyDirection(t *testing.T) {
 		}
 		for _, d := range deps {
 			for _, f := range r.forbidden {
+				if exact, ok := strings.CutPrefix(f, "="); ok {
+					if d == exact {
+						t.Errorf("%s depends on %s", r.pkgs, d)
+					}
+					continue
+				}
 				if d == f || strings.HasPrefix(d, f+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {
 					t.Errorf("%s depends on %s", r.pkgs, d)
 				}

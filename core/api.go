@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"time"
+
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // State is where a session is in its life (the session state machine of
@@ -140,8 +142,8 @@ type Event struct {
 // it, read by the user-side process from the user's keychain; the engine
 // keeps them only for this connection (and its reconnects).
 type UpRequest struct {
-	Profile Profile               `json:"profile"`
-	Secrets map[SecretKind]string `json:"secrets"`
+	Profile profile.Profile               `json:"profile"`
+	Secrets map[profile.SecretKind]string `json:"secrets"`
 }
 
 // Engine runs sessions: in process (Manager, needs root) or in the

@@ -54,6 +54,21 @@ type Error struct {
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
+// Info is e as plain data, for the event stream and the helper's socket.
+func (e *Error) Info() *ErrorInfo {
+	return &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+}
+
+// AsError returns the *Error that err is or wraps, or else an internal
+// error with err's text.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Class: ClassInternal, Msg: err.Error(), Err: err}
+}
+
 // explain turns a stack error into an *Error.
 func explain(err error, server netip.AddrPort, tr refuser) *Error {
 	var (

@@ -269,7 +269,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 				return
 			}
 			e := asError(err)
-			lastErr = &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+			lastErr = e.Info()
 			if attempt > 0 && s.req.Profile.Reconnect && retryable(e) {
 				attempt++
 				if !m.wait(ctx, s, &attempt, &backoff, lastErr) {
@@ -307,7 +307,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			return
 		}
 		e := asError(link.Err())
-		lastErr = &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+		lastErr = e.Info()
 		if !s.req.Profile.Reconnect || !retryable(e) {
 			m.setState(s, StateFailed, e.Msg, func(st *Status) { st.Error = lastErr })
 			return
@@ -395,15 +395,12 @@ func retryable(e *Error) bool {
 	return false
 }
 
+// asError is AsError, and a link that ended without saying why.
 func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
 	if err == nil {
 		return &Error{Class: ClassProtocol, Msg: "the connection ended"}
 	}
-	return &Error{Class: ClassInternal, Msg: err.Error(), Err: err}
+	return AsError(err)
 }
 
 func statsOf(t tunnel.Stats, prev Stats) Stats {

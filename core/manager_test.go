@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/tunnel"
 )
 
@@ -162,8 +163,8 @@ func failsIn(state State, e *Error) func(context.Context, func(Stage)) (Link, er
 	}
 }
 
-func testProfile() Profile {
-	p := NewProfile("work")
+func testProfile() profile.Profile {
+	p := profile.NewProfile("work")
 	p.Server, p.User = "vpn.example.com", "alice"
 	return p
 }
@@ -239,7 +240,7 @@ func TestManagerConnectStates(t *testing.T) {
 	l := newFakeLink()
 	h := newHarness(t, connects(l))
 	p := testProfile()
-	if err := h.m.Up(context.Background(), UpRequest{Profile: p, Secrets: map[SecretKind]string{SecretPassword: "pw", SecretPSK: "k"}}); err != nil {
+	if err := h.m.Up(context.Background(), UpRequest{Profile: p, Secrets: map[profile.SecretKind]string{profile.SecretPassword: "pw", profile.SecretPSK: "k"}}); err != nil {
 		t.Fatal(err)
 	}
 	seen, st := h.waitState(StateConnected)

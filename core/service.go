@@ -4,34 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // Service is the one API of every front end (CLI, desktop app): profiles
 // with their secrets on the user's side, sessions in an Engine (the
 // privileged helper, or in process). Its messages are plain structs.
 type Service struct {
-	store  *Store
+	store  *profile.Store
 	engine Engine
 }
 
 // NewService joins a profile store and a session engine.
-func NewService(store *Store, engine Engine) *Service {
+func NewService(store *profile.Store, engine Engine) *Service {
 	return &Service{store: store, engine: engine}
 }
 
 // Store returns the profile store.
-func (s *Service) Store() *Store { return s.store }
+func (s *Service) Store() *profile.Store { return s.store }
 
 // Engine returns the session engine.
 func (s *Service) Engine() Engine { return s.engine }
 
 // Profiles lists the saved profiles; problems with single files come
 // back as errors without hiding the others.
-func (s *Service) Profiles() ([]Profile, []error) { return s.store.List() }
+func (s *Service) Profiles() ([]profile.Profile, []error) { return s.store.List() }
 
 // SaveProfile adds or updates p and stores the secrets given (empty
 // values are left as they are).
-func (s *Service) SaveProfile(p Profile, secrets map[SecretKind]string) error {
+func (s *Service) SaveProfile(p profile.Profile, secrets map[profile.SecretKind]string) error {
 	if err := s.store.Save(p); err != nil {
 		return err
 	}
@@ -53,18 +55,18 @@ func (s *Service) RenameProfile(old, new string) error { return s.store.Rename(o
 func (s *Service) RemoveProfile(name string) error { return s.store.Delete(name) }
 
 // Secrets reads what a connection of p needs from the keychain.
-func (s *Service) Secrets(p Profile) (map[SecretKind]string, error) {
-	kinds := []SecretKind{SecretPassword}
+func (s *Service) Secrets(p profile.Profile) (map[profile.SecretKind]string, error) {
+	kinds := []profile.SecretKind{profile.SecretPassword}
 	if p.IPsec {
-		kinds = append(kinds, SecretPSK)
+		kinds = append(kinds, profile.SecretPSK)
 	}
 	if p.L2TPSecret {
-		kinds = append(kinds, SecretL2TP)
+		kinds = append(kinds, profile.SecretL2TP)
 	}
-	out := map[SecretKind]string{}
+	out := map[profile.SecretKind]string{}
 	for _, k := range kinds {
 		v, err := s.store.Secrets().Get(p.Name, k)
-		if errors.Is(err, ErrNoSecret) {
+		if errors.Is(err, profile.ErrNoSecret) {
 			return nil, &Error{Class: ClassUsage, Err: err, Msg: fmt.Sprintf("no %s stored for profile %q", secretWords(k), p.Name),
 				Hint: fmt.Sprintf("store it with: corridor profile edit %s --%s-file FILE", quoteName(p.Name), k)}
 		}
@@ -77,11 +79,11 @@ func (s *Service) Secrets(p Profile) (map[SecretKind]string, error) {
 	return out, nil
 }
 
-func secretWords(k SecretKind) string {
+func secretWords(k profile.SecretKind) string {
 	switch k {
-	case SecretPSK:
+	case profile.SecretPSK:
 		return "pre-shared key"
-	case SecretL2TP:
+	case profile.SecretL2TP:
 		return "L2TP tunnel secret"
 	}
 	return "password"
@@ -124,22 +126,22 @@ func (s *Service) Subscribe(ctx context.Context) (<-chan Event, error) {
 }
 
 // Profile returns one saved profile.
-func (s *Service) Profile(name string) (Profile, error) { return s.store.Get(name) }
+func (s *Service) Profile(name string) (profile.Profile, error) { return s.store.Get(name) }
 
 // Secret reads one stored secret of a profile (for an editor's
 // show-password field); ErrNoSecret when none is stored.
-func (s *Service) Secret(profile string, kind SecretKind) (string, error) {
+func (s *Service) Secret(profile string, kind profile.SecretKind) (string, error) {
 	return s.store.Secrets().Get(profile, kind)
 }
 
 // Import reads a .nmconnection, .mobileconfig or exported .toml file and
 // saves its profiles (secrets to the keychain); it returns what it saved.
-func (s *Service) Import(filename string, data []byte) ([]Profile, error) {
-	ims, err := ImportFile(filename, data)
+func (s *Service) Import(filename string, data []byte) ([]profile.Profile, error) {
+	ims, err := profile.ImportFile(filename, data)
 	if err != nil {
 		return nil, err
 	}
-	var out []Profile
+	var out []profile.Profile
 	for _, im := range ims {
 		p, err := s.store.Import(im)
 		if err != nil {
@@ -156,7 +158,7 @@ func (s *Service) Export(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ExportProfile(p), nil
+	return profile.ExportProfile(p), nil
 }
 
 // Ping checks that the engine answers (the helper is running).

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/platform"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
@@ -32,8 +33,8 @@ type RealStack struct {
 }
 
 // ConnectConfigFor turns a profile and its secrets into a ConnectConfig.
-func ConnectConfigFor(p Profile, secrets map[SecretKind]string) (ConnectConfig, error) {
-	cfg := ConnectConfig{Server: p.Server, User: p.User, Password: secrets[SecretPassword], MTU: p.MTU,
+func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) (ConnectConfig, error) {
+	cfg := ConnectConfig{Server: p.Server, User: p.User, Password: secrets[profile.SecretPassword], MTU: p.MTU,
 		EchoInterval: time.Duration(p.Keepalive), LocalPort: p.L2TPPort}
 	if cfg.EchoInterval == 0 {
 		// A dead link is noticed within 30 s: five unanswered echoes 5 s
@@ -52,14 +53,14 @@ func ConnectConfigFor(p Profile, secrets map[SecretKind]string) (ConnectConfig, 
 		cfg.Auth = m
 	}
 	if p.L2TPSecret {
-		s := secrets[SecretL2TP]
+		s := secrets[profile.SecretL2TP]
 		if s == "" {
 			return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q uses an L2TP tunnel secret but none is stored", p.Name)}
 		}
 		cfg.TunnelSecret = []byte(s)
 	}
 	if p.IPsec {
-		psk := secrets[SecretPSK]
+		psk := secrets[profile.SecretPSK]
 		if psk == "" {
 			return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no pre-shared key for profile %q", p.Name),
 				Hint: "store it with: corridor profile edit " + p.Name + " --psk-file FILE"}
@@ -86,7 +87,7 @@ func ConnectConfigFor(p Profile, secrets map[SecretKind]string) (ConnectConfig, 
 }
 
 // NetConfigFor is what a profile wants from the OS once connected.
-func NetConfigFor(p Profile, s *Session) (*platform.NetConfig, error) {
+func NetConfigFor(p profile.Profile, s *Session) (*platform.NetConfig, error) {
 	info := s.Info()
 	nc := &platform.NetConfig{Interface: s.Interface(), Local: info.Local, Server: s.Server(),
 		FullTunnel: p.FullTunnel, ClassfulRoute: p.ClassfulRoute, Domains: p.Domains}
@@ -193,7 +194,7 @@ type realLink struct {
 	sess    *Session
 	router  platform.Router
 	name    string
-	profile Profile
+	profile profile.Profile
 	once    sync.Once
 	err     error
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/daemon"
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/platform"
 )
 
@@ -31,7 +33,7 @@ func configDir() (string, error) {
 	if d := os.Getenv("CORRIDOR_CONFIG_DIR"); d != "" {
 		return d, nil
 	}
-	return core.DefaultConfigDir()
+	return profile.DefaultConfigDir()
 }
 
 func socketPath(flagValue string) string {
@@ -41,7 +43,7 @@ func socketPath(flagValue string) string {
 	if s := os.Getenv("CORRIDOR_SOCKET"); s != "" {
 		return s
 	}
-	return core.DefaultSocket
+	return daemon.DefaultSocket
 }
 
 // openService opens the profile store with the OS keychain and the
@@ -51,11 +53,11 @@ func openService(socket string) (*core.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := core.OpenStore(dir, core.NewKeyring())
+	st, err := profile.OpenStore(dir, profile.NewKeyring())
 	if err != nil {
 		return nil, err
 	}
-	return core.NewService(st, &core.DaemonClient{Socket: socketPath(socket)}), nil
+	return core.NewService(st, &daemon.Client{Socket: socketPath(socket)}), nil
 }
 
 const profileHelp = `Usage:
@@ -119,7 +121,7 @@ func newProfileFlags(name string, env Env) *profileFlags {
 
 // apply copies the flags that were given onto p and returns the secrets
 // to store.
-func (f *profileFlags) apply(p *core.Profile, stdin io.Reader) (map[core.SecretKind]string, error) {
+func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.SecretKind]string, error) {
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if set["server"] {
@@ -171,7 +173,7 @@ func (f *profileFlags) apply(p *core.Profile, stdin io.Reader) (map[core.SecretK
 		if err != nil {
 			return nil, fmt.Errorf("--keepalive: %v", err)
 		}
-		p.Keepalive = core.Duration(d)
+		p.Keepalive = profile.Duration(d)
 	}
 	if set["no-reconnect"] {
 		p.Reconnect = !f.noReconnect
@@ -179,9 +181,9 @@ func (f *profileFlags) apply(p *core.Profile, stdin io.Reader) (map[core.SecretK
 	if set["l2tp-port"] {
 		p.L2TPPort = f.l2tpPort
 	}
-	secrets := map[core.SecretKind]string{}
+	secrets := map[profile.SecretKind]string{}
 	stdinUsed := false
-	read := func(file string, kind core.SecretKind) error {
+	read := func(file string, kind profile.SecretKind) error {
 		if file == "-" {
 			if stdinUsed {
 				return errors.New("only one secret can come from standard input")
@@ -196,19 +198,19 @@ func (f *profileFlags) apply(p *core.Profile, stdin io.Reader) (map[core.SecretK
 		return nil
 	}
 	if f.passwordFile != "" {
-		if err := read(f.passwordFile, core.SecretPassword); err != nil {
+		if err := read(f.passwordFile, profile.SecretPassword); err != nil {
 			return nil, err
 		}
 	}
 	if f.pskFile != "" {
-		if err := read(f.pskFile, core.SecretPSK); err != nil {
+		if err := read(f.pskFile, profile.SecretPSK); err != nil {
 			return nil, err
 		}
 	}
 	if f.l2tpSec == "none" {
 		p.L2TPSecret = false
 	} else if f.l2tpSec != "" {
-		if err := read(f.l2tpSec, core.SecretL2TP); err != nil {
+		if err := read(f.l2tpSec, profile.SecretL2TP); err != nil {
 			return nil, err
 		}
 		p.L2TPSecret = true
@@ -244,12 +246,12 @@ func profileCmd(args []string, env Env) int {
 		if name == "" || f.fs.NArg() != 0 {
 			return bad("expected the profile NAME first and flags after it")
 		}
-		var p core.Profile
+		var p profile.Profile
 		if sub == "add" {
 			if _, err := st.Get(name); err == nil {
 				return bad("profile %q exists; use corridor profile edit", name)
 			}
-			p = core.NewProfile(name)
+			p = profile.NewProfile(name)
 		} else if p, err = st.Get(name); err != nil {
 			return fail(env.Stderr, err)
 		}
@@ -258,10 +260,10 @@ func profileCmd(args []string, env Env) int {
 			return bad("%v", err)
 		}
 		if sub == "add" {
-			if secrets[core.SecretPassword] == "" {
+			if secrets[profile.SecretPassword] == "" {
 				return bad("--password-file is required (the password goes to the keychain)")
 			}
-			if p.IPsec && secrets[core.SecretPSK] == "" {
+			if p.IPsec && secrets[profile.SecretPSK] == "" {
 				return bad("--psk-file is required for L2TP/IPsec (or pass --no-ipsec)")
 			}
 		}
@@ -316,13 +318,13 @@ func profileCmd(args []string, env Env) int {
 		if err != nil {
 			return fail(env.Stderr, err)
 		}
-		data := core.ExportProfile(p)
+		data := profile.ExportProfile(p)
 		if sub == "show" {
 			env.Stdout.Write(data)
-			for _, k := range []core.SecretKind{core.SecretPassword, core.SecretPSK, core.SecretL2TP} {
+			for _, k := range []profile.SecretKind{profile.SecretPassword, profile.SecretPSK, profile.SecretL2TP} {
 				_, err := st.Secrets().Get(name, k)
 				state := "stored in the keychain"
-				if errors.Is(err, core.ErrNoSecret) {
+				if errors.Is(err, profile.ErrNoSecret) {
 					state = "not stored"
 				} else if err != nil {
 					state = "keychain error: " + err.Error()
@@ -356,13 +358,13 @@ func profileCmd(args []string, env Env) int {
 		if err != nil {
 			return fail(env.Stderr, err)
 		}
-		var ims []core.Imported
+		var ims []profile.Imported
 		if strings.HasSuffix(args[0], ".mobileconfig") {
-			ims, err = core.ImportMobileconfig(data)
+			ims, err = profile.ImportMobileconfig(data)
 		} else {
-			var im core.Imported
-			im, err = core.ImportNMConnection(data)
-			ims = []core.Imported{im}
+			var im profile.Imported
+			im, err = profile.ImportNMConnection(data)
+			ims = []profile.Imported{im}
 		}
 		if err != nil {
 			return bad("%v", err)
@@ -390,7 +392,7 @@ func splitName(args []string) (string, []string) {
 func upCmd(args []string, env Env) int {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	socket := fs.String("socket", "", "the helper's `SOCKET` (default "+core.DefaultSocket+")")
+	socket := fs.String("socket", "", "the helper's `SOCKET` (default "+daemon.DefaultSocket+")")
 	wait := fs.Duration("wait", 90*time.Second, "how long to wait for connected (0: do not wait)")
 	name, rest := splitName(args)
 	if err := fs.Parse(rest); err != nil || name == "" {
@@ -490,7 +492,7 @@ func downCmd(args []string, env Env) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := &core.DaemonClient{Socket: socketPath(*socket)}
+	d := &daemon.Client{Socket: socketPath(*socket)}
 	if err := d.Down(ctx, name); err != nil {
 		return fail(env.Stderr, err)
 	}
@@ -511,7 +513,7 @@ func statusCmd(args []string, env Env) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d := &core.DaemonClient{Socket: socketPath(*socket)}
+	d := &daemon.Client{Socket: socketPath(*socket)}
 	st, err := d.Status(ctx)
 	if err != nil {
 		return fail(env.Stderr, err)
@@ -554,7 +556,7 @@ func watchCmd(args []string, env Env) int {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	d := &core.DaemonClient{Socket: socketPath(*socket)}
+	d := &daemon.Client{Socket: socketPath(*socket)}
 	ch, err := d.Subscribe(ctx)
 	if err != nil {
 		return fail(env.Stderr, err)
@@ -580,7 +582,7 @@ func watchCmd(args []string, env Env) int {
 func daemonCmd(args []string, env Env) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	socket := fs.String("socket", "", "listen on `SOCKET` (default "+core.DefaultSocket+")")
+	socket := fs.String("socket", "", "listen on `SOCKET` (default "+daemon.DefaultSocket+")")
 	group := fs.String("group", "corridor", "users of `GROUP` may use the helper (besides root)")
 	journal := fs.String("journal", "", "journal `DIR` of OS changes (default: the platform's)")
 	verbose := fs.Bool("v", false, "log protocol traces")
@@ -601,7 +603,7 @@ func daemonCmd(args []string, env Env) int {
 		log.Warn("daemon: recovering the journal of an earlier run", "err", err)
 	}
 	m := core.NewManager(&core.RealStack{RouterOptions: ropts}, core.WithManagerLogger(log))
-	srv := &core.Server{Engine: m, Log: log}
+	srv := &daemon.Server{Engine: m, Log: log}
 	path := socketPath(*socket)
 	if err := srv.Listen(path, *group); err != nil {
 		return fail(env.Stderr, err)

@@ -26,6 +26,8 @@ import (
 	"github.com/corridorvpn/corridor/app/gui"
 	"github.com/corridorvpn/corridor/assets"
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/daemon"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // The app's identity; FyneApp.toml beside main.go says the same for the
@@ -46,7 +48,7 @@ keeps them). The helper (corridor daemon) must run for connections.
 
 Environment:
   CORRIDOR_CONFIG_DIR   where profiles live (default: the user's config folder)
-  CORRIDOR_SOCKET       the helper's socket (default ` + core.DefaultSocket + `)
+  CORRIDOR_SOCKET       the helper's socket (default ` + daemon.DefaultSocket + `)
 
 Run "corridor help" for the command line.
 
@@ -162,17 +164,17 @@ func openService() (*core.Service, error) {
 	dir := os.Getenv("CORRIDOR_CONFIG_DIR")
 	if dir == "" {
 		var err error
-		if dir, err = core.DefaultConfigDir(); err != nil {
+		if dir, err = profile.DefaultConfigDir(); err != nil {
 			return nil, err
 		}
 	}
-	st, err := core.OpenStore(dir, core.NewKeyring())
+	st, err := profile.OpenStore(dir, profile.NewKeyring())
 	if err != nil {
 		return nil, err
 	}
 	socket := os.Getenv("CORRIDOR_SOCKET")
 	if socket == "" {
-		socket = core.DefaultSocket
+		socket = daemon.DefaultSocket
 	}
-	return core.NewService(st, &core.DaemonClient{Socket: socket}), nil
+	return core.NewService(st, &daemon.Client{Socket: socket}), nil
 }

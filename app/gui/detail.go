@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // stages are the steps a connect shows (core.ConnectStates without the
@@ -222,7 +223,7 @@ func newIdleView() *idleView {
 	return v
 }
 
-func (v *idleView) update(p core.Profile, _ core.Status) {
+func (v *idleView) update(p profile.Profile, _ core.Status) {
 	v.values["Server"].SetText(p.Server)
 	v.values["User"].SetText(p.User)
 	enc := "IPsec with a pre-shared key"
@@ -247,9 +248,9 @@ func (v *idleView) update(p core.Profile, _ core.Status) {
 	v.values["Traffic"].SetText(traffic)
 	dns := "from the server"
 	switch p.DNS {
-	case core.DNSNone:
+	case profile.DNSNone:
 		dns = "unchanged"
-	case core.DNSCustom:
+	case profile.DNSCustom:
 		dns = strings.Join(p.DNSServers, ", ")
 	}
 	if len(p.Domains) > 0 {
@@ -300,7 +301,7 @@ func newProgressView(u *UI, d *detailView) *progressView {
 	return v
 }
 
-func (v *progressView) update(p core.Profile, st core.Status) {
+func (v *progressView) update(p profile.Profile, st core.Status) {
 	title := "Connecting to " + p.Name + "…"
 	if st.Attempt > 0 {
 		title = fmt.Sprintf("Reconnecting to %s (attempt %d)…", p.Name, st.Attempt)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // Redacted replaces every secret in diagnostics and copied logs.
@@ -78,7 +79,7 @@ func (u *UI) redactor() *redactor {
 	var secrets []string
 	ps, _ := u.b.Profiles()
 	for _, p := range ps {
-		for _, k := range core.SecretKinds {
+		for _, k := range profile.SecretKinds {
 			if v, err := u.b.Secret(p.Name, k); err == nil && v != "" {
 				secrets = append(secrets, v)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/corridorvpn/corridor/app/gui/guitest"
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 const (
@@ -24,9 +25,9 @@ func diagBackend() *guitest.Backend {
 	b := guitest.New()
 	p := testProfile("office")
 	p.L2TPSecret = true
-	b.AddProfile(p, map[core.SecretKind]string{
-		core.SecretPassword: secretPassword, core.SecretPSK: secretPSK, core.SecretL2TP: secretL2TP})
-	b.AddProfile(testProfile("home"), map[core.SecretKind]string{core.SecretPassword: "home-pw-1234"})
+	b.AddProfile(p, map[profile.SecretKind]string{
+		profile.SecretPassword: secretPassword, profile.SecretPSK: secretPSK, profile.SecretL2TP: secretL2TP})
+	b.AddProfile(testProfile("home"), map[profile.SecretKind]string{profile.SecretPassword: "home-pw-1234"})
 	b.SetStatuses(core.Status{Profile: "office", State: core.StateConnected, Address: "192.168.30.10",
 		IKE: "AES-CBC-256/HMAC-SHA2-256/MODP2048"})
 	return b

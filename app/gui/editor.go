@@ -14,10 +14,10 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
-// Editor fields: the profile's JSON names (core.ValidationError.Field)
+// Editor fields: the profile's JSON names (profile.ValidationError.Field)
 // plus the secrets.
 const (
 	fieldPassword   = "password"
@@ -34,7 +34,7 @@ var (
 	authNames     = map[string]string{"MS-CHAPv2": "mschapv2", "PAP": "pap", "CHAP": "chap"}
 	tunnelChoices = []string{"All traffic (full tunnel)", "Only the networks below (split tunnel)"}
 	dnsChoices    = []string{"From the server", "Leave the system's DNS alone", "These servers"}
-	dnsModes      = []string{core.DNSFromServer, core.DNSNone, core.DNSCustom}
+	dnsModes      = []string{profile.DNSFromServer, profile.DNSNone, profile.DNSCustom}
 )
 
 const legacyWarning = "Legacy algorithms (3DES, MD5, MODP1024/1536) are weak or broken. " +
@@ -46,9 +46,9 @@ const legacyWarning = "Legacy algorithms (3DES, MD5, MODP1024/1536) are weak or 
 // read from and written to the keychain through the Backend only.
 type editor struct {
 	u      *UI
-	orig   string       // the profile's name when editing; "" for a new one
-	base   core.Profile // fields the editor does not show survive a save
-	stored map[core.SecretKind]string
+	orig   string          // the profile's name when editing; "" for a new one
+	base   profile.Profile // fields the editor does not show survive a save
+	stored map[profile.SecretKind]string
 	keyErr string // why the keychain could not be read
 
 	touched map[string]bool
@@ -80,7 +80,7 @@ type editor struct {
 // editNew opens the editor for a new profile.
 func (u *UI) editNew() {
 	u.leaveEditor(func() {
-		p := core.NewProfile("")
+		p := profile.NewProfile("")
 		u.openEditor(newEditor(u, "", p, false), "")
 	})
 }
@@ -134,8 +134,8 @@ func (u *UI) freeName(name string) string {
 	}
 	for n := 2; ; n++ {
 		c := fmt.Sprintf("%s (%d)", base, n)
-		if len(c) > core.MaxProfileName {
-			c = fmt.Sprintf("%s (%d)", base[:max(0, core.MaxProfileName-len(fmt.Sprintf(" (%d)", n)))], n)
+		if len(c) > profile.MaxProfileName {
+			c = fmt.Sprintf("%s (%d)", base[:max(0, profile.MaxProfileName-len(fmt.Sprintf(" (%d)", n)))], n)
 		}
 		if !u.hasProfile(c) {
 			return c
@@ -167,8 +167,8 @@ func (u *UI) closeEditor(name string) {
 	u.refreshAll()
 }
 
-func newEditor(u *UI, orig string, p core.Profile, showAll bool) *editor {
-	e := &editor{u: u, orig: orig, base: p, stored: map[core.SecretKind]string{},
+func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
+	e := &editor{u: u, orig: orig, base: p, stored: map[profile.SecretKind]string{},
 		touched: map[string]bool{}, showAll: showAll, loaded: make(chan struct{}),
 		errs: map[string]*widget.Label{}}
 	for _, f := range editorFields {
@@ -445,7 +445,7 @@ func splitList(s string) []string {
 
 // profile builds the profile from the fields; parse holds messages for
 // fields that are not even numbers or durations.
-func (e *editor) profile() (core.Profile, map[string]string) {
+func (e *editor) profile() (profile.Profile, map[string]string) {
 	parse := map[string]string{}
 	p := e.base
 	p.Name = strings.TrimSpace(e.name.Text)
@@ -480,14 +480,14 @@ func (e *editor) profile() (core.Profile, map[string]string) {
 	p.FullTunnel = e.tunnel.Selected != tunnelChoices[1]
 	p.Routes = splitList(e.routes.Text)
 	p.ClassfulRoute = e.classful.Checked
-	p.DNS = core.DNSFromServer
+	p.DNS = profile.DNSFromServer
 	for i, c := range dnsChoices {
 		if e.dns.Selected == c {
 			p.DNS = dnsModes[i]
 		}
 	}
 	p.DNSServers = []string{}
-	if p.DNS == core.DNSCustom {
+	if p.DNS == profile.DNSCustom {
 		p.DNSServers = splitList(e.dnsServers.Text)
 	}
 	p.Domains = splitList(e.domains.Text)
@@ -501,7 +501,7 @@ func (e *editor) profile() (core.Profile, map[string]string) {
 		if err != nil {
 			parse["keepalive"] = "write it like 10s or 1m, or leave it empty for the default"
 		} else {
-			p.Keepalive = core.Duration(d)
+			p.Keepalive = profile.Duration(d)
 		}
 	}
 	p.L2TPPort = 0
@@ -527,9 +527,9 @@ func contains(list []string, s string) bool {
 }
 
 // problems returns every field's message ("" when fine).
-func (e *editor) problems() (core.Profile, map[string]string) {
+func (e *editor) problems() (profile.Profile, map[string]string) {
 	p, msgs := e.profile()
-	var ve core.ValidationErrors
+	var ve profile.ValidationErrors
 	if err := p.Validate(); err != nil {
 		errors.As(err, &ve)
 	}
@@ -543,13 +543,13 @@ func (e *editor) problems() (core.Profile, map[string]string) {
 	if msgs["name"] == "" && p.Name != e.orig && e.u.hasProfile(p.Name) {
 		msgs["name"] = fmt.Sprintf("a profile named %q exists already", p.Name)
 	}
-	if e.password.Text == "" && e.stored[core.SecretPassword] == "" {
+	if e.password.Text == "" && e.stored[profile.SecretPassword] == "" {
 		msgs[fieldPassword] = "enter the password"
 	}
-	if p.IPsec && e.psk.Text == "" && e.stored[core.SecretPSK] == "" {
+	if p.IPsec && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
 		msgs[fieldPSK] = "enter the pre-shared key (PSK) your administrator gave you; it is not your password"
 	}
-	if p.L2TPSecret && e.l2tpSecret.Text == "" && e.stored[core.SecretL2TP] == "" {
+	if p.L2TPSecret && e.l2tpSecret.Text == "" && e.stored[profile.SecretL2TP] == "" {
 		msgs[fieldL2TPSecret] = "enter the L2TP tunnel secret, or clear the check box"
 	}
 	for f, m := range msgs {
@@ -594,18 +594,18 @@ func (e *editor) validate() bool {
 // the background. asStored: they are this profile's own (editing), so
 // an unchanged field is not saved again; otherwise (duplicate) they only
 // fill the fields.
-func (e *editor) loadSecrets(profile string, asStored bool) {
+func (e *editor) loadSecrets(name string, asStored bool) {
 	u := e.u
 	u.goBG(func() {
 		defer close(e.loaded)
-		got := map[core.SecretKind]string{}
+		got := map[profile.SecretKind]string{}
 		var keyErr error
-		for _, k := range core.SecretKinds {
-			v, err := u.b.Secret(profile, k)
+		for _, k := range profile.SecretKinds {
+			v, err := u.b.Secret(name, k)
 			switch {
 			case err == nil:
 				got[k] = v
-			case errors.Is(err, core.ErrNoSecret):
+			case errors.Is(err, profile.ErrNoSecret):
 			default:
 				keyErr = err
 			}
@@ -618,7 +618,7 @@ func (e *editor) loadSecrets(profile string, asStored bool) {
 				e.stored = got
 			}
 			e.filling = true
-			for k, w := range map[core.SecretKind]*widget.Entry{core.SecretPassword: e.password, core.SecretPSK: e.psk, core.SecretL2TP: e.l2tpSecret} {
+			for k, w := range map[profile.SecretKind]*widget.Entry{profile.SecretPassword: e.password, profile.SecretPSK: e.psk, profile.SecretL2TP: e.l2tpSecret} {
 				if w.Text == "" && got[k] != "" {
 					w.SetText(got[k])
 				}
@@ -636,19 +636,19 @@ func (e *editor) loadSecrets(profile string, asStored bool) {
 }
 
 // secrets returns the secrets to store: the fields that hold a new value.
-func (e *editor) secrets(p core.Profile) map[core.SecretKind]string {
-	out := map[core.SecretKind]string{}
-	put := func(k core.SecretKind, v string) {
+func (e *editor) secrets(p profile.Profile) map[profile.SecretKind]string {
+	out := map[profile.SecretKind]string{}
+	put := func(k profile.SecretKind, v string) {
 		if v != "" && v != e.stored[k] {
 			out[k] = v
 		}
 	}
-	put(core.SecretPassword, e.password.Text)
+	put(profile.SecretPassword, e.password.Text)
 	if p.IPsec {
-		put(core.SecretPSK, e.psk.Text)
+		put(profile.SecretPSK, e.psk.Text)
 	}
 	if p.L2TPSecret {
-		put(core.SecretL2TP, e.l2tpSecret.Text)
+		put(profile.SecretL2TP, e.l2tpSecret.Text)
 	}
 	return out
 }
@@ -701,7 +701,7 @@ func (e *editor) doSave() {
 }
 
 func (e *editor) saveFailed(err error) {
-	var ve core.ValidationErrors
+	var ve profile.ValidationErrors
 	if errors.As(err, &ve) {
 		for _, v := range ve {
 			if l := e.errs[v.Field]; l != nil {

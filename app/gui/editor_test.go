@@ -9,7 +9,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // shown returns the message next to a field, "" when none is visible.
@@ -115,7 +115,7 @@ func TestEditorValidationAsYouType(t *testing.T) {
 		strings.Join(s.Profile.Routes, ",") != "10.0.0.0/8,192.168.10.0/24" {
 		t.Errorf("saved profile %+v", s.Profile)
 	}
-	want := map[core.SecretKind]string{core.SecretPassword: "s3cret-Passw0rd", core.SecretPSK: "shared-PSK-value"}
+	want := map[profile.SecretKind]string{profile.SecretPassword: "s3cret-Passw0rd", profile.SecretPSK: "shared-PSK-value"}
 	if len(s.Secrets) != len(want) {
 		t.Errorf("secrets map %v, want %v", keys(s.Secrets), want)
 	}
@@ -138,8 +138,8 @@ func TestEditorValidationAsYouType(t *testing.T) {
 	}
 }
 
-func keys(m map[core.SecretKind]string) []core.SecretKind {
-	var out []core.SecretKind
+func keys(m map[profile.SecretKind]string) []profile.SecretKind {
+	var out []profile.SecretKind
 	for k := range m {
 		out = append(out, k)
 	}
@@ -211,7 +211,7 @@ func TestEditorDuplicateCopiesSecrets(t *testing.T) {
 	if len(saves) != 1 || saves[0].Profile.Name != "office (2)" {
 		t.Fatalf("saves %+v", saves)
 	}
-	if saves[0].Secrets[core.SecretPassword] != "pw-of-office" || saves[0].Secrets[core.SecretPSK] != "psk-of-office" {
+	if saves[0].Secrets[profile.SecretPassword] != "pw-of-office" || saves[0].Secrets[profile.SecretPSK] != "psk-of-office" {
 		t.Errorf("duplicate's secrets %v", keys(saves[0].Secrets))
 	}
 }

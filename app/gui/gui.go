@@ -33,17 +33,18 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // Backend is what the UI needs; *core.Service satisfies it.
 type Backend interface {
-	Profiles() ([]core.Profile, []error)
-	Profile(name string) (core.Profile, error)
-	SaveProfile(p core.Profile, secrets map[core.SecretKind]string) error
+	Profiles() ([]profile.Profile, []error)
+	Profile(name string) (profile.Profile, error)
+	SaveProfile(p profile.Profile, secrets map[profile.SecretKind]string) error
 	RenameProfile(old, new string) error
 	RemoveProfile(name string) error
-	Secret(profile string, kind core.SecretKind) (string, error)
-	Import(filename string, data []byte) ([]core.Profile, error)
+	Secret(profile string, kind profile.SecretKind) (string, error)
+	Import(filename string, data []byte) ([]profile.Profile, error)
 	Export(name string) ([]byte, error)
 	Connect(ctx context.Context, name string) error
 	Disconnect(ctx context.Context, name string) error
@@ -103,7 +104,7 @@ type UI struct {
 	retry chan struct{}   // "Check again" on the helper banner
 
 	mu        sync.Mutex // guards the model below
-	profiles  []core.Profile
+	profiles  []profile.Profile
 	profErrs  []error
 	statuses  map[string]core.Status
 	started   map[string]time.Time // when the current connect began
@@ -142,9 +143,9 @@ type UI struct {
 	detail   *detailView
 	welcome  *welcomeView
 	logv     *logView
-	listRows []core.Profile  // what the list shows (copy of profiles)
-	profNote *widget.Label   // under the list: profiles that could not be read
-	left     *fyne.Container // the list with its buttons
+	listRows []profile.Profile // what the list shows (copy of profiles)
+	profNote *widget.Label     // under the list: profiles that could not be read
+	left     *fyne.Container   // the list with its buttons
 }
 
 // New builds the window's content and the tray model. w is the main
@@ -396,13 +397,13 @@ func (u *UI) reloadProfiles() {
 	u.refreshAll()
 }
 
-func (u *UI) profileList() []core.Profile {
+func (u *UI) profileList() []profile.Profile {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]core.Profile(nil), u.profiles...)
+	return append([]profile.Profile(nil), u.profiles...)
 }
 
-func (u *UI) profileByName(name string) (core.Profile, bool) {
+func (u *UI) profileByName(name string) (profile.Profile, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, p := range u.profiles {
@@ -410,7 +411,7 @@ func (u *UI) profileByName(name string) (core.Profile, bool) {
 			return p, true
 		}
 	}
-	return core.Profile{}, false
+	return profile.Profile{}, false
 }
 
 func (u *UI) hasProfile(name string) bool {
@@ -667,7 +668,7 @@ func (u *UI) connect(name string) {
 
 func (u *UI) connectFailed(name string, err error) {
 	info := errorInfo(err)
-	if errors.Is(err, core.ErrNoSecret) {
+	if errors.Is(err, profile.ErrNoSecret) {
 		// The core's hint names the CLI; here the editor is at hand.
 		info.Hint = "open Edit, enter it and save: Corridor keeps it in your system keychain"
 	}
@@ -730,7 +731,7 @@ func errorInfo(err error) *core.ErrorInfo {
 	if errors.As(err, &ce) {
 		return &core.ErrorInfo{Class: ce.Class.String(), Msg: ce.Msg, Hint: ce.Hint}
 	}
-	var ve core.ValidationErrors
+	var ve profile.ValidationErrors
 	if errors.As(err, &ve) {
 		return &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: ve.Error(), Hint: "edit the profile and fix the fields shown"}
 	}

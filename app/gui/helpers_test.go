@@ -12,6 +12,7 @@ import (
 
 	"github.com/corridorvpn/corridor/app/gui/guitest"
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // harness is a UI on Fyne's test app with the fake backend.
@@ -105,8 +106,8 @@ func (h *harness) notifications() []*fyne.Notification {
 }
 
 // testProfile is a valid profile with IPsec.
-func testProfile(name string) core.Profile {
-	p := core.NewProfile(name)
+func testProfile(name string) profile.Profile {
+	p := profile.NewProfile(name)
 	p.Server = "vpn.example.com"
 	p.User = "alice"
 	return p
@@ -115,8 +116,8 @@ func testProfile(name string) core.Profile {
 func newBackendWith(names ...string) *guitest.Backend {
 	b := guitest.New()
 	for _, n := range names {
-		b.AddProfile(testProfile(n), map[core.SecretKind]string{
-			core.SecretPassword: "pw-of-" + n, core.SecretPSK: "psk-of-" + n})
+		b.AddProfile(testProfile(n), map[profile.SecretKind]string{
+			profile.SecretPassword: "pw-of-" + n, profile.SecretPSK: "psk-of-" + n})
 	}
 	return b
 }

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 func TestImportSelectsProfileAndKeepsOpenEditor(t *testing.T) {
 	h := newHarness(t, newBackendWith("office"))
 	u := h.u
-	data := core.ExportProfile(testProfile("branch"))
+	data := profile.ExportProfile(testProfile("branch"))
 
 	u.importData("branch.toml", data)
 	h.settle()
@@ -26,7 +27,7 @@ func TestImportSelectsProfileAndKeepsOpenEditor(t *testing.T) {
 	u.editExisting("office")
 	<-u.editing.loaded
 	h.settle()
-	u.importData("aaa.toml", core.ExportProfile(testProfile("aaa")))
+	u.importData("aaa.toml", profile.ExportProfile(testProfile("aaa")))
 	h.settle()
 	if u.editing == nil {
 		t.Error("the import closed the open editor")

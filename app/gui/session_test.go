@@ -12,6 +12,7 @@ import (
 
 	"github.com/corridorvpn/corridor/app/gui/guitest"
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 func TestConnectFlowProgressConnectedCancel(t *testing.T) {
@@ -222,7 +223,7 @@ func TestErrorDisplayShowDetailsOpensLog(t *testing.T) {
 
 func TestConnectErrorShowsPlainWords(t *testing.T) {
 	b := newBackendWith("office")
-	b.SetConnectError(&core.Error{Class: core.ClassUsage, Msg: `no password stored for profile "office"`, Err: core.ErrNoSecret,
+	b.SetConnectError(&core.Error{Class: core.ClassUsage, Msg: `no password stored for profile "office"`, Err: profile.ErrNoSecret,
 		Hint: "store it with: corridor profile edit office --password-file FILE"})
 	h := newHarness(t, b)
 	h.start()

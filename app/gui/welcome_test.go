@@ -8,7 +8,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/corridorvpn/corridor/app/gui/guitest"
-	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 func TestWelcomeWithoutDemo(t *testing.T) {
@@ -60,7 +60,7 @@ func TestWelcomeAddsLocalDemo(t *testing.T) {
 	if s.Profile.Name != DemoProfileName || s.Profile.Server != "10.99.0.1" || s.Profile.User != "alice" || !s.Profile.IPsec {
 		t.Errorf("demo profile %+v", s.Profile)
 	}
-	if s.Secrets[core.SecretPassword] != "demo-password-77" || s.Secrets[core.SecretPSK] != "demo-psk-88" {
+	if s.Secrets[profile.SecretPassword] != "demo-password-77" || s.Secrets[profile.SecretPSK] != "demo-psk-88" {
 		t.Errorf("demo secrets %v", keys(s.Secrets))
 	}
 	if u.selected != DemoProfileName || u.right.Objects[0] != u.detail.content {

@@ -20,6 +20,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // build creates the window's content: the helper banner above two tabs,
@@ -629,15 +630,15 @@ func (w *welcomeView) addDemo() {
 }
 
 // demoProfile builds the Local demo profile from the environment.
-func demoProfile(getenv func(string) string) (core.Profile, map[core.SecretKind]string, error) {
-	p := core.NewProfile(DemoProfileName)
+func demoProfile(getenv func(string) string) (profile.Profile, map[profile.SecretKind]string, error) {
+	p := profile.NewProfile(DemoProfileName)
 	p.Server = getenv(EnvDemoServer)
 	p.User = getenv(EnvDemoUser)
 	if p.User == "" {
 		p.User = "demo"
 	}
-	secrets := map[core.SecretKind]string{}
-	for kind, env := range map[core.SecretKind]string{core.SecretPassword: EnvDemoPasswordFile, core.SecretPSK: EnvDemoPSKFile} {
+	secrets := map[profile.SecretKind]string{}
+	for kind, env := range map[profile.SecretKind]string{profile.SecretPassword: EnvDemoPasswordFile, profile.SecretPSK: EnvDemoPSKFile} {
 		path := getenv(env)
 		if path == "" {
 			return p, nil, fmt.Errorf("%s is not set: the demo script sets it to the file with the %s", env, kind)
@@ -660,7 +661,7 @@ func demoProfile(getenv func(string) string) (core.Profile, map[core.SecretKind]
 
 // remember notes secret values the UI handled, so that diagnostics
 // redact them even when the keychain cannot be read later.
-func (u *UI) remember(secrets map[core.SecretKind]string) {
+func (u *UI) remember(secrets map[profile.SecretKind]string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, v := range secrets {

@@ -13,19 +13,21 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/daemon"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // SaveCall is one SaveProfile call.
 type SaveCall struct {
-	Profile core.Profile
-	Secrets map[core.SecretKind]string
+	Profile profile.Profile
+	Secrets map[profile.SecretKind]string
 }
 
 // Backend is the fake. The zero value is not usable; call New.
 type Backend struct {
 	mu         sync.Mutex
-	profiles   map[string]core.Profile
-	secrets    map[string]map[core.SecretKind]string
+	profiles   map[string]profile.Profile
+	secrets    map[string]map[profile.SecretKind]string
 	statuses   []core.Status
 	pingErr    error
 	connectErr error
@@ -39,15 +41,15 @@ type Backend struct {
 
 // New returns an empty fake whose Ping answers.
 func New() *Backend {
-	return &Backend{profiles: map[string]core.Profile{}, secrets: map[string]map[core.SecretKind]string{}}
+	return &Backend{profiles: map[string]profile.Profile{}, secrets: map[string]map[profile.SecretKind]string{}}
 }
 
 // AddProfile stores a profile and its secrets (no validation).
-func (b *Backend) AddProfile(p core.Profile, secrets map[core.SecretKind]string) {
+func (b *Backend) AddProfile(p profile.Profile, secrets map[profile.SecretKind]string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.profiles[p.Name] = p
-	b.secrets[p.Name] = map[core.SecretKind]string{}
+	b.secrets[p.Name] = map[profile.SecretKind]string{}
 	for k, v := range secrets {
 		b.secrets[p.Name][k] = v
 	}
@@ -164,10 +166,10 @@ func (b *Backend) record(format string, args ...any) {
 }
 
 // Profiles implements gui.Backend.
-func (b *Backend) Profiles() ([]core.Profile, []error) {
+func (b *Backend) Profiles() ([]profile.Profile, []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]core.Profile, 0, len(b.profiles))
+	out := make([]profile.Profile, 0, len(b.profiles))
 	for _, p := range b.profiles {
 		out = append(out, p)
 	}
@@ -176,7 +178,7 @@ func (b *Backend) Profiles() ([]core.Profile, []error) {
 }
 
 // Profile implements gui.Backend.
-func (b *Backend) Profile(name string) (core.Profile, error) {
+func (b *Backend) Profile(name string) (profile.Profile, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p, ok := b.profiles[name]
@@ -188,9 +190,9 @@ func (b *Backend) Profile(name string) (core.Profile, error) {
 
 // SaveProfile implements gui.Backend: it validates like the store and
 // keeps the non-empty secrets.
-func (b *Backend) SaveProfile(p core.Profile, secrets map[core.SecretKind]string) error {
+func (b *Backend) SaveProfile(p profile.Profile, secrets map[profile.SecretKind]string) error {
 	b.record("save %s", p.Name)
-	cp := map[core.SecretKind]string{}
+	cp := map[profile.SecretKind]string{}
 	for k, v := range secrets {
 		cp[k] = v
 	}
@@ -204,7 +206,7 @@ func (b *Backend) SaveProfile(p core.Profile, secrets map[core.SecretKind]string
 	defer b.mu.Unlock()
 	b.profiles[p.Name] = p
 	if b.secrets[p.Name] == nil {
-		b.secrets[p.Name] = map[core.SecretKind]string{}
+		b.secrets[p.Name] = map[profile.SecretKind]string{}
 	}
 	for k, v := range secrets {
 		if v != "" {
@@ -248,27 +250,27 @@ func (b *Backend) RemoveProfile(name string) error {
 }
 
 // Secret implements gui.Backend.
-func (b *Backend) Secret(profile string, kind core.SecretKind) (string, error) {
+func (b *Backend) Secret(name string, kind profile.SecretKind) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.secretErr != nil {
 		return "", b.secretErr
 	}
-	v, ok := b.secrets[profile][kind]
+	v, ok := b.secrets[name][kind]
 	if !ok || v == "" {
-		return "", core.ErrNoSecret
+		return "", profile.ErrNoSecret
 	}
 	return v, nil
 }
 
-// Import implements gui.Backend with core.ImportFile.
-func (b *Backend) Import(filename string, data []byte) ([]core.Profile, error) {
+// Import implements gui.Backend with profile.ImportFile.
+func (b *Backend) Import(filename string, data []byte) ([]profile.Profile, error) {
 	b.record("import %s", filename)
-	ims, err := core.ImportFile(filename, data)
+	ims, err := profile.ImportFile(filename, data)
 	if err != nil {
 		return nil, err
 	}
-	var out []core.Profile
+	var out []profile.Profile
 	for _, im := range ims {
 		p := im.Profile
 		b.mu.Lock()
@@ -284,14 +286,14 @@ func (b *Backend) Import(filename string, data []byte) ([]core.Profile, error) {
 	return out, nil
 }
 
-// Export implements gui.Backend with core.ExportProfile.
+// Export implements gui.Backend with profile.ExportProfile.
 func (b *Backend) Export(name string) ([]byte, error) {
 	b.record("export %s", name)
 	p, err := b.Profile(name)
 	if err != nil {
 		return nil, err
 	}
-	return core.ExportProfile(p), nil
+	return profile.ExportProfile(p), nil
 }
 
 // BlockConnect makes Connect wait until release is called (a keychain
@@ -374,9 +376,9 @@ func (b *Backend) Ping(context.Context) error {
 }
 
 // HelperDown is the error Ping returns when the helper is not running,
-// as core.DaemonClient words it.
+// as daemon.Client words it.
 func HelperDown() error {
-	return &core.Error{Class: core.ClassLocal, Err: core.ErrNoDaemon,
-		Msg:  "the Corridor helper is not running (no socket at " + core.DefaultSocket + ")",
+	return &core.Error{Class: core.ClassLocal, Err: daemon.ErrNoDaemon,
+		Msg:  "the Corridor helper is not running (no socket at " + daemon.DefaultSocket + ")",
 		Hint: "start it: sudo systemctl start corridor (or: sudo corridor daemon)"}
 }

@@ -1,4 +1,4 @@
-package core
+package daemon
 
 import (
 	"errors"
@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peerCred returns the kernel's credentials of the process at the other
+// PeerCred returns the kernel's credentials of the process at the other
 // end of a unix socket (SO_PEERCRED, unix(7)).
-func peerCred(c net.Conn) (uid, gid uint32, err error) {
+func PeerCred(c net.Conn) (uid, gid uint32, err error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return 0, 0, errors.New("not a unix socket")

@@ -1,4 +1,8 @@
-package core
+// Package profile holds what a Corridor user owns and edits, none of it
+// privileged: profiles and their TOML form, the profile store, import and
+// export (NetworkManager, Apple), and the keychain secrets. It imports
+// nothing of core; core (the sessions) and core/daemon build on it.
+package profile
 
 import (
 	"fmt"
@@ -57,6 +61,9 @@ var DefaultAuth = []string{"mschapv2", "pap", "chap"}
 // DefaultKeepalive is the LCP echo interval of a profile whose Keepalive
 // is 0.
 const DefaultKeepalive = 5 * time.Second
+
+// DefaultL2TPPort is the L2TP UDP port (RFC 2661 8.1).
+const DefaultL2TPPort = 1701
 
 // MaxProfileName is the longest profile name, in bytes.
 const MaxProfileName = 64

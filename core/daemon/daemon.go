@@ -1,4 +1,9 @@
-package core
+// Package daemon is the privileged helper's side of Corridor and the
+// client that talks to it: a unix socket server that runs a core.Engine
+// (the session manager) for the users it allows, checked with the
+// kernel's peer credentials, and Client, the core.Engine of a front end
+// that runs as the user. It builds on core; core does not import it.
+package daemon
 
 import (
 	"bufio"
@@ -14,6 +19,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/corridorvpn/corridor/core"
 )
 
 // DefaultSocket is where the privileged helper listens.
@@ -32,13 +39,13 @@ type request struct {
 type response struct {
 	ID     int             `json:"id"`
 	Result json.RawMessage `json:"result,omitempty"`
-	Error  *ErrorInfo      `json:"error,omitempty"`
-	Event  *Event          `json:"event,omitempty"`
+	Error  *core.ErrorInfo `json:"error,omitempty"`
+	Event  *core.Event     `json:"event,omitempty"`
 }
 
 // Server serves an Engine on a unix socket to the users it allows.
 type Server struct {
-	Engine Engine
+	Engine core.Engine
 	Log    *slog.Logger
 	// Allow decides whether a peer (uid, gid) may use the daemon; nil:
 	// root and members of the socket's group (checked per connection
@@ -62,7 +69,7 @@ func (s *Server) Listen(path, group string) error {
 	os.Remove(path) // a stale socket of a crashed daemon
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return fmt.Errorf("core: daemon socket: %w", err)
+		return fmt.Errorf("daemon: socket: %w", err)
 	}
 	s.gid = -1
 	mode := os.FileMode(0o600)
@@ -73,7 +80,7 @@ func (s *Server) Listen(path, group string) error {
 				s.gid, mode = gid, 0o660
 			}
 		} else {
-			s.Log.Warn("daemon: socket group not found; only root may connect", "group", group)
+			s.logger().Warn("daemon: socket group not found; only root may connect", "group", group)
 		}
 	}
 	if err := os.Chmod(path, mode); err != nil {
@@ -82,6 +89,13 @@ func (s *Server) Listen(path, group string) error {
 	}
 	s.ln = ln
 	return nil
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
 }
 
 func (s *Server) allowed(uid, gid uint32) bool {
@@ -122,10 +136,10 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return err
 		}
-		uid, gid, err := peerCred(c)
+		uid, gid, err := PeerCred(c)
 		if err != nil || !s.allowed(uid, gid) {
-			s.Log.Warn("daemon: refused a client", "uid", uid, "gid", gid, "err", err)
-			json.NewEncoder(c).Encode(response{Error: &ErrorInfo{Class: ClassUsage.String(),
+			s.logger().Warn("daemon: refused a client", "uid", uid, "gid", gid, "err", err)
+			json.NewEncoder(c).Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage.String(),
 				Msg: "not allowed to use the Corridor helper", Hint: "add your user to the corridor group"}})
 			c.Close()
 			continue
@@ -133,17 +147,19 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.handle(ctx, c)
+			s.Handle(ctx, c)
 		}()
 	}
 }
 
-func errInfo(err error) *ErrorInfo {
-	e := asError(err)
-	return &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+func errInfo(err error) *core.ErrorInfo {
+	e := core.AsError(err)
+	return &core.ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
 }
 
-func (s *Server) handle(ctx context.Context, c net.Conn) {
+// Handle serves one connection that Serve has admitted (it checks the
+// peer first) until the client closes it or ctx ends, and closes it.
+func (s *Server) Handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -160,7 +176,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		}
 		var req request
 		if err := json.Unmarshal(line, &req); err != nil {
-			enc.Encode(response{Error: &ErrorInfo{Class: ClassUsage.String(), Msg: "bad request"}})
+			enc.Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: "bad request"}})
 			return
 		}
 		resp := response{ID: req.ID}
@@ -168,19 +184,19 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		case "ping":
 			resp.Result = json.RawMessage(`"pong"`)
 		case "up":
-			var up UpRequest
+			var up core.UpRequest
 			if err := json.Unmarshal(req.Params, &up); err != nil {
-				resp.Error = &ErrorInfo{Class: ClassUsage.String(), Msg: "bad up request"}
+				resp.Error = &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: "bad up request"}
 				break
 			}
-			s.Log.Info("daemon: up", "profile", up.Profile.Name, "server", up.Profile.Server)
+			s.logger().Info("daemon: up", "profile", up.Profile.Name, "server", up.Profile.Server)
 			if err := s.Engine.Up(cctx, up); err != nil {
 				resp.Error = errInfo(err)
 			}
 		case "down":
 			var name string
 			json.Unmarshal(req.Params, &name)
-			s.Log.Info("daemon: down", "profile", name)
+			s.logger().Info("daemon: down", "profile", name)
 			dctx, dcancel := context.WithTimeout(cctx, 20*time.Second)
 			if err := s.Engine.Down(dctx, name); err != nil {
 				resp.Error = errInfo(err)
@@ -212,7 +228,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 			}
 			return
 		default:
-			resp.Error = &ErrorInfo{Class: ClassUsage.String(), Msg: "unknown method " + strconv.Quote(req.Method)}
+			resp.Error = &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: "unknown method " + strconv.Quote(req.Method)}
 		}
 		if err := enc.Encode(resp); err != nil {
 			return
@@ -220,34 +236,34 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	}
 }
 
-// DaemonClient is the Engine of a front end that runs as the user: it
+// Client is the core.Engine of a front end that runs as the user: it
 // talks to the privileged helper over its socket.
-type DaemonClient struct {
+type Client struct {
 	Socket string
 }
 
 // ErrNoDaemon: nothing listens on the helper's socket.
-var ErrNoDaemon = errors.New("core: the Corridor helper (corridor daemon) is not running")
+var ErrNoDaemon = errors.New("daemon: the Corridor helper (corridor daemon) is not running")
 
-func (d *DaemonClient) dial(ctx context.Context) (net.Conn, error) {
+func (d *Client) dial(ctx context.Context) (net.Conn, error) {
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "unix", d.socket())
 	if err != nil {
-		return nil, &Error{Class: ClassLocal, Err: fmt.Errorf("%w: %v", ErrNoDaemon, err),
+		return nil, &core.Error{Class: core.ClassLocal, Err: fmt.Errorf("%w: %v", ErrNoDaemon, err),
 			Msg:  "the Corridor helper is not running (no socket at " + d.socket() + ")",
 			Hint: "start it: sudo systemctl start corridor (or: sudo corridor daemon)"}
 	}
 	return c, nil
 }
 
-func (d *DaemonClient) socket() string {
+func (d *Client) socket() string {
 	if d.Socket == "" {
 		return DefaultSocket
 	}
 	return d.Socket
 }
 
-func (d *DaemonClient) call(ctx context.Context, method string, params, result any) error {
+func (d *Client) call(ctx context.Context, method string, params, result any) error {
 	c, err := d.dial(ctx)
 	if err != nil {
 		return err
@@ -262,7 +278,7 @@ func (d *DaemonClient) call(ctx context.Context, method string, params, result a
 	}
 	var resp response
 	if err := json.NewDecoder(c).Decode(&resp); err != nil {
-		return fmt.Errorf("core: helper: %w", err)
+		return fmt.Errorf("daemon: helper: %w", err)
 	}
 	if resp.Error != nil {
 		return errorFromInfo(resp.Error)
@@ -273,9 +289,9 @@ func (d *DaemonClient) call(ctx context.Context, method string, params, result a
 	return nil
 }
 
-func errorFromInfo(i *ErrorInfo) *Error {
-	e := &Error{Class: ClassInternal, Msg: i.Msg, Hint: i.Hint}
-	for c := ClassInternal; c <= ClassLocal; c++ {
+func errorFromInfo(i *core.ErrorInfo) *core.Error {
+	e := &core.Error{Class: core.ClassInternal, Msg: i.Msg, Hint: i.Hint}
+	for c := core.ClassInternal; c <= core.ClassLocal; c++ {
 		if c.String() == i.Class {
 			e.Class = c
 		}
@@ -284,27 +300,27 @@ func errorFromInfo(i *ErrorInfo) *Error {
 }
 
 // Ping checks that the helper answers.
-func (d *DaemonClient) Ping(ctx context.Context) error { return d.call(ctx, "ping", nil, nil) }
+func (d *Client) Ping(ctx context.Context) error { return d.call(ctx, "ping", nil, nil) }
 
 // Up implements Engine.
-func (d *DaemonClient) Up(ctx context.Context, req UpRequest) error {
+func (d *Client) Up(ctx context.Context, req core.UpRequest) error {
 	return d.call(ctx, "up", req, nil)
 }
 
 // Down implements Engine.
-func (d *DaemonClient) Down(ctx context.Context, profile string) error {
+func (d *Client) Down(ctx context.Context, profile string) error {
 	return d.call(ctx, "down", profile, nil)
 }
 
 // Status implements Engine.
-func (d *DaemonClient) Status(ctx context.Context) ([]Status, error) {
-	var st []Status
+func (d *Client) Status(ctx context.Context) ([]core.Status, error) {
+	var st []core.Status
 	err := d.call(ctx, "status", nil, &st)
 	return st, err
 }
 
 // Subscribe implements Engine.
-func (d *DaemonClient) Subscribe(ctx context.Context) (<-chan Event, error) {
+func (d *Client) Subscribe(ctx context.Context) (<-chan core.Event, error) {
 	c, err := d.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -320,9 +336,9 @@ func (d *DaemonClient) Subscribe(ctx context.Context) (<-chan Event, error) {
 		if first.Error != nil {
 			return nil, errorFromInfo(first.Error)
 		}
-		return nil, fmt.Errorf("core: helper: %w", err)
+		return nil, fmt.Errorf("daemon: helper: %w", err)
 	}
-	ch := make(chan Event, 64)
+	ch := make(chan core.Event, 64)
 	go func() {
 		<-ctx.Done()
 		c.Close()
