@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -62,6 +63,10 @@ type testResponder struct {
 	noDPDAnswer atomic.Bool // do not answer R-U-THERE
 
 	ikeConn, nattConn *net.UDPConn
+	// Without sockets (FuzzInitiator): out takes each datagram as it
+	// goes on the wire from port, and rng is the randomness.
+	out               func(b []byte, port uint16)
+	rng               io.Reader
 	ikePort, nattPort uint16
 	wg                sync.WaitGroup
 
@@ -139,6 +144,7 @@ func newTestResponder(t testing.TB, psk string) *testResponder {
 		espAccept: append(append([]ESPSuite(nil), DefaultESP...), LegacyESP...),
 		sessions:  map[[8]byte]*rSession{},
 		inSAs:     map[uint32]*esp.SA{},
+		rng:       rand.Reader,
 	}
 	var err error
 	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
@@ -237,7 +243,18 @@ func (r *testResponder) serve(conn *net.UDPConn, floated bool) {
 // the non-ESP marker (RFC 3948 2.2), else from the IKE socket.
 func (r *testResponder) send(floated bool, to netip.AddrPort, msg []byte) {
 	if floated {
-		r.nattConn.WriteToUDPAddrPort(append(make([]byte, 4), msg...), to)
+		msg = append(make([]byte, 4), msg...)
+	}
+	if r.out != nil {
+		port := r.ikePort
+		if floated {
+			port = r.nattPort
+		}
+		r.out(msg, port)
+		return
+	}
+	if floated {
+		r.nattConn.WriteToUDPAddrPort(msg, to)
 		return
 	}
 	r.ikeConn.WriteToUDPAddrPort(msg, to)
@@ -296,6 +313,13 @@ func (r *testResponder) handleIKE(msg []byte, from netip.AddrPort, floated bool)
 	}
 }
 
+// rnd is n bytes from the responder's randomness.
+func (r *testResponder) rnd(n int) []byte {
+	b := make([]byte, n)
+	io.ReadFull(r.rng, b)
+	return b
+}
+
 func rnd(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -328,7 +352,7 @@ func (r *testResponder) mm1(msg []byte, from netip.AddrPort, floated bool) {
 		return
 	}
 	var cr [8]byte
-	copy(cr[:], rnd(8))
+	copy(cr[:], r.rnd(8))
 	if r.noProposalP1 {
 		r.clearNotify(ci, cr, NotifyNoProposalChosen, floated, from)
 		return
@@ -416,7 +440,7 @@ func (r *testResponder) mm3(msg []byte, from netip.AddrPort, floated bool) {
 		return
 	}
 	sa := s.sa
-	dh, err := newDH(sa.suite.Group, rand.Reader)
+	dh, err := newDH(sa.suite.Group, r.rng)
 	if err != nil {
 		return
 	}
@@ -425,7 +449,7 @@ func (r *testResponder) mm3(msg []byte, from netip.AddrPort, floated bool) {
 		r.eventf("MM3: %v", err)
 		return
 	}
-	nr := rnd(24)
+	nr := r.rnd(24)
 	psk := r.psk
 	if r.wrongPSK {
 		psk = []byte("some other pre-shared key")
@@ -535,7 +559,7 @@ func (r *testResponder) mm5(msg []byte, h Header, body []byte, from netip.AddrPo
 	r.eventf("MM6: IKE SA %x established", sa.ci)
 	if r.forgeMM6 {
 		r.clearNotify(sa.ci, sa.cr, NotifyInvalidCookie, true, from)
-		r.send(true, from, garbled(s.mm6))
+		r.send(true, from, r.garbled(s.mm6))
 	}
 	r.send(true, from, s.mm6)
 }
@@ -684,8 +708,8 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 		}
 		chosen.Attrs = as
 	}
-	q := &rQM{q1: msg, mb: mb, ni: ni.Body, nr: rnd(32), initSPI: prop.SPI, suite: suite}
-	q.ourSPI = rnd(4)
+	q := &rQM{q1: msg, mb: mb, ni: ni.Body, nr: r.rnd(32), initSPI: prop.SPI, suite: suite}
+	q.ourSPI = r.rnd(4)
 	q.ourSPI[0] |= 0x80
 	if r.qmSPI != nil {
 		q.ourSPI = r.qmSPI
@@ -702,7 +726,7 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 			r.eventf("QM1: PFS without KE")
 			return
 		}
-		dh, err := newDH(suite.PFS, rand.Reader)
+		dh, err := newDH(suite.PFS, r.rng)
 		if err != nil {
 			return
 		}
@@ -732,7 +756,7 @@ func (r *testResponder) qm1(s *rSession, msg []byte, h Header, body []byte, from
 	}
 	r.eventf("QM2 mid %08x: %v spi %x", mid, suite, q.ourSPI)
 	if r.forgeQM2 {
-		r.send(floated, from, garbled(q.q2))
+		r.send(floated, from, r.garbled(q.q2))
 		info, _ := sa.seal(ExchangeInformational, mid^1, sa.p2IV(mid^1), sa.hashed([]byte{0, 0, 0, 0}, []Payload{
 			{PayloadNotify, Notify{Protocol: protoESP, Type: NotifyNoProposalChosen}.Append(nil)}}))
 		r.send(floated, from, info) // its HASH is over the wrong M-ID
@@ -794,7 +818,7 @@ func (r *testResponder) info(h Header, body []byte) {
 
 // sendInfo sends an Informational exchange protected by s (RFC 2409 5.7).
 func (r *testResponder) sendInfo(s *rSession, ps []Payload) {
-	mid := binary.BigEndian.Uint32(rnd(4)) | 1
+	mid := binary.BigEndian.Uint32(r.rnd(4)) | 1
 	var mb [4]byte
 	binary.BigEndian.PutUint32(mb[:], mid)
 	msg, _ := s.sa.seal(ExchangeInformational, mid, s.sa.p2IV(mid), s.sa.hashed(mb[:], ps))
@@ -811,9 +835,9 @@ func (r *testResponder) replayInfo() {
 
 // garbled is msg with its encrypted body replaced by random bytes: what a
 // forger who knows the cookies but not the keys can send.
-func garbled(msg []byte) []byte {
+func (r *testResponder) garbled(msg []byte) []byte {
 	b := bytes.Clone(msg)
-	copy(b[HeaderLen:], rnd(len(b)-HeaderLen))
+	copy(b[HeaderLen:], r.rnd(len(b)-HeaderLen))
 	return b
 }
 
@@ -866,6 +890,10 @@ func (r *testResponder) sealTo(i int, u []byte) error {
 	start, stop, err := out.Seal(buf, 64, 64+len(u), 17)
 	if err != nil {
 		return err
+	}
+	if r.out != nil {
+		r.out(buf[start:stop], r.nattPort)
+		return nil
 	}
 	_, err = r.nattConn.WriteToUDPAddrPort(buf[start:stop], r.client)
 	return err
