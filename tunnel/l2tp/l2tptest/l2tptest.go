@@ -84,9 +84,11 @@ type Config struct {
 	// answers them (no Success, Failure, Authenticate-Ack or -Nak) and
 	// stays in the authentication phase.
 	HoldAuth bool
-	// CDNOnAuthFailure: right after a CHAP Failure or PAP Authenticate-Nak
-	// the server also clears the session with a CDN.
+	// CDNOnAuthFailure: after a CHAP Failure or PAP Authenticate-Nak the
+	// server also clears the session with a CDN, CDNDelay later (at once
+	// when 0).
 	CDNOnAuthFailure bool
+	CDNDelay         time.Duration
 
 	// EchoIPv4: IPv4 packets from the client are sent back with source
 	// and destination addresses swapped (besides being queued on
@@ -186,6 +188,13 @@ type Server struct {
 	// Owned by the server goroutine.
 	tunnels   map[uint16]*tunnel
 	dropsLeft int
+	later     []delayed // actions scheduled with after
+}
+
+// delayed is an action the server goroutine runs at a given time.
+type delayed struct {
+	at time.Time
+	f  func()
 }
 
 // datagram is one L2TP datagram from a client.

@@ -234,9 +234,20 @@ func (se *session) sendIPv4(pkt []byte) {
 	se.t.s.count(func(st *Stats) { st.IPv4Out++ })
 }
 
-// nextDue is the earliest PPP restart timer of any session.
+// after runs f on the server goroutine d from now.
+func (s *Server) after(d time.Duration, f func()) {
+	s.later = append(s.later, delayed{time.Now().Add(d), f})
+}
+
+// nextDue is the earliest PPP restart timer of any session, or delayed
+// action.
 func (s *Server) nextDue() time.Time {
 	var next time.Time
+	for _, l := range s.later {
+		if next.IsZero() || l.at.Before(next) {
+			next = l.at
+		}
+	}
 	for _, t := range s.tunnels {
 		for _, se := range t.sessions {
 			if se.ppp == nil {
@@ -251,6 +262,19 @@ func (s *Server) nextDue() time.Time {
 }
 
 func (s *Server) fireTimers(now time.Time) {
+	var due []func()
+	keep := s.later[:0]
+	for _, l := range s.later {
+		if l.at.After(now) {
+			keep = append(keep, l)
+		} else {
+			due = append(due, l.f)
+		}
+	}
+	s.later = keep
+	for _, f := range due {
+		f()
+	}
 	for _, t := range s.tunnels {
 		for _, se := range t.sessions {
 			if se.ppp != nil {

@@ -451,10 +451,21 @@ func (p *pppServer) authFailed(proto ppp.Protocol, answer []byte) {
 	}
 	p.answer = answer
 	p.se.sendPPP(proto, answer)
-	if p.cfg.CDNOnAuthFailure {
-		p.phase = phDead
-		p.se.clear(2, 0, "authentication failed")
+	if !p.cfg.CDNOnAuthFailure {
+		return
 	}
+	p.phase = phDead
+	se := p.se
+	clear := func() {
+		if se.t.s.tunnels[se.t.tid] == se.t && se.t.sessions[se.sid] == se {
+			se.clear(2, 0, "authentication failed")
+		}
+	}
+	if p.cfg.CDNDelay <= 0 {
+		clear()
+		return
+	}
+	p.se.t.s.after(p.cfg.CDNDelay, clear)
 }
 
 // IPCP (RFC 1332, RFC 1877).
