@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
@@ -182,6 +183,10 @@ func (t *Tunnel) onPPPEvent(e ppp.Event) {
 	}
 }
 
+// linkDrain is how long a PPP link may go on handling what it already
+// received once the L2TP side has ended.
+const linkDrain = 100 * time.Millisecond
+
 // maxSessionRestarts bounds how often a link whose authentication went
 // unanswered is started over in a new L2TP session.
 const maxSessionRestarts = 3
@@ -219,10 +224,13 @@ func (t *Tunnel) run(ctx context.Context) {
 			if errors.Is(err, ppp.ErrAuthNoAnswer) && restarts < maxSessionRestarts && !t.closing.Load() {
 				t.log.Info("no answer to our authentication; starting a new l2tp session", "err", err, "restart", restarts+1)
 				t.stage(Stage{Kind: StageAuthRetry})
+				// The new link takes the input first: the server's first
+				// LCP Configure-Request follows its ICRP at once and
+				// would otherwise reach the finished link.
+				t.link.Store(ppp.NewLink(t.cfg.PPP, t.sendControl, t.onPPPEvent))
 				up := t.conn.NewSession()
 				select {
 				case <-up:
-					t.link.Store(ppp.NewLink(t.cfg.PPP, t.sendControl, t.onPPPEvent))
 					continue
 				case cerr := <-connErr:
 					t.err = err
@@ -243,12 +251,21 @@ func (t *Tunnel) run(ctx context.Context) {
 			}
 			cerr := <-connErr
 			t.err = err
-			if err == nil && !t.closing.Load() {
+			if t.closing.Load() {
+				t.err = nil // a local Close: whatever PPP was doing does not matter
+			} else if err == nil {
 				t.err = cerr
 			}
 		case err := <-connErr:
+			// A CHAP Failure the server sent just before its CDN may still
+			// be queued for the link: let it finish that first, briefly.
+			select {
+			case <-linkErr:
+			case <-time.After(linkDrain):
+				cancelLink()
+				<-linkErr
+			}
 			cancelLink()
-			<-linkErr
 			t.err = err
 			if aerr := link.AuthFailure(); aerr != nil {
 				t.err = aerr // the server ended the session over a bad password

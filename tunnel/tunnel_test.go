@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -511,9 +510,6 @@ func TestTunnelBadAddress(t *testing.T) {
 // Link before calling NewSession fixes it (tried). Remove the Skip with
 // the fix.
 func TestTunnelAuthRetryFirstRequest(t *testing.T) {
-	if os.Getenv("CORRIDOR_KNOWN_BUGS") == "" {
-		t.Skip("known bug: the first LCP Configure-Request of a retried session is lost; set CORRIDOR_KNOWN_BUGS=1 to run")
-	}
 	scfg := testServerConfig()
 	scfg.DropSuccesses = 1
 	scfg.RestartInterval = 5 * time.Second
@@ -534,9 +530,6 @@ func TestTunnelAuthRetryFirstRequest(t *testing.T) {
 // or run could let the link drain its input before asking AuthFailure.
 // Remove the Skip with the fix.
 func TestTunnelAuthFailureThenCDN(t *testing.T) {
-	if os.Getenv("CORRIDOR_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a CHAP Failure queued for the link is lost when a CDN ends the tunnel first; set CORRIDOR_KNOWN_BUGS=1 to run")
-	}
 	scfg := testServerConfig()
 	scfg.CDNOnAuthFailure = true
 	h := startTunnel(t, scfg, func(c *Config) { c.PPP.Password = "wrong" })
