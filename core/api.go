@@ -79,11 +79,13 @@ func (s State) Connecting() bool {
 	return false
 }
 
-// ErrorInfo is an *Error as plain data.
+// ErrorInfo is an *Error as plain data (Error.Info, ErrorInfo.Err).
 type ErrorInfo struct {
-	Class string `json:"class"`
-	Msg   string `json:"msg"`
-	Hint  string `json:"hint,omitempty"`
+	Class   Class   `json:"class"` // as text: "authentication"
+	Msg     string  `json:"msg"`
+	Hint    string  `json:"hint,omitempty"`
+	HintKey HintKey `json:"hint_key,omitempty"`
+	HintArg string  `json:"hint_arg,omitempty"`
 }
 
 // Stats are a session's counters and rates.

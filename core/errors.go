@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
@@ -26,37 +27,91 @@ const (
 	ClassLocal                 // this machine could not do its part (device, socket)
 )
 
+// classNames are the classes as text: their String, and their form on the
+// helper's socket and in the event stream.
+var classNames = [...]string{ClassInternal: "internal", ClassUsage: "usage", ClassAuth: "authentication",
+	ClassNoAnswer: "no answer", ClassProtocol: "protocol", ClassLocal: "local"}
+
 func (c Class) String() string {
-	switch c {
-	case ClassUsage:
-		return "usage"
-	case ClassAuth:
-		return "authentication"
-	case ClassNoAnswer:
-		return "no answer"
-	case ClassProtocol:
-		return "protocol"
-	case ClassLocal:
-		return "local"
+	if int(c) < len(classNames) {
+		return classNames[c]
 	}
-	return "internal"
+	return classNames[ClassInternal]
+}
+
+// MarshalText writes the class as its String ("authentication").
+func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote. A name this build does not
+// know (from a newer helper) reads as ClassInternal rather than failing
+// the whole message it came in.
+func (c *Class) UnmarshalText(b []byte) error {
+	*c = ClassInternal
+	for i, n := range classNames {
+		if n == string(b) {
+			*c = Class(i)
+		}
+	}
+	return nil
 }
 
 // Error is a failure explained for a person: Msg in plain words, Hint on
 // what to try. Err keeps the technical cause for traces.
+//
+// Hint is core's own wording and names no front end's controls. Where
+// the advice is to use a control (a flag, a field, a command), HintKey
+// names it and HintArg says what it is about, so that each front end
+// words it in its own terms (app/cli names its flags, app/gui its
+// fields); a front end that does not know the key shows Hint.
 type Error struct {
-	Class Class
-	Msg   string
-	Hint  string
-	Err   error
+	Class   Class
+	Msg     string
+	Hint    string
+	HintKey HintKey
+	HintArg string
+	Err     error
 }
+
+// HintKey names the advice of an Error (see Error).
+type HintKey string
+
+// Hint keys, and what HintArg holds with them.
+const (
+	HintProbe         HintKey = "probe"          // the server may ignore our proposals: probe it (HintArg: its address)
+	HintProposals     HintKey = "proposals"      // set the IKE/ESP proposals, or allow legacy crypto
+	HintESPProposal   HintKey = "esp-proposal"   // quick mode went unanswered: try another ESP proposal
+	HintAuthMethod    HintKey = "auth-method"    // allow another PPP authentication method
+	HintTraceAdmin    HintKey = "trace-admin"    // a verbose trace, for the server's administrator
+	HintTraceProtocol HintKey = "trace-protocol" // a verbose trace, for the administrator or the developers
+	HintTracePPP      HintKey = "trace-ppp"      // PPP went silent: try again, then a trace for the administrator
+	HintTraceTimeout  HintKey = "trace-timeout"  // the tunnel did not come up in time: a trace shows where it stops
+	HintTraceReport   HintKey = "trace-report"   // an internal error: report it with a trace
+	// Store a missing secret of the profile named HintArg.
+	HintStorePassword   HintKey = "store-password"
+	HintStorePSK        HintKey = "store-psk"
+	HintStoreL2TPSecret HintKey = "store-l2tp-secret"
+)
+
+// HintKeys lists every hint key, for front ends' tests that each has
+// their wording.
+var HintKeys = []HintKey{HintProbe, HintProposals, HintESPProposal, HintAuthMethod, HintTraceAdmin, HintTraceProtocol,
+	HintTracePPP, HintTraceTimeout, HintTraceReport, HintStorePassword, HintStorePSK, HintStoreL2TPSecret}
+
+// StoreHint is the key of the advice to store a missing secret.
+func StoreHint(k profile.SecretKind) HintKey { return HintKey("store-" + string(k)) }
 
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Info is e as plain data, for the event stream and the helper's socket.
 func (e *Error) Info() *ErrorInfo {
-	return &ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+	return &ErrorInfo{Class: e.Class, Msg: e.Msg, Hint: e.Hint, HintKey: e.HintKey, HintArg: e.HintArg}
+}
+
+// Err is the *Error that i describes (without the technical cause, which
+// does not travel).
+func (i *ErrorInfo) Err() *Error {
+	return &Error{Class: i.Class, Msg: i.Msg, Hint: i.Hint, HintKey: i.HintKey, HintArg: i.HintArg}
 }
 
 // AsError returns the *Error that err is or wraps, or else an internal
@@ -83,8 +138,9 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 		return ce
 	case errors.Is(err, ike.ErrNoAnswer):
 		return &Error{Class: ClassNoAnswer, Err: err,
-			Msg:  fmt.Sprintf("no answer from %v to IPsec (IKE on UDP 500): the server is unreachable, filtered, or does not run L2TP/IPsec", server.Addr()),
-			Hint: "check the address, and that no firewall drops UDP ports 500 and 4500; servers also stay silent to proposals they refuse: try corridor probe " + server.Addr().String()}
+			Msg:     fmt.Sprintf("no answer from %v to IPsec (IKE on UDP 500): the server is unreachable, filtered, or does not run L2TP/IPsec", server.Addr()),
+			Hint:    "check the address, and that no firewall drops UDP ports 500 and 4500; servers also stay silent to proposals they refuse: probing the server shows which ones it accepts",
+			HintKey: HintProbe, HintArg: server.Addr().String()}
 	case errors.Is(err, ike.ErrPSK):
 		return &Error{Class: ClassAuth, Err: err,
 			Msg:  "the server stopped answering once we proved the pre-shared key: the pre-shared key is probably wrong",
@@ -99,13 +155,13 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 			msg += " (" + ne.Offer + ")"
 		}
 		return &Error{Class: ClassProtocol, Err: err, Msg: msg,
-			Hint: "ask your administrator which proposals the server accepts and set them with --ike/--esp; an old server may need --legacy-crypto (3DES, SHA1, MODP1024)"}
+			Hint: "ask your administrator which proposals the server accepts and set them as the profile's IKE and ESP proposals; an old server may need legacy crypto (3DES, SHA1, MODP1024)", HintKey: HintProposals}
 	case errors.As(err, &ne):
 		return &Error{Class: ClassProtocol, Err: err, Msg: fmt.Sprintf("IPsec %s failed: %s (%v)", ne.Phase, ne.Type.Words(), ne.Type),
-			Hint: "run with -v and send the trace to the server's administrator"}
+			Hint: "send a verbose trace of the connection to the server's administrator", HintKey: HintTraceAdmin}
 	case errors.Is(err, ike.ErrQuickMode):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the server set up IPsec (phase 1) but did not answer the request for the L2TP security association (quick mode)",
-			Hint: "the server may refuse every ESP proposal without saying so; ask which ones it accepts, or try --esp aes128-sha1"}
+			Hint: "the server may refuse every ESP proposal without saying so; ask which ones it accepts, or try the ESP proposal aes128-sha1", HintKey: HintESPProposal}
 	case errors.Is(err, ike.ErrNoNATT):
 		return &Error{Class: ClassProtocol, Err: err, Msg: "the server does not support NAT traversal (RFC 3947), which Corridor needs to carry IPsec over UDP",
 			Hint: "ask your administrator to enable NAT traversal (nat_traversal=yes / encapsulation)"}
@@ -124,7 +180,7 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 			Hint: `check the user name and password; some servers want the name as DOMAIN\user or user@hub`}
 	case errors.Is(err, ppp.ErrAuthMethod):
 		return &Error{Class: ClassAuth, Msg: "authentication failed: " + trimPrefix(err), Err: err,
-			Hint: "allow another method with --auth if your administrator says it is safe"}
+			Hint: "allow another authentication method if your administrator says it is safe", HintKey: HintAuthMethod}
 	case errors.Is(err, ppp.ErrMutualAuth):
 		return &Error{Class: ClassAuth, Msg: "the server could not prove that it knows your password (MS-CHAPv2 mutual authentication failed)", Err: err,
 			Hint: "this server may not be the one you meant to reach; check the address before retrying"}
@@ -142,7 +198,7 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 			Hint: "the network or the server went away; reconnect when it is back"}
 	case errors.Is(err, ppp.ErrNoAnswer):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the server stopped answering during PPP negotiation: " + trimPrefix(err),
-			Hint: "the server's PPP side may be down or overloaded; try again, and send the -v trace to its administrator if it persists"}
+			Hint: "the server's PPP side may be down or overloaded; try again, and send a verbose trace to its administrator if it persists", HintKey: HintTracePPP}
 	case errors.Is(err, l2tp.ErrTunnelAuth):
 		return &Error{Class: ClassAuth, Err: err, Msg: trimPrefix(err),
 			Hint: "check the L2TP tunnel secret (it is not the IPsec pre-shared key)"}
@@ -154,15 +210,15 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 			Hint: "the server ended the connection; its log says why"}
 	case errors.Is(err, ppp.ErrProtocol), errors.Is(err, l2tp.ErrProtocol):
 		return &Error{Class: ClassProtocol, Err: err, Msg: "the server's reply broke the protocol: " + trimPrefix(err),
-			Hint: "run with -v and send the trace to the server's administrator or to us"}
+			Hint: "send a verbose trace of the connection to the server's administrator or to us", HintKey: HintTraceProtocol}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: fmt.Sprintf("gave up waiting for the server at %v: the tunnel did not come up within %v", server, connectTimeout),
-			Hint: "the server answers but does not complete the connection; run with -v to see where it stops"}
+			Hint: "the server answers but does not complete the connection; a verbose trace shows where it stops", HintKey: HintTraceTimeout}
 	case errors.Is(err, context.Canceled):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: "gave up waiting for the server",
 			Hint: "the connection was cancelled before it came up"}
 	}
-	return &Error{Class: ClassInternal, Err: err, Msg: err.Error(), Hint: "run with -v and report the trace"}
+	return &Error{Class: ClassInternal, Err: err, Msg: err.Error(), Hint: "report it with a verbose trace of the connection", HintKey: HintTraceReport}
 }
 
 func termWords(te *ppp.TerminatedError) string {

@@ -2,12 +2,14 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
@@ -69,5 +71,44 @@ func TestResolve(t *testing.T) {
 	}
 	if _, err := resolve(context.Background(), "[::1]:1701"); !errors.As(err, &ce) || ce.Class != ClassUsage {
 		t.Fatalf("IPv6: %v", err)
+	}
+}
+
+func TestClassText(t *testing.T) {
+	for c := ClassInternal; c <= ClassLocal; c++ {
+		b, err := c.MarshalText()
+		if err != nil || string(b) != c.String() {
+			t.Errorf("%v: MarshalText %q, %v", c, b, err)
+		}
+		var back Class = 99
+		if err := back.UnmarshalText(b); err != nil || back != c {
+			t.Errorf("%q: UnmarshalText gave %v, %v", b, back, err)
+		}
+	}
+	var c Class = ClassAuth
+	if err := c.UnmarshalText([]byte("from a newer helper")); err != nil || c != ClassInternal {
+		t.Errorf("unknown class: %v, %v", c, err)
+	}
+	// On the wire a class is its name, as before the classes had a text form.
+	js, err := json.Marshal((&Error{Class: ClassNoAnswer, Msg: "m", Hint: "h", HintKey: HintProbe, HintArg: "10.0.0.1"}).Info())
+	if err != nil || string(js) != `{"class":"no answer","msg":"m","hint":"h","hint_key":"probe","hint_arg":"10.0.0.1"}` {
+		t.Fatalf("json %s, %v", js, err)
+	}
+	var info ErrorInfo
+	if err := json.Unmarshal(js, &info); err != nil {
+		t.Fatal(err)
+	}
+	if e := info.Err(); e.Class != ClassNoAnswer || e.Msg != "m" || e.Hint != "h" || e.HintKey != HintProbe || e.HintArg != "10.0.0.1" {
+		t.Errorf("round trip %+v", e)
+	}
+}
+
+func TestStoreHint(t *testing.T) {
+	want := map[profile.SecretKind]HintKey{profile.SecretPassword: HintStorePassword, profile.SecretPSK: HintStorePSK,
+		profile.SecretL2TP: HintStoreL2TPSecret}
+	for _, k := range profile.SecretKinds {
+		if StoreHint(k) != want[k] {
+			t.Errorf("StoreHint(%q) = %q, want %q", k, StoreHint(k), want[k])
+		}
 	}
 }

@@ -340,7 +340,7 @@ func TestManagerAuthFailureDoesNotRetry(t *testing.T) {
 	h := newHarness(t, fails(auth))
 	h.m.Up(context.Background(), UpRequest{Profile: testProfile()})
 	_, st := h.waitState(StateFailed)
-	if st.Error == nil || st.Error.Class != "authentication" || st.Error.Hint != "check the password" {
+	if st.Error == nil || st.Error.Class != ClassAuth || st.Error.Hint != "check the password" {
 		t.Errorf("failed status %+v", st)
 	}
 	if h.stack.calls != 1 {

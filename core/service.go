@@ -68,7 +68,7 @@ func (s *Service) Secrets(p profile.Profile) (map[profile.SecretKind]string, err
 		v, err := s.store.Secrets().Get(p.Name, k)
 		if errors.Is(err, profile.ErrNoSecret) {
 			return nil, &Error{Class: ClassUsage, Err: err, Msg: fmt.Sprintf("no %s stored for profile %q", secretWords(k), p.Name),
-				Hint: fmt.Sprintf("store it with: corridor profile edit %s --%s-file FILE", quoteName(p.Name), k)}
+				Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: StoreHint(k), HintArg: p.Name}
 		}
 		if err != nil {
 			return nil, &Error{Class: ClassLocal, Err: err, Msg: "could not read the keychain: " + err.Error(),
@@ -87,15 +87,6 @@ func secretWords(k profile.SecretKind) string {
 		return "L2TP tunnel secret"
 	}
 	return "password"
-}
-
-func quoteName(n string) string {
-	for _, c := range n {
-		if c == ' ' {
-			return fmt.Sprintf("%q", n)
-		}
-	}
-	return n
 }
 
 // Connect brings the named profile up: its secrets go from the keychain

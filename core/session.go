@@ -13,15 +13,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/platform"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
-
-// DefaultL2TPPort is the L2TP UDP port (RFC 2661 8.1).
-const DefaultL2TPPort = 1701
 
 // Overhead of raw L2TP in UDP over IPv4: IPv4 20, UDP 8, L2TP data header 6
 // and PPP frame header 4.
@@ -205,7 +203,7 @@ func ipsecNext(s ike.Stage) State {
 func resolve(ctx context.Context, server string) (netip.AddrPort, error) {
 	host, portStr, err := net.SplitHostPort(server)
 	if err != nil {
-		host, portStr = server, strconv.Itoa(DefaultL2TPPort)
+		host, portStr = server, strconv.Itoa(profile.DefaultL2TPPort)
 	}
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil || port == 0 {

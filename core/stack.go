@@ -43,7 +43,7 @@ func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) 
 	}
 	if cfg.Password == "" {
 		return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no password for profile %q", p.Name),
-			Hint: "store it with: corridor profile edit " + p.Name + " --password-file FILE"}
+			Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: HintStorePassword, HintArg: p.Name}
 	}
 	if len(p.Auth) > 0 {
 		m, err := ppp.ParseAuthMethods(strings.Join(p.Auth, ","))
@@ -63,7 +63,7 @@ func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) 
 		psk := secrets[profile.SecretPSK]
 		if psk == "" {
 			return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no pre-shared key for profile %q", p.Name),
-				Hint: "store it with: corridor profile edit " + p.Name + " --psk-file FILE"}
+				Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: HintStorePSK, HintArg: p.Name}
 		}
 		ic := &IPsecConfig{PSK: []byte(psk)}
 		var err error

@@ -346,8 +346,8 @@ func fail(w io.Writer, err error) int {
 		return ExitInternal
 	}
 	fmt.Fprintf(w, "corridor: %s\n", ce.Msg)
-	if ce.Hint != "" {
-		fmt.Fprintf(w, "hint: %s\n", ce.Hint)
+	if h := hint(ce.HintKey, ce.HintArg, ce.Hint); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
 	}
 	return classExit[ce.Class]
 }

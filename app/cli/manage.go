@@ -445,10 +445,10 @@ func upCmd(args []string, env Env) int {
 			case core.StateFailed, core.StateIdle:
 				if e := ev.Status.Error; e != nil {
 					fmt.Fprintf(env.Stderr, "corridor: %s\n", e.Msg)
-					if e.Hint != "" {
-						fmt.Fprintf(env.Stderr, "hint: %s\n", e.Hint)
+					if h := hint(e.HintKey, e.HintArg, e.Hint); h != "" {
+						fmt.Fprintf(env.Stderr, "hint: %s\n", h)
 					}
-					return classExitName(e.Class)
+					return classExit[e.Class]
 				}
 				return ExitProtocol
 			}
@@ -467,15 +467,6 @@ func suites(ike, esp string) string {
 		return "no IPsec"
 	}
 	return ike + ", " + esp
-}
-
-func classExitName(class string) int {
-	for c, code := range classExit {
-		if c.String() == class {
-			return code
-		}
-	}
-	return ExitInternal
 }
 
 func signalContext() (context.Context, context.CancelFunc) {

@@ -487,7 +487,7 @@ func newProblemView(u *UI, d *detailView) *problemView {
 func (v *problemView) update(st core.Status) {
 	msg, hint := "", ""
 	if st.Error != nil {
-		msg, hint = st.Error.Msg, st.Error.Hint
+		msg, hint = st.Error.Msg, hintFor(st.Error)
 	}
 	if st.State == core.StateReconnecting {
 		title := "Connection lost: reconnecting"

@@ -669,8 +669,8 @@ func (u *UI) connect(name string) {
 func (u *UI) connectFailed(name string, err error) {
 	info := errorInfo(err)
 	if errors.Is(err, profile.ErrNoSecret) {
-		// The core's hint names the CLI; here the editor is at hand.
-		info.Hint = "open Edit, enter it and save: Corridor keeps it in your system keychain"
+		// Also when the error carries no hint key (a backend's own).
+		info.Hint = storeHint
 	}
 	u.setStatus(core.Status{Profile: name, State: core.StateFailed, Since: u.now(), Error: info}, true)
 }
@@ -725,17 +725,20 @@ func isActive(s core.State) bool {
 	return s == core.StateConnected || s.Connecting() || s == core.StateReconnecting || s == core.StateDisconnecting
 }
 
-// errorInfo turns an error into the core's plain words.
+// errorInfo turns an error into the core's plain words, with the hint in
+// the window's terms (hintFor).
 func errorInfo(err error) *core.ErrorInfo {
 	var ce *core.Error
 	if errors.As(err, &ce) {
-		return &core.ErrorInfo{Class: ce.Class.String(), Msg: ce.Msg, Hint: ce.Hint}
+		info := ce.Info()
+		info.Hint = hintFor(info)
+		return info
 	}
 	var ve profile.ValidationErrors
 	if errors.As(err, &ve) {
-		return &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: ve.Error(), Hint: "edit the profile and fix the fields shown"}
+		return &core.ErrorInfo{Class: core.ClassUsage, Msg: ve.Error(), Hint: "edit the profile and fix the fields shown"}
 	}
-	return &core.ErrorInfo{Class: core.ClassInternal.String(), Msg: err.Error()}
+	return &core.ErrorInfo{Class: core.ClassInternal, Msg: err.Error()}
 }
 
 // helperWords is what to say when the helper does not answer.

@@ -171,7 +171,7 @@ func TestErrorDisplayShowDetailsOpensLog(t *testing.T) {
 	h.start()
 	h.state(core.Status{Profile: "office", State: core.StateIKEPhase1})
 	h.send(core.Event{Kind: core.EventLog, Level: "DEBUG", Line: "sent main mode message 5", Status: core.Status{Profile: "office", State: core.StateIKEPhase1}})
-	fail := core.Status{Profile: "office", State: core.StateFailed, Error: &core.ErrorInfo{Class: "authentication",
+	fail := core.Status{Profile: "office", State: core.StateFailed, Error: &core.ErrorInfo{Class: core.ClassAuth,
 		Msg:  "the server stopped answering once we proved the pre-shared key: the pre-shared key is probably wrong",
 		Hint: "check the pre-shared key (PSK, \"shared secret\") with your administrator; it is not your password"}}
 	h.state(fail)

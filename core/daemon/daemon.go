@@ -26,14 +26,28 @@ import (
 // DefaultSocket is where the privileged helper listens.
 const DefaultSocket = "/run/corridor/corridor.sock"
 
+// ProtocolVersion is the version of the daemon protocol this build
+// speaks. 1 was the protocol before the hello exchange; 2 opens every
+// connection with hello and adds hint keys to errors. Client and helper
+// must speak the same version.
+const ProtocolVersion = 2
+
 // The daemon protocol: one JSON object per line. A request names a
 // method and carries params; the reply carries the same id and a result
-// or an error. "subscribe" turns the connection into a stream of events
-// that ends when the client closes it.
+// or an error (a core.ErrorInfo, its class as text). Every connection
+// opens with "hello": the client sends its version ({"version": 2}), the
+// helper answers with its own and serves the connection only when the
+// two are the same. "subscribe" turns the connection into a stream of
+// events that ends when the client closes it.
 type request struct {
 	ID     int             `json:"id"`
-	Method string          `json:"method"` // up, down, status, subscribe, ping
+	Method string          `json:"method"` // hello, up, down, status, subscribe, ping
 	Params json.RawMessage `json:"params,omitempty"`
+}
+
+// hello is the params and the result of the hello method.
+type hello struct {
+	Version int `json:"version"`
 }
 
 type response struct {
@@ -139,7 +153,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		uid, gid, err := PeerCred(c)
 		if err != nil || !s.allowed(uid, gid) {
 			s.logger().Warn("daemon: refused a client", "uid", uid, "gid", gid, "err", err)
-			json.NewEncoder(c).Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage.String(),
+			json.NewEncoder(c).Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage,
 				Msg: "not allowed to use the Corridor helper", Hint: "add your user to the corridor group"}})
 			c.Close()
 			continue
@@ -152,10 +166,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-func errInfo(err error) *core.ErrorInfo {
-	e := core.AsError(err)
-	return &core.ErrorInfo{Class: e.Class.String(), Msg: e.Msg, Hint: e.Hint}
+func errInfo(err error) *core.ErrorInfo { return core.AsError(err).Info() }
+
+// versionError is what the side that notices different protocol
+// versions says. helper and app are the versions of each side.
+func versionError(helper, app int) *core.Error {
+	e := &core.Error{Class: core.ClassLocal, Err: fmt.Errorf("%w: helper %d, app %d", ErrProtocolVersion, helper, app)}
+	if helper < app {
+		e.Msg = fmt.Sprintf("the Corridor helper is older than this app (protocol %d, app needs %d): restart or update the helper", helper, app)
+		e.Hint = "restart it: sudo systemctl restart corridor"
+	} else {
+		e.Msg = fmt.Sprintf("the Corridor helper is newer than this app (protocol %d, app needs %d): update the app, or restart the helper of this version", helper, app)
+		e.Hint = "use the corridor binary the helper runs, or update this one"
+	}
+	return e
 }
+
+// ErrProtocolVersion: the app and the helper speak different versions of
+// the protocol (the *core.Error that wraps it says which is older).
+var ErrProtocolVersion = errors.New("daemon: the app and the helper speak different protocol versions")
 
 // Handle serves one connection that Serve has admitted (it checks the
 // peer first) until the client closes it or ctx ends, and closes it.
@@ -169,6 +198,7 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 	}()
 	rd := bufio.NewReaderSize(c, 64<<10)
 	enc := json.NewEncoder(c)
+	greeted := false
 	for {
 		line, err := rd.ReadBytes('\n')
 		if err != nil {
@@ -176,17 +206,37 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 		}
 		var req request
 		if err := json.Unmarshal(line, &req); err != nil {
-			enc.Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: "bad request"}})
+			enc.Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad request"}})
 			return
 		}
 		resp := response{ID: req.ID}
+		if !greeted && req.Method != "hello" {
+			// A client of protocol 1, which knew no hello (it shows Msg).
+			resp.Error = &core.ErrorInfo{Class: core.ClassLocal,
+				Msg:  fmt.Sprintf("this app is older than the Corridor helper (protocol 1, helper needs %d): update the app", ProtocolVersion),
+				Hint: "use the corridor binary the helper runs, or restart the helper of this app's version"}
+			s.logger().Warn("daemon: refused a client of protocol 1")
+			enc.Encode(resp)
+			return
+		}
 		switch req.Method {
+		case "hello":
+			var h hello
+			json.Unmarshal(req.Params, &h)
+			resp.Result, _ = json.Marshal(hello{Version: ProtocolVersion})
+			if h.Version != ProtocolVersion {
+				// The client says what is wrong, knowing both versions.
+				s.logger().Warn("daemon: refused a client of another protocol version", "version", h.Version)
+				enc.Encode(resp)
+				return
+			}
+			greeted = true
 		case "ping":
 			resp.Result = json.RawMessage(`"pong"`)
 		case "up":
 			var up core.UpRequest
 			if err := json.Unmarshal(req.Params, &up); err != nil {
-				resp.Error = &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: "bad up request"}
+				resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad up request"}
 				break
 			}
 			s.logger().Info("daemon: up", "profile", up.Profile.Name, "server", up.Profile.Server)
@@ -228,7 +278,7 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 			}
 			return
 		default:
-			resp.Error = &core.ErrorInfo{Class: core.ClassUsage.String(), Msg: "unknown method " + strconv.Quote(req.Method)}
+			resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "unknown method " + strconv.Quote(req.Method)}
 		}
 		if err := enc.Encode(resp); err != nil {
 			return
@@ -263,40 +313,75 @@ func (d *Client) socket() string {
 	return d.Socket
 }
 
-func (d *Client) call(ctx context.Context, method string, params, result any) error {
+// helloTimeout bounds the hello exchange when ctx has no deadline.
+const helloTimeout = 10 * time.Second
+
+// open dials the helper and says hello; the connection it returns speaks
+// ProtocolVersion, and dec reads from it.
+func (d *Client) open(ctx context.Context) (_ net.Conn, dec *json.Decoder, err error) {
 	c, err := d.dial(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(helloTimeout)
+	}
+	c.SetDeadline(dl)
+	dec = json.NewDecoder(bufio.NewReader(c))
+	p, _ := json.Marshal(hello{Version: ProtocolVersion})
+	if err := json.NewEncoder(c).Encode(request{ID: 1, Method: "hello", Params: p}); err != nil {
+		return nil, nil, fmt.Errorf("daemon: helper: %w", err)
+	}
+	var resp response
+	if err := dec.Decode(&resp); err != nil {
+		return nil, nil, fmt.Errorf("daemon: helper: %w", err)
+	}
+	if resp.Error != nil {
+		if resp.Error.Msg == `unknown method "hello"` {
+			return nil, nil, versionError(1, ProtocolVersion) // the helper predates hello
+		}
+		return nil, nil, resp.Error.Err()
+	}
+	var h hello
+	if err := json.Unmarshal(resp.Result, &h); err != nil {
+		return nil, nil, fmt.Errorf("daemon: helper: hello: %w", err)
+	}
+	if h.Version != ProtocolVersion {
+		return nil, nil, versionError(h.Version, ProtocolVersion)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		c.SetDeadline(time.Time{})
+	}
+	return c, dec, nil
+}
+
+func (d *Client) call(ctx context.Context, method string, params, result any) error {
+	c, dec, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
 	p, _ := json.Marshal(params)
-	if err := json.NewEncoder(c).Encode(request{ID: 1, Method: method, Params: p}); err != nil {
+	if err := json.NewEncoder(c).Encode(request{ID: 2, Method: method, Params: p}); err != nil {
 		return err
 	}
 	var resp response
-	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+	if err := dec.Decode(&resp); err != nil {
 		return fmt.Errorf("daemon: helper: %w", err)
 	}
 	if resp.Error != nil {
-		return errorFromInfo(resp.Error)
+		return resp.Error.Err()
 	}
 	if result != nil {
 		return json.Unmarshal(resp.Result, result)
 	}
 	return nil
-}
-
-func errorFromInfo(i *core.ErrorInfo) *core.Error {
-	e := &core.Error{Class: core.ClassInternal, Msg: i.Msg, Hint: i.Hint}
-	for c := core.ClassInternal; c <= core.ClassLocal; c++ {
-		if c.String() == i.Class {
-			e.Class = c
-		}
-	}
-	return e
 }
 
 // Ping checks that the helper answers.
@@ -321,20 +406,19 @@ func (d *Client) Status(ctx context.Context) ([]core.Status, error) {
 
 // Subscribe implements Engine.
 func (d *Client) Subscribe(ctx context.Context) (<-chan core.Event, error) {
-	c, err := d.dial(ctx)
+	c, dec, err := d.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.NewEncoder(c).Encode(request{ID: 1, Method: "subscribe"}); err != nil {
+	if err := json.NewEncoder(c).Encode(request{ID: 2, Method: "subscribe"}); err != nil {
 		c.Close()
 		return nil, err
 	}
-	dec := json.NewDecoder(bufio.NewReader(c))
 	var first response
 	if err := dec.Decode(&first); err != nil || first.Error != nil {
 		c.Close()
 		if first.Error != nil {
-			return nil, errorFromInfo(first.Error)
+			return nil, first.Error.Err()
 		}
 		return nil, fmt.Errorf("daemon: helper: %w", err)
 	}
