@@ -32,15 +32,14 @@ type RealStack struct {
 	used map[string]bool
 }
 
-// ConnectConfigFor turns a profile and its secrets into a ConnectConfig.
+// ConnectConfigFor turns a profile and its secrets into a ConnectConfig:
+// the one place the defaults of a connection are filled in, for saved
+// profiles and for corridor connect alike. The LCP keepalive is the
+// profile's interval (default 5 s) with profile.DefaultKeepaliveFailures
+// misses in a row, so a dead link is noticed within about 30 s.
 func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) (ConnectConfig, error) {
 	cfg := ConnectConfig{Server: p.Server, User: p.User, Password: secrets[profile.SecretPassword], MTU: p.MTU,
-		EchoInterval: time.Duration(p.Keepalive), LocalPort: p.L2TPPort}
-	if cfg.EchoInterval == 0 {
-		// A dead link is noticed within 30 s: five unanswered echoes 5 s
-		// apart (with IPsec, dead peer detection notices it first).
-		cfg.EchoInterval, cfg.EchoFailures = 5*time.Second, 5
-	}
+		EchoInterval: p.EffectiveKeepalive(), EchoFailures: profile.DefaultKeepaliveFailures, LocalPort: p.L2TPPort}
 	if cfg.Password == "" {
 		return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no password for profile %q", p.Name),
 			Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: HintStorePassword, HintArg: p.Name}

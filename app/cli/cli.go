@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
@@ -149,10 +150,11 @@ type connectFlags struct {
 	kaFailures   int
 }
 
-func connect(args []string, env Env) int {
+// newConnectFlags declares corridor connect's flags.
+func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	var f connectFlags
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(out)
 	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec")
 	fs.StringVar(&f.pskFile, "psk-file", "", "read the IPsec pre-shared key from `FILE` (\"-\": standard input)")
 	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ike.Notations(ike.DefaultIKE)+")")
@@ -162,19 +164,48 @@ func connect(args []string, env Env) int {
 	fs.DurationVar(&f.ikeLifetime, "ike-lifetime", 0, "proposed IKE SA `LIFETIME` (default 8h); renewed before it runs out")
 	fs.StringVar(&f.user, "user", "", "PPP user `NAME` (DOMAIN\\user and user@hub are passed as typed)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "read the password from `FILE` (\"-\": standard input)")
-	fs.StringVar(&f.auth, "auth", "mschapv2,pap,chap", "allowed authentication `METHODS`, preferred first")
+	fs.StringVar(&f.auth, "auth", strings.Join(profile.DefaultAuth, ","), "allowed authentication `METHODS`, preferred first")
 	fs.StringVar(&f.ifname, "ifname", "", "TUN device `NAME` (default corridor0)")
 	fs.IntVar(&f.mtu, "mtu", 0, "device MTU `N` (default: 1500 minus the tunnel overhead, capped by the server's MRU)")
 	fs.BoolVar(&f.verbose, "v", false, "print a protocol trace (every control message, decoded; never secrets) to stderr")
 	fs.IntVar(&f.localPort, "local-port", 0, "L2TP source `PORT` (default: ephemeral)")
-	fs.DurationVar(&f.keepalive, "keepalive", 10*time.Second, "send an LCP Echo-Request every `INTERVAL` (0: none; the server's echoes are answered either way)")
-	fs.IntVar(&f.kaFailures, "keepalive-failures", 3, "disconnect after `N` unanswered LCP echoes in a row")
+	fs.DurationVar(&f.keepalive, "keepalive", profile.DefaultKeepalive, "send an LCP Echo-Request every `INTERVAL` (0: none; the server's echoes are answered either way); as for a saved profile")
+	fs.IntVar(&f.kaFailures, "keepalive-failures", profile.DefaultKeepaliveFailures, "disconnect after `N` unanswered LCP echoes in a row (with the default interval: a dead link is noticed within about 30 s)")
 	fs.StringVar(&f.secretFile, "l2tp-secret-file", "", "read an L2TP tunnel secret from `FILE` (enables tunnel authentication)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), connectHelp)
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), exitHelp)
 	}
+	return fs, &f
+}
+
+// config makes a profile of the flags and turns it into a connection the
+// same way, with the same defaults, as a saved profile
+// (core.ConnectConfigFor); what a profile does not hold (no keepalive at
+// all, the misses allowed, SA lifetimes) is applied on top.
+func (f *connectFlags) config(server string, secrets map[profile.SecretKind]string) (core.ConnectConfig, error) {
+	p := profile.NewProfile(server)
+	p.Server, p.User, p.IPsec, p.IKE, p.ESP, p.LegacyCrypto = server, f.user, !f.noIPsec, f.ikeList, f.espList, f.legacy
+	p.Auth, p.MTU, p.Keepalive, p.L2TPPort = strings.Split(f.auth, ","), f.mtu, profile.Duration(f.keepalive), f.localPort
+	p.L2TPSecret = secrets[profile.SecretL2TP] != ""
+	cfg, err := core.ConnectConfigFor(p, secrets)
+	if err != nil {
+		return cfg, err
+	}
+	if f.keepalive == 0 {
+		cfg.EchoInterval = -1 // --keepalive 0: none (ppp.Config: negative turns our echoes off)
+	}
+	cfg.EchoFailures = f.kaFailures
+	if cfg.IPsec != nil {
+		cfg.IPsec.ESPLifetime, cfg.IPsec.IKELifetime = f.espLifetime, f.ikeLifetime
+	}
+	cfg.IfName = f.ifname
+	return cfg, nil
+}
+
+func connect(args []string, env Env) int {
+	fs, f := newConnectFlags(env.Stderr)
 	// Accept flags before and after the server argument.
 	var pos []string
 	for {
@@ -215,28 +246,21 @@ func connect(args []string, env Env) int {
 	case f.kaFailures < 1 || f.kaFailures > 100:
 		return bad("--keepalive-failures must be between 1 and 100")
 	}
-	echoInterval := f.keepalive
-	if echoInterval == 0 {
-		echoInterval = -1 // ppp.Config: negative turns our echoes off
-	}
-	methods, err := ppp.ParseAuthMethods(f.auth)
-	if err != nil {
+	if _, err := ppp.ParseAuthMethods(f.auth); err != nil {
 		return bad("--auth: %v", err)
 	}
 	password, err := readSecret(f.passwordFile, env.Stdin)
 	if err != nil {
 		return bad("password file: %v", err)
 	}
-	var secret []byte
+	secrets := map[profile.SecretKind]string{profile.SecretPassword: password}
 	if f.secretFile != "" {
 		s, err := readSecret(f.secretFile, env.Stdin)
 		if err != nil {
 			return bad("L2TP secret file: %v", err)
 		}
-		secret = []byte(s)
+		secrets[profile.SecretL2TP] = s
 	}
-
-	var ipsec *core.IPsecConfig
 	if !f.noIPsec {
 		if f.pskFile == f.passwordFile && f.pskFile == "-" {
 			return bad("only one of --psk-file and --password-file can be standard input")
@@ -245,24 +269,24 @@ func connect(args []string, env Env) int {
 		if err != nil {
 			return bad("pre-shared key file: %v", err)
 		}
-		ipsec = &core.IPsecConfig{PSK: []byte(psk), ESPLifetime: f.espLifetime, IKELifetime: f.ikeLifetime}
+		secrets[profile.SecretPSK] = psk
 		if f.ikeList != "" {
-			if ipsec.IKE, err = ike.ParseIKE(f.ikeList, f.legacy); err != nil {
+			if _, err := ike.ParseIKE(f.ikeList, f.legacy); err != nil {
 				return bad("--ike: %v", err)
 			}
-		} else if f.legacy {
-			ipsec.IKE = append(append([]ike.IKESuite(nil), ike.DefaultIKE...), ike.LegacyIKE...)
 		}
 		if f.espList != "" {
-			if ipsec.ESP, err = ike.ParseESP(f.espList, f.legacy); err != nil {
+			if _, err := ike.ParseESP(f.espList, f.legacy); err != nil {
 				return bad("--esp: %v", err)
 			}
-		} else if f.legacy {
-			ipsec.ESP = append(append([]ike.ESPSuite(nil), ike.DefaultESP...), ike.LegacyESP...)
 		}
-		if f.legacy {
-			fmt.Fprintln(env.Stderr, "corridor: warning: legacy crypto enabled (3DES, MD5, MODP1024/1536 may be negotiated); ask your administrator to move the server to stronger settings")
-		}
+	}
+	cfg, err := f.config(pos[0], secrets)
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	if cfg.IPsec != nil && f.legacy {
+		fmt.Fprintln(env.Stderr, "corridor: warning: legacy crypto enabled (3DES, MD5, MODP1024/1536 may be negotiated); ask your administrator to move the server to stronger settings")
 	}
 
 	var logger *slog.Logger
@@ -287,16 +311,13 @@ func connect(args []string, env Env) int {
 	}()
 	out := &lineWriter{w: env.Stdout}
 	start := time.Now()
-	sess, err := core.Connect(ctx, core.ConnectConfig{
-		Server: pos[0], LocalPort: f.localPort, User: f.user, Password: password,
-		Auth: methods, IfName: f.ifname, MTU: f.mtu, TunnelSecret: secret, Logger: logger, IPsec: ipsec,
-		EchoInterval: echoInterval, EchoFailures: f.kaFailures,
-		OnStage: func(s core.Stage) {
-			if s.Name == "ipsec" || s.Name == "l2tp" || s.Name == "ppp" {
-				out.println(s.Detail)
-			}
-		},
-	})
+	cfg.Logger = logger
+	cfg.OnStage = func(s core.Stage) {
+		if s.Name == "ipsec" || s.Name == "l2tp" || s.Name == "ppp" {
+			out.println(s.Detail)
+		}
+	}
+	sess, err := core.Connect(ctx, cfg)
 	if err != nil {
 		return fail(env.Stderr, err)
 	}

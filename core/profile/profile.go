@@ -59,8 +59,13 @@ const (
 var DefaultAuth = []string{"mschapv2", "pap", "chap"}
 
 // DefaultKeepalive is the LCP echo interval of a profile whose Keepalive
-// is 0.
+// is 0, and of corridor connect.
 const DefaultKeepalive = 5 * time.Second
+
+// DefaultKeepaliveFailures unanswered LCP echoes in a row end a session:
+// with DefaultKeepalive a dead link is noticed within about 30 s (with
+// IPsec, dead peer detection notices it first).
+const DefaultKeepaliveFailures = 5
 
 // DefaultL2TPPort is the L2TP UDP port (RFC 2661 8.1).
 const DefaultL2TPPort = 1701
