@@ -17,7 +17,7 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ! command -v go >/dev/null; then
-	echo "setup: Go is missing; install Go 1.24 or newer (https://go.dev/dl/)" >&2
+	echo "setup: Go is missing; install Go 1.26 or newer (https://go.dev/dl/)" >&2
 	exit 1
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
