@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/tunnel"
@@ -77,10 +78,16 @@ type HintKey string
 
 // Hint keys, and what HintArg holds with them.
 const (
-	HintProbe         HintKey = "probe"          // the server may ignore our proposals: probe it (HintArg: its address)
-	HintProposals     HintKey = "proposals"      // set the IKE/ESP proposals, or allow legacy crypto
-	HintESPProposal   HintKey = "esp-proposal"   // quick mode went unanswered: try another ESP proposal
-	HintAuthMethod    HintKey = "auth-method"    // allow another PPP authentication method
+	HintProbe       HintKey = "probe"        // the server may ignore our proposals: probe it (HintArg: its address)
+	HintProposals   HintKey = "proposals"    // set the IKE/ESP proposals, or allow legacy crypto
+	HintESPProposal HintKey = "esp-proposal" // quick mode went unanswered: try another ESP proposal
+	HintAuthMethod  HintKey = "auth-method"  // allow another PPP authentication method
+	// The server insists on a method the profile refuses: allow it if
+	// the server is trusted. HintArg is the methods to allow, preferred
+	// first, as --auth and a profile's auth list spell them
+	// ("mschapv2,pap"; "none" for a server that asks for no
+	// authentication).
+	HintAllowAuth     HintKey = "allow-auth"
 	HintTraceAdmin    HintKey = "trace-admin"    // a verbose trace, for the server's administrator
 	HintTraceProtocol HintKey = "trace-protocol" // a verbose trace, for the administrator or the developers
 	HintTracePPP      HintKey = "trace-ppp"      // PPP went silent: try again, then a trace for the administrator
@@ -94,7 +101,7 @@ const (
 
 // HintKeys lists every hint key, for front ends' tests that each has
 // their wording.
-var HintKeys = []HintKey{HintProbe, HintProposals, HintESPProposal, HintAuthMethod, HintTraceAdmin, HintTraceProtocol,
+var HintKeys = []HintKey{HintProbe, HintProposals, HintESPProposal, HintAuthMethod, HintAllowAuth, HintTraceAdmin, HintTraceProtocol,
 	HintTracePPP, HintTraceTimeout, HintTraceReport, HintStorePassword, HintStorePSK, HintStoreL2TPSecret}
 
 // StoreHint is the key of the advice to store a missing secret.
@@ -129,6 +136,7 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 	var (
 		ne  *ike.NotifyError
 		ae  *ppp.AuthError
+		are *ppp.AuthRefusedError
 		pce *l2tp.PeerClosedError
 		te  *ppp.TerminatedError
 		ce  *Error
@@ -178,6 +186,8 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 		}
 		return &Error{Class: ClassAuth, Msg: msg + ")", Err: err,
 			Hint: `check the user name and password; some servers want the name as DOMAIN\user or user@hub`}
+	case errors.As(err, &are):
+		return refusedAuth(are, err)
 	case errors.Is(err, ppp.ErrAuthMethod):
 		return &Error{Class: ClassAuth, Msg: "authentication failed: " + trimPrefix(err), Err: err,
 			Hint: "allow another authentication method if your administrator says it is safe", HintKey: HintAuthMethod}
@@ -196,6 +206,11 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 	case errors.Is(err, ppp.ErrEchoTimeout):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the connection died: the server stopped answering keepalives",
 			Hint: "the network or the server went away; reconnect when it is back"}
+	case errors.Is(err, ppp.ErrAuthNoAnswer):
+		return &Error{Class: ClassNoAnswer, Err: err,
+			Msg: fmt.Sprintf("the server did not answer our sign-in (PPP authentication), even after starting over %d times",
+				tunnel.MaxSessionRestarts),
+			Hint: "the server's PPP side may be down or overloaded; try again, and send a verbose trace to its administrator if it persists", HintKey: HintTracePPP}
 	case errors.Is(err, ppp.ErrNoAnswer):
 		return &Error{Class: ClassNoAnswer, Err: err, Msg: "the server stopped answering during PPP negotiation: " + trimPrefix(err),
 			Hint: "the server's PPP side may be down or overloaded; try again, and send a verbose trace to its administrator if it persists", HintKey: HintTracePPP}
@@ -208,6 +223,9 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 	case errors.As(err, &te):
 		return &Error{Class: ClassProtocol, Err: err, Msg: "the server ended the PPP link" + termWords(te),
 			Hint: "the server ended the connection; its log says why"}
+	case errors.Is(err, ppp.ErrBadAddress):
+		return &Error{Class: ClassProtocol, Err: err, Msg: "the server gave an address no computer can use: " + badAddressWords(err),
+			Hint: "the server's address pool for VPN clients is probably misconfigured; tell its administrator what this message says"}
 	case errors.Is(err, ppp.ErrProtocol), errors.Is(err, l2tp.ErrProtocol):
 		return &Error{Class: ClassProtocol, Err: err, Msg: "the server's reply broke the protocol: " + trimPrefix(err),
 			Hint: "send a verbose trace of the connection to the server's administrator or to us", HintKey: HintTraceProtocol}
@@ -219,6 +237,75 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 			Hint: "the connection was cancelled before it came up"}
 	}
 	return &Error{Class: ClassInternal, Err: err, Msg: err.Error(), Hint: "report it with a verbose trace of the connection", HintKey: HintTraceReport}
+}
+
+// authReasons say why Corridor refuses a method unless told otherwise.
+var authReasons = map[string]string{
+	"PAP":          "it sends the password readable to anyone holding the pre-shared key",
+	"CHAP-MD5":     "anyone holding the pre-shared key who records the exchange can try passwords offline, and the server never proves it is the real one",
+	authNoneWanted: "the server would not check who you are, and you could not tell it is the real server",
+}
+
+// authNoneWanted is ppp.AuthRefusedError's Wanted for a server that asks
+// for no authentication at all.
+const authNoneWanted = "no authentication"
+
+// authTokens are the methods Corridor can answer as --auth and a
+// profile's auth list spell them, by the names ppp gives them.
+var authTokens = map[string]string{"MS-CHAPv2": "mschapv2", "PAP": "pap", "CHAP-MD5": "chap", authNoneWanted: "none"}
+
+// refusedAuth explains a server that insists on a method the profile
+// refuses. The password was never sent.
+func refusedAuth(are *ppp.AuthRefusedError, err error) *Error {
+	token, known := authTokens[are.Wanted]
+	if !known {
+		return &Error{Class: ClassAuth, Err: err,
+			Msg:  fmt.Sprintf("the server asked for %s, which Corridor does not support", are.Wanted),
+			Hint: "ask your administrator to allow MS-CHAPv2 for L2TP clients"}
+	}
+	allowed := make([]string, 0, len(are.Allowed)+1)
+	// Corridor's default (ppp's, and a profile's): MS-CHAPv2 only.
+	isDefault := len(are.Allowed) == 1 && are.Allowed[0] == ppp.AuthMSCHAPv2
+	for _, m := range are.Allowed {
+		if t := authTokens[m.String()]; t != "" && m != ppp.AuthNone {
+			allowed = append(allowed, t)
+		}
+	}
+	arg := strings.Join(append(allowed, token), ",")
+	if token == "none" {
+		arg = "none" // a server that asks for nothing uses no method anyway
+	}
+	wanted := are.Wanted
+	if token == "none" {
+		wanted = "no authentication at all"
+	}
+	msg := fmt.Sprintf("the server asked for %s, which Corridor does not allow by default", wanted)
+	if !isDefault {
+		words := make([]string, len(are.Allowed))
+		for i, m := range are.Allowed {
+			words[i] = m.String()
+		}
+		msg = fmt.Sprintf("the server asked for %s, which this connection does not allow (it allows %s)", wanted, strings.Join(words, ", "))
+	}
+	if r := authReasons[are.Wanted]; r != "" {
+		msg += " (" + r + ")"
+	}
+	return &Error{Class: ClassAuth, Err: err, Msg: msg,
+		Hint:    "if you trust this server, allow " + token + " in the profile's authentication methods",
+		HintKey: HintAllowAuth, HintArg: arg}
+}
+
+// badAddressWords is the detail of a ppp.ErrBadAddress: which address
+// and what is wrong with it ("the server assigned 127.0.0.1, a loopback
+// address").
+func badAddressWords(err error) string {
+	s := strings.TrimSuffix(err.Error(), ": "+ppp.ErrBadAddress.Error())
+	s = trimPrefix(errors.New(s))
+	s = strings.TrimPrefix(s, "ipcp: ")
+	if s == "" || s == ppp.ErrBadAddress.Error() {
+		return "unusable IPv4 address"
+	}
+	return s
 }
 
 func termWords(te *ppp.TerminatedError) string {

@@ -56,6 +56,55 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// The new ppp failures read in plain words, in the class whose exit code
+// says what to do.
+func TestExplainAuthRefusedNoAnswerBadAddress(t *testing.T) {
+	server := netip.MustParseAddrPort("10.0.0.1:1701")
+	cases := []struct {
+		err     error
+		class   Class
+		msg     []string
+		not     string
+		hintKey HintKey
+		hintArg string
+	}{
+		{fmt.Errorf("tunnel: %w", &ppp.AuthRefusedError{Wanted: "PAP", Allowed: []ppp.AuthMethod{ppp.AuthMSCHAPv2}}), ClassAuth,
+			[]string{"the server asked for PAP, which Corridor does not allow by default", "readable to anyone holding the pre-shared key"},
+			"rejected", HintAllowAuth, "mschapv2,pap"},
+		{&ppp.AuthRefusedError{Wanted: "no authentication", Allowed: []ppp.AuthMethod{ppp.AuthMSCHAPv2}}, ClassAuth,
+			[]string{"asked for no authentication at all", "could not tell it is the real server"}, "", HintAllowAuth, "none"},
+		{&ppp.AuthRefusedError{Wanted: "CHAP-MD5", Allowed: []ppp.AuthMethod{ppp.AuthMSCHAPv2, ppp.AuthPAP}}, ClassAuth,
+			[]string{"asked for CHAP-MD5, which this connection does not allow (it allows MS-CHAPv2, PAP)"}, "by default",
+			HintAllowAuth, "mschapv2,pap,chap"},
+		{&ppp.AuthRefusedError{Wanted: "EAP", Allowed: []ppp.AuthMethod{ppp.AuthMSCHAPv2}}, ClassAuth,
+			[]string{"asked for EAP, which Corridor does not support"}, "", "", ""},
+		{fmt.Errorf("ppp: no answer to our MS-CHAPv2 response (sent 3 times over 9s): %w", ppp.ErrAuthNoAnswer), ClassNoAnswer,
+			[]string{"the server did not answer our sign-in (PPP authentication), even after starting over 3 times"}, "closed",
+			HintTracePPP, ""},
+		{fmt.Errorf("ppp: ipcp: the server assigned 127.0.0.1, a loopback address: %w", ppp.ErrBadAddress), ClassProtocol,
+			[]string{"the server gave an address no computer can use: the server assigned 127.0.0.1, a loopback address"},
+			"unusable IPv4 address", "", ""},
+	}
+	for _, c := range cases {
+		e := explain(c.err, server, nil)
+		for _, m := range c.msg {
+			if !strings.Contains(e.Msg, m) {
+				t.Errorf("explain(%v).Msg = %q, want it to contain %q", c.err, e.Msg, m)
+			}
+		}
+		if e.Class != c.class || e.Hint == "" || e.HintKey != c.hintKey || e.HintArg != c.hintArg {
+			t.Errorf("explain(%v) = {%v hint %q key %q arg %q}, want class %v key %q arg %q", c.err, e.Class, e.Hint, e.HintKey, e.HintArg,
+				c.class, c.hintKey, c.hintArg)
+		}
+		if c.not != "" && strings.Contains(e.Msg, c.not) {
+			t.Errorf("explain(%v).Msg = %q, should not say %q", c.err, e.Msg, c.not)
+		}
+		if !errors.Is(e.Err, c.err) {
+			t.Errorf("explain(%v) lost the cause", c.err)
+		}
+	}
+}
+
 func TestResolve(t *testing.T) {
 	ap, err := resolve(context.Background(), "10.1.2.3")
 	if err != nil || ap.String() != "10.1.2.3:1701" {

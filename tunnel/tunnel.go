@@ -191,6 +191,11 @@ const linkDrain = 100 * time.Millisecond
 // unanswered is started over in a new L2TP session.
 const maxSessionRestarts = 3
 
+// MaxSessionRestarts is how often a tunnel starts over in a new L2TP
+// session when the server does not answer its authentication before it
+// gives up with ppp.ErrAuthNoAnswer (for messages that say so).
+const MaxSessionRestarts = maxSessionRestarts
+
 // run supervises the two control goroutines: L2TP first, PPP once the
 // session is up. Whichever ends first takes the other down. A PPP link
 // whose authentication the server never answered (ppp.ErrAuthNoAnswer: a

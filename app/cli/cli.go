@@ -124,9 +124,11 @@ Exit codes:
   0  disconnected cleanly after SIGINT/SIGTERM
   1  unexpected internal error
   2  bad usage (flags, unreadable password file)
-  3  authentication failed (the server rejected the user or password)
-  4  no answer from the server, or it stopped answering
-  5  the server ended the connection or broke the protocol
+  3  authentication failed (the server rejected the user or password, or
+     insists on a sign-in method --auth does not allow, e.g. PAP)
+  4  no answer from the server, or it stopped answering (also to our sign-in)
+  5  the server ended the connection or broke the protocol (or assigned an
+     unusable address)
   6  local failure (TUN device, socket; usually missing root rights)
 `
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/corridorvpn/corridor/core"
 )
@@ -20,6 +21,8 @@ func hint(key core.HintKey, arg, coreHint string) string {
 		return "the server may refuse every ESP proposal without saying so; ask which ones it accepts, or try --esp aes128-sha1"
 	case core.HintAuthMethod:
 		return "allow another method with --auth if your administrator says it is safe"
+	case core.HintAllowAuth:
+		return "if you trust this server, allow it with --auth " + arg + " (or auth = " + tomlList(arg) + " in the profile)"
 	case core.HintTraceAdmin:
 		return "run with -v and send the trace to the server's administrator"
 	case core.HintTraceProtocol:
@@ -38,6 +41,15 @@ func hint(key core.HintKey, arg, coreHint string) string {
 		return "store it with: corridor profile edit " + quoteName(arg) + " --l2tp-secret-file FILE"
 	}
 	return coreHint
+}
+
+// tomlList writes "mschapv2,pap" as a profile file's list: ["mschapv2", "pap"].
+func tomlList(csv string) string {
+	items := strings.Split(csv, ",")
+	for i, it := range items {
+		items[i] = fmt.Sprintf("%q", it)
+	}
+	return "[" + strings.Join(items, ", ") + "]"
 }
 
 // quoteName quotes a profile name with spaces for a shell.

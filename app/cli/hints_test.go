@@ -32,6 +32,10 @@ func TestFailWordsHints(t *testing.T) {
 			"hint: ask your administrator which proposals the server accepts and set them with --ike/--esp; an old server may need --legacy-crypto (3DES, SHA1, MODP1024)\n"},
 		{&core.Error{Class: core.ClassUsage, Msg: "m", HintKey: core.HintStorePSK, HintArg: "home office"},
 			"hint: store it with: corridor profile edit \"home office\" --psk-file FILE\n"},
+		{&core.Error{Class: core.ClassAuth, Msg: "the server asked for PAP", HintKey: core.HintAllowAuth, HintArg: "mschapv2,pap"},
+			"hint: if you trust this server, allow it with --auth mschapv2,pap (or auth = [\"mschapv2\", \"pap\"] in the profile)\n"},
+		{&core.Error{Class: core.ClassAuth, Msg: "the server asked for no authentication at all", HintKey: core.HintAllowAuth, HintArg: "none"},
+			"hint: if you trust this server, allow it with --auth none (or auth = [\"none\"] in the profile)\n"},
 		{&core.Error{Class: core.ClassLocal, Msg: "m", Hint: "start it: sudo systemctl start corridor"},
 			"hint: start it: sudo systemctl start corridor\n"},
 	}

@@ -1,6 +1,10 @@
 package gui
 
-import "github.com/corridorvpn/corridor/core"
+import (
+	"strings"
+
+	"github.com/corridorvpn/corridor/core"
+)
 
 // hintFor is the advice of a failure in the window's own terms: the
 // fields of Edit and the Log tab rather than the command line's flags.
@@ -15,6 +19,17 @@ func hintFor(info *core.ErrorInfo) string {
 		return "the server may refuse every ESP proposal without saying so; ask which ones it accepts, or enter aes128-sha1 under ESP proposals in Edit"
 	case core.HintAuthMethod:
 		return "allow another sign-in method in Edit if your administrator says it is safe"
+	case core.HintAllowAuth:
+		if info.HintArg == "none" {
+			return "Edit cannot allow a server that asks for no sign-in; if you trust this server, add \"none\" to the auth list in the profile's file"
+		}
+		args := strings.Split(info.HintArg, ",")
+		for label, token := range authNames {
+			if token == args[len(args)-1] {
+				return "if you trust this server, tick " + label + " under Sign-in methods in Edit"
+			}
+		}
+		return "if you trust this server, tick the method it asks for under Sign-in methods in Edit"
 	case core.HintTraceAdmin:
 		return "save the diagnostics (Log tab) and send them to the server's administrator"
 	case core.HintTraceProtocol:

@@ -25,3 +25,14 @@ func TestHintForEveryKey(t *testing.T) {
 		t.Errorf("a hint without a key: %q", h)
 	}
 }
+
+// A server insisting on a refused method: the window points at the
+// profile's sign-in methods, naming the method to tick.
+func TestHintAllowAuth(t *testing.T) {
+	if h := hintFor(&core.ErrorInfo{HintKey: core.HintAllowAuth, HintArg: "mschapv2,pap"}); !strings.Contains(h, "tick PAP under Sign-in methods in Edit") {
+		t.Errorf("pap: %q", h)
+	}
+	if h := hintFor(&core.ErrorInfo{HintKey: core.HintAllowAuth, HintArg: "none"}); !strings.Contains(h, `add "none" to the auth list`) {
+		t.Errorf("none: %q", h)
+	}
+}
