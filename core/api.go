@@ -108,6 +108,9 @@ type Status struct {
 	Error     *ErrorInfo `json:"error,omitempty"`   // why it failed or dropped
 	Attempt   int        `json:"attempt,omitempty"` // reconnect attempt, 0 the first connect
 	NextTry   time.Time  `json:"next_try,omitzero"` // when Reconnecting
+	// OtherUser: the session belongs to another user; only its
+	// existence and state are shown.
+	OtherUser bool `json:"other_user,omitempty"`
 
 	Server    string   `json:"server,omitempty"` // the address connected to
 	Interface string   `json:"interface,omitempty"`

@@ -78,11 +78,12 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*msession
-	subs     map[chan Event]struct{}
+	subs     map[chan Event]*Caller // subscriber -> who it is (nil: unrestricted)
 	closed   bool
 }
 
 type msession struct {
+	owner  *Caller // who started it; nil: in process
 	req    UpRequest
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -95,7 +96,7 @@ type msession struct {
 // NewManager returns a Manager driving stack.
 func NewManager(stack Stack, opts ...ManagerOption) *Manager {
 	m := &Manager{stack: stack, clock: realClock{}, statsEvery: time.Second,
-		sessions: map[string]*msession{}, subs: map[chan Event]struct{}{}}
+		sessions: map[string]*msession{}, subs: map[chan Event]*Caller{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -127,23 +128,36 @@ func (m *Manager) Up(ctx context.Context, req UpRequest) error {
 			return fmt.Errorf("%w: %s (%s)", ErrBusy, name, s.status.State.Words())
 		}
 	}
+	// The session keeps its own copy of the secrets, wiped when it ends.
+	req.Secrets = cloneSecrets(req.Secrets)
 	sctx, cancel := context.WithCancel(context.Background())
-	s := &msession{req: req, cancel: cancel, done: make(chan struct{}),
+	s := &msession{owner: callerFrom(ctx), req: req, cancel: cancel, done: make(chan struct{}),
 		status: Status{Profile: name, State: StateIdle, Since: m.clock.Now()}}
 	m.sessions[name] = s
 	go m.run(sctx, s)
 	return nil
 }
 
-// Down disconnects profile ("" : all) and waits until it is down or ctx
-// ends.
+// Down disconnects profile ("" : all the caller may take down) and waits
+// until it is down or ctx ends. A session another user started is left
+// alone: named, it is refused.
 func (m *Manager) Down(ctx context.Context, profile string) error {
+	c := callerFrom(ctx)
 	m.mu.Lock()
 	var targets []*msession
 	for name, s := range m.sessions {
-		if profile == "" || name == profile {
-			targets = append(targets, s)
+		if profile != "" && name != profile {
+			continue
 		}
+		if !mayControl(c, s.owner) {
+			if profile != "" {
+				m.mu.Unlock()
+				return &Error{Class: ClassUsage, Err: ErrNotOwner,
+					Msg: fmt.Sprintf("the session of profile %q belongs to another user: only they (or root) can disconnect it", profile)}
+			}
+			continue
+		}
+		targets = append(targets, s)
 	}
 	m.mu.Unlock()
 	if profile != "" && len(targets) == 0 {
@@ -162,8 +176,13 @@ func (m *Manager) Down(ctx context.Context, profile string) error {
 	return nil
 }
 
-// Status reports every session, with fresh counters.
-func (m *Manager) Status(context.Context) ([]Status, error) {
+// ErrNotOwner: the session belongs to another user.
+var ErrNotOwner = errors.New("core: the session belongs to another user")
+
+// Status reports every session, with fresh counters; of another user's
+// sessions only that they exist and their state.
+func (m *Manager) Status(ctx context.Context) ([]Status, error) {
+	c := callerFrom(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Status, 0, len(m.sessions))
@@ -172,6 +191,9 @@ func (m *Manager) Status(context.Context) ([]Status, error) {
 		if s.link != nil {
 			st.Stats = statsOf(s.link.Stats(), st.Stats)
 		}
+		if !mayControl(c, s.owner) {
+			st = redacted(st)
+		}
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Profile < out[j].Profile })
@@ -179,11 +201,12 @@ func (m *Manager) Status(context.Context) ([]Status, error) {
 }
 
 // Subscribe streams events until ctx ends. A subscriber that does not
-// keep up loses events rather than stalling sessions.
+// keep up loses events rather than stalling sessions. Of another user's
+// sessions it gets only state changes, without details or log lines.
 func (m *Manager) Subscribe(ctx context.Context) (<-chan Event, error) {
 	ch := make(chan Event, 256)
 	m.mu.Lock()
-	m.subs[ch] = struct{}{}
+	m.subs[ch] = callerFrom(ctx)
 	m.mu.Unlock()
 	go func() {
 		<-ctx.Done()
@@ -203,11 +226,23 @@ func (m *Manager) Close(ctx context.Context) error {
 	return m.Down(ctx, "")
 }
 
-// emit sends ev to every subscriber; m.mu must be held.
-func (m *Manager) emitLocked(ev Event) {
-	for ch := range m.subs {
+// emitLocked sends ev, an event of session s, to every subscriber
+// entitled to it; m.mu must be held.
+func (m *Manager) emitLocked(s *msession, ev Event) {
+	var other *Event
+	for ch, c := range m.subs {
+		e := &ev
+		if !mayControl(c, s.owner) {
+			if ev.Kind != EventState {
+				continue
+			}
+			if other == nil {
+				other = &Event{Time: ev.Time, Kind: EventState, Status: redacted(ev.Status)}
+			}
+			e = other
+		}
 		select {
-		case ch <- ev:
+		case ch <- *e:
 		default:
 		}
 	}
@@ -232,19 +267,23 @@ func (m *Manager) setState(s *msession, st State, detail string, mutate func(*St
 	if changed {
 		kind = EventState
 	}
-	m.emitLocked(Event{Time: now, Kind: kind, Status: s.status, Line: detail})
+	m.emitLocked(s, Event{Time: now, Kind: kind, Status: s.status, Line: detail})
 }
 
 func (m *Manager) logEvent(s *msession, level slog.Level, line string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.emitLocked(Event{Time: m.clock.Now(), Kind: EventLog, Status: s.status, Line: line, Level: level.String()})
+	m.emitLocked(s, Event{Time: m.clock.Now(), Kind: EventLog, Status: s.status, Line: line, Level: level.String()})
 }
 
 // run owns one session's state machine: connect, hold, notice the end,
 // reconnect with backoff when the profile allows it.
 func (m *Manager) run(ctx context.Context, s *msession) {
 	defer close(s.done)
+	// The session has ended for good (down, or failed and not retrying):
+	// its secrets leave the helper's memory. Reconnects before this
+	// point still have them; a new up brings them again.
+	defer wipeSecrets(s.req.Secrets)
 	log := slog.New(&eventHandler{m: m, s: s, level: slog.LevelInfo})
 	backoff := firstBackoff
 	attempt := 0
@@ -353,7 +392,7 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) bool {
 			}
 			s.prev, s.prevAt = cur, now
 			s.status.Stats = st
-			m.emitLocked(Event{Time: now, Kind: EventStats, Status: s.status})
+			m.emitLocked(s, Event{Time: now, Kind: EventStats, Status: s.status})
 			m.mu.Unlock()
 		}
 	}

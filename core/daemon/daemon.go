@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // DefaultSocket is where the privileged helper listens.
@@ -161,7 +162,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.Handle(ctx, c)
+			// The session manager gives each session to the user who
+			// started it (core.Caller); root may act on every one.
+			s.Handle(core.WithCaller(ctx, core.Caller{UID: uid, Admin: uid == 0}), c)
 		}()
 	}
 }
@@ -182,6 +185,43 @@ func versionError(helper, app int) *core.Error {
 	return e
 }
 
+// MaxRequestLine bounds one request line (a JSON object and its newline):
+// a profile and its secrets take a few KiB.
+const MaxRequestLine = 64 << 10
+
+// strictUnmarshal decodes a request's params; a type mismatch or trailing
+// data is an error, and then nothing is done. (json.Unmarshal, not a
+// Decoder: a Decoder copies the input, secrets included, into a buffer
+// of its own that nobody could wipe.)
+func strictUnmarshal(data []byte, v any) error {
+	if len(data) == 0 {
+		return errors.New("no params")
+	}
+	return json.Unmarshal(data, v)
+}
+
+// jsonWords says what is wrong with a request without echoing its
+// content (it may hold secrets).
+func jsonWords(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("not JSON (at byte %d)", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has the wrong type (%s, want %s)", te.Field, te.Value, te.Type)
+	}
+	return "malformed"
+}
+
+// wipe overwrites decoded secrets (heap strings the decoder made).
+func wipe(secrets map[profile.SecretKind]string) {
+	for k, v := range secrets {
+		core.WipeString(v)
+		delete(secrets, k)
+	}
+}
+
 // ErrProtocolVersion: the app and the helper speak different versions of
 // the protocol (the *core.Error that wraps it says which is older).
 var ErrProtocolVersion = errors.New("daemon: the app and the helper speak different protocol versions")
@@ -196,17 +236,29 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 		<-cctx.Done()
 		c.Close()
 	}()
-	rd := bufio.NewReaderSize(c, 64<<10)
+	rd := bufio.NewReaderSize(c, MaxRequestLine)
 	enc := json.NewEncoder(c)
 	greeted := false
 	for {
-		line, err := rd.ReadBytes('\n')
+		// ReadSlice returns the line inside rd's own buffer, which holds
+		// at most MaxRequestLine bytes: a longer line is refused without
+		// growing memory, and the bytes of an up request (its secrets)
+		// are overwritten once decoded.
+		line, err := rd.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			s.logger().Warn("daemon: refused a request line over the limit", "limit", MaxRequestLine)
+			enc.Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage,
+				Msg: fmt.Sprintf("request too long (over %d KiB)", MaxRequestLine>>10)}})
+			return
+		}
 		if err != nil {
 			return
 		}
 		var req request
-		if err := json.Unmarshal(line, &req); err != nil {
-			enc.Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad request"}})
+		err = json.Unmarshal(line, &req)
+		clear(line)
+		if err != nil {
+			enc.Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad request: " + jsonWords(err)}})
 			return
 		}
 		resp := response{ID: req.ID}
@@ -222,7 +274,11 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 		switch req.Method {
 		case "hello":
 			var h hello
-			json.Unmarshal(req.Params, &h)
+			if err := json.Unmarshal(req.Params, &h); err != nil {
+				resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad hello: " + jsonWords(err)}
+				enc.Encode(resp)
+				return
+			}
 			resp.Result, _ = json.Marshal(hello{Version: ProtocolVersion})
 			if h.Version != ProtocolVersion {
 				// The client says what is wrong, knowing both versions.
@@ -235,17 +291,29 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 			resp.Result = json.RawMessage(`"pong"`)
 		case "up":
 			var up core.UpRequest
-			if err := json.Unmarshal(req.Params, &up); err != nil {
-				resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad up request"}
+			err := strictUnmarshal(req.Params, &up)
+			clear(req.Params)
+			if err != nil {
+				wipe(up.Secrets)
+				resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad up request: " + jsonWords(err)}
 				break
 			}
 			s.logger().Info("daemon: up", "profile", up.Profile.Name, "server", up.Profile.Server)
 			if err := s.Engine.Up(cctx, up); err != nil {
 				resp.Error = errInfo(err)
 			}
+			// The engine keeps a copy for the session; these are ours.
+			wipe(up.Secrets)
 		case "down":
+			// Today an unparsable name became "" (every session):
+			// anything but a JSON string, or nothing, is refused.
 			var name string
-			json.Unmarshal(req.Params, &name)
+			if len(req.Params) > 0 && string(req.Params) != "null" {
+				if err := json.Unmarshal(req.Params, &name); err != nil {
+					resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad down request: the profile must be a string"}
+					break
+				}
+			}
 			s.logger().Info("daemon: down", "profile", name)
 			dctx, dcancel := context.WithTimeout(cctx, 20*time.Second)
 			if err := s.Engine.Down(dctx, name); err != nil {
