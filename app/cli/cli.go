@@ -157,7 +157,7 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	var f connectFlags
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec")
+	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec: NOT encrypted, the password and all traffic cross the network readable (a warning says so)")
 	fs.StringVar(&f.pskFile, "psk-file", "", "read the IPsec pre-shared key from `FILE` (\"-\": standard input)")
 	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ike.Notations(ike.DefaultIKE)+")")
 	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+ike.Notations(ike.DefaultESP)+")")
@@ -166,7 +166,7 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	fs.DurationVar(&f.ikeLifetime, "ike-lifetime", 0, "proposed IKE SA `LIFETIME` (default 8h); renewed before it runs out")
 	fs.StringVar(&f.user, "user", "", "PPP user `NAME` (DOMAIN\\user and user@hub are passed as typed)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "read the password from `FILE` (\"-\": standard input)")
-	fs.StringVar(&f.auth, "auth", strings.Join(profile.DefaultAuth, ","), "allowed authentication `METHODS`, preferred first")
+	fs.StringVar(&f.auth, "auth", strings.Join(profile.DefaultAuth, ","), "allowed PPP authentication `METHODS`, preferred first: mschapv2, pap, chap, none.\nThe default, MS-CHAPv2 only, is the one that proves the server knows the password too; a server that\ninsists on another method is refused before the password is sent (exit code 3). pap sends the password\nreadable to anyone holding the pre-shared key (to anyone on the path with --no-ipsec: PAP over plain\nL2TP takes both --no-ipsec and --auth pap); none lets the server skip authentication (a warning says so)")
 	fs.StringVar(&f.ifname, "ifname", "", "TUN device `NAME` (default corridor0)")
 	fs.IntVar(&f.mtu, "mtu", 0, "device MTU `N` (default: 1500 minus the tunnel overhead, capped by the server's MRU)")
 	fs.BoolVar(&f.verbose, "v", false, "print a protocol trace (every control message, decoded; never secrets) to stderr")
@@ -204,6 +204,27 @@ func (f *connectFlags) config(server string, secrets map[profile.SecretKind]stri
 	}
 	cfg.IfName = f.ifname
 	return cfg, nil
+}
+
+// warnings are what the flags weaken, in plain words, for stderr before
+// connecting.
+func (f *connectFlags) warnings() []string {
+	var w []string
+	if f.noIPsec {
+		w = append(w, "--no-ipsec: "+profile.PlainL2TPWarning)
+	} else if f.legacy {
+		w = append(w, "legacy crypto enabled (3DES, MD5, MODP1024/1536 may be negotiated); ask your administrator to move the server to stronger settings")
+	}
+	methods, _ := ppp.ParseAuthMethods(f.auth)
+	for _, m := range methods {
+		switch {
+		case m == ppp.AuthNone && f.noIPsec:
+			w = append(w, "--auth none: the server will not check who you are and you cannot tell it is the real server; anyone on the network path can pose as it")
+		case m == ppp.AuthNone:
+			w = append(w, "--auth none: the server will not check who you are and you cannot tell it is the real server; anyone with the pre-shared key can pose as it")
+		}
+	}
+	return w
 }
 
 func connect(args []string, env Env) int {
@@ -287,8 +308,8 @@ func connect(args []string, env Env) int {
 	if err != nil {
 		return fail(env.Stderr, err)
 	}
-	if cfg.IPsec != nil && f.legacy {
-		fmt.Fprintln(env.Stderr, "corridor: warning: legacy crypto enabled (3DES, MD5, MODP1024/1536 may be negotiated); ask your administrator to move the server to stronger settings")
+	for _, w := range f.warnings() {
+		fmt.Fprintln(env.Stderr, "corridor: warning: "+w)
 	}
 
 	var logger *slog.Logger

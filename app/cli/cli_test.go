@@ -59,7 +59,7 @@ func TestConnectHelpListsExitCodes(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"-password-file", "-auth", "-keepalive", "-keepalive-failures", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure"} {
+	for _, want := range []string{"-password-file", "-auth", "mschapv2, pap, chap, none", "MS-CHAPv2 only", "--no-ipsec and --auth pap", "NOT encrypted", "-keepalive", "-keepalive-failures", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("help lacks %q", want)
 		}

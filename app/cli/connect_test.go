@@ -3,11 +3,13 @@ package cli
 import (
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
 	"github.com/corridorvpn/corridor/core/profile"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
 // corridor connect with default flags connects as a saved profile with
@@ -50,5 +52,50 @@ func TestConnectKeepaliveFlags(t *testing.T) {
 	}
 	if cfg.EchoInterval >= 0 || cfg.EchoFailures != 2 || cfg.Server != "10.0.0.1:1702" {
 		t.Errorf("keepalive %v x %d, server %q", cfg.EchoInterval, cfg.EchoFailures, cfg.Server)
+	}
+}
+
+// --auth none and --no-ipsec connect, with a warning line each on
+// stderr; the default --auth is MS-CHAPv2 only.
+func TestConnectWarnings(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--psk-file", "f"}, nil},
+		{[]string{"--psk-file", "f", "--auth", "mschapv2,none"}, []string{"--auth none: the server will not check who you are and you cannot tell it is the real server; anyone with the pre-shared key can pose as it"}},
+		{[]string{"--no-ipsec"}, []string{"--no-ipsec: " + profile.PlainL2TPWarning}},
+		{[]string{"--no-ipsec", "--auth", "pap"}, []string{"--no-ipsec: " + profile.PlainL2TPWarning}},
+		{[]string{"--no-ipsec", "--auth", "none"}, []string{"--no-ipsec: " + profile.PlainL2TPWarning, "--auth none: the server will not check who you are"}},
+	}
+	for _, c := range cases {
+		fs, f := newConnectFlags(io.Discard)
+		if err := fs.Parse(append(c.args, "--user", "alice")); err != nil {
+			t.Fatal(err)
+		}
+		got := f.warnings()
+		if len(got) != len(c.want) {
+			t.Errorf("%v: warnings %q, want %q", c.args, got, c.want)
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], c.want[i]) {
+				t.Errorf("%v: warning %q, want %q", c.args, got[i], c.want[i])
+			}
+		}
+		if _, err := f.config("vpn.example.com", map[profile.SecretKind]string{profile.SecretPassword: "pw", profile.SecretPSK: "psk"}); err != nil {
+			t.Errorf("%v: %v", c.args, err)
+		}
+	}
+	if !strings.Contains(profile.PlainL2TPWarning, "password and all traffic cross the network unencrypted") {
+		t.Errorf("warning %q", profile.PlainL2TPWarning)
+	}
+	fs, f := newConnectFlags(io.Discard)
+	if err := fs.Parse([]string{"--psk-file", "f"}); err != nil || f.auth != "mschapv2" {
+		t.Errorf("default --auth %q, %v", f.auth, err)
+	}
+	cfg, err := f.config("vpn.example.com", map[profile.SecretKind]string{profile.SecretPassword: "pw", profile.SecretPSK: "psk"})
+	if err != nil || !reflect.DeepEqual(cfg.Auth, []ppp.AuthMethod{ppp.AuthMSCHAPv2}) {
+		t.Errorf("default auth %v, %v", cfg.Auth, err)
 	}
 }

@@ -101,7 +101,7 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.StringVar(&f.ike, "ike", "", "phase-1 `PROPOSALS` (strongSwan notation; empty: defaults)")
 	fs.StringVar(&f.esp, "esp", "", "phase-2 `PROPOSALS` (empty: defaults)")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "allow 3DES, MD5 and MODP1024/1536")
-	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS` (mschapv2,pap,chap)")
+	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS`, preferred first: mschapv2,pap,chap,none (default: mschapv2 only; pap sends the password readable to anyone holding the pre-shared key)")
 	fs.IntVar(&f.mtu, "mtu", 0, "device `MTU` (0: automatic)")
 	fs.BoolVar(&f.full, "full-tunnel", false, "send all traffic through the VPN")
 	fs.Var(&f.routes, "route", "route `CIDR` through the VPN (split tunnel; repeatable)")
@@ -375,6 +375,9 @@ func profileCmd(args []string, env Env) int {
 				return fail(env.Stderr, err)
 			}
 			fmt.Fprintf(env.Stdout, "imported profile %q (%s, user %s; %d secrets to the keychain)\n", p.Name, p.Server, p.User, len(im.Secrets))
+			for _, w := range im.Warnings {
+				fmt.Fprintf(env.Stderr, "corridor: warning: %s: %s\n", p.Name, w)
+			}
 		}
 		return ExitOK
 	}

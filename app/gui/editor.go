@@ -208,7 +208,7 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 	e.psk = secret(fieldPSK, "pre-shared key (shared secret), kept in the keychain")
 	e.ipsec = widget.NewCheck("Use IPsec (encrypts the tunnel; leave on unless the server has no IPsec)", func(bool) { e.edited("ipsec") })
 	e.ipsec.SetChecked(p.IPsec)
-	e.ipsecWarn = widget.NewLabel("Without IPsec the VPN does not encrypt your traffic.")
+	e.ipsecWarn = widget.NewLabel(ipsecOffWarning)
 	e.ipsecWarn.Importance = widget.WarningImportance
 	e.ipsecWarn.Wrapping = fyne.TextWrapWord
 
@@ -362,6 +362,9 @@ func (e *editor) edited(field string) {
 		e.relayout()
 	}
 }
+
+// ipsecOffWarning shows under the IPsec toggle while it is off.
+const ipsecOffWarning = "Without IPsec, the password and all traffic cross the network unencrypted (PPP encryption is not negotiated): anyone on the path can read them."
 
 // visibility is which messages and warnings show.
 func (e *editor) visibility() string {

@@ -234,6 +234,38 @@ func TestEditorIPsecOffDisablesPSK(t *testing.T) {
 	}
 }
 
+// The warning under the IPsec toggle says that the password and the
+// traffic go unencrypted; it shows while IPsec is off, at once for a
+// profile saved (or imported) with IPsec off, and goes when it is on.
+func TestEditorIPsecOffWarning(t *testing.T) {
+	b := newBackendWith("office")
+	plain := testProfile("plain")
+	plain.IPsec = false
+	b.AddProfile(plain, map[profile.SecretKind]string{profile.SecretPassword: "pw"})
+	h := newHarness(t, b)
+	u := h.u
+	u.editExistingNow("plain")
+	e := u.editing
+	if !e.ipsecWarn.Visible() || e.ipsec.Checked {
+		t.Fatal("a profile with IPsec off: no warning")
+	}
+	if !strings.Contains(e.ipsecWarn.Text, "password and all traffic cross the network unencrypted") {
+		t.Errorf("warning %q", e.ipsecWarn.Text)
+	}
+	e.ipsec.SetChecked(true)
+	if e.ipsecWarn.Visible() {
+		t.Error("IPsec on: the warning still shows")
+	}
+	e.ipsec.SetChecked(false)
+	if !e.ipsecWarn.Visible() {
+		t.Error("IPsec off again: no warning")
+	}
+	u.editExistingNow("office")
+	if e := u.editing; e.ipsecWarn.Visible() {
+		t.Error("a profile with IPsec on shows the warning")
+	}
+}
+
 // findButton returns the visible button labelled text under o.
 func findButton(o fyne.CanvasObject, text string) *widget.Button {
 	switch v := o.(type) {

@@ -210,6 +210,10 @@ func kfUnescape(s string, inList bool) (string, error) {
 // NMServiceL2TP is the VPN service type of NetworkManager-l2tp.
 const NMServiceL2TP = "org.freedesktop.NetworkManager.l2tp"
 
+// nmAuth are the methods a NetworkManager L2TP connection can refuse
+// (refuse-METHOD) that Corridor supports, in Corridor's order of preference.
+var nmAuth = []string{"mschapv2", "pap", "chap"}
+
 // ImportNMConnection reads a NetworkManager-l2tp connection (a keyfile
 // from /etc/NetworkManager/system-connections/NAME.nmconnection, or what
 // `nmcli connection export` writes): [connection] id; [vpn] gateway, user,
@@ -305,17 +309,29 @@ func ImportNMConnection(data []byte) (Imported, error) {
 			p.ESP = list
 		}
 	}
+	// NetworkManager allows every method its file does not refuse. A file
+	// that refuses none of MS-CHAPv2, PAP and CHAP made no choice: it gets
+	// Corridor's safe default. One that refuses some keeps the others, as
+	// it chose.
 	var auth []string
-	for _, m := range DefaultAuth {
-		key := "refuse-" + m
-		if !flag("vpn", key, false) {
+	chose := false
+	for _, m := range nmAuth {
+		if flag("vpn", "refuse-"+m, false) {
+			chose = true
+		} else {
 			auth = append(auth, m)
 		}
 	}
 	if len(auth) == 0 {
 		return Imported{}, errors.New("this connection refuses MS-CHAPv2, PAP and CHAP, leaving only methods Corridor does not support (EAP, MS-CHAP v1)")
 	}
+	if !chose {
+		auth = append([]string(nil), DefaultAuth...)
+	}
 	p.Auth = auth
+	if !p.IPsec {
+		warn("%s", PlainL2TPWarning)
+	}
 	if flag("vpn", "require-mppe", false) || flag("vpn", "require-mppe-128", false) || flag("vpn", "require-mppe-40", false) {
 		warn("MPPE encryption inside PPP is not supported and was left out (IPsec encrypts the tunnel)")
 	}

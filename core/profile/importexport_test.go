@@ -135,6 +135,9 @@ func TestImportNMConnectionPlainL2TP(t *testing.T) {
 	if !reflect.DeepEqual(im.Profile, want) {
 		t.Errorf("profile\n got %+v\nwant %+v", im.Profile, want)
 	}
+	if !strings.Contains(strings.Join(im.Warnings, "\n"), PlainL2TPWarning) {
+		t.Errorf("IPsec off, no warning: %q", im.Warnings)
+	}
 	if !reflect.DeepEqual(im.Secrets, map[SecretKind]string{SecretPassword: "hunter2"}) {
 		t.Errorf("secrets %q", im.Secrets)
 	}
@@ -149,6 +152,12 @@ func TestImportNMConnectionOldPSK(t *testing.T) {
 	if p.Name != "Legacy Office" || p.Server != "198.51.100.20" || !p.IPsec || !p.LegacyCrypto ||
 		p.IKE != "3des-sha1-modp1024" || p.ESP != "aes128-sha1,aes128-sha2_256" || p.L2TPPort != 0 || p.DNS != DNSNone {
 		t.Errorf("profile %+v", p)
+	}
+	if !reflect.DeepEqual(p.Auth, []string{"mschapv2"}) {
+		t.Errorf("a file that refuses no method: auth %q, want Corridor's default (MS-CHAPv2 only)", p.Auth)
+	}
+	if strings.Contains(strings.Join(im.Warnings, "\n"), PlainL2TPWarning) {
+		t.Errorf("IPsec on, yet warned: %q", im.Warnings)
 	}
 	if im.Secrets[SecretPSK] != "legacy psk" || len(im.Secrets) != 1 {
 		t.Errorf("secrets %q", im.Secrets)

@@ -33,7 +33,7 @@ type Profile struct {
 	IKE           string   `toml:"ike,omitempty" json:"ike,omitempty"` // strongSwan notation list; "" = defaults
 	ESP           string   `toml:"esp,omitempty" json:"esp,omitempty"`
 	LegacyCrypto  bool     `toml:"legacy_crypto" json:"legacy_crypto"`
-	Auth          []string `toml:"auth" json:"auth"` // "mschapv2","pap","chap"; default all three, mschapv2 first
+	Auth          []string `toml:"auth" json:"auth"` // "mschapv2","pap","chap","none", preferred first; default DefaultAuth
 	MTU           int      `toml:"mtu" json:"mtu"`   // 0: automatic
 	FullTunnel    bool     `toml:"full_tunnel" json:"full_tunnel"`
 	Routes        []string `toml:"routes" json:"routes"` // CIDR prefixes for split tunnel
@@ -54,9 +54,17 @@ const (
 	DNSCustom     = "custom" // DNSServers
 )
 
-// DefaultAuth is the PPP authentication a new profile allows, preferred
-// first: MS-CHAPv2 proves the server knows the password too.
-var DefaultAuth = []string{"mschapv2", "pap", "chap"}
+// DefaultAuth is the PPP authentication a new profile allows (and one
+// whose file has no auth key): MS-CHAPv2 only. It proves that the server
+// knows the password too. PAP would send the password readable to anyone
+// holding the pre-shared key, CHAP-MD5 lets them try passwords offline,
+// and "none" lets them pose as the server: a profile allows those only
+// when it lists them.
+var DefaultAuth = []string{"mschapv2"}
+
+// PlainL2TPWarning is what the user is told about a connection without
+// IPsec: nothing protects it (Corridor negotiates no PPP encryption).
+const PlainL2TPWarning = "without IPsec, the password and all traffic cross the network unencrypted (PPP encryption is not negotiated): anyone on the path can read them"
 
 // DefaultKeepalive is the LCP echo interval of a profile whose Keepalive
 // is 0, and of corridor connect.
@@ -97,8 +105,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // NewProfile returns a profile named name with every default filled in:
-// IPsec on, default proposals, all three PPP authentication methods
-// (MS-CHAPv2 first), automatic MTU, full tunnel, DNS from the server,
+// IPsec on, default proposals, DefaultAuth (MS-CHAPv2 only), automatic MTU, full tunnel, DNS from the server,
 // default keepalive, reconnect on, ephemeral L2TP source port.
 func NewProfile(name string) Profile {
 	return Profile{
@@ -186,7 +193,7 @@ func (p *Profile) Validate() error {
 		}
 	}
 	if len(p.Auth) == 0 {
-		bad("auth", "allow at least one authentication method (mschapv2, pap, chap)")
+		bad("auth", "allow at least one authentication method (mschapv2, pap, chap, none)")
 	} else if _, err := ppp.ParseAuthMethods(strings.Join(p.Auth, ",")); err != nil {
 		bad("auth", "%v", err)
 	}

@@ -27,8 +27,8 @@ func TestProfileDefaults(t *testing.T) {
 	if !p.IPsec || !p.FullTunnel || !p.Reconnect || p.DNS != DNSFromServer || p.MTU != 0 || p.L2TPPort != 0 {
 		t.Errorf("defaults: %+v", p)
 	}
-	if !reflect.DeepEqual(p.Auth, []string{"mschapv2", "pap", "chap"}) {
-		t.Errorf("auth default %v", p.Auth)
+	if !reflect.DeepEqual(p.Auth, []string{"mschapv2"}) {
+		t.Errorf("auth default %v, want MS-CHAPv2 only", p.Auth)
 	}
 	p.Auth[0] = "changed"
 	if DefaultAuth[0] != "mschapv2" {
@@ -362,6 +362,35 @@ func FuzzDecodeProfile(f *testing.F) {
 			t.Fatalf("re-encode: %v %v\n%+v\n%+v", fatal, warnings, p, q)
 		}
 	})
+}
+
+// A profile file without an auth key allows MS-CHAPv2 only; one that
+// lists PAP keeps it; "none" is a method a profile may list.
+func TestProfileFileAuthDefault(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want []string
+	}{
+		{"no-auth.toml", []string{"mschapv2"}},
+		{"pap.toml", []string{"mschapv2", "pap"}},
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", "profile", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, fatal, warnings := decodeProfile(data, "x", true)
+		if len(fatal)+len(warnings) > 0 || !reflect.DeepEqual(p.Auth, c.want) {
+			t.Errorf("%s: auth %q (%v %v), want %q", c.file, p.Auth, fatal, warnings, c.want)
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: %v", c.file, err)
+		}
+	}
+	p := validProfile()
+	p.Auth = []string{"none"}
+	if err := p.Validate(); err != nil {
+		t.Errorf("auth none: %v", err)
+	}
 }
 
 // TestProfileFileGolden keeps testdata/profile/example.toml, the format as

@@ -63,7 +63,7 @@ var profileKeys = []profileKey{
 		func(p *Profile) any { return p.ESP }, setString(func(p *Profile) *string { return &p.ESP })},
 	{"legacy_crypto", "true also allows weak algorithms old servers need (3DES, MD5, MODP1024/1536).",
 		func(p *Profile) any { return p.LegacyCrypto }, setBool(func(p *Profile) *bool { return &p.LegacyCrypto })},
-	{"auth", "PPP authentication methods allowed, preferred first: \"mschapv2\", \"pap\", \"chap\".",
+	{"auth", "PPP authentication methods allowed, preferred first: \"mschapv2\", \"pap\", \"chap\", \"none\";\nleft out: [\"mschapv2\"]. \"pap\" sends the password readable to anyone holding the\npre-shared key; \"none\" lets anyone holding it pose as the server.",
 		func(p *Profile) any { return p.Auth }, setStrings(func(p *Profile) *[]string { return &p.Auth })},
 	{"mtu", "Tunnel MTU: 0 computes it from the link MTU and the IPsec/L2TP/PPP overhead; else 576..1500.",
 		func(p *Profile) any { return p.MTU }, setInt(func(p *Profile) *int { return &p.MTU })},
