@@ -34,7 +34,7 @@ type ConnectConfig struct {
 	LocalPort int    // L2TP source port; 0 ephemeral
 	User      string
 	Password  string
-	Auth      []ppp.AuthMethod // allowed, preferred first; nil: all
+	Auth      []ppp.AuthMethod // allowed, preferred first; nil: ppp's default (MS-CHAPv2 only)
 	IfName    string           // TUN device name; "" the platform default
 	MTU       int              // 0: computed from the overhead and the server's MRU
 	// TunnelSecret enables L2TP tunnel authentication (RFC 2661 5.1.1).
@@ -153,6 +153,12 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		t.Close(closeCtx)
 		return nil, explain(err, server, ref)
 	}
+	if e := vetAddresses(info, cfg.Logger); e != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.Close(closeCtx)
+		return nil, e
+	}
 
 	mtu := cfg.MTU
 	if mtu == 0 {
@@ -178,6 +184,60 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// defaultGateways and localPrefixes read this machine's routing; tests
+// replace them.
+var (
+	defaultGateways = platform.DefaultGateways
+	localPrefixes   = platform.LocalPrefixes
+)
+
+// vetAddresses checks the addresses IPCP gave against this machine's
+// routing (checkAddresses), logging what is allowed but worth knowing. A
+// routing table it cannot read skips the gateway check.
+func vetAddresses(info ppp.IPInfo, log *slog.Logger) *Error {
+	gateways, err := defaultGateways()
+	if err != nil {
+		gateways = nil
+	}
+	locals, _ := localPrefixes()
+	e, note := checkAddresses(info, gateways, locals)
+	if note != "" && log != nil {
+		log.Info(note)
+	}
+	return e
+}
+
+// checkAddresses decides about the addresses IPCP gave, before any device
+// opens. A server whose own address (or ours) is one of this machine's
+// default gateways is refused: the host route to it through the tunnel
+// would swallow the path to the server itself. An address inside a local
+// network is allowed (split tunnels into a LAN-like range are common);
+// note says so, for the log.
+func checkAddresses(info ppp.IPInfo, gateways []netip.Addr, locals []netip.Prefix) (e *Error, note string) {
+	for _, gw := range gateways {
+		switch gw {
+		case info.Peer:
+			return &Error{Class: ClassProtocol,
+				Msg: fmt.Sprintf("the server gave its own address as %v, which is your default gateway; a route to it through the tunnel "+
+					"would cut this machine off from the server, so Corridor set nothing up", gw),
+				Hint: "the server's address pool overlaps your local network: ask its administrator to use another range, or connect from another network",
+				Err:  fmt.Errorf("core: IPCP peer address %v is a default gateway", gw)}, ""
+		case info.Local:
+			return &Error{Class: ClassProtocol,
+				Msg: fmt.Sprintf("the server assigned you %v, which is your default gateway's address; taking it "+
+					"would cut this machine off from the server, so Corridor set nothing up", gw),
+				Hint: "the server's address pool overlaps your local network: ask its administrator to use another range, or connect from another network",
+				Err:  fmt.Errorf("core: IPCP address %v is a default gateway", gw)}, ""
+		}
+	}
+	for _, p := range locals {
+		if p.Contains(info.Local) {
+			return nil, fmt.Sprintf("the tunnel address %v is inside your local network %v", info.Local, p)
+		}
+	}
+	return nil, ""
 }
 
 // tunnelNext maps a completed tunnel stage to the state it leads to.

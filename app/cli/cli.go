@@ -128,7 +128,7 @@ Exit codes:
      insists on a sign-in method --auth does not allow, e.g. PAP)
   4  no answer from the server, or it stopped answering (also to our sign-in)
   5  the server ended the connection or broke the protocol (or assigned an
-     unusable address)
+     unusable address, or gave its own address as your default gateway)
   6  local failure (TUN device, socket; usually missing root rights)
 `
 
