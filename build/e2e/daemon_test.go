@@ -52,15 +52,16 @@ type daemonRig struct {
 	config  string
 	resolv  string // the client namespace's /etc/resolv.conf (bind-mounted by ip netns exec)
 	daemon  *exec.Cmd
+	extra   []string // more daemon flags
 	log     *bytes.Buffer
 	waited  chan struct{}
 }
 
-func newDaemonRig(t *testing.T, s *softether.Server) *daemonRig {
+func newDaemonRig(t *testing.T, s *softether.Server, daemonFlags ...string) *daemonRig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &daemonRig{t: t, s: s, socket: filepath.Join(dir, "corridor.sock"), journal: filepath.Join(dir, "journal"),
-		config: filepath.Join(dir, "config")}
+		config: filepath.Join(dir, "config"), extra: daemonFlags}
 	r.env = append(keyring(t), "CORRIDOR_CONFIG_DIR="+r.config, "CORRIDOR_SOCKET="+r.socket)
 	// ip netns exec bind-mounts /etc/netns/NS/resolv.conf over
 	// /etc/resolv.conf: the daemon's DNS changes stay in the namespace.
@@ -80,7 +81,7 @@ func newDaemonRig(t *testing.T, s *softether.Server) *daemonRig {
 func (r *daemonRig) startDaemon() {
 	r.t.Helper()
 	r.log = &bytes.Buffer{}
-	r.daemon = r.s.Command(context.Background(), corridorBin, "daemon", "-v", "--socket", r.socket, "--journal", r.journal)
+	r.daemon = r.s.Command(context.Background(), corridorBin, append([]string{"daemon", "-v", "--socket", r.socket, "--journal", r.journal}, r.extra...)...)
 	r.daemon.Stdout, r.daemon.Stderr = &lockedBuf{b: r.log}, &lockedBuf{b: r.log}
 	if err := r.daemon.Start(); err != nil {
 		r.t.Fatal(err)

@@ -409,3 +409,39 @@ func TestDaemonLossyLink(t *testing.T) {
 		t.Errorf("down: exit %d\n%s", code, out)
 	}
 }
+
+// TestDaemonLostCHAPSuccess: the helper, too, starts PPP over in a new
+// L2TP session when the server's CHAP Success is lost, and connects on
+// its first attempt instead of reconnecting after the 20 s timeout.
+func TestDaemonLostCHAPSuccess(t *testing.T) {
+	s := server(t)
+	relay := startRelay(t, s, 1701, 0, 0)
+	var dropped atomic.Int32
+	dropFirstSuccesses(relay, 1, &dropped)
+	r := newDaemonRig(t, s)
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte(s.Password+"\n"), 0o600)
+	if out, code := r.cli(30*time.Second, "", "profile", "add", "lossy", "--server", "127.0.0.1", "--no-ipsec",
+		"--user", s.User, "--password-file", pw); code != 0 {
+		t.Fatalf("profile add: exit %d\n%s", code, out)
+	}
+	start := time.Now()
+	out, code := r.cli(90*time.Second, "", "up", "lossy", "--wait", "60s")
+	d := time.Since(start)
+	t.Logf("corridor up (%v, exit %d):\n%s", d.Round(time.Millisecond), code, out)
+	if code != 0 || !strings.Contains(out, "connected: lossy interface corridor0") {
+		t.Fatalf("up with a lost CHAP Success: exit %d", code)
+	}
+	if dropped.Load() != 1 {
+		t.Fatalf("relay dropped %d CHAP Successes, want 1", dropped.Load())
+	}
+	if !strings.Contains(out, "trying again in a new l2tp session") || strings.Contains(out, "reconnecting") {
+		t.Errorf("want one new l2tp session and no reconnect:\n%s", out)
+	}
+	if d > 20*time.Second {
+		t.Errorf("connected after %v, want within 20 s", d)
+	}
+	if out, code := r.cli(30*time.Second, "", "down", "lossy"); code != 0 {
+		t.Errorf("down: exit %d\n%s", code, out)
+	}
+}
