@@ -187,7 +187,7 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 		return &Error{Class: ClassAuth, Msg: msg + ")", Err: err,
 			Hint: `check the user name and password; some servers want the name as DOMAIN\user or user@hub`}
 	case errors.As(err, &are):
-		return refusedAuth(are, err)
+		return refusedAuth(are, err, tr != nil)
 	case errors.Is(err, ppp.ErrAuthMethod):
 		return &Error{Class: ClassAuth, Msg: "authentication failed: " + trimPrefix(err), Err: err,
 			Hint: "allow another authentication method if your administrator says it is safe", HintKey: HintAuthMethod}
@@ -255,8 +255,9 @@ const authNoneWanted = "no authentication"
 var authTokens = map[string]string{"MS-CHAPv2": "mschapv2", "PAP": "pap", "CHAP-MD5": "chap", authNoneWanted: "none"}
 
 // refusedAuth explains a server that insists on a method the profile
-// refuses. The password was never sent.
-func refusedAuth(are *ppp.AuthRefusedError, err error) *Error {
+// refuses. The password was never sent. plain: the connection has no
+// IPsec (explain has a plain UDP transport's refuser only then).
+func refusedAuth(are *ppp.AuthRefusedError, err error, plain bool) *Error {
 	token, known := authTokens[are.Wanted]
 	if !known {
 		return &Error{Class: ClassAuth, Err: err,
@@ -287,7 +288,9 @@ func refusedAuth(are *ppp.AuthRefusedError, err error) *Error {
 		}
 		msg = fmt.Sprintf("the server asked for %s, which this connection does not allow (it allows %s)", wanted, strings.Join(words, ", "))
 	}
-	if r := authReasons[are.Wanted]; r != "" {
+	if r := authReasons[are.Wanted]; plain && are.Wanted == "PAP" {
+		msg += " (it sends the password readable to anyone on the network path: this connection has no IPsec)"
+	} else if r != "" {
 		msg += " (" + r + ")"
 	}
 	return &Error{Class: ClassAuth, Err: err, Msg: msg,

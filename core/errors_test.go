@@ -105,6 +105,21 @@ func TestExplainAuthRefusedNoAnswerBadAddress(t *testing.T) {
 	}
 }
 
+// Without IPsec (explain gets the plain UDP transport's refuser), PAP's
+// password is readable to anyone on the path, not only PSK holders.
+func TestExplainPAPRefusedPlainL2TP(t *testing.T) {
+	e := explain(&ppp.AuthRefusedError{Wanted: "PAP", Allowed: []ppp.AuthMethod{ppp.AuthMSCHAPv2}},
+		netip.MustParseAddrPort("10.0.0.1:1701"), fakeRefuser{})
+	if !strings.Contains(e.Msg, "the server asked for PAP, which Corridor does not allow by default (it sends the password readable to anyone on the network path: this connection has no IPsec)") ||
+		e.Class != ClassAuth || e.HintArg != "mschapv2,pap" {
+		t.Errorf("got %+v", e)
+	}
+}
+
+type fakeRefuser struct{}
+
+func (fakeRefuser) Refused() bool { return false }
+
 func TestResolve(t *testing.T) {
 	ap, err := resolve(context.Background(), "10.1.2.3")
 	if err != nil || ap.String() != "10.1.2.3:1701" {
