@@ -44,7 +44,7 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode, uid, gid int) e
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = renameFile(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -53,6 +53,9 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode, uid, gid int) e
 	syncDir(dir)
 	return nil
 }
+
+// renameFile is os.Rename; tests make it fail.
+var renameFile = os.Rename
 
 // atomicTmp marks the temporary files of writeFileAtomic.
 const atomicTmp = ".tmp-"

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -40,5 +41,28 @@ func TestWriteFileAtomic(t *testing.T) {
 	err := WriteFileAtomic(filepath.Join(dir, "missing", "x"), []byte("x"), 0o600)
 	if err == nil || !strings.HasPrefix(err.Error(), "platform: writing ") {
 		t.Errorf("write into a missing directory: %v", err)
+	}
+}
+
+// TestWriteFileAtomicFailureKeepsOldFile: a write that fails at its last
+// step (the rename: disk full, a read-only folder) leaves the old file as
+// it was and no temporary file.
+func TestWriteFileAtomicFailureKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "work.toml")
+	if err := WriteFileAtomic(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	injected := errors.New("injected: disk full")
+	renameFile = func(string, string) error { return injected }
+	defer func() { renameFile = os.Rename }()
+	if err := WriteFileAtomic(path, []byte("new\n"), 0o600); !errors.Is(err, injected) {
+		t.Fatalf("WriteFileAtomic = %v, want the injected failure", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old\n" {
+		t.Errorf("old file now %q", got)
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 1 {
+		t.Errorf("%d entries in the folder, want only the old file", len(des))
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/corridorvpn/corridor/platform"
 )
 
 // ErrNoProfile: no profile of that name.
@@ -49,8 +51,8 @@ type Store struct {
 	sec Secrets
 
 	mu sync.Mutex
-	// rename and syncDir are the file system steps tests make fail.
-	rename func(oldpath, newpath string) error
+	// writeFile is the file system step tests make fail.
+	writeFile func(path string, data []byte, perm os.FileMode) error
 }
 
 // DefaultConfigDir is os.UserConfigDir()/corridor: ~/.config/corridor on
@@ -70,7 +72,7 @@ func OpenStore(dir string, sec Secrets) (*Store, error) {
 	if sec == nil {
 		sec = NewKeyring()
 	}
-	s := &Store{dir: dir, sec: sec, rename: os.Rename}
+	s := &Store{dir: dir, sec: sec, writeFile: platform.WriteFileAtomic}
 	for _, d := range []string{dir, s.profilesDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("could not create the profile folder: %w", err)
@@ -228,37 +230,13 @@ func (s *Store) checkFree(name, self string) error {
 	return nil
 }
 
-// write stores p atomically: a temp file in the same folder, written,
-// flushed to disk, then renamed over the old file, and the folder flushed.
-// A failure at any step leaves the old file as it was and no temp file.
+// write stores p atomically (platform.WriteFileAtomic: a temp file in the
+// same folder, flushed, renamed over the old file, the folder flushed). A
+// failure at any step leaves the old file as it was and no temp file.
 func (s *Store) write(p Profile) error {
-	dir := s.profilesDir()
-	f, err := os.CreateTemp(dir, "."+p.Name+".*.tmp")
-	if err != nil {
+	if err := s.writeFile(s.path(p.Name), encodeProfile(p, profileHeader), 0o600); err != nil {
 		return fmt.Errorf("could not save profile %q: %w", p.Name, err)
 	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("could not save profile %q: %w", p.Name, err)
-	}
-	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		return fail(err)
-	}
-	if _, err := f.Write(encodeProfile(p, profileHeader)); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := s.rename(tmp, s.path(p.Name)); err != nil {
-		return fail(err)
-	}
-	syncDir(dir)
 	return nil
 }
 

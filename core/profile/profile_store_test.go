@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/zalando/go-keyring"
+
+	"github.com/corridorvpn/corridor/platform"
 )
 
 // newTestStore opens a store in a temp folder with go-keyring's in-memory
@@ -131,7 +133,9 @@ func TestStoreAtomicWriteFailureKeepsOldFile(t *testing.T) {
 	}
 	before, _ := os.ReadFile(s.path("work"))
 	renameErr := errors.New("injected: disk full")
-	s.rename = func(string, string) error { return renameErr }
+	// The store writes through platform.WriteFileAtomic, whose own test
+	// fails its rename; here the whole write fails.
+	s.writeFile = func(string, []byte, os.FileMode) error { return renameErr }
 	p.Server = "other.example.com"
 	if err := s.Save(p); !errors.Is(err, renameErr) {
 		t.Fatalf("Save = %v", err)
@@ -149,7 +153,7 @@ func TestStoreAtomicWriteFailureKeepsOldFile(t *testing.T) {
 		t.Errorf("new: %v", err)
 	}
 	noTempFiles(t, s)
-	s.rename = os.Rename
+	s.writeFile = platform.WriteFileAtomic
 	if err := s.Save(p); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +357,7 @@ func TestStoreRenameFailureKeepsOldName(t *testing.T) {
 	}
 	vals := map[SecretKind]string{SecretPSK: "psk-1", SecretPassword: "pw-1"}
 	setSecrets(t, s.Secrets(), "work", vals)
-	s.rename = func(string, string) error { return errors.New("injected") }
+	s.writeFile = func(string, []byte, os.FileMode) error { return errors.New("injected") }
 	if err := s.Rename("work", "office"); err == nil {
 		t.Fatal("Rename succeeded")
 	}
