@@ -50,6 +50,12 @@ type ConnectConfig struct {
 	OnStage func(Stage)  // progress, from protocol goroutines
 	// TUNOptions are passed to platform.OpenTUN (tests inject a runner).
 	TUNOptions []platform.Option
+	// Userspace puts a userspace network stack (platform.Netstack) where
+	// the TUN device would be: no privileges, no device, routes or DNS
+	// on the machine; this process reaches the tunnel through
+	// Session.Netstack (corridor connect --proxy). IfName and TUNOptions
+	// are then unused.
+	Userspace bool
 }
 
 // IPsecConfig is the IPsec part of a connection.
@@ -75,11 +81,20 @@ type Session struct {
 	server netip.Addr
 	ike    *ike.Conn // nil without IPsec
 	tun    *tunnel.Tunnel
-	dev    *platform.TUN
+	dev    device
+	ns     *platform.Netstack // the device in userspace mode, else nil
 	info   ppp.IPInfo
 	mtu    int
 	done   chan struct{}
 	err    error
+}
+
+// device is what a session's packets go to: a *platform.TUN or a
+// *platform.Netstack.
+type device interface {
+	tunnel.Device
+	Name() string
+	Close() error
 }
 
 // Connect resolves the server, brings the L2TP/PPP stack up, and
@@ -153,7 +168,9 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		t.Close(closeCtx)
 		return nil, explain(err, server, ref)
 	}
-	if e := vetAddresses(info, cfg.Logger); e != nil {
+	// In userspace mode no route is added, so no address can cut the
+	// path to the server.
+	if e := vetAddresses(info, cfg.Logger); e != nil && !cfg.Userspace {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		t.Close(closeCtx)
@@ -164,17 +181,32 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	if mtu == 0 {
 		mtu = min(1500-overhead, t.PeerMRU())
 	}
-	dev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer}, cfg.TUNOptions...)
-	if err != nil {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		t.Close(closeCtx)
-		return nil, &Error{Class: ClassLocal, Msg: "could not set up the network device: " + err.Error(),
-			Hint: "creating a TUN device needs root (or CAP_NET_ADMIN)", Err: err}
+	var dev device
+	var ns *platform.Netstack
+	if cfg.Userspace {
+		ns, err = platform.OpenNetstack(info.Local, info.DNS, mtu)
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			t.Close(closeCtx)
+			return nil, &Error{Class: ClassLocal, Msg: "could not start the userspace network stack: " + err.Error(), Err: err}
+		}
+		dev = ns
+		stage("device", fmt.Sprintf("userspace network stack (no TUN device) mtu %d", mtu), StateConfiguringOS)
+	} else {
+		tdev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer}, cfg.TUNOptions...)
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			t.Close(closeCtx)
+			return nil, &Error{Class: ClassLocal, Msg: "could not set up the network device: " + err.Error(),
+				Hint: "creating a TUN device needs root (or CAP_NET_ADMIN)", Err: err}
+		}
+		dev = tdev
+		stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu), StateConfiguringOS)
 	}
-	stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu), StateConfiguringOS)
 	t.Attach(dev)
-	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, info: info, mtu: mtu, done: make(chan struct{})}
+	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, ns: ns, info: info, mtu: mtu, done: make(chan struct{})}
 	go func() {
 		<-t.Done()
 		dev.Close() // also ends the device reading routine
@@ -299,8 +331,13 @@ func (s *Session) Suites() (ikeSuite, espSuite string) {
 	return i.IKE.String(), i.ESP.String()
 }
 
-// Interface is the device name.
+// Interface is the device name (platform.NetstackName in userspace mode).
 func (s *Session) Interface() string { return s.dev.Name() }
+
+// Netstack is the userspace network stack of a session connected with
+// ConnectConfig.Userspace, through which this process opens connections
+// into the tunnel; nil for a TUN session.
+func (s *Session) Netstack() *platform.Netstack { return s.ns }
 
 // MTU is the device MTU.
 func (s *Session) MTU() int { return s.mtu }

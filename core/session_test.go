@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corridorvpn/corridor/platform"
 	"github.com/corridorvpn/corridor/tunnel/l2tp/l2tptest"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
@@ -114,5 +115,46 @@ func TestVetAddresses(t *testing.T) {
 	stubRouting(t, []netip.Addr{a("10.99.0.1")}, nil, nil)
 	if e := vetAddresses(info, nil); e == nil || e.Class != ClassProtocol {
 		t.Errorf("gateway peer: %v", e)
+	}
+}
+
+// Userspace mode needs no privileges: the session comes up on a
+// userspace network stack, opens no device, and closes cleanly.
+func TestConnectUserspace(t *testing.T) {
+	stubRouting(t, nil, nil, nil)
+	srv := l2tptest.NewServer(l2tptest.Config{User: "u", Password: "pw", Address: netip.MustParseAddr("10.99.0.2"),
+		PeerAddress: netip.MustParseAddr("10.99.0.1")})
+	defer srv.Close()
+	addr, err := srv.ListenUDP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stages []string
+	sess, err := Connect(ctx, ConnectConfig{Server: addr.String(), User: "u", Password: "pw", Userspace: true,
+		IfName: "must-not-be-used0", OnStage: func(s Stage) { stages = append(stages, s.Detail) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Interface() != platform.NetstackName || sess.Netstack() == nil {
+		t.Errorf("interface %q netstack %v", sess.Interface(), sess.Netstack())
+	}
+	if last := stages[len(stages)-1]; !strings.Contains(last, "userspace network stack") {
+		t.Errorf("last stage %q", last)
+	}
+	if _, err := net.InterfaceByName("must-not-be-used0"); err == nil {
+		t.Error("a device was created")
+	}
+	if err := sess.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sess.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after Close")
+	}
+	if st := srv.Stats(); st.IPCPUp != 1 || st.LCPTerminates+st.CDNs+st.StopCCNs == 0 {
+		t.Errorf("server stats %+v", st)
 	}
 }
