@@ -20,6 +20,7 @@ import (
 
 	"github.com/corridorvpn/corridor/core"
 	"github.com/corridorvpn/corridor/core/profile"
+	"github.com/corridorvpn/corridor/core/proxy"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
@@ -93,6 +94,7 @@ func usage(w io.Writer) {
 
 Usage:
   corridor connect [flags] SERVER[:PORT]   bring a tunnel up in the foreground
+  corridor connect --proxy PORT [flags] SERVER   the same without admin rights: a local SOCKS5/HTTP proxy into the VPN
   corridor probe [--wait D] SERVER         list the IKE proposals a server answers (no credentials)
   corridor profile add|edit|list|show|rm|import|export ...   saved profiles (secrets in the keychain)
   corridor up NAME                         connect a saved profile through the helper
@@ -116,6 +118,15 @@ the foreground until SIGINT or SIGTERM, then disconnects cleanly.
 Secrets are read from files (or standard input with "-"), never from the
 command line or the environment.
 
+With --proxy [ADDR:]PORT it needs no admin rights: instead of a TUN device
+it runs a userspace network stack and serves a SOCKS5 and HTTP proxy on
+ADDR:PORT (default address 127.0.0.1) through which applications reach the
+VPN; names given to the proxy are resolved by the VPN's DNS servers. No
+device, route or DNS setting on the machine changes. Point applications at
+it with ALL_PROXY=socks5h://127.0.0.1:PORT, curl --socks5-hostname
+127.0.0.1:PORT, http_proxy=http://127.0.0.1:PORT, or a browser's proxy
+settings.
+
 Flags:
 `
 
@@ -129,7 +140,9 @@ Exit codes:
   4  no answer from the server, or it stopped answering (also to our sign-in)
   5  the server ended the connection or broke the protocol (or assigned an
      unusable address, or gave its own address as your default gateway)
-  6  local failure (TUN device, socket; usually missing root rights)
+  6  local failure (TUN device, socket; usually missing root rights; with
+     --proxy: the port is in use, or the address is not this computer's or
+     not loopback without --proxy-allow-remote)
 `
 
 type connectFlags struct {
@@ -150,6 +163,8 @@ type connectFlags struct {
 	ikeLifetime  time.Duration
 	keepalive    time.Duration
 	kaFailures   int
+	proxy        string
+	proxyRemote  bool
 }
 
 // newConnectFlags declares corridor connect's flags.
@@ -174,6 +189,8 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	fs.DurationVar(&f.keepalive, "keepalive", profile.DefaultKeepalive, "send an LCP Echo-Request every `INTERVAL` (0: none; the server's echoes are answered either way); as for a saved profile")
 	fs.IntVar(&f.kaFailures, "keepalive-failures", profile.DefaultKeepaliveFailures, "disconnect after `N` unanswered LCP echoes in a row (with the default interval: a dead link is noticed within about 30 s)")
 	fs.StringVar(&f.secretFile, "l2tp-secret-file", "", "read an L2TP tunnel secret from `FILE` (enables tunnel authentication)")
+	fs.StringVar(&f.proxy, "proxy", "", "no admin rights needed: serve a SOCKS5 and HTTP proxy into the VPN on `[ADDR:]PORT` (default address 127.0.0.1)\ninstead of setting up a TUN device, routes and DNS")
+	fs.BoolVar(&f.proxyRemote, "proxy-allow-remote", false, "let --proxy listen on an address other computers can reach (the proxy asks for no password)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), connectHelp)
 		fs.PrintDefaults()
@@ -268,6 +285,24 @@ func connect(args []string, env Env) int {
 		return bad("--keepalive must be 0 (off) or at least 1s")
 	case f.kaFailures < 1 || f.kaFailures > 100:
 		return bad("--keepalive-failures must be between 1 and 100")
+	case f.proxy != "" && f.ifname != "":
+		return bad("--ifname names a TUN device; --proxy uses none")
+	case f.proxy == "" && f.proxyRemote:
+		return bad("--proxy-allow-remote goes with --proxy")
+	}
+	// The proxy's port is taken before anything is read or sent: a port
+	// in use fails here, not after the tunnel is up.
+	var proxyLn net.Listener
+	if f.proxy != "" {
+		ap, err := proxy.ParseAddr(f.proxy, f.proxyRemote)
+		if err == nil {
+			proxyLn, err = proxy.Listen(ap)
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "corridor: %v\n", err)
+			return ExitLocal
+		}
+		defer proxyLn.Close()
 	}
 	if _, err := ppp.ParseAuthMethods(f.auth); err != nil {
 		return bad("--auth: %v", err)
@@ -308,6 +343,7 @@ func connect(args []string, env Env) int {
 	if err != nil {
 		return fail(env.Stderr, err)
 	}
+	cfg.Userspace = proxyLn != nil
 	for _, w := range f.warnings() {
 		fmt.Fprintln(env.Stderr, "corridor: warning: "+w)
 	}
@@ -345,6 +381,19 @@ func connect(args []string, env Env) int {
 		return fail(env.Stderr, err)
 	}
 	cancel() // stop the connect-phase signal watcher
+	stopProxy := func() {}
+	if proxyLn != nil {
+		ns := sess.Netstack()
+		srv := proxy.New(proxy.Config{Dial: ns.DialContext, Lookup: ns.LookupHost, Logger: logger})
+		go func() {
+			if err := srv.Serve(proxyLn); err != nil {
+				fmt.Fprintf(env.Stderr, "corridor: the proxy stopped: %v\n", err)
+			}
+		}()
+		stopProxy = func() { srv.Close() }
+		defer stopProxy()
+		out.println("proxy: socks5 and http on " + proxyLn.Addr().String())
+	}
 	info := sess.Info()
 	dns := "none"
 	if len(info.DNS) > 0 {
@@ -360,6 +409,7 @@ func connect(args []string, env Env) int {
 	select {
 	case s := <-sigs:
 		out.println(fmt.Sprintf("disconnecting (%v)", s))
+		stopProxy() // the proxy's connections end first, then the tunnel
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancelClose()
 		sess.Close(closeCtx)

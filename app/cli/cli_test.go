@@ -59,7 +59,7 @@ func TestConnectHelpListsExitCodes(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"-password-file", "-auth", "mschapv2, pap, chap, none", "MS-CHAPv2 only", "--no-ipsec and --auth pap", "NOT encrypted", "-keepalive", "-keepalive-failures", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure"} {
+	for _, want := range []string{"-password-file", "-auth", "mschapv2, pap, chap, none", "MS-CHAPv2 only", "--no-ipsec and --auth pap", "NOT encrypted", "-keepalive", "-keepalive-failures", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure", "-proxy", "-proxy-allow-remote", "ALL_PROXY=socks5h://127.0.0.1:PORT", "no admin rights"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("help lacks %q", want)
 		}
