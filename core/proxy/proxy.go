@@ -318,7 +318,7 @@ func (s *Server) dial(ctx context.Context, network, hostport string) (net.Conn, 
 			break
 		}
 	}
-	if ctx.Err() != nil && !errors.Is(first, syscall.ECONNREFUSED) {
+	if ctx.Err() != nil && !errors.Is(first, syscall.ECONNREFUSED) && !errors.Is(first, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("%w: %w", first, context.DeadlineExceeded)
 	}
 	return nil, first

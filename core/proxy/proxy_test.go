@@ -80,6 +80,9 @@ func (f *fakeTunnel) Dial(ctx context.Context, network, address string) (net.Con
 		return (&net.Dialer{}).DialContext(ctx, "tcp", f.web.Listener.Addr().String())
 	case ap.Addr() == netip.MustParseAddr("10.0.0.9"):
 		return nil, refuse(syscall.EHOSTUNREACH)
+	case ap.Addr() == netip.MustParseAddr("10.0.0.8"): // never answers
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: ctx.Err()}
 	}
 	return nil, refuse(syscall.ECONNREFUSED)
 }
@@ -575,4 +578,31 @@ func TestCloseEndsRelays(t *testing.T) {
 	}
 	expectClosed(t, c)
 	expectClosed(t, h)
+}
+
+// A dial that outlasts the handshake timeout still gets its reply: 4 for
+// SOCKS5, 504 for HTTP.
+func TestSlowDialStillAnswers(t *testing.T) {
+	f := newFakeTunnel(t)
+	l, err := Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Dial: f.Dial, Lookup: f.Lookup, HandshakeTimeout: 100 * time.Millisecond, DialTimeout: 400 * time.Millisecond})
+	go s.Serve(l)
+	defer s.Close()
+	c := dialProxy(t, l.Addr().String())
+	if r := socksConnect(t, c, connectIPv4("10.0.0.8", 80)); r[1] != repHostUnreachable {
+		t.Errorf("reply % x, want REP 4", r)
+	}
+	h := dialProxy(t, l.Addr().String())
+	fmt.Fprintf(h, "CONNECT 10.0.0.8:443 HTTP/1.1\r\nHost: 10.0.0.8:443\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(h), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "did not answer") {
+		t.Errorf("CONNECT to a silent host: %d %q", resp.StatusCode, body)
+	}
 }

@@ -97,6 +97,10 @@ func (s *Server) serveSOCKS(c net.Conn) {
 		return
 	}
 	target := net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(p[:]))))
+	// The request is in: from here the dial's own timeout bounds the
+	// wait, and the reply must go out even after a dial that took longer
+	// than the handshake may.
+	c.SetDeadline(time.Time{})
 	if req[1] != cmdConnect {
 		s.socksReply(c, repCmdNotSupported, nil)
 		s.log.Debug("proxy: socks5 command not supported", "client", client, "cmd", req[1])
@@ -120,7 +124,6 @@ func (s *Server) serveSOCKS(c net.Conn) {
 		return
 	}
 	s.log.Debug("proxy: socks5 connect", "target", target)
-	c.SetDeadline(time.Time{})
 	relay(c, up)
 }
 
