@@ -29,11 +29,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// ReverseProxy removes the hop-by-hop headers (Connection,
 		// Proxy-Connection, Keep-Alive, Proxy-Authorization, TE, Upgrade
 		// unless asked, ...) both ways.
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL = pr.In.URL
-			pr.Out.Host = pr.In.Host
-			pr.Out.RequestURI = ""
-		},
+		// The outgoing request is already the incoming one's absolute
+		// URL and Host.
+		Rewrite:   func(*httputil.ProxyRequest) {},
 		Transport: s.tr,
 		ErrorLog:  nil,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -67,6 +67,9 @@ type Server struct {
 	http *http.Server
 	hl   *chanListener
 	tr   *http.Transport
+	// ctx ends with Close: dials in progress give up then.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{}
@@ -84,6 +87,7 @@ func New(cfg Config) *Server {
 		cfg.HandshakeTimeout = 30 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -240,6 +244,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.cancel()
 	conns, listeners := s.conns, s.listeners
 	s.conns = map[net.Conn]struct{}{}
 	s.mu.Unlock()
@@ -293,6 +298,8 @@ func (s *Server) dial(ctx context.Context, network, hostport string) (net.Conn, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{a.Unmap()}

@@ -606,3 +606,27 @@ func TestSlowDialStillAnswers(t *testing.T) {
 		t.Errorf("CONNECT to a silent host: %d %q", resp.StatusCode, body)
 	}
 }
+
+// Close does not wait for dials in progress to time out.
+func TestCloseCancelsDials(t *testing.T) {
+	f := newFakeTunnel(t)
+	l, err := Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Dial: f.Dial, Lookup: f.Lookup, DialTimeout: time.Minute})
+	go s.Serve(l)
+	c := dialProxy(t, l.Addr().String())
+	c.Write([]byte{5, 1, 0})
+	readN(t, c, 2)
+	before := f.dials.Load()
+	c.Write(connectIPv4("10.0.0.8", 80)) // never answers
+	for f.dials.Load() == before {
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v with a dial pending", d)
+	}
+}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -107,7 +106,7 @@ func (s *Server) serveSOCKS(c net.Conn) {
 		return
 	}
 
-	up, err := s.dial(context.Background(), "tcp", target)
+	up, err := s.dial(s.ctx, "tcp", target)
 	if err != nil {
 		f := classify(target, err)
 		s.socksReply(c, f.socks, nil)
