@@ -14,18 +14,41 @@ import (
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
-// The outbound data path, one IPv4 packet (RoutineReadFromDevice):
+// The outbound data path, one IPv4 packet of n bytes from the TUN device
+// to the UDP socket (RoutineReadFromDevice; byte offsets in its BufSize
+// buffer), every header written in place:
 //
-//	Device.Read into buf[Headroom:]         (batched)
-//	PPP frame header written in place       buf[Headroom-4 : Headroom]
-//	L2TP data header written in place       buf[Headroom-10 : Headroom-4]
-//	Transport.WritePacket(buf, Headroom-10) (UDP; ESP-in-UDP later, using
-//	                                         the rest of the headroom)
+//	Device.Read (batched)        IPv4 packet    buf[128 : 128+n]
+//	sendPacket                   PPP header     buf[124 : 128]   ff 03 00 21
+//	l2tp Conn.SendData           L2TP header    buf[118 : 124]
+//	Transport.WritePacket(buf, 118):
+//	  UDPTransport (no IPsec)    socket write   buf[118 : 128+n]
+//	  ike.Conn (ESP in UDP,      inner UDP      buf[110 : 118]
+//	    RFC 3948; send.go)       ESP header, IV buf[86 : 110]    AES-CBC;
+//	                                            buf[94 : 110]    AES-GCM, 3DES
+//	                             padding, pad length, next header, ICV:
+//	                                            buf[128+n : 128+n+t], t <= 33
+//	                             sealed in place, then a socket write of
+//	                             buf[86 : 128+n+t] to port 4500
+//	the kernel                   UDP (8) and IPv4 (20) in front
 //
-// The inbound path runs on the L2TP receiving goroutine: the transport reads
-// a datagram, l2tp hands our session's PPP frame to onData, which writes an
-// IPv4 payload to the Device in place (the headers before it become the
-// Device's headroom) and queues anything else for the PPP control goroutine.
+// The inbound data path, one datagram from the UDP socket to the TUN
+// device, on the L2TP receiving goroutine (offsets in its 2048-byte
+// buffer, for an L2TP data header without options):
+//
+//	Transport.ReadPacket         socket read    buf[0 : m]
+//	  UDPTransport               L2TP at        buf[0 :]
+//	  ike.Conn (receive.go)      ESP opened in place: header and IV
+//	                             buf[0 : 24] (AES-CBC; [0 : 16] AES-GCM,
+//	                             3DES), inner UDP buf[24 : 32], L2TP at
+//	                             buf[32 :]; IKE and keepalives drop out
+//	l2tp dispatch                L2TP header (6), our session: PPP frame
+//	                             at L2TP+6 to onData
+//	onData                       PPP header (4): an IPv4 packet at
+//	                             L2TP+10 goes to Device.Write in place (the
+//	                             headers before it are the device's
+//	                             headroom); other protocols are queued
+//	                             for the PPP control goroutine
 
 // Device is what the tunnel needs from a TUN device: wireguard-go's
 // tun.Device batch interface. bufs[i][offset:] holds packet i.
@@ -37,13 +60,30 @@ type Device interface {
 
 const (
 	// Headroom is reserved in front of every outbound packet for the
-	// headers written in place: PPP (4), L2TP (6), and a transport's own.
+	// headers written in place: PPP (4), L2TP (6) and the transport's
+	// (l2tp.TransportHeadroom: an inner UDP header and the longest ESP
+	// header and IV, 32), minHeadroom = 42 in all. It is rounded up to
+	// 128, which keeps the IP header 16-byte aligned and leaves room for
+	// whatever else a device puts in front of a packet.
 	Headroom = 128
+	// Tailroom is left behind every outbound packet for the transport's
+	// trailer: l2tp.TransportTailroom, the longest ESP padding, trailer
+	// and ICV.
+	Tailroom = l2tp.TransportTailroom
 	// BufSize is the size of a data path buffer: headroom, a packet of up
-	// to MaxMTU bytes, and tailroom for a transport's trailer.
+	// to MaxMTU bytes, and tailroom.
 	BufSize = 2048
 	// MaxMTU is the largest device MTU the buffers allow.
 	MaxMTU = 1500
+)
+
+// minHeadroom is what the headers in front of an outbound packet take.
+const minHeadroom = ppp.FrameHeaderLen + l2tp.DataHeaderLen + l2tp.TransportHeadroom
+
+// Headroom and BufSize suffice (a compile error otherwise).
+const (
+	_ uint = Headroom - minHeadroom
+	_ uint = BufSize - (Headroom + MaxMTU + Tailroom)
 )
 
 // Stage names a step of bringing the tunnel up, for progress lines.
@@ -344,7 +384,7 @@ func (t *Tunnel) Stats() Stats {
 
 // sendControl sends a PPP control packet (from the PPP goroutine).
 func (t *Tunnel) sendControl(proto ppp.Protocol, pkt []byte) error {
-	buf := make([]byte, Headroom+len(pkt), Headroom+len(pkt)+64)
+	buf := make([]byte, Headroom+len(pkt), Headroom+len(pkt)+Tailroom)
 	copy(buf[Headroom:], pkt)
 	ppp.PutFrameHeader(buf[Headroom-ppp.FrameHeaderLen:], proto)
 	return t.conn.SendData(buf, Headroom-ppp.FrameHeaderLen)

@@ -59,7 +59,8 @@ func (u *UDPTransport) ReadPacket(buf []byte) (int, int, error) {
 	return 0, n, err
 }
 
-// WritePacket implements l2tp.Transport.
+// WritePacket implements l2tp.Transport. It sends buf[off:] as it is and
+// uses none of the room around it: the kernel adds UDP and IPv4.
 func (u *UDPTransport) WritePacket(buf []byte, off int) error {
 	_, err := u.c.Write(buf[off:])
 	if err != nil && errors.Is(err, syscall.ECONNREFUSED) {

@@ -719,3 +719,20 @@ func TestHeader(t *testing.T) {
 		t.Errorf("SPI %x Seq %x", h.SPI(), h.Seq())
 	}
 }
+
+// MaxHeadLen and MaxTailLen bound every suite's Overhead, and are reached.
+func TestMaxOverhead(t *testing.T) {
+	var maxHead, maxTail int
+	for s := Suite(1); int(s) < len(suites); s++ {
+		p := s.params()
+		if p.ivLen > MaxIVLen || p.icvLen > MaxICVLen || p.align > maxAlign {
+			t.Errorf("%v: IV %d, ICV %d, alignment %d beyond MaxIVLen %d, MaxICVLen %d, maxAlign %d",
+				s, p.ivLen, p.icvLen, p.align, MaxIVLen, MaxICVLen, maxAlign)
+		}
+		head, tail := s.Overhead()
+		maxHead, maxTail = max(maxHead, head), max(maxTail, tail)
+	}
+	if maxHead != MaxHeadLen || maxTail != MaxTailLen {
+		t.Errorf("largest Overhead %d, %d; MaxHeadLen, MaxTailLen = %d, %d", maxHead, maxTail, MaxHeadLen, MaxTailLen)
+	}
+}

@@ -155,6 +155,26 @@ func (s Suite) Overhead() (head, maxTail int) {
 	return HeaderLen + p.ivLen, p.align - 1 + trailerLen + p.icvLen
 }
 
+// The most any suite adds around a payload, for buffers sized once for
+// every suite (Overhead reports what one suite adds). A test checks them
+// against every suite.
+const (
+	// MaxIVLen is the longest explicit IV: AES-CBC's 16 bytes (RFC 3602 3).
+	MaxIVLen = 16
+	// MaxICVLen is the longest ICV: HMAC-SHA2-256-128 (RFC 4868 2.3) and
+	// the AES-GCM tag (RFC 4106 6) are 16 bytes.
+	MaxICVLen = 16
+	// MaxHeadLen is the most Seal writes in front of a payload: the ESP
+	// header and the longest IV.
+	MaxHeadLen = HeaderLen + MaxIVLen
+	// MaxTailLen is the most Seal writes after a payload: padding to the
+	// widest alignment (up to 15 bytes for AES's 16-byte block, RFC 4303
+	// 2.4), pad length and next header, and the longest ICV.
+	MaxTailLen = maxAlign - 1 + trailerLen + MaxICVLen
+
+	maxAlign = 16 // the AES block
+)
+
 func (s Suite) checkKeymat(keymat []byte) (encKeyLen int, err error) {
 	p := s.params()
 	if p == nil {

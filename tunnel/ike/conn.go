@@ -167,6 +167,8 @@ type Conn struct {
 	routine   sync.WaitGroup
 }
 
+var _ l2tp.Transport = (*Conn)(nil) // send.go and receive.go
+
 // Info describes what was negotiated.
 type Info struct {
 	IKE      IKESuite
@@ -328,8 +330,8 @@ func (c *Conn) send(msg []byte) error {
 	port := uint16(c.port.Load())
 	b := msg
 	if port == c.nattPort {
-		b = make([]byte, 4+len(msg))
-		copy(b[4:], msg)
+		b = make([]byte, nonESPMarkerLen+len(msg))
+		copy(b[nonESPMarkerLen:], msg)
 	}
 	_, err := c.udp.WriteToUDPAddrPort(b, netip.AddrPortFrom(c.server, port))
 	return err
@@ -378,17 +380,6 @@ func (c *Conn) recv(ctx context.Context, deadline time.Time) ([]byte, error) {
 			return append([]byte(nil), b...), nil
 		}
 	}
-}
-
-// ikePayload returns the IKE message in a datagram from port, if it is one.
-func (c *Conn) ikePayload(b []byte, port uint16) ([]byte, bool) {
-	switch {
-	case port == c.ikePort:
-		return b, len(b) >= HeaderLen
-	case len(b) >= 4+HeaderLen && b[0]|b[1]|b[2]|b[3] == 0:
-		return b[4:], true
-	}
-	return nil, false
 }
 
 // verdict is what an exchange makes of a datagram.
@@ -810,8 +801,8 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 		ps = append(ps, Payload{PayloadKE, dh.pub})
 	}
 	la, sa4 := c.local.Addr().As4(), c.server.As4()
-	idciBody := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: la[:]}.Append(nil)
-	idcrBody := ID{Type: IDIPv4Addr, Protocol: 17, Port: cfg.L2TPPort, Data: sa4[:]}.Append(nil)
+	idciBody := ID{Type: IDIPv4Addr, Protocol: ipProtoUDP, Port: cfg.L2TPPort, Data: la[:]}.Append(nil)
+	idcrBody := ID{Type: IDIPv4Addr, Protocol: ipProtoUDP, Port: cfg.L2TPPort, Data: sa4[:]}.Append(nil)
 	ps = append(ps, Payload{PayloadID, idciBody}, Payload{PayloadID, idcrBody},
 		// RFC 3947 5.2: in transport mode both original addresses.
 		Payload{sa.natt.natoaType(), appendNATOA(nil, c.local.Addr())},
@@ -989,125 +980,6 @@ func responderLifetime(b []byte) (time.Duration, bool) {
 		return 0, false
 	}
 	return lifeOf(Transform{Attrs: as}, p2AttrLifeType, p2AttrLifeDur)
-}
-
-// ReadPacket implements l2tp.Transport: it returns the L2TP datagram of
-// the next ESP packet, decrypted in place; IKE messages go to the IKE
-// goroutine and NAT keepalives are dropped.
-func (c *Conn) ReadPacket(buf []byte) (int, int, error) {
-	n, from, err := c.udp.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		if e := c.Err(); e != nil {
-			return 0, 0, e
-		}
-		return 0, 0, err
-	}
-	if from.Addr().Unmap() != c.server {
-		return 0, 0, l2tp.ErrDropped
-	}
-	if b, ok := c.ikePayload(buf[:n], from.Port()); ok {
-		select {
-		case c.ikeCh <- append([]byte(nil), b...):
-		default:
-		}
-		return 0, 0, l2tp.ErrDropped
-	}
-	if from.Port() != c.nattPort {
-		return 0, 0, l2tp.ErrDropped
-	}
-	return c.decap(buf, n)
-}
-
-// decap opens the ESP packet buf[:n] in place and returns where its L2TP
-// datagram lies.
-func (c *Conn) decap(buf []byte, n int) (int, int, error) {
-	spi, ok := esp.PeekSPI(buf[:n])
-	if !ok {
-		return 0, 0, l2tp.ErrDropped // keepalive (RFC 3948 2.3) or junk
-	}
-	in := c.in.Load()
-	sa := in.cur
-	if in.prev != nil && spi == in.prev.SPI() {
-		sa = in.prev
-	}
-	off, end, next, err := sa.Open(buf, 0, n)
-	if err != nil {
-		c.log.Debug("esp drop", "spi", spi, "err", err)
-		return 0, 0, l2tp.ErrDropped
-	}
-	if !c.rxSeen.Load() {
-		c.rxSeen.Store(true)
-	}
-	// Transport mode carries the inner UDP datagram of L2TP.
-	if next != 17 || end-off < 8 {
-		return 0, 0, l2tp.ErrDropped
-	}
-	return off + 8, end - off - 8, nil
-}
-
-// bufPool holds buffers for packets without enough head- or tailroom.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
-
-// seqRekey is the outbound sequence number that triggers a rekey.
-const seqRekey = 0xf0000000
-
-// writeHead is room for the inner UDP header plus the largest ESP head.
-const writeHead = 8 + 8 + 16
-
-// WritePacket implements l2tp.Transport: buf[off:] is an L2TP datagram.
-func (c *Conn) WritePacket(buf []byte, off int) error {
-	var tmp *[]byte
-	start, stop, b, err := c.encap(buf, off, &tmp)
-	if tmp != nil {
-		defer bufPool.Put(tmp)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = c.udp.WriteToUDPAddrPort(b[start:stop], netip.AddrPortFrom(c.server, c.nattPort))
-	return err
-}
-
-// encap seals the L2TP datagram buf[off:] into an ESP packet, in place
-// when buf has the room, otherwise in a pooled buffer it returns in *tmp.
-func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error) {
-	sa := c.out.Load()
-	end := len(buf)
-	if off < writeHead || cap(buf)-end < 64 {
-		p := bufPool.Get().(*[]byte)
-		*tmp = p
-		nb := (*p)[:cap(*p)]
-		if 64+end-off+64 > len(nb) {
-			return 0, 0, nil, fmt.Errorf("ike: packet of %d bytes too large", end-off)
-		}
-		copy(nb[64:], buf[off:end])
-		buf, end, off = nb[:64+end-off], 64+end-off, 64
-	}
-	// The inner UDP header (RFC 768); checksum 0 is allowed for IPv4 and
-	// ESP's ICV protects the datagram (RFC 3948 3.1.1 leaves it to us).
-	u := buf[off-8 : off]
-	binary.BigEndian.PutUint16(u[0:], c.cfg.L2TPPort)
-	binary.BigEndian.PutUint16(u[2:], c.cfg.L2TPPort)
-	binary.BigEndian.PutUint16(u[4:], uint16(8+end-off))
-	u[6], u[7] = 0, 0
-	start, stop, err := sa.Seal(buf[:end], off-8, end, 17)
-	if err == nil && sa.SeqNumber() >= seqRekey {
-		// RFC 4303 3.3.3: the counter must not cycle; rekey well before.
-		select {
-		case c.rekeyCh <- struct{}{}:
-		default:
-		}
-	}
-	if err != nil {
-		if errors.Is(err, esp.ErrSeqExhausted) {
-			select {
-			case c.rekeyCh <- struct{}{}:
-			default:
-			}
-		}
-		return 0, 0, nil, err
-	}
-	return start, stop, buf, nil
 }
 
 // Err reports why the IKE session ended, if it did.

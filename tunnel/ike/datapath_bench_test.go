@@ -26,8 +26,11 @@ import (
 
 const (
 	benchPayload  = 1400
-	benchHeadroom = 128
+	benchHeadroom = 128 // tunnel.Headroom (package tunnel is above this one)
 )
+
+// The bench buffers have the room of tunnel's (a compile error otherwise).
+const _ uint = benchHeadroom - (ppp.FrameHeaderLen + l2tp.DataHeaderLen + l2tp.TransportHeadroom)
 
 type benchSuite struct {
 	name   string

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/corridorvpn/corridor/tunnel/esp"
 )
 
 // Transport carries L2TP datagrams to and from the peer: a connected UDP
@@ -23,7 +25,9 @@ type Transport interface {
 	ReadPacket(buf []byte) (off, n int, err error)
 	// WritePacket sends buf[off:]. buf[:off] is headroom the transport
 	// may overwrite with its own headers; capacity past len(buf) is
-	// tailroom it may use for trailers.
+	// tailroom it may use for trailers. This package and tunnel leave at
+	// least TransportHeadroom and TransportTailroom; a transport given
+	// less than it needs copies.
 	WritePacket(buf []byte, off int) error
 	Close() error
 }
@@ -404,19 +408,29 @@ func (c *Conn) send(m *Message, sessionID uint16) {
 }
 
 func (c *Conn) write(frame []byte) {
-	// Control messages are rare; a copy buys headroom for the transport.
-	buf := make([]byte, txHeadroom+len(frame), txHeadroom+len(frame)+txTailroom)
-	copy(buf[txHeadroom:], frame)
-	if err := c.tr.WritePacket(buf, txHeadroom); err != nil {
+	// Control messages are rare; a copy buys the transport its room.
+	buf := make([]byte, TransportHeadroom+len(frame), TransportHeadroom+len(frame)+TransportTailroom)
+	copy(buf[TransportHeadroom:], frame)
+	if err := c.tr.WritePacket(buf, TransportHeadroom); err != nil {
 		c.log.Debug("l2tp send failed", "err", err)
 	}
 }
 
-// Headroom and tailroom this package leaves for a transport in the
-// buffers it sends (ESP-in-UDP needs about 8+16 in front, 16+2+32 behind).
+// The room a Transport may write around an L2TP datagram, derived from
+// the largest transport: ESP in UDP (ike.Conn, RFC 3948) writes the inner
+// UDP header of L2TP and the ESP header and IV in front of it, and the
+// ESP padding, trailer and ICV behind; UDPTransport writes nothing in
+// place (the kernel adds UDP and IPv4). The control messages sent here
+// leave exactly this room; package tunnel adds its own headers on top.
 const (
-	txHeadroom = 64
-	txTailroom = 64
+	// UDPHeaderLen is the size of a UDP header (RFC 768).
+	UDPHeaderLen = 8
+	// TransportHeadroom is the inner UDP header and the longest ESP
+	// header and IV: 8 + 8 + 16.
+	TransportHeadroom = UDPHeaderLen + esp.MaxHeadLen
+	// TransportTailroom is the longest ESP padding, pad length, next
+	// header and ICV: 15 + 2 + 16.
+	TransportTailroom = esp.MaxTailLen
 )
 
 func (c *Conn) receive(frame []byte) {
