@@ -169,7 +169,9 @@ func NewSA(spi uint32, s Suite, keymat []byte) (*SA, error) {
 		// The IV generator's key: see writeIV.
 		var k [16]byte
 		rand.Read(k[:])
-		if sa.ivGen, err = aes.NewCipher(k[:]); err != nil {
+		sa.ivGen, err = aes.NewCipher(k[:])
+		clear(k[:])
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -192,6 +194,24 @@ func (sa *SA) newScratch(encrypt bool) *scratch {
 	}
 	sc.mac = hmac.New(sa.p.newHash, sa.macKey)
 	return sc
+}
+
+// Wipe overwrites with zeros the keying material the SA keeps in byte
+// slices and arrays of its own: the HMAC key, the AES-GCM salt and the
+// salt in Open's nonce. It must not run concurrently with Seal or Open,
+// and the SA must not be used afterwards.
+//
+// What the standard library derived from the keys cannot be wiped and is
+// left to the garbage collector: the key schedules inside the
+// cipher.Block and cipher.AEAD, the HMAC states (which hold the key's
+// inner and outer pads), and the pooled scratches of Seal with their
+// HMAC states and nonces (sync.Pool cannot be walked).
+func (sa *SA) Wipe() {
+	clear(sa.macKey)
+	clear(sa.salt[:])
+	if sa.rx != nil {
+		clear(sa.rx.nonce[:])
+	}
 }
 
 // SPI returns the SA's Security Parameters Index.

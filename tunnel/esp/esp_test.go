@@ -736,3 +736,29 @@ func TestMaxOverhead(t *testing.T) {
 		t.Errorf("largest Overhead %d, %d; MaxHeadLen, MaxTailLen = %d, %d", maxHead, maxTail, MaxHeadLen, MaxTailLen)
 	}
 }
+
+// Wipe zeroes the key copies the SA holds in byte slices and arrays.
+func TestWipe(t *testing.T) {
+	for _, c := range allConfigs() {
+		tx, rx := pair(t, c.suite, c.encKeyLen)
+		buf := make([]byte, 256)
+		start, stop, err := tx.Seal(buf, 64, 71, 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := rx.Open(buf, start, stop); err != nil {
+			t.Fatal(err)
+		}
+		for _, sa := range []*SA{tx, rx} {
+			sa.Wipe()
+			sa.Wipe() // twice is fine
+			if len(sa.macKey) != c.suite.AuthKeyLen() {
+				t.Errorf("%v: HMAC key of %d bytes after Wipe, want %d", c, len(sa.macKey), c.suite.AuthKeyLen())
+			}
+			if slices.ContainsFunc(sa.macKey, func(b byte) bool { return b != 0 }) || sa.salt != [gcmSaltLen]byte{} ||
+				sa.rx.nonce != [12]byte{} {
+				t.Errorf("%v: after Wipe: HMAC key % x, salt % x, Open's nonce % x", c, sa.macKey, sa.salt, sa.rx.nonce)
+			}
+		}
+	}
+}

@@ -155,6 +155,7 @@ type Conn struct {
 	// Owned by the IKE goroutine (Dial before it starts).
 	ike     *ikeSA
 	child   *childSA
+	retired *childSA          // the pair a rekey replaced, until retire
 	replies map[string][]byte // a peer message we answered -> our answer
 	dpdSeq  uint32
 
@@ -165,6 +166,15 @@ type Conn struct {
 	errMu     sync.Mutex
 	err       error
 	routine   sync.WaitGroup
+
+	// The data path passes a gate for every packet it seals or opens;
+	// Close shuts both before it wipes the keys. Each sits on a cache
+	// line of its own: the reader and the writers run on different cores.
+	_      [64]byte
+	txGate gate
+	_      [64]byte
+	rxGate gate
+	_      [64]byte
 }
 
 var _ l2tp.Transport = (*Conn)(nil) // send.go and receive.go
@@ -222,6 +232,7 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 	c := newConn(cfg, u, netip.AddrPortFrom(localIP, u.LocalAddr().(*net.UDPAddr).AddrPort().Port()), server)
 	if err := c.handshake(ctx); err != nil {
 		u.Close()
+		c.wipeKeys()
 		return nil, err
 	}
 	c.start()
@@ -229,8 +240,10 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 }
 
 // newConn makes the Conn of an initiator at local on socket u; cfg has
-// its defaults.
+// its defaults. The Conn keeps a copy of the pre-shared key, which Close
+// wipes; the caller's is left alone.
 func newConn(cfg Config, u packetConn, local netip.AddrPort, server netip.Addr) *Conn {
+	cfg.PSK = bytes.Clone(cfg.PSK)
 	c := &Conn{
 		cfg: cfg, udp: u, server: server, log: cfg.Logger, local: local,
 		ikeCh:   make(chan []byte, 16),
@@ -890,6 +903,8 @@ func (c *Conn) quickMode(ctx context.Context, sa *ikeSA) (*childSA, error) {
 	n := ch.suite.Suite.KeyMaterialLen(ch.suite.KeyLen)
 	kin := keymat(sa.suite.Hash, sa.keys.d, gxy, protoESP, spib, ni, nr, n)
 	kout := keymat(sa.suite.Hash, sa.keys.d, gxy, protoESP, outSPI, ni, nr, n)
+	defer clear(kin) // the SAs keep copies
+	defer clear(kout)
 	if ch.in, err = esp.NewSA(binary.BigEndian.Uint32(spib), ch.suite.Suite, kin); err != nil {
 		return nil, err
 	}
@@ -1003,7 +1018,8 @@ func (c *Conn) fail(err error) {
 }
 
 // Close implements l2tp.Transport: it deletes the SAs at the server
-// (RFC 2408 3.15) and closes the socket.
+// (RFC 2408 3.15), closes the socket and wipes the keys (wipeKeys).
+// Packets written after Close fail with net.ErrClosed.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		if c.stop != nil {
@@ -1017,6 +1033,11 @@ func (c *Conn) Close() error {
 			c.sendDelete(c.ike, c.child)
 		}
 		c.fail(net.ErrClosed)
+		// The IKE goroutine has ended; once the packets being sealed
+		// and opened are out, nothing uses the keys any more.
+		c.txGate.close()
+		c.rxGate.close()
+		c.wipeKeys()
 	})
 	return nil
 }

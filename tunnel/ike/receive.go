@@ -14,6 +14,8 @@ import (
 //	shorter than an ESP header     a NAT keepalive (RFC 3948 2.3): dropped
 //	ESP header and IV              buf[0:head]; the SPI picks the SA, the
 //	                               current one or the one a rekey replaced
+//	rx gate entered                Close waits for the packet before it
+//	                               wipes the keys
 //	anti-replay, ICV, decryption   esp.SA.Open, in place; the padding,
 //	                               trailer and ICV are cut off
 //	inner UDP header               buf[head : head+8] (next header 17)
@@ -73,6 +75,10 @@ func (c *Conn) decap(buf []byte, n int) (int, int, error) {
 	if !ok {
 		return 0, 0, l2tp.ErrDropped // keepalive (RFC 3948 2.3) or junk
 	}
+	if !c.rxGate.enter() {
+		return 0, 0, l2tp.ErrDropped // closed: the next read fails
+	}
+	defer c.rxGate.leave()
 	in := c.in.Load()
 	sa := in.cur
 	if in.prev != nil && spi == in.prev.SPI() {

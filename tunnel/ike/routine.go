@@ -28,8 +28,7 @@ func (c *Conn) routineIKE(ctx context.Context) {
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	lastKeepalive, lastDPD := time.Now(), time.Time{}
-	var retired *childSA
-	var retiredAt time.Time
+	var retiredAt time.Time // when a rekey replaced c.retired
 	for {
 		select {
 		case <-ctx.Done():
@@ -42,10 +41,10 @@ func (c *Conn) routineIKE(ctx context.Context) {
 			}
 			old := c.child
 			if err := c.rekeyChild(ctx); err == nil {
-				if retired != nil {
-					c.retire(retired)
+				if c.retired != nil {
+					c.retire(c.retired)
 				}
-				retired, retiredAt = old, time.Now()
+				c.retired, retiredAt = old, time.Now()
 			}
 		case now := <-tick.C:
 			if now.Sub(lastKeepalive) >= c.cfg.KeepaliveInterval {
@@ -64,9 +63,9 @@ func (c *Conn) routineIKE(ctx context.Context) {
 				c.sendDPD()
 				lastDPD = now
 			}
-			if retired != nil && now.Sub(retiredAt) >= graceOldSA {
-				c.retire(retired)
-				retired = nil
+			if c.retired != nil && now.Sub(retiredAt) >= graceOldSA {
+				c.retire(c.retired)
+				c.retired = nil
 			}
 			if now.After(rekeyAt(c.ike.born, c.ike.lifetime)) && now.After(c.ike.retry) {
 				if err := c.rekeyIKE(ctx); err != nil && now.After(c.ike.born.Add(c.ike.lifetime)) {
@@ -77,10 +76,10 @@ func (c *Conn) routineIKE(ctx context.Context) {
 			if now.After(rekeyAt(c.child.born, c.child.lifetime)) && now.After(c.child.retry) {
 				old := c.child
 				if err := c.rekeyChild(ctx); err == nil {
-					if retired != nil {
-						c.retire(retired)
+					if c.retired != nil {
+						c.retire(c.retired)
 					}
-					retired, retiredAt = old, time.Now()
+					c.retired, retiredAt = old, time.Now()
 				} else if now.After(old.born.Add(old.lifetime)) {
 					c.fail(fmt.Errorf("ike: the ESP SA expired and could not be renewed: %w", err))
 					return

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 
@@ -16,6 +17,8 @@ import (
 // goroutines), in place in the caller's buffer; off is where the L2TP
 // datagram starts, end = len(buf):
 //
+//	tx gate entered                Close waits for the packet before it
+//	                               wipes the keys
 //	less room than txHeadroom in   copied to buf[txHeadroom:] of a pooled
 //	  front or txTailroom behind   buffer first (control messages of
 //	                               l2tp and tunnel leave the room)
@@ -79,6 +82,10 @@ func (c *Conn) WritePacket(buf []byte, off int) error {
 // encap seals the L2TP datagram buf[off:] into an ESP packet, in place
 // when buf has the room, otherwise in a pooled buffer it returns in *tmp.
 func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error) {
+	if !c.txGate.enter() {
+		return 0, 0, nil, net.ErrClosed
+	}
+	defer c.txGate.leave()
 	sa := c.out.Load()
 	end := len(buf)
 	if off < txHeadroom || cap(buf)-end < txTailroom {
