@@ -348,6 +348,19 @@ func TestHelperProxyIntranet(t *testing.T) {
 		os.Exit(1)
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/zero/"), 10, 64); err == nil {
+			// /zero/N: N bytes, for throughput measurements.
+			w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+			buf := make([]byte, 64<<10)
+			for n > 0 {
+				k, err := w.Write(buf[:min(n, int64(len(buf)))])
+				if err != nil {
+					return
+				}
+				n -= int64(k)
+			}
+			return
+		}
 		fmt.Fprintf(w, "intranet says hello to %s\n", r.URL.Path)
 	}))
 	ready := "listening"
@@ -430,4 +443,64 @@ func socks5Connect(proxy, host string, port uint16) int {
 		return -1
 	}
 	return int(r[1])
+}
+
+// TestProxyThroughput downloads the same 200 MB from the intranet through
+// the proxy (corridor connect --proxy, as uid 65534) and through TUN mode
+// (corridor connect as root, a host route to the intranet over ctest0),
+// one after the other against the same SoftEther server, and logs the
+// rate and the client's CPU time per GB (user+system of the corridor
+// process over its whole life). Only with CORRIDOR_E2E_THROUGHPUT=1: it
+// measures, it does not judge.
+func TestProxyThroughput(t *testing.T) {
+	if os.Getenv("CORRIDOR_E2E_THROUGHPUT") == "" {
+		t.Skip("set CORRIDOR_E2E_THROUGHPUT=1 to measure proxy and TUN throughput")
+	}
+	s := server(t)
+	startIntranet(t, s)
+	pw, psk := nobodyFiles(t, s)
+	const size = 200 << 20
+	url := fmt.Sprintf("http://%s:%d/zero/%d", intranetIP, intranetPort, size)
+	download := func(mode string, via ...string) (mbps float64) {
+		args := append([]string{"-sS", "--max-time", "300", "--noproxy", "", "-o", "/dev/null", "-w", "%{size_download} %{time_total}"}, via...)
+		out, errs, code := inClient(t, s, "curl", append(args, url)...)
+		var n, secs float64
+		if _, err := fmt.Sscan(out, &n, &secs); code != 0 || err != nil || n != size {
+			t.Fatalf("%s: curl exit %d, %q %q", mode, code, out, errs)
+		}
+		return n * 8 / secs / 1e6
+	}
+	cpuPerGB := func(c *client) float64 {
+		st := c.cmd.ProcessState
+		return (st.UserTime() + st.SystemTime()).Seconds() / (float64(size) / (1 << 30))
+	}
+
+	c := startNobody(t, s, "connect", "--user", s.User, "--password-file", pw, "--psk-file", psk, "--proxy", proxyPort, s.Addr)
+	c.waitConnected(45 * time.Second)
+	proxyRate := download("proxy", "--socks5-hostname", "127.0.0.1:"+proxyPort)
+	if code := c.terminate(); code != 0 {
+		t.Fatalf("proxy mode exit %d", code)
+	}
+	proxyCPU := cpuPerGB(c)
+	time.Sleep(11 * time.Second) // SoftEther keeps the last client's entry about 10 s
+
+	tc := startCorridor(t, s, s.Password, s.PSK)
+	tc.waitConnected(45 * time.Second)
+	if out, errs, code := inClient(t, s, "ip", "route", "add", intranetIP+"/32", "dev", "ctest0"); code != 0 {
+		t.Fatalf("route to the intranet: %s %s", out, errs)
+	}
+	tunRate := download("tun")
+	if code := tc.terminate(); code != 0 {
+		t.Fatalf("TUN mode exit %d", code)
+	}
+	tunCPU := cpuPerGB(tc)
+	esp := "?"
+	for _, l := range strings.Split(c.stdout(), "\n") {
+		if strings.HasPrefix(l, "ipsec: sa established ") {
+			esp = strings.TrimPrefix(l, "ipsec: sa established ")
+		}
+	}
+	t.Logf("200 MB download through SoftEther, L2TP/IPsec %s:", esp)
+	t.Logf("  proxy (SOCKS5, userspace stack): %.1f Mbit/s, client CPU %.1f s per GB", proxyRate, proxyCPU)
+	t.Logf("  TUN (kernel TCP):                %.1f Mbit/s, client CPU %.1f s per GB (the kernel's TCP work is not counted)", tunRate, tunCPU)
 }
