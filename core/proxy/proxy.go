@@ -181,8 +181,10 @@ func (s *Server) Serve(l net.Listener) error {
 		return nil
 	}
 	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
+	// Every wg.Add happens under mu while not closed: never after Close's
+	// Wait began.
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		s.http.Serve(s.hl)
@@ -207,11 +209,15 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return err
 		}
-		if !s.track(c, true) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
 			c.Close()
 			continue
 		}
+		s.conns[c] = struct{}{}
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(c)
