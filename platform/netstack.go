@@ -32,7 +32,6 @@ type Netstack struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	drained   chan struct{}
 }
 
 // NetstackName is what Netstack.Name reports in place of an interface name.
@@ -58,7 +57,7 @@ func OpenNetstack(local netip.Addr, dns []netip.Addr, mtu int) (*Netstack, error
 	if err != nil {
 		return nil, fmt.Errorf("platform: userspace network stack: %w", err)
 	}
-	return &Netstack{dev: dev, net: n, dns: servers, drained: make(chan struct{})}, nil
+	return &Netstack{dev: dev, net: n, dns: servers}, nil
 }
 
 // Name is NetstackName: there is no OS interface.
@@ -98,7 +97,6 @@ func (s *Netstack) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		go func() {
-			defer close(s.drained)
 			bufs, sizes := [][]byte{make([]byte, 65536)}, []int{0}
 			for {
 				if _, err := s.dev.Read(bufs, sizes, 0); err != nil {

@@ -121,3 +121,37 @@ func TestOpenNetstackBadInput(t *testing.T) {
 		t.Error("MTU 20 accepted")
 	}
 }
+
+// Close must neither hang nor panic while the stack has packets to send
+// and nobody reads them (the tunnel's reader has already gone): here, SYNs
+// of dials that can never complete.
+func TestNetstackCloseWithNoReader(t *testing.T) {
+	s, err := OpenNetstack(netip.MustParseAddr("192.168.30.10"), nil, 1400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dialed := make(chan struct{}, 10)
+	for i := range 10 {
+		go func() {
+			s.DialContext(ctx, "tcp", netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)).String())
+			dialed <- struct{}{}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung with unread packets")
+	}
+	cancel()
+	for range 10 {
+		select {
+		case <-dialed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a dial did not return after Close")
+		}
+	}
+}
