@@ -23,8 +23,10 @@
 // (which removes the hop-by-hop headers of RFC 9110 7.6.1), so parsing,
 // keep-alive and chunking are the standard library's.
 //
-// Every connection's goroutines end when either side closes; Close ends
-// them all.
+// Every connection's goroutines end when either side closes: a client or
+// server that only half-closes (shutdown of its sending side) ends the
+// relay both ways, so no goroutine waits on a peer that went quiet.
+// Close ends them all.
 package proxy
 
 import (
