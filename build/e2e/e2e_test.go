@@ -62,15 +62,17 @@ func server(t *testing.T) *softether.Server {
 
 // client is one corridor connect process in the client namespace.
 type client struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	out    strings.Builder // stdout
-	errb   strings.Builder // stderr
-	lines  chan string
-	waited chan struct{}
-	err    error
-	start  time.Time
+	t    *testing.T
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  strings.Builder // stdout
+	errb strings.Builder // stderr
+	// stamped: each stdout line with the time since start it arrived.
+	stamped []string
+	lines   chan string
+	waited  chan struct{}
+	err     error
+	start   time.Time
 }
 
 // startClient runs corridor connect over raw L2TP (--no-ipsec).
@@ -120,6 +122,7 @@ func startCorridorAt(t *testing.T, s *softether.Server, target, password, psk st
 		for sc.Scan() {
 			c.mu.Lock()
 			c.out.WriteString(sc.Text() + "\n")
+			c.stamped = append(c.stamped, fmt.Sprintf("%6.2fs %s", time.Since(c.start).Seconds(), sc.Text()))
 			c.mu.Unlock()
 			select {
 			case c.lines <- sc.Text():

@@ -243,23 +243,34 @@ func TestLossyConnectRuns(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("LOSSY_MIN")); err == nil {
 		minOK = v
 	}
-	s := server(t)
 	var times []time.Duration
 	var failed []string
 	for i := 0; i < runs; i++ {
 		seed := lossySeed + uint64(i)*1000003
 		ok := t.Run(fmt.Sprintf("run%02d", i), func(t *testing.T) {
+			// A server of its own per run: a run whose teardown the
+			// losses cut short leaves this Debian build of SoftEther
+			// wedged for raw L2TP (DESIGN.md 3), and the next run would
+			// measure that instead.
+			s := server(t)
 			r := startRelay(t, s, 1701, 10, seed)
 			c := startCorridorAt(t, s, "127.0.0.1", s.Password, "", "-v")
 			line, code := c.waitConnectedOrExit(60 * time.Second)
 			d := time.Since(c.start)
 			if line == "" {
-				failed = append(failed, fmt.Sprintf("seed %d: exit %d after %v: %s", seed, code, d.Round(time.Millisecond), strings.TrimSpace(tail(c.stderr(), 1))))
+				f := fmt.Sprintf("seed %d: exit %d after %v: %s", seed, code, d.Round(time.Millisecond), strings.TrimSpace(tail(c.stderr(), 1)))
+				t.Log(f)
+				failed = append(failed, f)
 				return
 			}
 			times = append(times, d)
 			retries := strings.Count(c.stdout(), "trying again in a new l2tp session")
 			t.Logf("seed %d: connected after %v (%d new l2tp sessions)", seed, d.Round(time.Millisecond), retries)
+			if d > 3*time.Second {
+				c.mu.Lock()
+				t.Logf("stages:\n  %s", strings.Join(c.stamped, "\n  "))
+				c.mu.Unlock()
+			}
 			if code := c.terminate(); code != 0 {
 				t.Errorf("exit code after SIGTERM = %d, want 0", code)
 			}
