@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
+	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/corridorvpn/corridor/core"
 	"github.com/corridorvpn/corridor/core/daemon"
 	"github.com/corridorvpn/corridor/core/profile"
@@ -224,6 +226,17 @@ func profileCmd(args []string, env Env) int {
 		return ExitUsage
 	}
 	sub, args := args[0], args[1:]
+	if helpArg([]string{sub}) || (helpArg(args) && profileSubFlags(sub, env) != nil) {
+		// Help needs no profile store (nor keychain).
+		if fs := profileSubFlags(sub, env); fs != nil {
+			code, _ := parseFlags(fs, []string{"-h"}, env)
+			return code
+		}
+		f := newProfileFlags("add", env)
+		f.fs.SetOutput(env.Stdout)
+		f.fs.Usage()
+		return ExitOK
+	}
 	svc, err := openService("")
 	if err != nil {
 		return fail(env.Stderr, err)
@@ -237,11 +250,8 @@ func profileCmd(args []string, env Env) int {
 	case "add", "edit":
 		f := newProfileFlags(sub, env)
 		name, rest := splitName(args)
-		if err := f.fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return ExitOK
-			}
-			return ExitUsage
+		if code, ok := parseFlags(f.fs, rest, env); !ok {
+			return code
 		}
 		if name == "" || f.fs.NArg() != 0 {
 			return bad("expected the profile NAME first and flags after it")
@@ -291,8 +301,20 @@ func profileCmd(args []string, env Env) int {
 		fmt.Fprintln(env.Stdout)
 		return ExitOK
 	case "list":
+		fs := profileSubFlags(sub, env)
+		if code, ok := parseFlags(fs, args, env); !ok {
+			return code
+		}
+		if fs.NArg() != 0 {
+			return bad("takes no arguments")
+		}
+		names := fs.Lookup("names").Value.String() == "true"
 		ps, errs := st.List()
 		for _, p := range ps {
+			if names {
+				fmt.Fprintln(env.Stdout, p.Name)
+				continue
+			}
 			mode := "L2TP/IPsec"
 			if !p.IPsec {
 				mode = "L2TP"
@@ -307,12 +329,17 @@ func profileCmd(args []string, env Env) int {
 		}
 		return ExitOK
 	case "show", "export":
-		fs := flag.NewFlagSet("profile "+sub, flag.ContinueOnError)
-		fs.SetOutput(env.Stderr)
-		out := fs.String("o", "", "write to `FILE` instead of standard output")
+		fs := profileSubFlags(sub, env)
 		name, rest := splitName(args)
-		if err := fs.Parse(rest); err != nil || name == "" {
+		if code, ok := parseFlags(fs, rest, env); !ok {
+			return code
+		}
+		if name == "" || fs.NArg() != 0 {
 			return bad("expected a profile NAME")
+		}
+		out := new(string)
+		if o := fs.Lookup("o"); o != nil {
+			*out = o.Value.String()
 		}
 		p, err := st.Get(name)
 		if err != nil {
@@ -342,7 +369,11 @@ func profileCmd(args []string, env Env) int {
 		}
 		return ExitOK
 	case "rm":
-		if len(args) != 1 {
+		name, rest := splitName(args)
+		if code, ok := parseFlags(profileSubFlags(sub, env), rest, env); !ok {
+			return code
+		}
+		if name == "" || len(rest) != 0 {
 			return bad("expected a profile NAME")
 		}
 		if err := svc.RemoveProfile(args[0]); err != nil {
@@ -351,7 +382,11 @@ func profileCmd(args []string, env Env) int {
 		fmt.Fprintf(env.Stdout, "profile %q removed with its secrets\n", args[0])
 		return ExitOK
 	case "import":
-		if len(args) != 1 {
+		fs := profileSubFlags(sub, env)
+		if code, ok := parseFlags(fs, args, env); !ok {
+			return code
+		}
+		if args = fs.Args(); len(args) != 1 {
 			return bad("expected a FILE (.nmconnection or .mobileconfig)")
 		}
 		data, err := os.ReadFile(args[0])
@@ -384,6 +419,36 @@ func profileCmd(args []string, env Env) int {
 	return bad("unknown subcommand (add, edit, list, show, rm, import, export)")
 }
 
+// profileSubs are profile's subcommands.
+var profileSubs = []string{"add", "edit", "list", "show", "rm", "import", "export"}
+
+// profileSubFlags is the flag set of profile SUB, nil for an unknown SUB.
+// Flags whose values the command reads are declared here (for --help and
+// the completions) and looked up by name where they are used.
+func profileSubFlags(sub string, env Env) *flag.FlagSet {
+	var fs *flag.FlagSet
+	switch sub {
+	case "add", "edit":
+		return newProfileFlags(sub, env).fs
+	case "list":
+		fs = newFlagSet("profile list", "Usage: corridor profile list [--names]\n\nLists the saved profiles: name, server, user, mode.\n")
+		fs.Bool("names", false, "print only the names, one a line (for scripts and shell completion)")
+	case "show":
+		fs = newFlagSet("profile show", "Usage: corridor profile show NAME\n\nPrints the profile as its file holds it, and which secrets the keychain holds.\n")
+	case "export":
+		fs = newFlagSet("profile export", "Usage: corridor profile export NAME [-o FILE]\n\nPrints the profile without its secrets, to share or back up.\n")
+		fs.String("o", "", "write to `FILE` instead of standard output")
+	case "rm":
+		fs = newFlagSet("profile rm", "Usage: corridor profile rm NAME\n\nRemoves the profile and its secrets in the keychain.\n")
+	case "import":
+		fs = newFlagSet("profile import", "Usage: corridor profile import FILE\n\nImports a NetworkManager .nmconnection or an Apple .mobileconfig file; its secrets go to the keychain.\n")
+	default:
+		return nil
+	}
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
 // splitName takes a leading NAME argument off args.
 func splitName(args []string) (string, []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -397,10 +462,16 @@ func upCmd(args []string, env Env) int {
 	fs.SetOutput(env.Stderr)
 	socket := fs.String("socket", "", "the helper's `SOCKET` (default "+daemon.DefaultSocket+")")
 	wait := fs.Duration("wait", 90*time.Second, "how long to wait for connected (0: do not wait)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: corridor up NAME [--socket PATH] [--wait D]\n\nConnects the saved profile NAME through the helper and waits until it is up.\nExit codes as for corridor connect.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	name, rest := splitName(args)
-	if err := fs.Parse(rest); err != nil || name == "" {
-		fmt.Fprintln(env.Stderr, "usage: corridor up NAME [--socket PATH] [--wait D]")
-		return ExitUsage
+	if code, ok := parseFlags(fs, rest, env); !ok {
+		return code
+	}
+	if name == "" || fs.NArg() != 0 {
+		return usageError(env, "up", "expected one profile NAME, then flags")
 	}
 	svc, err := openService(*socket)
 	if err != nil {
@@ -480,9 +551,16 @@ func downCmd(args []string, env Env) int {
 	fs := flag.NewFlagSet("down", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	socket := fs.String("socket", "", "the helper's `SOCKET`")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: corridor down [NAME] [--socket PATH]\n\nDisconnects the session of profile NAME, or all of them without NAME.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	name, rest := splitName(args)
-	if err := fs.Parse(rest); err != nil {
-		return ExitUsage
+	if code, ok := parseFlags(fs, rest, env); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return usageError(env, "down", "expected at most one profile NAME, then flags")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -501,9 +579,16 @@ func statusCmd(args []string, env Env) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	socket := fs.String("socket", "", "the helper's `SOCKET`")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+	asJSON := fs.Bool("json", false, "print JSON: {\"version\": 1, \"sessions\": [...]} (stable, see README)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: corridor status [--json] [--socket PATH]\n\nThe helper's sessions: state, address, counters.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, env); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return usageError(env, "status", "takes no arguments")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -545,8 +630,15 @@ func watchCmd(args []string, env Env) int {
 	socket := fs.String("socket", "", "the helper's `SOCKET`")
 	asJSON := fs.Bool("json", false, "one JSON event per line")
 	stats := fs.Bool("stats", false, "also print statistics events")
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: corridor watch [--json] [--stats] [--socket PATH]\n\nPrints the helper's events as they happen, until Ctrl-C.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, env); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return usageError(env, "watch", "takes no arguments")
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -598,18 +690,40 @@ func daemonCmd(args []string, env Env) int {
 	}
 	m := core.NewManager(&core.RealStack{RouterOptions: ropts}, core.WithManagerLogger(log))
 	srv := &daemon.Server{Engine: m, Log: log}
-	path := socketPath(*socket)
-	if err := srv.Listen(path, *group); err != nil {
-		return fail(env.Stderr, err)
+	// Started by corridor.socket, systemd hands over the listening socket
+	// (LISTEN_FDS); otherwise the helper creates it.
+	lns, err := activation.Listeners()
+	if err != nil {
+		return fail(env.Stderr, fmt.Errorf("daemon: the sockets systemd passed: %w", err))
 	}
-	log.Info("daemon: listening", "socket", path, "pid", os.Getpid())
+	path := socketPath(*socket)
+	if len(lns) > 0 && lns[0] != nil {
+		for _, extra := range lns[1:] {
+			if extra != nil {
+				extra.Close()
+			}
+		}
+		srv.UseListener(lns[0], *group)
+		log.Info("daemon: listening on the socket systemd passed", "socket", lns[0].Addr().String(), "pid", os.Getpid())
+	} else {
+		if err := srv.Listen(path, *group); err != nil {
+			return fail(env.Stderr, err)
+		}
+		log.Info("daemon: listening", "socket", path, "pid", os.Getpid())
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	err := srv.Serve(ctx)
+	// Type=notify: systemd counts the helper as started from here.
+	sdnotify.SdNotify(false, sdnotify.SdNotifyReady)
+	go func() {
+		<-ctx.Done()
+		sdnotify.SdNotify(false, sdnotify.SdNotifyStopping)
+	}()
+	err = srv.Serve(ctx)
 	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer ccancel()
 	m.Close(cctx)
-	os.Remove(path)
+	srv.RemoveSocket() // not systemd's: that one outlives the helper
 	log.Info("daemon: stopped")
 	if err != nil {
 		return fail(env.Stderr, err)

@@ -67,9 +67,11 @@ type Server struct {
 	// with the kernel's peer credentials).
 	Allow func(uid, gid uint32) bool
 
-	ln  net.Listener
-	wg  sync.WaitGroup
-	gid int
+	ln   net.Listener
+	wg   sync.WaitGroup
+	gid  int
+	path string      // the socket Listen created, or ""
+	made os.FileInfo // and what it was then
 }
 
 // Listen creates the socket at path: mode 0660 owned by root and group
@@ -81,21 +83,22 @@ func (s *Server) Listen(path, group string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	os.Remove(path) // a stale socket of a crashed daemon
+	if err := removeStale(path); err != nil {
+		return err
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return fmt.Errorf("daemon: socket: %w", err)
 	}
+	// Close must not unlink the path: a second daemon that lost the race
+	// for it would otherwise delete the socket of the first. The daemon
+	// command removes it on shutdown when it created it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	s.gid = -1
 	mode := os.FileMode(0o600)
-	if group != "" {
-		if g, err := user.LookupGroup(group); err == nil {
-			gid, _ := strconv.Atoi(g.Gid)
-			if err := os.Chown(path, 0, gid); err == nil {
-				s.gid, mode = gid, 0o660
-			}
-		} else {
-			s.logger().Warn("daemon: socket group not found; only root may connect", "group", group)
+	if gid, ok := s.lookupGroup(group); ok {
+		if err := os.Chown(path, 0, gid); err == nil {
+			s.gid, mode = gid, 0o660
 		}
 	}
 	if err := os.Chmod(path, mode); err != nil {
@@ -103,7 +106,84 @@ func (s *Server) Listen(path, group string) error {
 		return err
 	}
 	s.ln = ln
+	s.path = path
+	s.made, _ = os.Lstat(path)
 	return nil
+}
+
+// RemoveSocket removes the socket Listen created, once Serve has
+// returned, unless it is no longer ours: a newer helper's socket at the
+// same path (another file, or one that answers: inode numbers are
+// reused) stays.
+func (s *Server) RemoveSocket() {
+	if s.made == nil {
+		return
+	}
+	fi, err := os.Lstat(s.path)
+	if err != nil || !os.SameFile(fi, s.made) {
+		return
+	}
+	if c, err := net.DialTimeout("unix", s.path, 2*time.Second); err == nil {
+		c.Close()
+		return
+	}
+	os.Remove(s.path)
+}
+
+// ErrRunning is the error of Listen when another helper answers on the
+// socket path.
+var ErrRunning = errors.New("another Corridor helper is already running")
+
+// removeStale removes what is at path when it is the socket of a
+// daemon that is gone (a crash leaves it behind). A socket that answers
+// belongs to a running daemon: that is ErrRunning, and path stays.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("daemon: socket: %w", err)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("daemon: %s exists and is not a socket; remove it or choose another --socket", path)
+	}
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%w on %s (stop it first: sudo systemctl stop corridor.service corridor.socket)", ErrRunning, path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("daemon: removing the stale socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// UseListener serves on ln, a socket someone else created (systemd's
+// socket activation: corridor.socket sets its owner and mode). Members
+// of group may connect, besides root, as with Listen.
+func (s *Server) UseListener(ln net.Listener, group string) {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	s.gid = -1
+	if gid, ok := s.lookupGroup(group); ok {
+		s.gid = gid
+	}
+	s.ln = ln
+}
+
+func (s *Server) lookupGroup(group string) (int, bool) {
+	if group == "" {
+		return 0, false
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		s.logger().Warn("daemon: socket group not found; only root may connect", "group", group)
+		return 0, false
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	return gid, err == nil
 }
 
 func (s *Server) logger() *slog.Logger {
