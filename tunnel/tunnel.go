@@ -123,6 +123,9 @@ func (s Stage) String() string {
 	case StageIPCP:
 		return "ipcp: " + s.IP.String()
 	case StageAuthRetry:
+		if s.Detail != "" {
+			return "ppp: " + s.Detail + "; trying again in a new l2tp session"
+		}
 		return "ppp: no answer to our authentication; trying again in a new l2tp session"
 	}
 	return fmt.Sprintf("stage %d", s.Kind)
@@ -189,7 +192,7 @@ func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
 	}
 	t.conn = l2tp.NewConn(tr, lc)
 	t.cfg.PPP = pc
-	t.link.Store(ppp.NewLink(pc, t.sendControl, t.onPPPEvent))
+	t.link.Store(ppp.NewLink(t.pppConfig(0), t.sendControl, t.onPPPEvent))
 	t.sendData = t.conn.SendData
 	t.ipv4Open = func() bool { return t.link.Load().IPv4Open() }
 	t.input = func(p ppp.Protocol, b []byte) { t.link.Load().Input(p, b) }
@@ -266,13 +269,18 @@ func (t *Tunnel) run(ctx context.Context) {
 		select {
 		case err := <-linkErr:
 			cancelLink()
-			if errors.Is(err, ppp.ErrAuthNoAnswer) && restarts < maxSessionRestarts && !t.closing.Load() {
+			startOver := errors.Is(err, ppp.ErrAuthNoAnswer) || errors.Is(err, ppp.ErrStalled)
+			if startOver && restarts < maxSessionRestarts && !t.closing.Load() {
 				t.log.Info("no answer to our authentication; starting a new l2tp session", "err", err, "restart", restarts+1)
-				t.stage(Stage{Kind: StageAuthRetry})
+				why := "no answer to our authentication"
+				if errors.Is(err, ppp.ErrStalled) {
+					why = "the server stopped short in link setup (a lost packet it resends only after seconds)"
+				}
+				t.stage(Stage{Kind: StageAuthRetry, Detail: why})
 				// The new link takes the input first: the server's first
 				// LCP Configure-Request follows its ICRP at once and
 				// would otherwise reach the finished link.
-				t.link.Store(ppp.NewLink(t.cfg.PPP, t.sendControl, t.onPPPEvent))
+				t.link.Store(ppp.NewLink(t.pppConfig(restarts+1), t.sendControl, t.onPPPEvent))
 				up := t.conn.NewSession()
 				select {
 				case <-up:
@@ -289,7 +297,7 @@ func (t *Tunnel) run(ctx context.Context) {
 			// session and tunnel politely, then report PPP's reason. A
 			// dead peer, or one that stopped answering our
 			// authentication, gets CDN and StopCCN once, without waiting.
-			if errors.Is(err, ppp.ErrEchoTimeout) || errors.Is(err, ppp.ErrAuthNoAnswer) {
+			if errors.Is(err, ppp.ErrEchoTimeout) || startOver {
 				t.conn.Abandon()
 			} else {
 				t.conn.Close()
@@ -318,6 +326,16 @@ func (t *Tunnel) run(ctx context.Context) {
 		}
 		return
 	}
+}
+
+// pppConfig is the configuration of the link started after restarts new
+// sessions: it may end early on a stall (ppp.Config.RestartOnStall) only
+// while another restart is left, so the last link waits for the server as
+// long as RFC 1661 says.
+func (t *Tunnel) pppConfig(restarts int) ppp.Config {
+	c := t.cfg.PPP
+	c.RestartOnStall = restarts < maxSessionRestarts
+	return c
 }
 
 // watchUp closes t.linkUp when link's IPCP opens, or returns when the

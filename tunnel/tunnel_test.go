@@ -539,3 +539,83 @@ func TestTunnelAuthFailureThenCDN(t *testing.T) {
 		t.Fatalf("WaitUp = %v, want a ppp.AuthError", err)
 	}
 }
+
+// dropFirst wraps a transport and drops the first inbound PPP frame of
+// proto whose first byte (the code) is code: a server packet lost on the
+// way.
+type dropFirst struct {
+	l2tp.Transport
+	proto   ppp.Protocol
+	code    byte
+	mu      sync.Mutex
+	dropped int
+}
+
+func (d *dropFirst) ReadPacket(buf []byte) (int, int, error) {
+	for {
+		off, n, err := d.Transport.ReadPacket(buf)
+		if err != nil {
+			return off, n, err
+		}
+		pkt := buf[off : off+n]
+		if h, hoff, end, err := l2tp.ParseHeader(pkt); err == nil && !h.Control {
+			if proto, payload, err := ppp.ParseFrame(pkt[hoff:end]); err == nil && proto == d.proto && len(payload) > 0 && payload[0] == d.code {
+				d.mu.Lock()
+				drop := d.dropped == 0
+				if drop {
+					d.dropped++
+				}
+				d.mu.Unlock()
+				if drop {
+					continue
+				}
+			}
+		}
+		return off, n, nil
+	}
+}
+
+// TestTunnelStallStartsOver: a server that resends its lost packets only
+// on a 3 s restart timer (SoftEther, pppd) used to cost those 3 s for a
+// lost LCP Configure-Request or CHAP Challenge. Now the link notices the
+// silence after StallWait (1 s) and the tunnel starts over in a new L2TP
+// session, which costs a round trip.
+func TestTunnelStallStartsOver(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		proto ppp.Protocol
+		code  byte
+	}{
+		{"lcp-request", ppp.ProtoLCP, byte(ppp.CodeConfReq)},
+		{"chap-challenge", ppp.ProtoCHAP, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			scfg := testServerConfig()
+			scfg.RestartInterval = 3 * time.Second
+			srv := l2tptest.NewServer(scfg)
+			defer srv.Close()
+			h := &harness{t: t, srv: srv, dev: platformtest.NewChannelTUN()}
+			tr := &dropFirst{Transport: srv.Transport(), proto: c.proto, code: c.code}
+			start := time.Now()
+			h.start(tr, nil)
+			h.mustUp()
+			took := time.Since(start)
+			t.Logf("up after %v", took)
+			tr.mu.Lock()
+			dropped := tr.dropped
+			tr.mu.Unlock()
+			if dropped != 1 {
+				t.Fatalf("dropped %d packets, want 1", dropped)
+			}
+			if took > 2500*time.Millisecond {
+				t.Errorf("up after %v, want well under the server's 3 s restart timer", took)
+			}
+			if n := h.stageCount(StageAuthRetry); n != 1 {
+				t.Errorf("%d restarts, want 1", n)
+			}
+			if s := srv.Stats(); s.Sessions != 2 || s.Tunnels != 1 {
+				t.Errorf("server stats %+v, want 2 sessions in 1 tunnel", s)
+			}
+		})
+	}
+}

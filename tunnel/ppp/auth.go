@@ -64,7 +64,7 @@ func (l *Link) authTimeout() {
 		l.sendPAP()
 	case l.auth.method == AuthPAP:
 		l.fail(fmt.Errorf("ppp: no answer to %d PAP requests: %w", l.auth.attempts, ErrNoAnswer))
-	case l.auth.chapResp != nil && l.auth.respSends < maxCHAPResponses && l.now.Before(l.chapDeadline()):
+	case l.auth.chapResp != nil && l.auth.respSends < l.maxResponses() && l.now.Before(l.chapDeadline()):
 		l.sendCHAPResponse()
 	case l.auth.chapResp != nil:
 		l.fail(fmt.Errorf("ppp: no answer to our %v response (sent %s over %v): %w",
@@ -207,6 +207,19 @@ func (l *Link) answerChallenge(m AuthMethod, ch CHAPChallengeMsg) {
 // answer.
 const maxCHAPResponses = 4
 
+// maxResponses is maxCHAPResponses, or 2 when the caller can start over
+// in a new session (Config.RestartOnStall): a server that answers in
+// milliseconds and did not answer two sends a second apart has most
+// likely lost its Success (SoftEther never repeats it), and a new
+// session costs less than waiting on. The last link, with no restart
+// left, waits the whole schedule for a slow (RADIUS) server.
+func (l *Link) maxResponses() int {
+	if l.cfg.RestartOnStall {
+		return 2
+	}
+	return maxCHAPResponses
+}
+
 // sendCHAPResponse sends (or resends) our CHAP Response. RFC 1994 4.1
 // (Implementation Notes): "Because the Success might be lost, the
 // authenticator MUST allow repeated Response packets" and answer them with
@@ -225,7 +238,7 @@ func (l *Link) sendCHAPResponse() {
 	l.auth.respSends++
 	l.sendCP(ProtoCHAP, l.auth.chapResp)
 	d := 2 * l.cfg.RestartInterval // the last Response's own wait
-	if l.auth.respSends < maxCHAPResponses {
+	if l.auth.respSends < l.maxResponses() {
 		d = min(d<<(l.auth.respSends-1), l.cfg.MaxRestartInterval)
 	}
 	l.timers[tAuth].at = minTime(l.chapDeadline(), l.now.Add(d))

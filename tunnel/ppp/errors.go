@@ -28,6 +28,10 @@ var (
 	// with one LCP Terminate-Request and no wait for its Ack; a fresh
 	// L2TP session and Link may well succeed.
 	ErrAuthNoAnswer error = &wrapped{"ppp: the server did not answer our authentication", ErrNoAnswer}
+	// ErrStalled: the peer should have spoken and has not (see
+	// Config.StallWait); returned only when Config.RestartOnStall is set.
+	// It wraps ErrNoAnswer. The link ends at once, as for ErrAuthNoAnswer.
+	ErrStalled error = &wrapped{"ppp: the server stopped short during link setup", ErrNoAnswer}
 	// ErrBadAddress: IPCP ended with an address no host can use (RFC 6890
 	// special-purpose addresses: loopback, multicast, broadcast,
 	// link-local, unspecified). It wraps ErrProtocol.

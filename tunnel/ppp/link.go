@@ -64,6 +64,17 @@ type Config struct {
 	// first request, and a packet arriving meanwhile delays its answer.
 	// Negative disables it.
 	NudgeDelay time.Duration // default 30ms
+	// StallWait and RestartOnStall: a peer whose own packets are lost
+	// resends them only on its restart timer (SoftEther and pppd: 3 s).
+	// When our LCP Configure-Request has been acknowledged but the
+	// peer's own Configure-Request has not come for StallWait, or LCP is
+	// open and the CHAP Challenge has not come for StallWait (SoftEther
+	// sends it 0.3 s after; pppd at once), and RestartOnStall is set, Run
+	// ends with ErrStalled so that the caller can start over in a new
+	// L2TP session, which costs a round trip instead of that timer.
+	// Without RestartOnStall the link waits, as RFC 1661 does.
+	StallWait      time.Duration // default 1s
+	RestartOnStall bool
 	// AuthTimeout bounds the authentication phase.
 	AuthTimeout time.Duration // default 20s
 
@@ -103,6 +114,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 20 * time.Second
+	}
+	if c.StallWait <= 0 {
+		c.StallWait = time.Second
 	}
 	if c.NudgeDelay == 0 {
 		c.NudgeDelay = 30 * time.Millisecond
@@ -159,23 +173,28 @@ type Link struct {
 	ipOpen atomic.Bool // IPCP opened: IPv4 packets may flow
 
 	// owned by Run
-	now        time.Time
-	timers     [5]timer // lcp, ipcp, auth, echo, nudge
-	err        error
-	done       bool
-	auth       authState
-	echoID     byte
-	echoMiss   int
-	discardID  byte
-	ipcpHeard  bool // an IPCP packet came from the peer since LCP opened
-	nudges     int  // Discard-Requests sent since the last armNudge
-	infoMu     sync.Mutex
-	info       IPInfo
-	upOnce     bool
-	authOK     AuthMethod
-	authRounds int
-	refusal    *AuthRefusedError // the server insisted on a method we refuse
-	upSignal   chan struct{}
+	now    time.Time
+	timers [6]timer // lcp, ipcp, auth, echo, nudge, stall
+	// stall detection (Config.StallWait): which wait is armed, and what
+	// the peer has shown of its LCP since the link started.
+	stallKind   int // 0 none, 1 waiting for the peer's Configure-Request, 2 for the CHAP Challenge
+	lcpAcked    bool
+	peerReqSeen bool
+	err         error
+	done        bool
+	auth        authState
+	echoID      byte
+	echoMiss    int
+	discardID   byte
+	ipcpHeard   bool // an IPCP packet came from the peer since LCP opened
+	nudges      int  // Discard-Requests sent since the last armNudge
+	infoMu      sync.Mutex
+	info        IPInfo
+	upOnce      bool
+	authOK      AuthMethod
+	authRounds  int
+	refusal     *AuthRefusedError // the server insisted on a method we refuse
+	upSignal    chan struct{}
 }
 
 type timer struct {
@@ -189,6 +208,7 @@ const (
 	tAuth
 	tEcho
 	tNudge
+	tStall
 )
 
 // NewLink returns a link that sends through send and reports progress to
@@ -317,7 +337,7 @@ func (l *Link) fail(err error) {
 	if l.err == nil {
 		l.err = err
 	}
-	if errors.Is(err, ErrEchoTimeout) || errors.Is(err, ErrAuthNoAnswer) {
+	if errors.Is(err, ErrEchoTimeout) || errors.Is(err, ErrAuthNoAnswer) || errors.Is(err, ErrStalled) {
 		if l.lcp.state == stOpened {
 			l.transmit(ProtoLCP, AppendCP(nil, CodeTermReq, l.nextLCPID(), nil))
 		}
@@ -331,7 +351,28 @@ func (l *Link) fail(err error) {
 	l.finish(l.err)
 }
 
+// stallCondition says which stall, if any, the link is waiting through.
+func (l *Link) stallCondition() int {
+	switch {
+	case !l.lcp.Opened() && l.lcpAcked && !l.peerReqSeen:
+		return 1
+	case l.lcp.Opened() && (l.auth.method == AuthCHAPMD5 || l.auth.method == AuthMSCHAPv2) &&
+		l.auth.chapChallenge == nil && l.authOK == AuthNone:
+		return 2
+	}
+	return 0
+}
+
 func (l *Link) armTimers() {
+	if !l.cfg.RestartOnStall {
+		l.timers[tStall].at = time.Time{}
+	} else if k := l.stallCondition(); k != l.stallKind {
+		l.stallKind = k
+		l.timers[tStall].at = time.Time{}
+		if k != 0 {
+			l.timers[tStall].at = l.now.Add(l.cfg.StallWait)
+		}
+	}
 	for i, f := range [...]*fsm{l.lcp, l.ipcp} {
 		tm := &l.timers[i]
 		if !f.timerOn {
@@ -374,6 +415,12 @@ func (l *Link) fireTimers() {
 			l.echoTick()
 		case tNudge:
 			l.nudge()
+		case tStall:
+			if l.stallKind == 1 {
+				l.fail(fmt.Errorf("ppp: the server acknowledged our LCP request but sent none of its own within %v: %w", l.cfg.StallWait, ErrStalled))
+			} else if l.stallKind == 2 {
+				l.fail(fmt.Errorf("ppp: LCP is open but the server sent no %v challenge within %v: %w", l.auth.method, l.cfg.StallWait, ErrStalled))
+			}
 		}
 		if l.done {
 			return
@@ -484,6 +531,12 @@ func (l *Link) handleLCP(pkt []byte) {
 		if l.auth.failed != nil {
 			l.lcp.reason = l.auth.failed
 		}
+	}
+	switch code {
+	case CodeConfReq:
+		l.peerReqSeen = true
+	case CodeConfAck:
+		l.lcpAcked = true
 	}
 	if err := l.lcp.input(code, id, data); errors.Is(err, errUnknownCode) {
 		l.sendCP(ProtoLCP, AppendCP(nil, CodeCodeRej, l.nextLCPID(), pkt[:min(len(pkt), 1400)]))

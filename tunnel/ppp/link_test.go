@@ -1138,3 +1138,28 @@ func TestLinkCHAPResponseUnanswered(t *testing.T) {
 		t.Errorf("gave up %v after the first Response, want about 240ms, not AuthTimeout", d)
 	}
 }
+
+// TestLinkCHAPResponseUnansweredStartOver: when the caller can start over
+// in a new session (RestartOnStall), an unanswered Response is sent only
+// twice before the link gives up, not four times.
+func TestLinkCHAPResponseUnansweredStartOver(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.chapMute = true
+	cfg := testConfig()
+	cfg.AuthTimeout = 3 * time.Second
+	cfg.RestartOnStall = true
+	r := startLink(t, cfg, srv)
+	err := r.wait()
+	if !errors.Is(err, ErrAuthNoAnswer) || !strings.Contains(err.Error(), "sent 2 times") {
+		t.Fatalf("Run = %v, want ErrAuthNoAnswer after two sends", err)
+	}
+	n := 0
+	for _, p := range srv.received() {
+		if p.proto == ProtoCHAP && p.code == CHAPResponse {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d CHAP Responses, want 2", n)
+	}
+}
