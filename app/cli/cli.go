@@ -64,25 +64,15 @@ func Run(args []string, env Env) int {
 		return ExitUsage
 	}
 	switch args[0] {
-	case "connect":
-		return connect(args[1:], env)
-	case "probe":
-		return probeCmd(args[1:], env)
-	case "profile":
-		return profileCmd(args[1:], env)
-	case "up":
-		return upCmd(args[1:], env)
-	case "down":
-		return downCmd(args[1:], env)
-	case "status":
-		return statusCmd(args[1:], env)
-	case "watch":
-		return watchCmd(args[1:], env)
-	case "daemon":
-		return daemonCmd(args[1:], env)
-	case "help", "-h", "--help":
+	case "-h", "-help", "--help":
 		usage(env.Stdout)
 		return ExitOK
+	case "--version", "-version":
+		printVersion(env.Stdout)
+		return ExitOK
+	}
+	if c := lookup(args[0]); c != nil {
+		return c.run(args[1:], env)
 	}
 	fmt.Fprintf(env.Stderr, "corridor: unknown command %q\n", args[0])
 	usage(env.Stderr)
@@ -102,9 +92,12 @@ Usage:
   corridor status [--json]                 sessions, addresses, counters
   corridor watch [--json] [--stats]        events as they happen
   corridor daemon [--socket P] [--group G] the privileged helper (root): TUN, routes, DNS
-  corridor help
+  corridor completion bash|zsh|fish        a shell completion script
+  corridor version                         version, commit and Go version (also --version)
+  corridor help [COMMAND]
 
-Run "corridor connect --help" for its flags and exit codes.
+Every command takes --help (its flags); "corridor connect --help" also
+lists the exit codes.
 `)
 }
 
@@ -249,11 +242,8 @@ func connect(args []string, env Env) int {
 	// Accept flags before and after the server argument.
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return ExitOK
-			}
-			return ExitUsage
+		if code, ok := parseFlags(fs, args, env); !ok {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break
@@ -503,11 +493,8 @@ func probeCmd(args []string, env Env) int {
 	fs.SetOutput(env.Stderr)
 	wait := fs.Duration("wait", 2*time.Second, "how long to wait for answers (`DURATION`)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), probeHelp); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if code, ok := parseFlags(fs, args, env); !ok {
+		return code
 	}
 	if fs.NArg() != 1 || *wait <= 0 {
 		fmt.Fprintln(env.Stderr, "corridor probe: expected one SERVER argument and a positive --wait")

@@ -55,9 +55,9 @@ func TestConnectUsageErrors(t *testing.T) {
 }
 
 func TestConnectHelpListsExitCodes(t *testing.T) {
-	code, _, stderr := run(t, "", "connect", "--help")
-	if code != ExitOK {
-		t.Fatalf("exit %d", code)
+	code, stderr, errs := run(t, "", "connect", "--help") // on stdout
+	if code != ExitOK || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	for _, want := range []string{"-password-file", "-auth", "mschapv2, pap, chap, none", "MS-CHAPv2 only", "--no-ipsec and --auth pap", "NOT encrypted", "-keepalive", "-keepalive-failures", "Exit codes:", "3  authentication failed", "4  no answer", "6  local failure", "-proxy", "-proxy-allow-remote", "ALL_PROXY=socks5h://127.0.0.1:PORT", "no admin rights"} {
 		if !strings.Contains(stderr, want) {
