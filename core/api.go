@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/corridorvpn/corridor/core/profile"
@@ -81,11 +82,36 @@ func (s State) Connecting() bool {
 
 // ErrorInfo is an *Error as plain data (Error.Info, ErrorInfo.Err).
 type ErrorInfo struct {
-	Class   Class   `json:"class"` // as text: "authentication"
+	Class Class `json:"class"` // as text: "authentication"
+	// Code is the failure as a stable machine-readable word beside the
+	// words of Msg (see Codes); empty (an older helper's) reads as the
+	// class's code, and is written so.
+	Code    string  `json:"code"`
 	Msg     string  `json:"msg"`
 	Hint    string  `json:"hint,omitempty"`
 	HintKey HintKey `json:"hint_key,omitempty"`
 	HintArg string  `json:"hint_arg,omitempty"`
+}
+
+// MarshalJSON writes i with its Code, the class's when i has none.
+func (i ErrorInfo) MarshalJSON() ([]byte, error) {
+	type plain ErrorInfo
+	if i.Code == "" {
+		i.Code = codeOf(i.Class, i.HintKey)
+	}
+	return json.Marshal(plain(i))
+}
+
+// StatusReportVersion is the version of StatusReport's shape.
+const StatusReportVersion = 1
+
+// StatusReport is what corridor status --json prints: a stable,
+// versioned shape (README: "Machine-readable output"). Fields may be
+// added within a version; none is removed or changes meaning.
+type StatusReport struct {
+	Version  int        `json:"version"`
+	Sessions []Status   `json:"sessions"`        // never null
+	Error    *ErrorInfo `json:"error,omitempty"` // the helper could not be asked
 }
 
 // Stats are a session's counters and rates.

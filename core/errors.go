@@ -40,6 +40,51 @@ func (c Class) String() string {
 	return classNames[ClassInternal]
 }
 
+// Failure codes: an ErrorInfo's Code, stable for scripts. Each class has
+// one; some failures have a finer one.
+const (
+	CodeInternal          = "internal"
+	CodeUsage             = "usage"
+	CodeAuthFailed        = "auth-failed"
+	CodeNoAnswer          = "no-answer"
+	CodeProtocol          = "protocol"
+	CodeLocal             = "local"
+	CodeAuthMethodRefused = "auth-method-refused" // the two sides allow no common sign-in method (class authentication)
+	CodeProposalsRefused  = "proposals-refused"   // the server accepts none of the IKE/ESP proposals (class protocol or no answer)
+	CodeSecretMissing     = "secret-missing"      // the profile's password, PSK or L2TP secret is not in the keychain (class usage)
+)
+
+// Codes lists every failure code.
+var Codes = []string{CodeInternal, CodeUsage, CodeAuthFailed, CodeNoAnswer, CodeProtocol, CodeLocal,
+	CodeAuthMethodRefused, CodeProposalsRefused, CodeSecretMissing}
+
+var classCodes = [...]string{ClassInternal: CodeInternal, ClassUsage: CodeUsage, ClassAuth: CodeAuthFailed,
+	ClassNoAnswer: CodeNoAnswer, ClassProtocol: CodeProtocol, ClassLocal: CodeLocal}
+
+// Code is the class's failure code ("auth-failed").
+func (c Class) Code() string {
+	if int(c) < len(classCodes) {
+		return classCodes[c]
+	}
+	return CodeInternal
+}
+
+// codeOf is the finest code a class and hint key tell.
+func codeOf(c Class, k HintKey) string {
+	switch k {
+	case HintAllowAuth, HintAuthMethod:
+		return CodeAuthMethodRefused
+	case HintProposals, HintESPProposal:
+		return CodeProposalsRefused
+	case HintStorePassword, HintStorePSK, HintStoreL2TPSecret:
+		return CodeSecretMissing
+	}
+	return c.Code()
+}
+
+// Code is e's failure code (see Codes).
+func (e *Error) Code() string { return codeOf(e.Class, e.HintKey) }
+
 // MarshalText writes the class as its String ("authentication").
 func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
@@ -112,7 +157,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Info is e as plain data, for the event stream and the helper's socket.
 func (e *Error) Info() *ErrorInfo {
-	return &ErrorInfo{Class: e.Class, Msg: e.Msg, Hint: e.Hint, HintKey: e.HintKey, HintArg: e.HintArg}
+	return &ErrorInfo{Class: e.Class, Code: e.Code(), Msg: e.Msg, Hint: e.Hint, HintKey: e.HintKey, HintArg: e.HintArg}
 }
 
 // Err is the *Error that i describes (without the technical cause, which

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,7 +156,7 @@ func TestClassText(t *testing.T) {
 	}
 	// On the wire a class is its name, as before the classes had a text form.
 	js, err := json.Marshal((&Error{Class: ClassNoAnswer, Msg: "m", Hint: "h", HintKey: HintProbe, HintArg: "10.0.0.1"}).Info())
-	if err != nil || string(js) != `{"class":"no answer","msg":"m","hint":"h","hint_key":"probe","hint_arg":"10.0.0.1"}` {
+	if err != nil || string(js) != `{"class":"no answer","code":"no-answer","msg":"m","hint":"h","hint_key":"probe","hint_arg":"10.0.0.1"}` {
 		t.Fatalf("json %s, %v", js, err)
 	}
 	var info ErrorInfo
@@ -174,5 +175,51 @@ func TestStoreHint(t *testing.T) {
 		if StoreHint(k) != want[k] {
 			t.Errorf("StoreHint(%q) = %q, want %q", k, StoreHint(k), want[k])
 		}
+	}
+}
+
+// Every error in JSON has a machine-readable code beside the words: the
+// class's, or a finer one; an ErrorInfo built without one (or from an
+// older helper) is written with its class's.
+func TestErrorInfoCode(t *testing.T) {
+	cases := []struct {
+		e    *Error
+		want string
+	}{
+		{&Error{Class: ClassAuth, Msg: "rejected"}, CodeAuthFailed},
+		{&Error{Class: ClassNoAnswer, Msg: "silent"}, CodeNoAnswer},
+		{&Error{Class: ClassProtocol, Msg: "x"}, CodeProtocol},
+		{&Error{Class: ClassLocal, Msg: "x"}, CodeLocal},
+		{&Error{Class: ClassUsage, Msg: "x"}, CodeUsage},
+		{&Error{Class: ClassInternal, Msg: "x"}, CodeInternal},
+		{&Error{Class: ClassAuth, Msg: "x", HintKey: HintAllowAuth, HintArg: "pap"}, CodeAuthMethodRefused},
+		{&Error{Class: ClassProtocol, Msg: "x", HintKey: HintProposals}, CodeProposalsRefused},
+		{&Error{Class: ClassUsage, Msg: "x", HintKey: HintStorePSK}, CodeSecretMissing},
+	}
+	for _, c := range cases {
+		b, err := json.Marshal(c.e.Info())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		if m["code"] != c.want || m["msg"] != c.e.Msg {
+			t.Errorf("%+v: %s, want code %q", c.e, b, c.want)
+		}
+		if !slices.Contains(Codes, c.want) {
+			t.Errorf("Codes lacks %q", c.want)
+		}
+	}
+	b, _ := json.Marshal(&ErrorInfo{Class: ClassLocal, Msg: "no TUN"})
+	if !strings.Contains(string(b), `"code":"local"`) {
+		t.Errorf("an ErrorInfo without a code: %s", b)
+	}
+	var back ErrorInfo
+	if err := json.Unmarshal([]byte(`{"class":"no answer","msg":"m"}`), &back); err != nil || back.Class != ClassNoAnswer {
+		t.Fatalf("an older helper's error: %+v, %v", back, err)
+	}
+	b, _ = json.Marshal(back)
+	if !strings.Contains(string(b), `"code":"no-answer"`) {
+		t.Errorf("re-encoded: %s", b)
 	}
 }

@@ -594,16 +594,24 @@ func statusCmd(args []string, env Env) int {
 	defer cancel()
 	d := &daemon.Client{Socket: socketPath(*socket)}
 	st, err := d.Status(ctx)
+	if *asJSON {
+		// The stable shape (README): a versioned object; an error in it
+		// has its code beside the words (and goes to stderr as words too).
+		rep := core.StatusReport{Version: core.StatusReportVersion, Sessions: st}
+		if rep.Sessions == nil {
+			rep.Sessions = []core.Status{}
+		}
+		if err != nil {
+			rep.Error = core.AsError(err).Info()
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	}
 	if err != nil {
 		return fail(env.Stderr, err)
 	}
 	if *asJSON {
-		if st == nil {
-			st = []core.Status{}
-		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(st)
 		return ExitOK
 	}
 	if len(st) == 0 {

@@ -161,11 +161,11 @@ func (r *daemonRig) addProfile(name string, extra ...string) {
 func (r *daemonRig) status() core.Status {
 	r.t.Helper()
 	out, code := r.cli(10*time.Second, "", "status", "--json")
-	var st []core.Status
-	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st) != 1 {
+	var rep core.StatusReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Version != core.StatusReportVersion || len(rep.Sessions) != 1 {
 		r.t.Fatalf("status --json: exit %d\n%s", code, out)
 	}
-	return st[0]
+	return rep.Sessions[0]
 }
 
 func (r *daemonRig) ns(args ...string) string {

@@ -92,10 +92,11 @@ func TestDaemonSessionOwners(t *testing.T) {
 	}
 
 	out, code := asB("status", "--json")
-	var st []core.Status
-	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st) != 1 {
+	var rep core.StatusReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Version != core.StatusReportVersion || len(rep.Sessions) != 1 {
 		t.Fatalf("status --json as the other user: exit %d\n%s", code, out)
 	}
+	st := rep.Sessions
 	if st[0].State != core.StateConnected || !st[0].OtherUser || st[0].Address != "" || st[0].Interface != "" {
 		t.Errorf("the other user's status %+v: want only that office exists and is connected", st[0])
 	}

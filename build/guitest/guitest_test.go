@@ -664,9 +664,9 @@ func TestTrayConnectsRealTunnel(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		out, code := s.run(10*time.Second, extra, corridorBin, "status", "--json")
-		var sts []core.Status
-		if code == 0 && json.Unmarshal([]byte(out), &sts) == nil && len(sts) == 1 {
-			st = sts[0]
+		var rep core.StatusReport
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil && rep.Version == core.StatusReportVersion && len(rep.Sessions) == 1 {
+			st = rep.Sessions[0]
 			if st.State == core.StateConnected {
 				break
 			}
@@ -712,8 +712,9 @@ func TestTrayConnectsRealTunnel(t *testing.T) {
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		out, code := s.run(10*time.Second, extra, corridorBin, "status", "--json")
-		var sts []core.Status
-		if code == 0 && json.Unmarshal([]byte(out), &sts) == nil && (len(sts) == 0 || sts[0].State == core.StateIdle) {
+		var rep core.StatusReport
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil && rep.Version == core.StatusReportVersion &&
+			(len(rep.Sessions) == 0 || rep.Sessions[0].State == core.StateIdle) {
 			break
 		}
 		if time.Now().After(deadline) {
