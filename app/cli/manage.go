@@ -723,11 +723,9 @@ func daemonCmd(args []string, env Env) int {
 	defer cancel()
 	// Type=notify: systemd counts the helper as started from here.
 	sdnotify.SdNotify(false, sdnotify.SdNotifyReady)
-	go func() {
-		<-ctx.Done()
-		sdnotify.SdNotify(false, sdnotify.SdNotifyStopping)
-	}()
 	err = srv.Serve(ctx)
+	// Before ending the sessions (restoring routes and DNS takes a moment).
+	sdnotify.SdNotify(false, sdnotify.SdNotifyStopping)
 	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer ccancel()
 	m.Close(cctx)

@@ -446,6 +446,12 @@ var ErrNoDaemon = errors.New("daemon: the Corridor helper (corridor daemon) is n
 func (d *Client) dial(ctx context.Context) (net.Conn, error) {
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "unix", d.socket())
+	if errors.Is(err, os.ErrPermission) {
+		// The socket is root's and the corridor group's (mode 0660).
+		return nil, &core.Error{Class: core.ClassUsage, Err: err,
+			Msg:  "not allowed to use the Corridor helper (" + d.socket() + ")",
+			Hint: "add your user to the corridor group: sudo usermod -aG corridor $USER, then log in again"}
+	}
 	if err != nil {
 		return nil, &core.Error{Class: core.ClassLocal, Err: fmt.Errorf("%w: %v", ErrNoDaemon, err),
 			Msg:  "the Corridor helper is not running (no socket at " + d.socket() + ")",

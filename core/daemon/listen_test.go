@@ -101,3 +101,24 @@ func TestRemoveSocketKeepsANewerOne(t *testing.T) {
 		t.Errorf("the old helper removed the newer helper's socket: %v", err)
 	}
 }
+
+// TestClientPermissionDenied: a user outside the socket's group is told
+// so, not that the helper is not running.
+func TestClientPermissionDenied(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Getuid() == 0 {
+		t.Skip("needs Linux and a user without CAP_DAC_OVERRIDE (root connects anyway)")
+	}
+	path := filepath.Join(t.TempDir(), "corridor.sock")
+	s := &Server{Engine: &fakeEngine{}}
+	if err := s.Listen(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer s.ln.Close()
+	if err := os.Chmod(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	err := (&Client{Socket: path}).Ping(context.Background())
+	if err == nil || errors.Is(err, ErrNoDaemon) || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("Ping on a socket we may not open: %v", err)
+	}
+}
