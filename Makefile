@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # is 60s): FuzzPPP spent ~20 s per new input doing so.
 FUZZMINIMIZE ?= 1s
 
-.PHONY: run run-cli test setup build build-cli vet unit fuzz cross bench gui-test measure-gui package windows clean
+.PHONY: run run-cli test setup build build-cli vet unit fuzz cross bench gui-test measure-gui package packages install-test windows clean
 
 run: setup
 	./build/gui-demo.sh
@@ -65,9 +65,20 @@ gui-test: setup
 measure-gui: setup
 	./build/measure-gui.sh
 
-# build/out/Corridor.tar.xz (binary, .desktop file, icon) and build/out/corridor.exe.
+# build/out/: Corridor.tar.xz (binary, .desktop file, icon), the .deb and
+# .rpm packages (the helper's socket-activated, hardened units, the corridor
+# group, desktop entry, icons, metainfo; see README "Install") and corridor.exe.
 package: setup
-	./build/package.sh linux windows
+	./build/package.sh linux packages windows
+
+# Only the .deb and .rpm (build/out/corridor_*.deb, corridor-*.rpm).
+packages: setup
+	./build/package.sh packages
+
+# Installs the .deb into a fresh Debian 12 root (mmdebstrap; needs root and
+# Debian's archive) and checks it there: lintian, systemd-analyze verify.
+install-test: packages
+	./build/install-test.sh
 
 # Only the Windows exe (cross-compiled with mingw-w64).
 windows: setup

@@ -4,9 +4,16 @@
 #             out for /usr/local (`make install` inside it, or unpack to /);
 #             made by the Fyne tool (fyne.io/tools, installed if missing)
 #             from bin/corridor and FyneApp.toml beside main.go (~20 s)
+#   packages  corridor_VERSION-1_amd64.deb and corridor-VERSION-1.x86_64.rpm:
+#             /usr/bin/corridor (PIE, stripped), corridor.service and
+#             corridor.socket, the corridor group (sysusers.d), the desktop
+#             entry, hicolor icons and AppStream metainfo, with maintainer
+#             scripts that enable the socket (build/nfpm: nfpm as a library,
+#             its own module): ~12-19 s once built; the first PIE build
+#             of the app took 5.7 min on two busy cores
 #   windows   corridor.exe: the Windows GUI build, cross-compiled with
 #             mingw-w64 (cgo; ~10 minutes the first time, seconds after)
-# Usage: build/package.sh [linux] [windows]   (default: both)
+# Usage: build/package.sh [linux] [packages] [windows]   (default: all)
 # Needs the packages build/setup.sh installs (gcc, the Fyne headers,
 # gcc-mingw-w64-x86-64). Runs as any user.
 set -euo pipefail
@@ -16,7 +23,7 @@ FYNE_TOOLS_VERSION=v1.7.4
 out=build/out
 mkdir -p "$out"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(linux windows)
+[ ${#targets[@]} -gt 0 ] || targets=(linux packages windows)
 
 secs() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -54,6 +61,23 @@ linux() {
 	tar -tJf "$out/Corridor.tar.xz" | sed 's/^/  /' >&2
 }
 
+packages() {
+	local t0 version
+	t0=$(date +%s.%N)
+	version=$(sed -n 's/^ *Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+	mkdir -p "$out/pkgroot"
+	echo "package: building $out/pkgroot/corridor (PIE, stripped)" >&2
+	go build -buildmode=pie -ldflags="-s -w" -o "$out/pkgroot/corridor" .
+	echo "package: .deb and .rpm of corridor $version (build/nfpm)" >&2
+	rm -f "$out"/corridor_*.deb "$out"/corridor-*.rpm
+	# build/nfpm is its own module: run it from there, on this repository.
+	(cd build/nfpm && go run . -root ../.. -out "$out" -version "$version") >&2
+	for p in "$out"/corridor_*.deb "$out"/corridor-*.rpm; do
+		echo "package: $p ($(du -h "$p" | cut -f1))" >&2
+	done
+	echo "package: packages built in $(secs "$t0") s" >&2
+}
+
 windows() {
 	local t0
 	t0=$(date +%s.%N)
@@ -66,7 +90,8 @@ windows() {
 for t in "${targets[@]}"; do
 	case $t in
 	linux) linux ;;
+	packages) packages ;;
 	windows) windows ;;
-	*) echo "usage: $0 [linux] [windows]" >&2; exit 2 ;;
+	*) echo "usage: $0 [linux] [packages] [windows]" >&2; exit 2 ;;
 	esac
 done
