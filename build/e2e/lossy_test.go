@@ -260,6 +260,7 @@ func TestLossyConnectRuns(t *testing.T) {
 			if line == "" {
 				f := fmt.Sprintf("seed %d: exit %d after %v: %s", seed, code, d.Round(time.Millisecond), strings.TrimSpace(tail(c.stderr(), 1)))
 				t.Log(f)
+				t.Logf("stderr (last 80 lines):\n%s", tail(c.stderr(), 80))
 				failed = append(failed, f)
 				return
 			}
