@@ -10,6 +10,11 @@
 # tears everything down: app, tunnel, helper, server, namespaces, and the
 # demo profile with its keychain entries (the demo uses a throwaway
 # profile folder, so your own profiles are neither shown nor touched).
+# The clean-up runs in the environment the demo set up (the app's session
+# bus, never a new one: a keychain call without a bus would autolaunch a
+# bus and a keyring that may ask to be unlocked on your display), every
+# step bounded in time; with a private bus (no session bus of yours) the
+# demo's keyring is a throwaway one in the demo's folder and goes with it.
 #
 # The server and the helper need root; the app runs as you (your display,
 # your keychain, your tray): run this as yourself, it uses sudo for the
@@ -78,12 +83,34 @@ as_user() {
 	"${run_as[@]}" "$@"
 }
 
-app_pid= daemon_pid= server_started= CLIENT_NS= app_env=() run_as=()
+app_pid= daemon_pid= server_started= CLIENT_NS= app_env=() run_as=() private_bus=
+# Every process of the app's session carries this in its environment (the
+# app, and with a private bus also its dbus-daemon, gnome-keyring-daemon
+# and any prompter they start): the clean-up ends whatever is left of them.
+tag=CORRIDOR_DEMO_SESSION=$state
 # alive PID: the process exists and is not a zombie (our exited children
 # stay zombies until waited for, and kill -0 succeeds on them).
 alive() { [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# tagged: the processes whose environment holds $tag.
+tagged() {
+	grep -lzxF "$tag" /proc/[0-9]*/environ 2>/dev/null | sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p' | grep -vx "$$"
+}
+# end_tagged: ends what is left of the app's session (SIGTERM, then
+# SIGKILL after 3 s).
+end_tagged() {
+	local pids
+	pids=$(tagged)
+	[ -n "$pids" ] || return 0
+	echo "gui-demo: ending what is left of the app's session: $(for p in $pids; do cat "/proc/$p/comm" 2>/dev/null; done | sort -u | tr '\n' ' ')"
+	# shellcheck disable=SC2086
+	kill -TERM $pids 2>/dev/null
+	for _ in $(seq 1 30); do [ -n "$(tagged)" ] || return 0; sleep 0.1; done
+	# shellcheck disable=SC2046
+	kill -KILL $(tagged) 2>/dev/null
+}
 cleanup() {
 	trap - EXIT INT TERM
+	trap '' INT # a second Ctrl-C does not cut the clean-up short
 	set +e
 	if [ -n "$app_pid" ] && alive "$app_pid"; then
 		echo "gui-demo: closing the app"
@@ -96,23 +123,31 @@ cleanup() {
 		kill -KILL "$app_pid" 2>/dev/null
 	fi
 	[ -n "$app_pid" ] && wait "$app_pid" 2>/dev/null
+	end_tagged
 	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
 		echo "gui-demo: stopping the helper (it disconnects)"
 		kill -TERM "$daemon_pid" 2>/dev/null
 		for _ in $(seq 1 200); do alive "$daemon_pid" || break; sleep 0.1; done
 		kill -KILL "$daemon_pid" 2>/dev/null
 	fi
-	# The demo's profiles and their keychain entries.
-	if [ ${#app_env[@]} -gt 0 ] && [ -d "$userdir/config/profiles" ]; then
+	# The demo's profiles and their keychain entries: in your keychain only
+	# through the session bus the app used (never without one: that would
+	# autolaunch a bus and a keyring that may prompt), each call bounded.
+	# With a private bus the keyring was the demo's own, in $userdir.
+	if [ -n "$bus" ] && [ -z "$private_bus" ] && [ ${#app_env[@]} -gt 0 ] && [ -d "$userdir/config/profiles" ]; then
 		for f in "$userdir"/config/profiles/*.toml; do
 			[ -e "$f" ] || continue
-			as_user bin/corridor profile rm "$(basename "$f" .toml)" >/dev/null 2>&1 &&
+			if as_user timeout -k 2 10 bin/corridor profile rm "$(basename "$f" .toml)" >/dev/null 2>&1; then
 				echo "gui-demo: removed the demo profile \"$(basename "$f" .toml)\" and its keychain entries"
+			else
+				echo "gui-demo: could not remove the keychain entries of the demo profile \"$(basename "$f" .toml)\" (keychain locked or not answering); remove them with your keyring manager (Corridor, profile $(basename "$f" .toml))" >&2
+			fi
 		done
+		end_tagged
 	fi
 	if [ -n "$server_started" ]; then
 		echo "gui-demo: stopping the server and removing its namespaces"
-		bash build/softether/server.sh stop "$name" >/dev/null 2>&1
+		timeout -k 5 60 bash build/softether/server.sh stop "$name" >/dev/null 2>&1
 	fi
 	[ -n "$CLIENT_NS" ] && rm -rf "/etc/netns/$CLIENT_NS"
 	rm -rf "$state"
@@ -146,7 +181,7 @@ printf '%s\n' "${CORRIDOR_TEST_PASSWORD:-test-pass-1}" >"$userdir/password"
 printf '%s\n' "${CORRIDOR_TEST_PSK:-test-psk-1}" >"$userdir/psk"
 chown "$user:$group" "$userdir/password" "$userdir/psk"
 
-app_env=(HOME="$home" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin LANG="${LANG:-C.UTF-8}"
+app_env=("$tag" HOME="$home" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin LANG="${LANG:-C.UTF-8}"
 	CORRIDOR_SOCKET="$socket" CORRIDOR_CONFIG_DIR="$userdir/config"
 	CORRIDOR_DEMO_SERVER="$SERVER" CORRIDOR_DEMO_USER="${CORRIDOR_TEST_USER:-alice}"
 	CORRIDOR_DEMO_PASSWORD_FILE="$userdir/password" CORRIDOR_DEMO_PSK_FILE="$userdir/psk")
@@ -172,8 +207,13 @@ if [ -n "$bus" ]; then
 	"${run_as[@]}" bin/corridor gui &
 else
 	# No session bus (no keychain, no tray host): a private one with a
-	# throwaway unlocked keyring, just for the demo.
+	# throwaway unlocked keyring, just for the demo: its files in the
+	# demo's folder (XDG_DATA_HOME), not among yours.
 	echo "gui-demo: no D-Bus session bus for $user: the app gets a private one with a throwaway keyring (no tray icon)" >&2
+	private_bus=1
+	mkdir -m 700 "$userdir/data"
+	chown "$user:$group" "$userdir/data"
+	app_env+=(XDG_DATA_HOME="$userdir/data")
 	run_as_set
 	"${run_as[@]}" dbus-run-session -- sh -c 'eval "$(printf demo | gnome-keyring-daemon --daemonize --unlock --components=secrets | sed "s/^/export /")"; exec bin/corridor gui' &
 fi
