@@ -1,9 +1,13 @@
 // Package assets embeds Corridor's images: the application icon and the
-// tray icons, one per connection state (disconnected: grey corridor;
-// connecting: amber badge; connected: green badge; error: red badge).
-// They are 64x64 PNGs (icon.png 256x256), drawn to stay readable on light
-// and dark panels.
+// tray icons, one per connection state. The tray icons differ in shape,
+// not only in colour, so that they read on any panel and for anyone:
+// disconnected is a grey hollow ring, connecting an amber ring broken into
+// dashes, connected a green disc with a check cut out, error a red
+// triangle with an exclamation mark cut out. They are 64x64 PNGs drawn
+// antialiased by gentray.go (go generate ./assets); icon.png is 256x256.
 package assets
+
+//go:generate go run gentray.go
 
 import (
 	_ "embed"

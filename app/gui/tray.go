@@ -38,6 +38,7 @@ type trayModel struct {
 	title    string
 	profiles []string
 	states   map[string]core.State
+	up       []string // the profiles whose session is up or on its way, in menu order
 	anyUp    bool
 }
 
@@ -69,6 +70,7 @@ func (u *UI) trayModel() trayModel {
 		}
 		if isActive(st.State) {
 			m.anyUp = true
+			m.up = append(m.up, name)
 		}
 	}
 	switch {
@@ -120,9 +122,10 @@ func trayIcon(s TrayState) fyne.Resource {
 
 // TrayMenu is the current tray menu: one "Connect <profile>" per profile
 // (checked when connected, disabled while its session is up or on its
-// way), "Disconnect" (enabled while anything is up or connecting),
-// "Show window", a separator and "Quit" (IsQuit; it calls the OnQuit
-// function). Call it again after OnTrayChange fires: the menu is a new
+// way), one "Disconnect <profile>" per profile that is up or on its way
+// (disabled while it is already disconnecting), "Disconnect all" when two
+// or more are, "Show window", a separator and "Quit" (IsQuit; it calls
+// the OnQuit function). Call it again after OnTrayChange fires: the menu is a new
 // value each time. Actions run on Fyne's goroutine; the backend calls
 // they make run in goroutines.
 func (u *UI) TrayMenu() *fyne.Menu {
@@ -136,16 +139,23 @@ func (u *UI) TrayMenu() *fyne.Menu {
 		it.Disabled = isActive(st)
 		items = append(items, it)
 	}
-	disc := fyne.NewMenuItem("Disconnect", func() {
-		for _, name := range u.active() {
-			u.disconnect(name)
-		}
-	})
-	disc.Disabled = !m.anyUp
+	for _, name := range m.up {
+		name := name
+		it := fyne.NewMenuItem("Disconnect "+name, func() { u.disconnect(name) })
+		it.Disabled = m.states[name] == core.StateDisconnecting
+		items = append(items, it)
+	}
+	if len(m.up) >= 2 {
+		items = append(items, fyne.NewMenuItem("Disconnect all", func() {
+			for _, name := range u.active() {
+				u.disconnect(name)
+			}
+		}))
+	}
 	show := fyne.NewMenuItem("Show window", u.ShowWindow)
 	quit := fyne.NewMenuItem("Quit", u.quit)
 	quit.IsQuit = true
-	items = append(items, disc, show, fyne.NewMenuItemSeparator(), quit)
+	items = append(items, show, fyne.NewMenuItemSeparator(), quit)
 	return fyne.NewMenu("Corridor", items...)
 }
 
@@ -186,6 +196,9 @@ func (u *UI) refreshTray() {
 		}
 		if isActive(st) {
 			b.WriteString("+a")
+		}
+		if st == core.StateDisconnecting {
+			b.WriteString("+d")
 		}
 	}
 	if m.anyUp {

@@ -1,6 +1,8 @@
 package gui
 
 import (
+	"bytes"
+	"image/png"
 	"strings"
 	"testing"
 
@@ -51,15 +53,19 @@ func TestTrayMenuFollowsState(t *testing.T) {
 		}
 	}
 
-	m := u.TrayMenu()
-	if got := strings.Join(menuLabels(m), "|"); got != "Connect home|Connect office|Disconnect|Show window|---|Quit" {
-		t.Fatalf("menu %s", got)
+	labels := func(when, want string) *fyne.Menu {
+		t.Helper()
+		m := u.TrayMenu()
+		if got := strings.Join(menuLabels(m), "|"); got != want {
+			t.Errorf("%s: menu %s, want %s", when, got, want)
+		}
+		return m
 	}
+
+	// Nothing up: no Disconnect entry at all.
+	m := labels("idle", "Connect home|Connect office|Show window|---|Quit")
 	if !menuItem(t, m, "Quit").IsQuit {
 		t.Error("Quit is not marked IsQuit")
-	}
-	if !menuItem(t, m, "Disconnect").Disabled {
-		t.Error("Disconnect enabled with nothing up")
 	}
 	check("idle", TrayDisconnected, assets.TrayDisconnected, "Corridor: disconnected")
 
@@ -68,16 +74,17 @@ func TestTrayMenuFollowsState(t *testing.T) {
 	if h.trays.Load() == changes {
 		t.Error("OnTrayChange not called on connecting")
 	}
-	m = u.TrayMenu()
-	if menuItem(t, m, "Disconnect").Disabled || !menuItem(t, m, "Connect office").Disabled || menuItem(t, m, "Connect home").Disabled {
+	// One profile on its way: its own Disconnect, no "Disconnect all".
+	m = labels("connecting", "Connect home|Connect office|Disconnect office|Show window|---|Quit")
+	if menuItem(t, m, "Disconnect office").Disabled || !menuItem(t, m, "Connect office").Disabled || menuItem(t, m, "Connect home").Disabled {
 		t.Errorf("connecting: Disconnect/Connect entries wrong")
 	}
 	check("connecting", TrayConnecting, assets.TrayConnecting, "connecting to office")
 
 	h.state(core.Status{Profile: "office", State: core.StateConnected})
-	m = u.TrayMenu()
-	if menuItem(t, m, "Disconnect").Disabled || !menuItem(t, m, "Connect office").Checked {
-		t.Error("connected: Disconnect disabled or office not checked")
+	m = labels("connected", "Connect home|Connect office|Disconnect office|Show window|---|Quit")
+	if menuItem(t, m, "Disconnect office").Disabled || !menuItem(t, m, "Connect office").Checked {
+		t.Error("connected: Disconnect office disabled or office not checked")
 	}
 	check("connected", TrayConnected, assets.TrayConnected, "Corridor: connected to office")
 
@@ -88,20 +95,44 @@ func TestTrayMenuFollowsState(t *testing.T) {
 		t.Error("OnTrayChange called for a stats event")
 	}
 
-	// The tray's actions.
+	// The tray's actions: Connect home, then two sessions up, each with
+	// its own Disconnect plus "Disconnect all".
 	menuItem(t, m, "Connect home").Action()
-	menuItem(t, m, "Disconnect").Action()
 	h.settle()
-	if !h.b.Called("connect home") || !h.b.Called("disconnect office") {
-		t.Errorf("tray actions: calls %v", h.b.Calls())
+	if !h.b.Called("connect home") {
+		t.Errorf("Connect home: calls %v", h.b.Calls())
+	}
+	h.state(core.Status{Profile: "home", State: core.StateConnected})
+	m = labels("two up", "Connect home|Connect office|Disconnect home|Disconnect office|Disconnect all|Show window|---|Quit")
+	menuItem(t, m, "Disconnect office").Action()
+	h.settle()
+	if !h.b.Called("disconnect office") || h.b.Called("disconnect home") {
+		t.Errorf("Disconnect office: calls %v, want office only", h.b.Calls())
+	}
+	h.state(core.Status{Profile: "office", State: core.StateDisconnecting})
+	m = labels("office disconnecting", "Connect home|Connect office|Disconnect home|Disconnect office|Disconnect all|Show window|---|Quit")
+	if !menuItem(t, m, "Disconnect office").Disabled || menuItem(t, m, "Disconnect home").Disabled {
+		t.Error("disconnecting: Disconnect office should be disabled, Disconnect home enabled")
+	}
+	h.state(core.Status{Profile: "office", State: core.StateIdle})
+	labels("home up", "Connect home|Connect office|Disconnect home|Show window|---|Quit")
+	h.state(core.Status{Profile: "office", State: core.StateConnected})
+	menuItem(t, labels("two up again", "Connect home|Connect office|Disconnect home|Disconnect office|Disconnect all|Show window|---|Quit"), "Disconnect all").Action()
+	h.settle()
+	n := 0
+	for _, c := range h.b.Calls() {
+		if c == "disconnect office" || c == "disconnect home" {
+			n++
+		}
+	}
+	if !h.b.Called("disconnect home") || n != 3 {
+		t.Errorf("Disconnect all: calls %v, want home and office (again)", h.b.Calls())
 	}
 
 	h.state(core.Status{Profile: "home", State: core.StateFailed, Error: &core.ErrorInfo{Msg: "no answer from 10.0.0.1"}})
 	h.state(core.Status{Profile: "office", State: core.StateIdle})
 	check("failed", TrayError, assets.TrayError, "home failed: no answer")
-	if !menuItem(t, u.TrayMenu(), "Disconnect").Disabled {
-		t.Error("Disconnect enabled after everything went down")
-	}
+	labels("everything down", "Connect home|Connect office|Show window|---|Quit")
 
 	h.state(core.Status{Profile: "home", State: core.StateIdle})
 	check("idle again", TrayDisconnected, assets.TrayDisconnected, "disconnected")
@@ -125,6 +156,76 @@ func TestTrayIconsAreDistinct(t *testing.T) {
 			t.Errorf("%v and %v share an icon", s, prev)
 		}
 		seen[string(r.Content())] = s
+	}
+}
+
+// alphaMask is the icon's coverage scaled down to n x n (box filter over
+// the alpha channel only), thresholded at half: what is left of the icon
+// without its colour, at a tray's size.
+func alphaMask(t *testing.T, r fyne.Resource, n int) []bool {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(r.Content()))
+	if err != nil {
+		t.Fatalf("%s: %v", r.Name(), err)
+	}
+	b := img.Bounds()
+	if b.Dx() != b.Dy() || b.Dx()%n != 0 {
+		t.Fatalf("%s: %v is not a square divisible by %d", r.Name(), b, n)
+	}
+	k := b.Dx() / n
+	mask := make([]bool, n*n)
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			var sum uint32
+			for dy := 0; dy < k; dy++ {
+				for dx := 0; dx < k; dx++ {
+					_, _, _, a := img.At(b.Min.X+x*k+dx, b.Min.Y+y*k+dy).RGBA()
+					sum += a
+				}
+			}
+			mask[y*n+x] = sum/uint32(k*k) >= 0x8000
+		}
+	}
+	return mask
+}
+
+// The tray model picks one icon per state, and the four icons differ in
+// shape (their alpha masks), not only in colour: at 64 px and scaled down
+// to 32 and 16 px, every pair differs in at least a fifth of the pixels
+// either covers.
+func TestTrayIconsDifferInShape(t *testing.T) {
+	states := []TrayState{TrayDisconnected, TrayConnecting, TrayConnected, TrayError}
+	names := map[string]TrayState{}
+	for _, s := range states {
+		r := trayIcon(s)
+		if prev, dup := names[r.Name()]; dup {
+			t.Errorf("%v and %v both show %s", s, prev, r.Name())
+		}
+		names[r.Name()] = s
+	}
+	for _, n := range []int{64, 32, 16} {
+		masks := map[TrayState][]bool{}
+		for _, s := range states {
+			masks[s] = alphaMask(t, trayIcon(s), n)
+		}
+		for i, a := range states {
+			for _, b := range states[i+1:] {
+				var diff, union int
+				for p := range masks[a] {
+					if masks[a][p] || masks[b][p] {
+						union++
+					}
+					if masks[a][p] != masks[b][p] {
+						diff++
+					}
+				}
+				if union == 0 || diff*5 < union {
+					t.Errorf("%d px: %v and %v differ in %d of %d covered pixels: too alike in shape", n, a, b, diff, union)
+				} else {
+					t.Logf("%d px: %v vs %v: %d of %d covered pixels differ", n, a, b, diff, union)
+				}
+			}
+		}
 	}
 }
 

@@ -549,12 +549,17 @@ func TestWindowAndTray(t *testing.T) {
 	for _, want := range []struct {
 		label   string
 		enabled bool
-	}{{"Connect home lab", true}, {"Connect office", true}, {"Disconnect", false}, {"Show window", true}, {"Quit", true}} {
+	}{{"Connect home lab", true}, {"Connect office", true}, {"Show window", true}, {"Quit", true}} {
 		it, ok := find(items, want.label)
 		if !ok {
 			t.Errorf("tray menu lacks %q", want.label)
 		} else if it.Enabled != want.enabled {
 			t.Errorf("tray item %v: enabled %v, want %v", it, it.Enabled, want.enabled)
+		}
+	}
+	for _, it := range items {
+		if strings.HasPrefix(it.Label, "Disconnect") {
+			t.Errorf("tray item %v with nothing up", it)
 		}
 	}
 
@@ -699,9 +704,9 @@ func TestTrayConnectsRealTunnel(t *testing.T) {
 		t.Logf("ping 192.168.30.1 through corridor0: %s of 5 answered", m[2])
 	}
 
-	// The app shows it: tray title, checked entry, Disconnect enabled.
+	// The app shows it: tray title, checked entry, "Disconnect office".
 	a.waitTitle("Corridor: connected to office", 15*time.Second)
-	disc := a.waitItem("Disconnect", true, 10*time.Second)
+	disc := a.waitItem("Disconnect office", true, 10*time.Second)
 	if it, _ := find(a.layout(), "Connect office"); !it.Checked || it.Enabled {
 		t.Errorf("tray item %v: want checked and disabled while connected", it)
 	}
