@@ -32,13 +32,18 @@ func (s *Service) Engine() Engine { return s.engine }
 func (s *Service) Profiles() ([]profile.Profile, []error) { return s.store.List() }
 
 // SaveProfile adds or updates p and stores the secrets given (empty
-// values are left as they are).
+// values are left as they are). The secrets p asks for at each connect
+// (Profile.Asked) are never stored, and a stored one is deleted; with
+// nothing to store, no keychain is needed.
 func (s *Service) SaveProfile(p profile.Profile, secrets map[profile.SecretKind]string) error {
 	if err := s.store.Save(p); err != nil {
 		return err
 	}
+	if err := s.store.ForgetAsked(p); err != nil {
+		return err
+	}
 	for k, v := range secrets {
-		if v == "" {
+		if v == "" || p.Asks(k) {
 			continue
 		}
 		if err := s.store.Secrets().Set(p.Name, k, v); err != nil {
@@ -54,8 +59,15 @@ func (s *Service) RenameProfile(old, new string) error { return s.store.Rename(o
 // RemoveProfile deletes a profile and its secrets.
 func (s *Service) RemoveProfile(name string) error { return s.store.Delete(name) }
 
-// Secrets reads what a connection of p needs from the keychain.
+// Secrets reads what a connection of p needs from the keychain, except
+// the secrets p asks for at each connect (Profile.Asked).
 func (s *Service) Secrets(p profile.Profile) (map[profile.SecretKind]string, error) {
+	return s.secrets(p, nil)
+}
+
+// secrets reads from the keychain what a connection of p needs and typed
+// does not hold, leaving out the kinds p asks for.
+func (s *Service) secrets(p profile.Profile, typed map[profile.SecretKind]string) (map[profile.SecretKind]string, error) {
 	kinds := []profile.SecretKind{profile.SecretPassword}
 	if p.IPsec {
 		kinds = append(kinds, profile.SecretPSK)
@@ -65,6 +77,9 @@ func (s *Service) Secrets(p profile.Profile) (map[profile.SecretKind]string, err
 	}
 	out := map[profile.SecretKind]string{}
 	for _, k := range kinds {
+		if typed[k] != "" || p.Asks(k) {
+			continue
+		}
 		v, err := s.store.Secrets().Get(p.Name, k)
 		if errors.Is(err, profile.ErrNoSecret) {
 			return nil, &Error{Class: ClassUsage, Err: err, Msg: fmt.Sprintf("no %s stored for profile %q", secretWords(k), p.Name),
@@ -90,15 +105,36 @@ func secretWords(k profile.SecretKind) string {
 }
 
 // Connect brings the named profile up: its secrets go from the keychain
-// to the engine for this connection only.
+// to the engine for this connection only. A profile that asks for a
+// secret at each connect needs ConnectWith.
 func (s *Service) Connect(ctx context.Context, name string) error {
+	return s.ConnectWith(ctx, name, nil)
+}
+
+// ConnectWith is Connect with secrets the user typed for this connect
+// (those the profile asks for, Profile.Asked): they go to the engine
+// with the keychain's and are neither stored nor logged. A typed value
+// is used instead of a stored one.
+func (s *Service) ConnectWith(ctx context.Context, name string, typed map[profile.SecretKind]string) error {
 	p, err := s.store.Get(name)
 	if err != nil {
 		return err
 	}
-	sec, err := s.Secrets(p)
+	for _, k := range p.Asked() {
+		if typed[k] == "" {
+			return &Error{Class: ClassUsage, Err: profile.ErrNoSecret,
+				Msg:  fmt.Sprintf("profile %q asks for its %s at each connect, and none was typed", p.Name, secretWords(k)),
+				Hint: "type it when you connect (corridor up asks on a terminal; scripts pass --password-file or --psk-file)"}
+		}
+	}
+	sec, err := s.secrets(p, typed)
 	if err != nil {
 		return err
+	}
+	for k, v := range typed {
+		if v != "" {
+			sec[k] = v
+		}
 	}
 	return s.engine.Up(ctx, UpRequest{Profile: p, Secrets: sec})
 }

@@ -45,6 +45,32 @@ type Profile struct {
 	Reconnect     bool     `toml:"reconnect" json:"reconnect"`     // default true
 	L2TPPort      int      `toml:"l2tp_port" json:"l2tp_port"`     // 0 ephemeral or 1701 (only without IPsec is a choice; with IPsec 1701 is used)
 	L2TPSecret    bool     `toml:"l2tp_secret" json:"l2tp_secret"` // a tunnel secret is stored in the keychain
+	AskPassword   bool     `toml:"ask_password" json:"ask_password"` // the password is typed at each connect, never stored
+	AskPSK        bool     `toml:"ask_psk" json:"ask_psk"`           // the pre-shared key is typed at each connect, never stored
+}
+
+// Asked lists the secrets p has typed at each connect instead of kept in
+// the keychain (the PSK only with IPsec).
+func (p *Profile) Asked() []SecretKind {
+	var out []SecretKind
+	if p.AskPassword {
+		out = append(out, SecretPassword)
+	}
+	if p.AskPSK && p.IPsec {
+		out = append(out, SecretPSK)
+	}
+	return out
+}
+
+// Asks reports whether p has the secret kind typed at each connect.
+func (p *Profile) Asks(kind SecretKind) bool {
+	switch kind {
+	case SecretPassword:
+		return p.AskPassword
+	case SecretPSK:
+		return p.AskPSK
+	}
+	return false
 }
 
 // DNS modes of a profile.

@@ -210,6 +210,19 @@ func (s *Store) Save(p Profile) error {
 	return s.write(p)
 }
 
+// ForgetAsked deletes the keychain entries of the secrets p has typed at
+// each connect (Profile.Asked), so none is left behind when a profile
+// switches to asking. Without a keychain there is nothing to delete: that
+// is not an error, so a machine without one can keep such profiles.
+func (s *Store) ForgetAsked(p Profile) error {
+	for _, k := range p.Asked() {
+		if err := s.sec.Delete(p.Name, k); err != nil && !errors.Is(err, ErrNoKeychain) {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkFree fails when a profile other than self has name, or one whose
 // name differs only in case (those are one file on macOS and Windows).
 func (s *Store) checkFree(name, self string) error {

@@ -28,7 +28,8 @@ const profileHeader = `# Corridor VPN profile.
 #
 # No secret is ever stored here: the IPsec pre-shared key, the password and
 # the L2TP tunnel secret live in the OS keychain (service "corridor",
-# accounts "<profile>/psk", "<profile>/password", "<profile>/l2tp-secret").
+# accounts "<profile>/psk", "<profile>/password", "<profile>/l2tp-secret"),
+# or, with ask_password / ask_psk, nowhere: they are typed at each connect.
 `
 
 const exportHeader = `# Corridor VPN profile, exported.
@@ -87,6 +88,10 @@ var profileKeys = []profileKey{
 		func(p *Profile) any { return p.L2TPPort }, setInt(func(p *Profile) *int { return &p.L2TPPort })},
 	{"l2tp_secret", "true: authenticate the L2TP tunnel with a secret kept in the keychain (rarely needed).",
 		func(p *Profile) any { return p.L2TPSecret }, setBool(func(p *Profile) *bool { return &p.L2TPSecret })},
+	{"ask_password", "true: ask for the password at every connect instead of keeping it in the keychain.",
+		func(p *Profile) any { return p.AskPassword }, setBool(func(p *Profile) *bool { return &p.AskPassword })},
+	{"ask_psk", "true: ask for the IPsec pre-shared key at every connect instead of keeping it in the keychain.",
+		func(p *Profile) any { return p.AskPSK }, setBool(func(p *Profile) *bool { return &p.AskPSK })},
 }
 
 func setString(f func(*Profile) *string) func(*Profile, any) error {
