@@ -41,10 +41,10 @@ type Profile struct {
 	DNS           string   `toml:"dns" json:"dns"` // "server" (default), "none", or "custom"
 	DNSServers    []string `toml:"dns_servers" json:"dns_servers"`
 	Domains       []string `toml:"domains" json:"domains"`
-	Keepalive     Duration `toml:"keepalive" json:"keepalive"`     // LCP echo interval; 0 default (5s, 5 misses = dead)
-	Reconnect     bool     `toml:"reconnect" json:"reconnect"`     // default true
-	L2TPPort      int      `toml:"l2tp_port" json:"l2tp_port"`     // 0 ephemeral or 1701 (only without IPsec is a choice; with IPsec 1701 is used)
-	L2TPSecret    bool     `toml:"l2tp_secret" json:"l2tp_secret"` // a tunnel secret is stored in the keychain
+	Keepalive     Duration `toml:"keepalive" json:"keepalive"`       // LCP echo interval; 0 default (5s, 5 misses = dead)
+	Reconnect     bool     `toml:"reconnect" json:"reconnect"`       // default true
+	L2TPPort      int      `toml:"l2tp_port" json:"l2tp_port"`       // 0 ephemeral or 1701 (only without IPsec is a choice; with IPsec 1701 is used)
+	L2TPSecret    bool     `toml:"l2tp_secret" json:"l2tp_secret"`   // a tunnel secret is stored in the keychain
 	AskPassword   bool     `toml:"ask_password" json:"ask_password"` // the password is typed at each connect, never stored
 	AskPSK        bool     `toml:"ask_psk" json:"ask_psk"`           // the pre-shared key is typed at each connect, never stored
 }
