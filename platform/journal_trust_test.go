@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -95,6 +96,8 @@ func legitEntries(resolvConf string) []journalEntry {
 	return []journalEntry{
 		{Key: "host 203.0.113.5", Undo: []Command{cmd("ip", "-4", "route", "del", "203.0.113.5/32", "via", "192.0.2.1", "dev", "eth0")}},
 		{Key: "route 0.0.0.0/1", Undo: []Command{cmd("ip", "-4", "route", "del", "0.0.0.0/1", "dev", "corridor0")}},
+		{Key: "unreachable6 ::/1", Undo: []Command{cmd("ip", "-6", "route", "del", "unreachable", "::/1", "metric", "1")}},
+		{Key: "unreachable6 8000::/1", Undo: []Command{cmd("ip", "-6", "route", "del", "unreachable", "8000::/1", "metric", "1")}},
 		{Key: "dns resolved", Undo: []Command{cmd("resolvectl", "revert", "corridor0")}},
 		{Key: "dns resolv.conf", Restore: &fileBackup{Path: resolvConf, Exists: true, Mode: 0o644, UID: -1, GID: -1, Data: []byte("nameserver 192.0.2.53\n")}},
 	}
@@ -121,6 +124,14 @@ func TestRecoverRefusesForeignCommands(t *testing.T) {
 		{"ip route del, extra words", cmd("ip", "-4", "route", "del", "10.0.0.0/8", "dev", "corridor0", "table", "local"), "not a command"},
 		{"ip route del, bad prefix", cmd("ip", "-4", "route", "del", "default", "dev", "corridor0"), "not a command"},
 		{"ip route del, option as device", cmd("ip", "-4", "route", "del", "10.0.0.0/8", "dev", "-force"), "not a command"},
+		{"ip -6 route del, other prefix", cmd("ip", "-6", "route", "del", "unreachable", "2000::/3", "metric", "1"), "not a command"},
+		{"ip -6 route del, default", cmd("ip", "-6", "route", "del", "default", "via", "fe80::1", "dev", "eth0"), "not a command"},
+		{"ip -6 route del, other type", cmd("ip", "-6", "route", "del", "blackhole", "::/1", "metric", "1"), "not a command"},
+		{"ip -6 route del, other metric", cmd("ip", "-6", "route", "del", "unreachable", "::/1", "metric", "1024"), "not a command"},
+		{"ip -6 route del, no metric", cmd("ip", "-6", "route", "del", "unreachable", "::/1", "dev", "lo"), "not a command"},
+		{"ip -6 route del, unmasked", cmd("ip", "-6", "route", "del", "unreachable", "8000::1/1", "metric", "1"), "not a command"},
+		{"ip -6 route add", cmd("ip", "-6", "route", "add", "unreachable", "::/1", "metric", "1"), "not a command"},
+		{"ip -6 route flush", cmd("ip", "-6", "route", "flush", "table", "main", "x", "y"), "not a command"},
 		{"resolvectl dns", cmd("resolvectl", "dns", "corridor0", "192.0.2.66"), "not a command"},
 		{"resolvectl revert two", cmd("resolvectl", "revert", "corridor0", "eth0"), "not a command"},
 		{"stdin to ip", Command{Args: []string{"ip", "-4", "route", "del", "10.0.0.0/8", "dev", "corridor0"}, Stdin: "x"}, "not a command"},
@@ -208,13 +219,18 @@ func TestRecoverAcceptsRouterShapes(t *testing.T) {
 	}{
 		{"linux resolved", linuxItems, map[string]string{ipGetCommand: ipGetViaGW}, "corridor0", DNSResolved},
 		{"linux resolv.conf", linuxItems, map[string]string{ipGetCommand: ipGetDirect}, "corridor0", DNSResolvConf},
+		{"linux with IPv6 blocked", linuxItems, map[string]string{ipGetCommand: ipGetViaGW}, "corridor0", DNSResolved},
 		{"darwin via gateway", darwinItems, map[string]string{"route -n get 203.0.113.5": darwinGetViaGW}, "utun4", DNSAuto},
 		{"darwin on link", darwinItems, map[string]string{"route -n get 203.0.113.5": darwinGetDirect}, "utun4", DNSAuto},
 		{"windows via gateway", windowsItems, map[string]string{strings.Join(windowsFindRoute(server), " "): winGetViaGW}, "Corridor VPN (2)", DNSAuto},
 		{"windows on link", windowsItems, map[string]string{strings.Join(windowsFindRoute(server), " "): winGetDirect}, "Corridor", DNSAuto},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			crashed := newTestRouter(t, tc.build, tc.outputs, WithDNSBackend(tc.backend))
+			opts := []RouterOption{WithDNSBackend(tc.backend)}
+			if strings.Contains(tc.name, "IPv6") {
+				opts = append(opts, withIPv6(t))
+			}
+			crashed := newTestRouter(t, tc.build, tc.outputs, opts...)
 			original := []byte("nameserver 192.0.2.53\n")
 			os.WriteFile(crashed.resolvConf, original, 0o644)
 			cfg := &NetConfig{Interface: tc.iface, Local: localAddr, Server: server, FullTunnel: true, Routes: splitRoutes,
@@ -234,6 +250,9 @@ func TestRecoverAcceptsRouterShapes(t *testing.T) {
 			run := &fakeRunner{}
 			if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithResolvConf(crashed.resolvConf), WithRouterLogger(testLogger(t))); err != nil {
 				t.Fatalf("Recover: %v", err)
+			}
+			if strings.Contains(tc.name, "IPv6") && !slices.Contains(want, "ip -6 route del unreachable ::/1 metric 1") {
+				t.Errorf("no IPv6 block in the journal: %q", want)
 			}
 			wantList(t, "Recover", run.take(), want)
 			if got, _ := os.ReadFile(crashed.resolvConf); !bytes.Equal(got, original) {

@@ -173,6 +173,17 @@ func prefixOK(s string) bool {
 	return err == nil && p.Addr().Is4() && p == p.Masked() && p.String() == s
 }
 
+// block6PrefixOK accepts one of the two IPv6 halves a full tunnel blocks,
+// as netip.Prefix.String writes it.
+func block6PrefixOK(s string) bool {
+	for _, p := range ipv6Halves {
+		if p.String() == s {
+			return true
+		}
+	}
+	return false
+}
+
 // addrOK accepts an IPv4 address as netip.Addr.String writes it.
 func addrOK(s string) bool {
 	a, err := netip.ParseAddr(s)
@@ -188,7 +199,12 @@ func linuxIfaceOK(s string) bool {
 //
 //	ip -4 route del PREFIX dev IFACE
 //	ip -4 route del PREFIX via GATEWAY dev IFACE
+//	ip -6 route del unreachable ::/1 metric 1     (and 8000::/1: a full tunnel's IPv6 block)
 func linuxUndoOK(a []string) bool {
+	if len(a) == 7 && a[0] == "-6" {
+		return a[1] == "route" && a[2] == "del" && a[3] == "unreachable" && block6PrefixOK(a[4]) &&
+			a[5] == "metric" && a[6] == block6Metric
+	}
 	if len(a) < 6 || a[0] != "-4" || a[1] != "route" || a[2] != "del" || !prefixOK(a[3]) {
 		return false
 	}

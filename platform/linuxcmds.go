@@ -16,7 +16,8 @@ import (
 // suffix so that its tests run everywhere; router_linux.go only selects it.
 
 // linuxItems lists, in order: the server's host route (when the tunnel
-// covers the server), the routes through the device, DNS.
+// covers the server), the routes through the device, the IPv6 block of a
+// full tunnel, DNS.
 func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	if len(c.Interface) > 15 || strings.ContainsAny(c.Interface, " \t:") {
 		return nil, fmt.Errorf("platform: invalid Linux interface name %q", c.Interface)
@@ -32,6 +33,13 @@ func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 			[]Command{cmd(slices.Concat([]string{"ip", "-4", "route", "add"}, spec)...)},
 			[]Command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}, true))
 	}
+	if c.FullTunnel {
+		if env.ipv6Available() {
+			items = append(items, linuxBlock6Items()...)
+		} else {
+			env.log.Debug("IPv6 is disabled on this machine: nothing to block", "checked", env.inet6File)
+		}
+	}
 	if len(c.DNS) > 0 {
 		if env.linuxDNSBackend() == DNSResolved {
 			items = append(items, resolvedItem(c))
@@ -40,6 +48,56 @@ func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 		}
 	}
 	return items, nil
+}
+
+// ipv6Halves are the two halves of the IPv6 space: a full tunnel makes
+// them unreachable, since the tunnel carries only IPv4 and IPv6 would
+// otherwise leave outside it. Each is more specific than an IPv6 default
+// route, which stays in place underneath; the routes of directly connected
+// IPv6 networks and link-local fe80::/64 are more specific still, so the
+// local network stays reachable, as it does for IPv4.
+var ipv6Halves = []netip.Prefix{
+	netip.MustParsePrefix("::/1"),
+	netip.MustParsePrefix("8000::/1"),
+}
+
+// block6Metric is the metric of the unreachable IPv6 routes: the lowest
+// in use, so that they win over another route of the same prefix, while
+// one of a different metric (another VPN's) can still coexist with them.
+const block6Metric = "1"
+
+// linuxBlock6Items make both IPv6 halves unreachable:
+//
+//	ip -6 route add unreachable ::/1 metric 1
+//
+// undone by "ip -6 route del unreachable ::/1 metric 1", which matches only
+// that route (type, prefix and metric).
+func linuxBlock6Items() []item {
+	var items []item
+	for _, p := range ipv6Halves {
+		spec := []string{"unreachable", p.String(), "metric", block6Metric}
+		it := staticItem("unreachable6 "+p.String(), netip.Prefix{},
+			[]Command{cmd(slices.Concat([]string{"ip", "-6", "route", "add"}, spec)...)},
+			[]Command{cmd(slices.Concat([]string{"ip", "-6", "route", "del"}, spec)...)}, true)
+		plan := it.plan
+		it.plan = func() (*change, error) {
+			ch, err := plan()
+			if ch != nil {
+				ch.noIPv6OK = true
+			}
+			return ch, err
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+// ipv6Available reports whether the kernel has IPv6 (/proc/net/if_inet6
+// exists; booted with ipv6.disable=1 it does not, and "ip -6" fails with
+// EAFNOSUPPORT).
+func (e *routerEnv) ipv6Available() bool {
+	_, err := os.Stat(e.inet6File)
+	return err == nil
 }
 
 // staticItem is an item whose commands are known in advance.

@@ -99,6 +99,27 @@ func addLink(t *testing.T, name string) {
 
 func mainRoutes(t *testing.T) string { return ipRun(t, "-4", "route", "show", "table", "main") }
 
+// mainRoutes6 is the IPv6 main table without its link-local routes, which
+// the kernel adds when a link's fe80:: address comes, at a moment of its
+// own.
+func mainRoutes6(t *testing.T) string {
+	var keep []string
+	for _, l := range strings.Split(ipRun(t, "-6", "route", "show", "table", "main"), "\n") {
+		if !strings.HasPrefix(l, "fe80::") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// route6Get is "ip -6 route get ADDR": its output, and whether it found a
+// route (it fails with "No route to host" on an unreachable one).
+func route6Get(t *testing.T, addr string) (string, bool) {
+	t.Helper()
+	out, err := exec.Command("ip", "-6", "route", "get", addr).CombinedOutput()
+	return string(out), err == nil
+}
+
 // wantRoutes checks that every line of want starts some line of the table.
 func wantRoutes(t *testing.T, what, table string, want, absent []string) {
 	t.Helper()
@@ -158,6 +179,12 @@ func testRouterInNamespaces(t *testing.T, host string) {
 	addLink(t, "uplink0")
 	ipRun(t, "addr", "add", "192.0.2.2/24", "dev", "uplink0")
 	ipRun(t, "route", "add", "default", "via", "192.0.2.1", "dev", "uplink0")
+	// An IPv6 default route too, which a full tunnel must not leave usable.
+	if _, err := os.Stat("/proc/net/if_inet6"); err != nil {
+		t.Skipf("needs IPv6 in the kernel: %v", err)
+	}
+	ipRun(t, "-6", "addr", "add", "2001:db8:1::2/64", "dev", "uplink0", "nodad")
+	ipRun(t, "-6", "route", "add", "default", "via", "2001:db8:1::1", "dev", "uplink0")
 
 	// A resolv.conf of our own over /etc/resolv.conf, seen only here.
 	if _, err := os.Stat(etcResolvConf); err != nil {
@@ -184,6 +211,11 @@ func routerSetClose(t *testing.T) {
 	}
 	defer tn.Close()
 	routesBefore := mainRoutes(t)
+	routes6Before := mainRoutes6(t)
+	get6Before, ok := route6Get(t, "2001:db8::1")
+	if !ok || !strings.Contains(get6Before, "via 2001:db8:1::1 dev uplink0") {
+		t.Fatalf("IPv6 not routed before Set: %s", get6Before)
+	}
 	resolvBefore := readState(t, etcResolvConf)
 	journal := filepath.Join(t.TempDir(), "journal")
 
@@ -215,6 +247,19 @@ func routerSetClose(t *testing.T) {
 	if got := ipRun(t, "-4", "route", "get", "203.0.113.5"); !strings.Contains(got, "via 192.0.2.1 dev uplink0") {
 		t.Errorf("the server's packets would loop: %s", got)
 	}
+	// IPv6 cannot go around the tunnel; the IPv6 LAN stays reachable.
+	table6 := mainRoutes6(t)
+	t.Logf("IPv6 after Set:\n%s", table6)
+	wantRoutes(t, "IPv6 block", table6, []string{"unreachable ::/1 dev lo metric 1", "unreachable 8000::/1 dev lo metric 1",
+		"default via 2001:db8:1::1 dev uplink0"}, nil)
+	for _, a := range []string{"2001:db8::1", "2a00:1450::1", "::ffff:1.2.3.4", "fc00::1"} {
+		if got, ok := route6Get(t, a); ok || !strings.Contains(got, "No route to host") {
+			t.Errorf("ip -6 route get %s while set: %s (found: %v), want unreachable", a, got, ok)
+		}
+	}
+	if got, ok := route6Get(t, "2001:db8:1::1"); !ok || !strings.Contains(got, "dev uplink0") {
+		t.Errorf("IPv6 LAN unreachable while set: %s", got)
+	}
 	want := "# written by Corridor for corridor0; the original is restored on disconnect\n" +
 		"nameserver 10.0.0.53\nnameserver 10.0.0.54\nsearch corp.example\n"
 	if got := readState(t, etcResolvConf); string(got.data) != want || got.mode != resolvBefore.mode {
@@ -238,6 +283,12 @@ func routerSetClose(t *testing.T) {
 	}
 	if got := mainRoutes(t); got != routesBefore {
 		t.Errorf("routes after Close:\n%s\nwant, byte for byte:\n%s", got, routesBefore)
+	}
+	if got := mainRoutes6(t); got != routes6Before {
+		t.Errorf("IPv6 routes after Close:\n%s\nwant, byte for byte:\n%s", got, routes6Before)
+	}
+	if got, ok := route6Get(t, "2001:db8::1"); !ok || got != get6Before {
+		t.Errorf("ip -6 route get 2001:db8::1 after Close: %s (found: %v), want as before: %s", got, ok, get6Before)
 	}
 	if got := readState(t, etcResolvConf); !bytes.Equal(got.data, resolvBefore.data) || got.mode != resolvBefore.mode {
 		t.Errorf("resolv.conf after Close: %q (%v), want %q (%v)", got.data, got.mode, resolvBefore.data, resolvBefore.mode)
@@ -279,6 +330,7 @@ func routerCrashRecover(t *testing.T) {
 	defer exec.Command("ip", "link", "del", "corridor1").Run()
 	ipRun(t, "addr", "add", "192.168.31.10/32", "dev", "corridor1")
 	routesBefore := mainRoutes(t)
+	routes6Before := mainRoutes6(t)
 	resolvBefore := readState(t, etcResolvConf)
 	journal := filepath.Join(t.TempDir(), "journal")
 
@@ -337,6 +389,11 @@ func routerCrashRecover(t *testing.T) {
 		"0.0.0.0/1 dev corridor1", "128.0.0.0/1 dev corridor1", "10.98.0.0/16 dev corridor1",
 		"203.0.113.5 via 192.0.2.1 dev uplink0",
 	}, nil)
+	wantRoutes(t, "IPv6 block left by the killed process", mainRoutes6(t),
+		[]string{"unreachable ::/1 dev lo metric 1", "unreachable 8000::/1 dev lo metric 1"}, nil)
+	if got, ok := route6Get(t, "2001:db8::1"); ok {
+		t.Errorf("IPv6 routed after the crash: %s", got)
+	}
 	if got := readState(t, etcResolvConf); bytes.Equal(got.data, resolvBefore.data) {
 		t.Errorf("resolv.conf unchanged after the child's Set")
 	}
@@ -349,6 +406,9 @@ func routerCrashRecover(t *testing.T) {
 	}
 	if got := mainRoutes(t); got != routesBefore {
 		t.Errorf("routes after Recover:\n%s\nwant, byte for byte:\n%s", got, routesBefore)
+	}
+	if got := mainRoutes6(t); got != routes6Before {
+		t.Errorf("IPv6 routes after Recover:\n%s\nwant, byte for byte:\n%s", got, routes6Before)
 	}
 	if got := readState(t, etcResolvConf); !bytes.Equal(got.data, resolvBefore.data) || got.mode != resolvBefore.mode {
 		t.Errorf("resolv.conf after Recover: %q (%v), want %q (%v)", got.data, got.mode, resolvBefore.data, resolvBefore.mode)

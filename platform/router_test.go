@@ -135,12 +135,25 @@ func newTestRouter(t *testing.T, build planner, outputs map[string]string, opts 
 		dir:        filepath.Join(tmp, "journal"),
 		resolvConf: filepath.Join(tmp, "resolv.conf"),
 	}
+	// IPv6 is off unless a test gives withIPv6(t): the full-tunnel cases
+	// that do not say otherwise are those of a machine without IPv6.
 	opts = append([]RouterOption{
 		WithRouterRunner(tr.run), WithJournalDir(tr.dir), WithResolvConf(tr.resolvConf),
 		WithRouterLogger(testLogger(t)), WithDNSBackend(DNSResolved),
+		withInet6File(filepath.Join(tmp, "no-if_inet6")),
 	}, opts...)
 	tr.router = newRouter(build, opts...)
 	return tr
+}
+
+// withIPv6 makes the router see a kernel with IPv6 (an if_inet6 file).
+func withIPv6(t *testing.T) RouterOption {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "if_inet6")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return withInet6File(f)
 }
 
 // journal reads the router's journal; nil when there is none.
@@ -212,6 +225,7 @@ type commandCase struct {
 	name      string
 	cfg       NetConfig
 	backend   DNSBackend
+	ipv6      bool // the machine has IPv6
 	outputs   map[string]string
 	wantSet   []string
 	wantClose []string
@@ -224,7 +238,11 @@ func runCommandCases(t *testing.T, build planner, cases []commandCase) {
 			if backend == DNSAuto {
 				backend = DNSResolved
 			}
-			tr := newTestRouter(t, build, tc.outputs, WithDNSBackend(backend))
+			opts := []RouterOption{WithDNSBackend(backend)}
+			if tc.ipv6 {
+				opts = append(opts, withIPv6(t))
+			}
+			tr := newTestRouter(t, build, tc.outputs, opts...)
 			if err := tr.Set(&tc.cfg); err != nil {
 				t.Fatalf("Set: %v", err)
 			}
@@ -269,6 +287,64 @@ func TestLinuxRouterCommands(t *testing.T) {
 				"ip -4 route del 128.0.0.0/1 dev corridor0",
 				"ip -4 route del 0.0.0.0/1 dev corridor0",
 				"ip -4 route del 203.0.113.5/32 via 192.0.2.1 dev eth0",
+			},
+		},
+		{
+			name:    "full tunnel with IPv6 blocked",
+			cfg:     NetConfig{Interface: "corridor0", Local: localAddr, Server: server, FullTunnel: true},
+			ipv6:    true,
+			outputs: map[string]string{ipGetCommand: ipGetViaGW},
+			wantSet: []string{
+				"ip -4 route get 203.0.113.5",
+				"ip -4 route replace 203.0.113.5/32 via 192.0.2.1 dev eth0",
+				"ip -4 route add 0.0.0.0/1 dev corridor0",
+				"ip -4 route add 128.0.0.0/1 dev corridor0",
+				"ip -6 route add unreachable ::/1 metric 1",
+				"ip -6 route add unreachable 8000::/1 metric 1",
+			},
+			wantClose: []string{
+				"ip -6 route del unreachable 8000::/1 metric 1",
+				"ip -6 route del unreachable ::/1 metric 1",
+				"ip -4 route del 128.0.0.0/1 dev corridor0",
+				"ip -4 route del 0.0.0.0/1 dev corridor0",
+				"ip -4 route del 203.0.113.5/32 via 192.0.2.1 dev eth0",
+			},
+		},
+		{
+			name: "full tunnel with IPv6 blocked and DNS via resolved",
+			cfg: NetConfig{Interface: "corridor0", Server: server, FullTunnel: true,
+				DNS: []netip.Addr{dnsA}},
+			ipv6:    true,
+			outputs: map[string]string{ipGetCommand: ipGetViaGW},
+			wantSet: []string{
+				"ip -4 route get 203.0.113.5",
+				"ip -4 route replace 203.0.113.5/32 via 192.0.2.1 dev eth0",
+				"ip -4 route add 0.0.0.0/1 dev corridor0",
+				"ip -4 route add 128.0.0.0/1 dev corridor0",
+				"ip -6 route add unreachable ::/1 metric 1",
+				"ip -6 route add unreachable 8000::/1 metric 1",
+				"resolvectl dns corridor0 10.0.0.53",
+				"resolvectl domain corridor0 ~.",
+				"resolvectl default-route corridor0 yes",
+			},
+			wantClose: []string{
+				"resolvectl revert corridor0",
+				"ip -6 route del unreachable 8000::/1 metric 1",
+				"ip -6 route del unreachable ::/1 metric 1",
+				"ip -4 route del 128.0.0.0/1 dev corridor0",
+				"ip -4 route del 0.0.0.0/1 dev corridor0",
+				"ip -4 route del 203.0.113.5/32 via 192.0.2.1 dev eth0",
+			},
+		},
+		{
+			name: "split tunnel leaves IPv6 alone",
+			cfg:  NetConfig{Interface: "corridor0", Server: server, Routes: splitRoutes[:1]},
+			ipv6: true,
+			wantSet: []string{
+				"ip -4 route add 10.77.0.0/16 dev corridor0",
+			},
+			wantClose: []string{
+				"ip -4 route del 10.77.0.0/16 dev corridor0",
 			},
 		},
 		{

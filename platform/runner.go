@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -180,9 +181,24 @@ func isGone(err error) bool {
 	if ce == nil {
 		return false
 	}
+	if isNoIPv6(err) {
+		// No IPv6 in the kernel: no IPv6 route either.
+		return true
+	}
 	if prog == "ip" && ce.ExitCode != 2 {
 		// ip's own errors: only a missing device means gone.
 		return ce.ExitCode == 1 && strings.HasPrefix(ce.Output, "Cannot find device")
 	}
 	return saysAny(ce.Output, goneWords[prog])
+}
+
+// noIPv6Words is strerror(EAFNOSUPPORT), what "ip -6" says on a kernel
+// booted with ipv6.disable=1.
+const noIPv6Words = "Address family not supported"
+
+// isNoIPv6 reports whether an "ip -6" command failed because the kernel
+// has no IPv6.
+func isNoIPv6(err error) bool {
+	ce, prog := failed(err)
+	return ce != nil && prog == "ip" && slices.Contains(ce.Args, "-6") && strings.Contains(ce.Output, noIPv6Words)
 }
