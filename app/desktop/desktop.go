@@ -4,6 +4,9 @@
 // user's profiles and keychain, the privileged helper over its socket).
 //
 // Closing the window hides it: the app stays in the tray until Quit.
+// One instance runs per session: on Linux the app owns the D-Bus name
+// AppID, and a second start calls its Activate method (the window comes
+// forward) and exits.
 // Everything a test can exercise without a display lives in package gui;
 // this package is the thin part that needs the real driver.
 package desktop
@@ -16,6 +19,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
@@ -45,6 +49,7 @@ Starts the Corridor desktop app: a window with your profiles and a tray
 icon with the connection menu. Closing the window keeps the app in the
 tray; Quit in the tray menu ends it (connections stay up: the helper
 keeps them). The helper (corridor daemon) must run for connections.
+When the app already runs, starting it again brings its window forward.
 
 Environment:
   CORRIDOR_CONFIG_DIR   where profiles live (default: the user's config folder)
@@ -80,6 +85,28 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 
+	// One instance: a second start brings the first one's window forward
+	// and exits (with --hidden, as from autostart, it just exits).
+	var showWin atomic.Pointer[func()]
+	first, release, err := claimInstance(func() {
+		if f := showWin.Load(); f != nil {
+			(*f)()
+		}
+	}, !*hidden)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "corridor: %v (starting anyway)\n", err)
+	case !first:
+		if *hidden {
+			fmt.Fprintln(stderr, "corridor: already running")
+		} else {
+			fmt.Fprintln(stderr, "corridor: already running; brought its window forward")
+		}
+		return 0
+	default:
+		defer release()
+	}
+
 	a := app.NewWithID(AppID)
 	if a.Metadata().Name == "" {
 		// Built with go build (not the fyne tool): no packaged metadata.
@@ -102,6 +129,8 @@ func run(args []string, stderr io.Writer) int {
 	}
 
 	u := gui.New(a, w, svc)
+	show := func() { fyne.Do(u.ShowWindow) }
+	showWin.Store(&show)
 	// The tray: its menu has "Show window". (SetSystemTrayWindow is not
 	// used: it would replace the close intercept gui.New set.)
 	tray, hasTray := a.(desktop.App)
