@@ -21,6 +21,7 @@ import (
 	"github.com/corridorvpn/corridor/core/daemon"
 	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/platform"
+	"golang.org/x/term"
 )
 
 // stringList is a repeatable flag.
@@ -63,7 +64,7 @@ func openService(socket string) (*core.Service, error) {
 }
 
 const profileHelp = `Usage:
-  corridor profile add NAME --server HOST --user NAME [--password-file F] [--psk-file F] [flags]
+  corridor profile add NAME --server HOST --user NAME [--password-file F | --ask-password] [--psk-file F | --ask-psk] [flags]
   corridor profile edit NAME [--rename NEW] [flags]      change only the flags given
   corridor profile list
   corridor profile show NAME
@@ -72,8 +73,9 @@ const profileHelp = `Usage:
   corridor profile export NAME [-o FILE]                 without secrets
 
 Profiles live in the config directory (profiles/NAME.toml); passwords,
-pre-shared keys and L2TP secrets go to the OS keychain, never to a file.
-Secret files may be "-" (standard input).
+pre-shared keys and L2TP secrets go to the OS keychain, never to a file;
+with --ask-password / --ask-psk they are stored nowhere and typed at each
+connect. Secret files may be "-" (standard input).
 
 Flags of add and edit:
 `
@@ -86,6 +88,7 @@ type profileFlags struct {
 	pskFile, passwordFile, l2tpSec string
 	noIPsec, legacy, full, classfl bool
 	noReconnect                    bool
+	askPassword, askPSK            bool
 	mtu, l2tpPort                  int
 	routes, domains                stringList
 	rename                         string
@@ -99,6 +102,8 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.StringVar(&f.user, "user", "", "PPP user `NAME`")
 	fs.StringVar(&f.passwordFile, "password-file", "", "store the password read from `FILE` in the keychain")
 	fs.StringVar(&f.pskFile, "psk-file", "", "store the IPsec pre-shared key read from `FILE` in the keychain")
+	fs.BoolVar(&f.askPassword, "ask-password", false, "ask for the password at every connect instead of keeping it in the keychain (=false: keep it again)")
+	fs.BoolVar(&f.askPSK, "ask-psk", false, "ask for the pre-shared key at every connect instead of keeping it in the keychain")
 	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec")
 	fs.StringVar(&f.ike, "ike", "", "phase-1 `PROPOSALS` (strongSwan notation; empty: defaults)")
 	fs.StringVar(&f.esp, "esp", "", "phase-2 `PROPOSALS` (empty: defaults)")
@@ -182,6 +187,18 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	if set["l2tp-port"] {
 		p.L2TPPort = f.l2tpPort
+	}
+	if set["ask-password"] {
+		p.AskPassword = f.askPassword
+	}
+	if set["ask-psk"] {
+		p.AskPSK = f.askPSK
+	}
+	if p.AskPassword && f.passwordFile != "" {
+		return nil, errors.New("--password-file and --ask-password exclude each other: a password asked for at each connect is never stored")
+	}
+	if p.AskPSK && f.pskFile != "" {
+		return nil, errors.New("--psk-file and --ask-psk exclude each other: a pre-shared key asked for at each connect is never stored")
 	}
 	secrets := map[profile.SecretKind]string{}
 	stdinUsed := false
@@ -270,11 +287,11 @@ func profileCmd(args []string, env Env) int {
 			return bad("%v", err)
 		}
 		if sub == "add" {
-			if secrets[profile.SecretPassword] == "" {
-				return bad("--password-file is required (the password goes to the keychain)")
+			if secrets[profile.SecretPassword] == "" && !p.AskPassword {
+				return bad("--password-file is required (the password goes to the keychain), or --ask-password to type it at each connect")
 			}
-			if p.IPsec && secrets[profile.SecretPSK] == "" {
-				return bad("--psk-file is required for L2TP/IPsec (or pass --no-ipsec)")
+			if p.IPsec && secrets[profile.SecretPSK] == "" && !p.AskPSK {
+				return bad("--psk-file is required for L2TP/IPsec (or pass --no-ipsec, or --ask-psk to type it at each connect)")
 			}
 		}
 		if err := p.Validate(); err != nil {
@@ -349,6 +366,10 @@ func profileCmd(args []string, env Env) int {
 		if sub == "show" {
 			env.Stdout.Write(data)
 			for _, k := range []profile.SecretKind{profile.SecretPassword, profile.SecretPSK, profile.SecretL2TP} {
+				if p.Asks(k) {
+					fmt.Fprintf(env.Stdout, "# %s: asked at each connect, never stored\n", k)
+					continue
+				}
 				_, err := st.Secrets().Get(name, k)
 				state := "stored in the keychain"
 				if errors.Is(err, profile.ErrNoSecret) {
@@ -462,8 +483,10 @@ func upCmd(args []string, env Env) int {
 	fs.SetOutput(env.Stderr)
 	socket := fs.String("socket", "", "the helper's `SOCKET` (default "+daemon.DefaultSocket+")")
 	wait := fs.Duration("wait", 90*time.Second, "how long to wait for connected (0: do not wait)")
+	passwordFile := fs.String("password-file", "", "read the password for this connect from `FILE` (\"-\": standard input) instead of asking or the keychain")
+	pskFile := fs.String("psk-file", "", "read the pre-shared key for this connect from `FILE` (\"-\": standard input)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: corridor up NAME [--socket PATH] [--wait D]\n\nConnects the saved profile NAME through the helper and waits until it is up.\nExit codes as for corridor connect.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: corridor up NAME [--socket PATH] [--wait D] [--password-file F] [--psk-file F]\n\nConnects the saved profile NAME through the helper and waits until it is up.\nA profile that asks for its password (or PSK) at each connect prompts for it\non the terminal, without echo; scripts pass --password-file - instead.\nExit codes as for corridor connect.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	name, rest := splitName(args)
@@ -473,9 +496,20 @@ func upCmd(args []string, env Env) int {
 	if name == "" || fs.NArg() != 0 {
 		return usageError(env, "up", "expected one profile NAME, then flags")
 	}
+	if *passwordFile == "-" && *pskFile == "-" {
+		return usageError(env, "up", "only one secret can come from standard input")
+	}
 	svc, err := openService(*socket)
 	if err != nil {
 		return fail(env.Stderr, err)
+	}
+	p, err := svc.Profile(name)
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	typed, code, ok := typedSecrets(p, *passwordFile, *pskFile, env)
+	if !ok {
+		return code
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -485,7 +519,7 @@ func upCmd(args []string, env Env) int {
 			return fail(env.Stderr, err)
 		}
 	}
-	if err := svc.Connect(ctx, name); err != nil {
+	if err := svc.ConnectWith(ctx, name, typed); err != nil {
 		return fail(env.Stderr, err)
 	}
 	if *wait == 0 {
@@ -533,6 +567,66 @@ func upCmd(args []string, env Env) int {
 			return ExitOK
 		}
 	}
+}
+
+// typedSecrets gathers the secrets of one connect of p: those read from
+// the files given, and those p asks for (Profile.Asked), typed on the
+// terminal without echo. Without a terminal on standard input and
+// without a file, that is a usage error. The values are not kept.
+func typedSecrets(p profile.Profile, passwordFile, pskFile string, env Env) (map[profile.SecretKind]string, int, bool) {
+	typed := map[profile.SecretKind]string{}
+	files := map[profile.SecretKind]string{profile.SecretPassword: passwordFile, profile.SecretPSK: pskFile}
+	for _, k := range []profile.SecretKind{profile.SecretPassword, profile.SecretPSK} {
+		if files[k] == "" {
+			continue
+		}
+		v, err := readSecret(files[k], env.Stdin)
+		if err != nil {
+			return nil, usageError(env, "up", "%s file: %v", k, err), false
+		}
+		typed[k] = v
+	}
+	for _, k := range p.Asked() {
+		if typed[k] != "" {
+			continue
+		}
+		words, flagName := "password", "--password-file"
+		if k == profile.SecretPSK {
+			words, flagName = "pre-shared key", "--psk-file"
+		}
+		fd, isTerm := terminalFd(env.Stdin)
+		if !isTerm {
+			return nil, usageError(env, "up", "profile %q asks for its %s at each connect, and standard input is not a terminal to type it on: pass %s FILE (or - to read it from standard input)", p.Name, words, flagName), false
+		}
+		fmt.Fprintf(env.Stderr, "%s of %s (%s): ", capitalize(words), p.Name, p.User)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(env.Stderr)
+		if err != nil {
+			return nil, fail(env.Stderr, fmt.Errorf("could not read the %s from the terminal: %w", words, err)), false
+		}
+		if len(b) == 0 {
+			return nil, usageError(env, "up", "no %s typed", words), false
+		}
+		typed[k] = string(b)
+	}
+	return typed, ExitOK, true
+}
+
+// terminalFd returns the descriptor of r when it is a terminal.
+func terminalFd(r io.Reader) (int, bool) {
+	f, ok := r.(*os.File)
+	if !ok || f == nil {
+		return 0, false
+	}
+	fd := int(f.Fd())
+	return fd, term.IsTerminal(fd)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // suites is "IKE, ESP", or "no IPsec" for plain L2TP.
