@@ -220,6 +220,16 @@ func TestDaemonFullTunnel(t *testing.T) {
 	if rc := mustRead(t, r.resolv); !strings.Contains(rc, "nameserver 192.168.30.1") {
 		t.Errorf("resolv.conf while connected:\n%s", rc)
 	}
+	// IPv6, which the tunnel does not carry, cannot go around it.
+	_, ipv6Err := os.Stat("/proc/net/if_inet6")
+	if ipv6Err == nil {
+		table6, get6 := r.ns("ip", "-6", "route", "show", "table", "main"), r.ns("ip", "-6", "route", "get", "2001:db8::1")
+		t.Logf("IPv6 while connected:\n%sroute get 2001:db8::1: %s", table6, get6)
+		if !strings.Contains(table6, "unreachable ::/1 ") || !strings.Contains(table6, "unreachable 8000::/1 ") ||
+			!strings.Contains(get6, "No route to host") {
+			t.Errorf("IPv6 not blocked in a full tunnel")
+		}
+	}
 
 	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.daemon.Process.Pid)); err == nil {
 		for _, l := range strings.Split(string(st), "\n") {
@@ -236,6 +246,9 @@ func TestDaemonFullTunnel(t *testing.T) {
 	}
 	if after := r.routes(); after != routesBefore {
 		t.Errorf("routes after down differ:\nbefore:\n%s\nafter:\n%s", routesBefore, after)
+	}
+	if table6 := r.ns("ip", "-6", "route", "show", "table", "main"); strings.Contains(table6, "unreachable") {
+		t.Errorf("IPv6 still blocked after down:\n%s", table6)
 	}
 	if after := mustRead(t, r.resolv); after != resolvBefore {
 		t.Errorf("resolv.conf after down differs:\nbefore:\n%q\nafter:\n%q", resolvBefore, after)
