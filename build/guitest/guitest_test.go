@@ -524,9 +524,10 @@ func TestEntryPoint(t *testing.T) {
 
 // TestWindowAndTray: the app starts without a helper, shows its window
 // (screenshot), says in the tray that the helper is not running, lists
-// the profiles in the tray menu with Disconnect; closing the window
-// (Ctrl+W) hides it and keeps the app in the tray, "Show window" brings
-// it back and "Quit" ends the app.
+// the profiles in the tray menu (no Disconnect entry with nothing up);
+// closing the window (Ctrl+W) hides it and keeps the app in the tray,
+// "Show window" brings it back, so does starting the app again (which
+// exits 0: one instance), and "Quit" ends the app.
 func TestWindowAndTray(t *testing.T) {
 	s := newSession(t)
 	dir := t.TempDir()
@@ -581,6 +582,32 @@ func TestWindowAndTray(t *testing.T) {
 	a.click(show)
 	if _, took := a.waitWindow(20 * time.Second); took <= 0 {
 		t.Fatal("no window after Show window")
+	}
+
+	// One instance: with the window hidden again, a second "corridor gui"
+	// calls the first one's Activate over D-Bus and exits 0; the first
+	// one's window comes back.
+	if out, code := s.run(10*time.Second, nil, "xdotool", "windowfocus", "--sync", win, "key", "--clearmodifiers", "ctrl+w"); code != 0 {
+		t.Fatalf("xdotool key ctrl+w: exit %d %s", code, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for a.visible() && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if a.visible() {
+		t.Fatal("the window is still visible after a second Ctrl+W")
+	}
+	if out, code := s.run(20*time.Second, extra, corridorBin, "gui"); code != 0 || !strings.Contains(out, "already running") {
+		t.Errorf("second corridor gui: exit %d, want 0 with \"already running\":\n%s", code, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for !a.visible() && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !a.visible() {
+		t.Error("the second start did not bring the first one's window back")
+	} else {
+		t.Log("a second corridor gui exited 0 and brought the first window back")
 	}
 
 	quit, _ := find(a.layout(), "Quit")
