@@ -63,6 +63,7 @@ type editor struct {
 	domains, keepalive, l2tpPrt *widget.Entry
 	ipsec, legacy, classful     *widget.Check
 	reconnect, useL2TPSecret    *widget.Check
+	askPassword                 *widget.Check
 	auth                        *widget.CheckGroup
 	tunnel, dns                 *widget.RadioGroup
 	legacyWarn, ipsecWarn       *widget.Label
@@ -205,6 +206,8 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 	e.server = entry("server", p.Server, "vpn.example.com or 203.0.113.5")
 	e.user = entry("user", p.User, "your VPN user name")
 	e.password = secret(fieldPassword, "kept in the keychain")
+	e.askPassword = widget.NewCheck("Ask for the password at every connect", func(bool) { e.edited(fieldPassword) })
+	e.askPassword.SetChecked(p.AskPassword)
 	e.psk = secret(fieldPSK, "pre-shared key (shared secret), kept in the keychain")
 	e.ipsec = widget.NewCheck("Use IPsec (encrypts the tunnel; leave on unless the server has no IPsec)", func(bool) { e.edited("ipsec") })
 	e.ipsec.SetChecked(p.IPsec)
@@ -295,7 +298,7 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		row("Name", "name", e.name),
 		row("Server", "server", e.server),
 		row("User name", "user", e.user),
-		row("Password", fieldPassword, e.password),
+		row("Password", fieldPassword, e.password, e.askPassword),
 		row("IPsec", "", e.ipsec, e.ipsecWarn),
 		row("Pre-shared key", fieldPSK, e.psk),
 	)
@@ -399,6 +402,12 @@ func (e *editor) relayout() {
 
 // syncEnabled enables the fields that apply.
 func (e *editor) syncEnabled() {
+	if e.askPassword.Checked {
+		// Typed at each connect, never stored.
+		e.password.Disable()
+	} else {
+		e.password.Enable()
+	}
 	on := e.ipsec.Checked
 	for _, w := range []fyne.Disableable{e.psk, e.ike, e.esp, e.legacy} {
 		if on {
@@ -517,6 +526,7 @@ func (e *editor) profile() (profile.Profile, map[string]string) {
 		}
 	}
 	p.L2TPSecret = e.useL2TPSecret.Checked
+	p.AskPassword = e.askPassword.Checked
 	return p, parse
 }
 
@@ -546,10 +556,10 @@ func (e *editor) problems() (profile.Profile, map[string]string) {
 	if msgs["name"] == "" && p.Name != e.orig && e.u.hasProfile(p.Name) {
 		msgs["name"] = fmt.Sprintf("a profile named %q exists already", p.Name)
 	}
-	if e.password.Text == "" && e.stored[profile.SecretPassword] == "" {
-		msgs[fieldPassword] = "enter the password"
+	if !p.AskPassword && e.password.Text == "" && e.stored[profile.SecretPassword] == "" {
+		msgs[fieldPassword] = "enter the password, or have it asked for at every connect"
 	}
-	if p.IPsec && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
+	if p.IPsec && !p.AskPSK && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
 		msgs[fieldPSK] = "enter the pre-shared key (PSK) your administrator gave you; it is not your password"
 	}
 	if p.L2TPSecret && e.l2tpSecret.Text == "" && e.stored[profile.SecretL2TP] == "" {
@@ -646,8 +656,10 @@ func (e *editor) secrets(p profile.Profile) map[profile.SecretKind]string {
 			out[k] = v
 		}
 	}
-	put(profile.SecretPassword, e.password.Text)
-	if p.IPsec {
+	if !p.AskPassword {
+		put(profile.SecretPassword, e.password.Text)
+	}
+	if p.IPsec && !p.AskPSK {
 		put(profile.SecretPSK, e.psk.Text)
 	}
 	if p.L2TPSecret {

@@ -30,6 +30,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/corridorvpn/corridor/core"
@@ -47,6 +48,9 @@ type Backend interface {
 	Import(filename string, data []byte) ([]profile.Profile, error)
 	Export(name string) ([]byte, error)
 	Connect(ctx context.Context, name string) error
+	// ConnectWith is Connect with the secrets the user typed for this
+	// connect (those the profile asks for at each connect).
+	ConnectWith(ctx context.Context, name string, typed map[profile.SecretKind]string) error
 	Disconnect(ctx context.Context, name string) error
 	Status(ctx context.Context) ([]core.Status, error)
 	Subscribe(ctx context.Context) (<-chan core.Event, error)
@@ -119,6 +123,7 @@ type UI struct {
 	// Fyne goroutine only.
 	selected  string
 	editing   *editor
+	asking    *askForm // the open "type the password" dialog, if any
 	onTray    func()
 	onQuit    func()
 	traySig   string
@@ -633,8 +638,84 @@ func (u *UI) helperDown() error {
 
 // ---- actions ----
 
-// connect starts a connect of the named profile.
+// connect starts a connect of the named profile. A profile that asks for
+// its password (or PSK) at each connect gets a dialog first.
 func (u *UI) connect(name string) {
+	var p profile.Profile
+	u.mu.Lock()
+	for _, q := range u.profiles {
+		if q.Name == name {
+			p = q
+		}
+	}
+	u.mu.Unlock()
+	if asked := p.Asked(); len(asked) > 0 {
+		u.askSecrets(p, asked, func(typed map[profile.SecretKind]string) { u.startConnect(name, typed) })
+		return
+	}
+	u.startConnect(name, nil)
+}
+
+// askForm is the dialog that asks for the secrets of one connect.
+type askForm struct {
+	dlg     *dialog.FormDialog
+	entries map[profile.SecretKind]*widget.Entry
+}
+
+// askSecrets opens a dialog for the secrets p asks for; Connect hands
+// them to then. They are not kept after that (only remembered, as values,
+// to redact them from diagnostics).
+func (u *UI) askSecrets(p profile.Profile, asked []profile.SecretKind, then func(map[profile.SecretKind]string)) {
+	if u.asking != nil {
+		u.asking.dlg.Hide()
+	}
+	f := &askForm{entries: map[profile.SecretKind]*widget.Entry{}}
+	var items []*widget.FormItem
+	for _, k := range asked {
+		e := widget.NewPasswordEntry()
+		label := "Password"
+		if k == profile.SecretPSK {
+			label = "Pre-shared key"
+		}
+		e.Validator = func(s string) error {
+			if s == "" {
+				return errors.New("enter the " + strings.ToLower(label))
+			}
+			return nil
+		}
+		f.entries[k] = e
+		items = append(items, widget.NewFormItem(label, e))
+	}
+	title := "Connect " + p.Name
+	if p.User != "" {
+		title += " as " + p.User
+	}
+	f.dlg = dialog.NewForm(title, "Connect", "Cancel", items, func(ok bool) {
+		typed := map[profile.SecretKind]string{}
+		for k, e := range f.entries {
+			typed[k] = e.Text
+			e.SetText("")
+		}
+		if u.asking == f {
+			u.asking = nil
+		}
+		if !ok {
+			return
+		}
+		u.remember(typed)
+		then(typed)
+	}, u.win)
+	u.asking = f
+	u.win.Show() // a connect from the tray while the window is closed
+	f.dlg.Show()
+	if e := f.entries[asked[0]]; e != nil {
+		u.win.Canvas().Focus(e)
+	}
+}
+
+// startConnect starts a connect of the named profile with the secrets
+// typed for it (nil: the keychain's).
+func (u *UI) startConnect(name string, typed map[profile.SecretKind]string) {
 	now := u.now()
 	u.mu.Lock()
 	u.started[name] = now
@@ -647,7 +728,12 @@ func (u *UI) connect(name string) {
 	u.goBG(func() {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute) // the keychain may ask to be unlocked
 		defer cancel()
-		err := u.b.Connect(cctx, name)
+		var err error
+		if typed != nil {
+			err = u.b.ConnectWith(cctx, name, typed)
+		} else {
+			err = u.b.Connect(cctx, name)
+		}
 		if err != nil {
 			u.do(func() { u.connectFailed(name, err) })
 			return

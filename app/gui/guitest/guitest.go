@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -310,7 +311,21 @@ func (b *Backend) BlockConnect() (release func()) {
 // Connect implements gui.Backend: it records the call only (the test
 // sends the events).
 func (b *Backend) Connect(ctx context.Context, name string) error {
+	return b.ConnectWith(ctx, name, nil)
+}
+
+// ConnectWith implements gui.Backend: as Connect, and the kinds of the
+// typed secrets are recorded (never their values).
+func (b *Backend) ConnectWith(ctx context.Context, name string, typed map[profile.SecretKind]string) error {
 	b.record("connect %s", name)
+	var kinds []string
+	for k := range typed {
+		kinds = append(kinds, string(k))
+	}
+	if len(kinds) > 0 {
+		sort.Strings(kinds)
+		b.record("connect %s typed %s", name, strings.Join(kinds, ","))
+	}
 	b.mu.Lock()
 	gate := b.gate
 	b.mu.Unlock()
