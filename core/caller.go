@@ -48,7 +48,7 @@ func redacted(st Status) Status {
 }
 
 // cloneSecrets copies the secrets into memory the Manager owns, so that
-// wipeSecrets can overwrite them when the session ends for good whatever
+// WipeSecrets can overwrite them when the session ends for good whatever
 // the caller's strings were (literals live in read-only memory).
 func cloneSecrets(in map[profile.SecretKind]string) map[profile.SecretKind]string {
 	out := make(map[profile.SecretKind]string, len(in))
@@ -60,10 +60,10 @@ func cloneSecrets(in map[profile.SecretKind]string) map[profile.SecretKind]strin
 	return out
 }
 
-// wipeSecrets overwrites and forgets secrets made by cloneSecrets (or
+// WipeSecrets overwrites and forgets secrets made by cloneSecrets (or
 // decoded from JSON: heap memory): nothing of them stays in the helper's
 // memory once their session has ended. No goroutine may use them after.
-func wipeSecrets(m map[profile.SecretKind]string) {
+func WipeSecrets(m map[profile.SecretKind]string) {
 	for k, v := range m {
 		WipeString(v)
 		delete(m, k)

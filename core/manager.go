@@ -283,7 +283,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 	// The session has ended for good (down, or failed and not retrying):
 	// its secrets leave the helper's memory. Reconnects before this
 	// point still have them; a new up brings them again.
-	defer wipeSecrets(s.req.Secrets)
+	defer WipeSecrets(s.req.Secrets)
 	log := slog.New(&eventHandler{m: m, s: s, level: slog.LevelInfo})
 	backoff := firstBackoff
 	attempt := 0

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/corridorvpn/corridor/core"
-	"github.com/corridorvpn/corridor/core/daemon"
 )
 
 // statusEngine answers Status with sts.
@@ -29,19 +27,7 @@ func (e *statusEngine) Subscribe(ctx context.Context) (<-chan core.Event, error)
 
 func serveStatus(t *testing.T, sts []core.Status) string {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("the helper's peer credentials are only implemented on Linux")
-	}
-	path := filepath.Join(t.TempDir(), "h.sock")
-	s := &daemon.Server{Engine: &statusEngine{sts}, Allow: func(uint32, uint32) bool { return true }}
-	if err := s.Listen(path, ""); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return path
+	return serveUp(t, &statusEngine{sts})
 }
 
 // status --json is the stable versioned shape: {"version":1,"sessions":[...]},

@@ -106,15 +106,23 @@ func startCorridorAt(t *testing.T, s *softether.Server, target, password, psk st
 		args = append(args, "--psk-file", pf)
 	}
 	args = append(append(args, extra...), target)
-	c := &client{t: t, lines: make(chan string, 64), waited: make(chan struct{})}
-	c.cmd = s.Command(context.Background(), corridorBin, args...)
-	stdout, err := c.cmd.StdoutPipe()
+	return startCmd(t, s.Command(context.Background(), corridorBin, args...))
+}
+
+// startCmd starts cmd (a corridor process), collecting its stdout line by
+// line (also on c.lines, with arrival times in c.stamped) and its stderr;
+// the process is killed when the test ends, and its output logged if the
+// test failed.
+func startCmd(t *testing.T, cmd *exec.Cmd) *client {
+	t.Helper()
+	c := &client{t: t, cmd: cmd, lines: make(chan string, 64), waited: make(chan struct{})}
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.cmd.Stderr = &lockedWriter{mu: &c.mu, b: &c.errb}
+	cmd.Stderr = &lockedWriter{mu: &c.mu, b: &c.errb}
 	c.start = time.Now()
-	if err := c.cmd.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -129,14 +137,14 @@ func startCorridorAt(t *testing.T, s *softether.Server, target, password, psk st
 			default:
 			}
 		}
-		c.err = c.cmd.Wait()
+		c.err = cmd.Wait()
 		close(c.waited)
 	}()
 	t.Cleanup(func() {
 		select {
 		case <-c.waited:
 		default:
-			c.cmd.Process.Kill()
+			cmd.Process.Kill()
 			<-c.waited
 		}
 		if t.Failed() {

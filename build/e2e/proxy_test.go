@@ -114,42 +114,7 @@ func startNobody(t *testing.T, s *softether.Server, args ...string) *client {
 	t.Helper()
 	cmd := s.Command(context.Background(), "setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", corridorBin}, args...)...)
-	c := &client{t: t, cmd: cmd, lines: make(chan string, 64), waited: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedWriter{mu: &c.mu, b: &c.errb}
-	c.start = time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.out.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
-			select {
-			case c.lines <- sc.Text():
-			default:
-			}
-		}
-		c.err = cmd.Wait()
-		close(c.waited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.waited:
-		default:
-			cmd.Process.Kill()
-			<-c.waited
-		}
-		if t.Failed() {
-			t.Logf("corridor stdout:\n%s\ncorridor stderr:\n%s", c.stdout(), c.stderr())
-		}
-	})
-	return c
+	return startCmd(t, cmd)
 }
 
 // inClient runs a command in the client namespace and returns its

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,60 +20,23 @@ import (
 const refuseIf = "crefuse0"
 
 // hostCorridor is one corridor connect process in the host namespace (the
-// scripted server runs in the test process, on loopback).
+// scripted server runs in the test process, on loopback), killed after
+// its timeout.
 type hostCorridor struct {
-	cmd    *exec.Cmd
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	errb   strings.Builder
-	out    strings.Builder
-	lines  chan string
-	waited chan struct{}
-	err    error
+	*client
 }
 
-func startHostCorridor(t *testing.T, timeout time.Duration, args ...string) *hostCorridor {
+func startHostCorridor(t *testing.T, timeout time.Duration, args ...string) hostCorridor {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	c := &hostCorridor{cancel: cancel, lines: make(chan string, 64), waited: make(chan struct{})}
-	t.Cleanup(func() {
-		cancel() // kills it if still running
-		<-c.waited
-	})
-	c.cmd = exec.CommandContext(ctx, corridorBin, args...)
-	c.cmd.Stderr = &lockedWriter{mu: &c.mu, b: &c.errb}
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.out.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
-			select {
-			case c.lines <- sc.Text():
-			default:
-			}
-		}
-		c.err = c.cmd.Wait()
-		close(c.waited)
-	}()
-	return c
+	t.Cleanup(cancel)
+	return hostCorridor{startCmd(t, exec.CommandContext(ctx, corridorBin, args...))}
 }
 
-func (c *hostCorridor) text() (stdout, stderr string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.String(), c.errb.String()
-}
+func (c hostCorridor) text() (stdout, stderr string) { return c.stdout(), c.stderr() }
 
 // wait returns the exit code, or -1 when it did not end within d.
-func (c *hostCorridor) wait(d time.Duration) int {
+func (c hostCorridor) wait(d time.Duration) int {
 	select {
 	case <-c.waited:
 	case <-time.After(d):

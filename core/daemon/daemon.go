@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/core"
-	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // DefaultSocket is where the privileged helper listens.
@@ -294,14 +293,6 @@ func jsonWords(err error) string {
 	return "malformed"
 }
 
-// wipe overwrites decoded secrets (heap strings the decoder made).
-func wipe(secrets map[profile.SecretKind]string) {
-	for k, v := range secrets {
-		core.WipeString(v)
-		delete(secrets, k)
-	}
-}
-
 // ErrProtocolVersion: the app and the helper speak different versions of
 // the protocol (the *core.Error that wraps it says which is older).
 var ErrProtocolVersion = errors.New("daemon: the app and the helper speak different protocol versions")
@@ -374,7 +365,7 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 			err := strictUnmarshal(req.Params, &up)
 			clear(req.Params)
 			if err != nil {
-				wipe(up.Secrets)
+				core.WipeSecrets(up.Secrets)
 				resp.Error = &core.ErrorInfo{Class: core.ClassUsage, Msg: "bad up request: " + jsonWords(err)}
 				break
 			}
@@ -383,7 +374,7 @@ func (s *Server) Handle(ctx context.Context, c net.Conn) {
 				resp.Error = errInfo(err)
 			}
 			// The engine keeps a copy for the session; these are ours.
-			wipe(up.Secrets)
+			core.WipeSecrets(up.Secrets)
 		case "down":
 			// Today an unparsable name became "" (every session):
 			// anything but a JSON string, or nothing, is refused.
