@@ -64,13 +64,11 @@ func TestConnectAskProfileShowsPasswordDialog(t *testing.T) {
 	u.tickEvery = 0
 	u.pingEvery = 5 * time.Millisecond
 	u.callTimeout = 2 * time.Second
+	loop := serialize(u)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); u.bg.Wait(); w.Close() })
 	u.Start(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for u.syncs.Load() < 1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	loop.waitFor(t, "status snapshot", &u.syncs, 1)
 	u.selectProfile("office")
 	if u.detail.action.Disabled() {
 		t.Fatal("Connect is disabled")
@@ -93,7 +91,7 @@ func TestConnectAskProfileShowsPasswordDialog(t *testing.T) {
 	}
 	test.Type(pw, "typed-Pw-42")
 	f.dlg.Submit()
-	u.bg.Wait()
+	loop.settle()
 
 	ups := eng.requests()
 	if len(ups) != 1 {
@@ -117,7 +115,7 @@ func TestConnectAskProfileShowsPasswordDialog(t *testing.T) {
 	}
 	test.Type(u.asking.entries[profile.SecretPassword], "not-sent")
 	u.asking.dlg.Hide()
-	u.bg.Wait()
+	loop.settle()
 	if n := len(eng.requests()); n != 1 {
 		t.Errorf("%d UpRequests after Cancel, want still 1", n)
 	}

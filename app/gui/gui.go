@@ -103,6 +103,12 @@ type UI struct {
 	getenv      func(string) string
 	now         func() time.Time
 	notify      func(*fyne.Notification)
+	// doFn hands a function to Fyne's goroutine: fyne.Do. Tests replace
+	// it with a queue that the test goroutine runs, because Fyne's test
+	// driver runs fyne.Do's function at once on the caller's goroutine,
+	// beside the test's own widget calls (a data race that once hung
+	// the package's tests).
+	doFn func(func())
 
 	ctx   context.Context // of Start; the parent of background calls
 	retry chan struct{}   // "Check again" on the helper banner
@@ -173,6 +179,7 @@ func New(a fyne.App, w fyne.Window, b Backend) *UI {
 		cancelled:   map[string]bool{},
 		history:     map[string]*rateHistory{},
 		known:       map[string]bool{},
+		doFn:        fyne.Do,
 	}
 	u.notify = func(n *fyne.Notification) { a.SendNotification(n) }
 	u.loadProfiles()
@@ -181,7 +188,7 @@ func New(a fyne.App, w fyne.Window, b Backend) *UI {
 	w.SetCloseIntercept(u.closeWindow)
 	w.SetOnDropped(u.dropped)
 	u.addShortcuts()
-	a.Settings().AddListener(func(fyne.Settings) { fyne.Do(u.themeChanged) })
+	a.Settings().AddListener(func(fyne.Settings) { u.do(u.themeChanged) })
 	u.refreshAll()
 	return u
 }
@@ -200,7 +207,7 @@ func (u *UI) Start(ctx context.Context) {
 }
 
 // do runs f on Fyne's goroutine.
-func (u *UI) do(f func()) { fyne.Do(f) }
+func (u *UI) do(f func()) { u.doFn(f) }
 
 // goBG runs a backend call of a user's action in the background; its
 // result comes back through do. Tests wait for these with u.bg.Wait.

@@ -24,9 +24,80 @@ type harness struct {
 	w      fyne.Window
 	cancel context.CancelFunc
 
+	loop  *uiLoop
 	mu    sync.Mutex
 	notes []*fyne.Notification
 	trays atomic.Int64
+}
+
+// uiLoop stands in for Fyne's goroutine in the tests: the UI's do queues
+// its function here and the test goroutine runs the queue (run, settle,
+// waitFor). Fyne's test driver would run it at once on the background
+// goroutine that asked, racing the test's own widget calls.
+type uiLoop struct {
+	u  *UI
+	mu sync.Mutex
+	fs []func()
+}
+
+// serialize makes u's do queue onto a loop that the test goroutine runs.
+func serialize(u *UI) *uiLoop {
+	l := &uiLoop{u: u}
+	u.doFn = func(f func()) {
+		l.mu.Lock()
+		l.fs = append(l.fs, f)
+		l.mu.Unlock()
+	}
+	return l
+}
+
+// run runs the queued functions, those they queue included, and says
+// how many ran.
+func (l *uiLoop) run() int {
+	n := 0
+	for i := 0; i < 10000; i++ {
+		l.mu.Lock()
+		fs := l.fs
+		l.fs = nil
+		l.mu.Unlock()
+		if len(fs) == 0 {
+			break
+		}
+		for _, f := range fs {
+			f()
+		}
+		n += len(fs)
+	}
+	return n
+}
+
+// settle waits for the background calls of user actions and runs what
+// they handed to the UI, until neither is left.
+func (l *uiLoop) settle() {
+	for i := 0; i < 1000; i++ {
+		l.u.bg.Wait()
+		if l.run() == 0 {
+			return
+		}
+	}
+	panic("uiLoop: the UI's background work did not settle after 1000 rounds")
+}
+
+// waitFor runs the loop until c reaches n, for at most 5 s.
+func (l *uiLoop) waitFor(t *testing.T, what string, c *atomic.Int64, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l.run()
+		if c.Load() >= n {
+			l.run()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s %d (have %d)", what, n, c.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func newHarness(t *testing.T, b *guitest.Backend) *harness {
@@ -38,6 +109,7 @@ func newHarness(t *testing.T, b *guitest.Backend) *harness {
 	u.tickEvery = 0
 	u.pingEvery = 5 * time.Millisecond
 	u.callTimeout = 2 * time.Second
+	h.loop = serialize(u)
 	u.notify = func(n *fyne.Notification) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -87,17 +159,12 @@ func (h *harness) state(st core.Status) {
 
 func (h *harness) waitCounter(what string, c *atomic.Int64, n int64) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.Load() < n {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s %d (have %d)", what, n, c.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	h.loop.waitFor(h.t, what, c, n)
 }
 
-// settle waits for the background calls of user actions.
-func (h *harness) settle() { h.u.bg.Wait() }
+// settle waits for the background calls of user actions and applies
+// their results to the widgets.
+func (h *harness) settle() { h.loop.settle() }
 
 func (h *harness) notifications() []*fyne.Notification {
 	h.mu.Lock()
