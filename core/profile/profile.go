@@ -47,6 +47,32 @@ type Profile struct {
 	L2TPSecret    bool     `toml:"l2tp_secret" json:"l2tp_secret"`   // a tunnel secret is stored in the keychain
 	AskPassword   bool     `toml:"ask_password" json:"ask_password"` // the password is typed at each connect, never stored
 	AskPSK        bool     `toml:"ask_psk" json:"ask_psk"`           // the pre-shared key is typed at each connect, never stored
+	// Mode is how the tunnel reaches this machine's programs: ModeTUN (a
+	// network device, routes and DNS, set up by the root helper) or
+	// ModeProxy (no admin rights: a userspace network stack behind a
+	// local SOCKS5/HTTP proxy on Proxy, run in the user's own process).
+	Mode  string `toml:"mode" json:"mode,omitempty"`
+	Proxy string `toml:"proxy" json:"proxy,omitempty"` // ModeProxy: the loopback ADDR:PORT the proxy listens on
+}
+
+// Modes of a profile.
+const (
+	ModeTUN   = "tun"   // default: a TUN device through the root helper
+	ModeProxy = "proxy" // a local SOCKS5/HTTP proxy, no admin rights
+)
+
+// DefaultProxy is where a proxy-mode profile's proxy listens by default.
+const DefaultProxy = "127.0.0.1:1080"
+
+// IsProxy reports whether p runs as a local proxy (ModeProxy).
+func (p *Profile) IsProxy() bool { return p.Mode == ModeProxy }
+
+// ProxyAddr is the address p's proxy listens on (DefaultProxy when unset).
+func (p *Profile) ProxyAddr() string {
+	if p.Proxy == "" {
+		return DefaultProxy
+	}
+	return p.Proxy
 }
 
 // Asked lists the secrets p has typed at each connect instead of kept in
@@ -132,7 +158,8 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // NewProfile returns a profile named name with every default filled in:
 // IPsec on, default proposals, DefaultAuth (MS-CHAPv2 only), automatic MTU, full tunnel, DNS from the server,
-// default keepalive, reconnect on, ephemeral L2TP source port.
+// default keepalive, reconnect on, ephemeral L2TP source port, TUN mode
+// (with DefaultProxy ready for proxy mode).
 func NewProfile(name string) Profile {
 	return Profile{
 		Name:       name,
@@ -144,6 +171,8 @@ func NewProfile(name string) Profile {
 		DNSServers: []string{},
 		Domains:    []string{},
 		Reconnect:  true,
+		Mode:       ModeTUN,
+		Proxy:      DefaultProxy,
 	}
 }
 
@@ -231,7 +260,19 @@ func (p *Profile) Validate() error {
 			bad("routes", "%s", msg)
 		}
 	}
-	if !p.FullTunnel && len(p.Routes) == 0 && !p.ClassfulRoute {
+	switch p.Mode {
+	case "", ModeTUN, ModeProxy:
+	default:
+		bad("mode", "%q is not a mode (tun or proxy)", p.Mode)
+	}
+	if p.Proxy != "" || p.IsProxy() {
+		if msg := checkProxy(p.ProxyAddr()); msg != "" {
+			bad("proxy", "%s", msg)
+		}
+	}
+	// A proxy-mode profile sets no route: what goes through the VPN is
+	// what programs send to the proxy.
+	if !p.IsProxy() && !p.FullTunnel && len(p.Routes) == 0 && !p.ClassfulRoute {
 		bad("routes", "a split tunnel needs at least one route (or the classful route); otherwise nothing goes through the VPN")
 	}
 	switch p.DNS {
@@ -272,6 +313,24 @@ func (p *Profile) Validate() error {
 		return nil
 	}
 	return es
+}
+
+// checkProxy checks a profile's proxy address: a loopback ADDR:PORT. The
+// proxy asks for no password, so a saved profile never listens where
+// other computers can reach it (corridor connect --proxy-allow-remote is
+// the one-off way to do that).
+func checkProxy(s string) string {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not ADDR:PORT (e.g. %s)", s, DefaultProxy)
+	}
+	if ap.Port() == 0 {
+		return "the port must be 1..65535"
+	}
+	if !ap.Addr().IsLoopback() {
+		return fmt.Sprintf("%v is not a loopback address: the proxy asks for no password, so it listens only on this computer (127.0.0.1 or ::1)", ap.Addr())
+	}
+	return ""
 }
 
 func proposalMsg(err error) string {
