@@ -146,7 +146,10 @@ type Status struct {
 	MTU       int      `json:"mtu,omitempty"`
 	IKE       string   `json:"ike,omitempty"` // negotiated suites
 	ESP       string   `json:"esp,omitempty"`
-	Stats     Stats    `json:"stats"`
+	// Proxy: a proxy-mode session's SOCKS5/HTTP proxy address
+	// (ADDR:PORT), where programs reach the VPN.
+	Proxy string `json:"proxy,omitempty"`
+	Stats Stats  `json:"stats"`
 }
 
 // EventKind says what an Event reports.

@@ -35,6 +35,7 @@ type LinkInfo struct {
 	DNS                              []string
 	MTU                              int
 	IKE, ESP                         string
+	Proxy                            string // proxy mode: where the SOCKS5/HTTP proxy listens
 }
 
 // Clock is the Manager's time source; tests inject a fake one.
@@ -335,7 +336,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		m.setState(s, StateConnected, "connected", func(st *Status) {
 			st.Connected, st.Error, st.Attempt = now, nil, attempt
 			st.Server, st.Interface, st.Address, st.Peer = info.Server, info.Interface, info.Address, info.Peer
-			st.DNS, st.MTU, st.IKE, st.ESP = info.DNS, info.MTU, info.IKE, info.ESP
+			st.DNS, st.MTU, st.IKE, st.ESP, st.Proxy = info.DNS, info.MTU, info.IKE, info.ESP, info.Proxy
 		})
 		backoff, attempt, lastErr = firstBackoff, 0, nil
 		dropped := m.hold(ctx, s, link)

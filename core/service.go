@@ -144,6 +144,16 @@ func (s *Service) Disconnect(ctx context.Context, name string) error {
 	return s.engine.Down(ctx, name)
 }
 
+// Prepare readies the engine that runs p's sessions: for a proxy-mode
+// profile, the user's session runner is started (if it is not running),
+// so that a Subscribe made after it sees the whole connect.
+func (s *Service) Prepare(ctx context.Context, p profile.Profile) error {
+	if sp, ok := s.engine.(*Split); ok && p.IsProxy() {
+		return sp.User.Start(ctx)
+	}
+	return nil
+}
+
 // Status reports every session.
 func (s *Service) Status(ctx context.Context) ([]Status, error) { return s.engine.Status(ctx) }
 

@@ -139,6 +139,11 @@ func (r *RealStack) release(name string) {
 
 // Up implements Stack.
 func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, progress func(Stage)) (Link, error) {
+	if req.Profile.IsProxy() {
+		// Its own user's session runner runs it, with no privilege.
+		return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q is a proxy-mode profile: it runs in your own session, not in the helper", req.Profile.Name),
+			Hint: "update the app that sent it, or connect it with corridor up " + req.Profile.Name}
+	}
 	cfg, err := ConnectConfigFor(req.Profile, req.Secrets)
 	if err != nil {
 		return nil, err
@@ -198,16 +203,19 @@ type realLink struct {
 	err     error
 }
 
-func (l *realLink) Info() LinkInfo {
-	info := l.sess.Info()
-	li := LinkInfo{Server: l.sess.Server().String(), Interface: l.sess.Interface(), Address: info.Local.String(), MTU: l.sess.MTU()}
+func (l *realLink) Info() LinkInfo { return sessionInfo(l.sess) }
+
+// sessionInfo describes a connected session.
+func sessionInfo(s *Session) LinkInfo {
+	info := s.Info()
+	li := LinkInfo{Server: s.Server().String(), Interface: s.Interface(), Address: info.Local.String(), MTU: s.MTU()}
 	if info.Peer.IsValid() {
 		li.Peer = info.Peer.String()
 	}
 	for _, d := range info.DNS {
 		li.DNS = append(li.DNS, d.String())
 	}
-	li.IKE, li.ESP = l.sess.Suites()
+	li.IKE, li.ESP = s.Suites()
 	return li
 }
 

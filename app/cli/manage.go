@@ -60,8 +60,12 @@ func openService(socket string) (*core.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return core.NewService(st, &daemon.Client{Socket: socketPath(socket)}), nil
+	return core.NewService(st, engines(socket)), nil
 }
+
+// engines is where sessions run: TUN profiles in the root helper (on
+// socket), proxy-mode profiles in the user's own session runner.
+func engines(socket string) *core.Split { return daemon.NewSplit(socketPath(socket)) }
 
 const profileHelp = `Usage:
   corridor profile add NAME --server HOST --user NAME [--password-file F | --ask-password] [--psk-file F | --ask-psk] [flags]
@@ -92,6 +96,7 @@ type profileFlags struct {
 	mtu, l2tpPort                  int
 	routes, domains                stringList
 	rename                         string
+	mode, proxy                    string
 }
 
 func newProfileFlags(name string, env Env) *profileFlags {
@@ -119,6 +124,8 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.BoolVar(&f.noReconnect, "no-reconnect", false, "do not reconnect after a drop")
 	fs.IntVar(&f.l2tpPort, "l2tp-port", 0, "L2TP source `PORT` without IPsec (0: ephemeral)")
 	fs.StringVar(&f.l2tpSec, "l2tp-secret-file", "", "store an L2TP tunnel secret read from `FILE` (\"none\": remove it)")
+	fs.StringVar(&f.mode, "mode", "", "`tun` (a network device, set up by the helper) or proxy (no admin rights: a local\nSOCKS5/HTTP proxy into the VPN, run in your own session)")
+	fs.StringVar(&f.proxy, "proxy", "", "proxy mode's loopback `[ADDR:]PORT` (default "+profile.DefaultProxy+"); implies --mode proxy")
 	if name == "edit" {
 		fs.StringVar(&f.rename, "rename", "", "rename the profile to `NEW` (its secrets move with it)")
 	}
@@ -190,6 +197,18 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	if set["ask-password"] {
 		p.AskPassword = f.askPassword
+	}
+	if set["proxy"] {
+		p.Proxy = f.proxy
+		if !strings.Contains(f.proxy, ":") {
+			p.Proxy = "127.0.0.1:" + f.proxy // a bare port, as corridor connect --proxy
+		}
+		if !set["mode"] {
+			p.Mode = profile.ModeProxy
+		}
+	}
+	if set["mode"] {
+		p.Mode = f.mode
 	}
 	if set["ask-psk"] {
 		p.AskPSK = f.askPSK
@@ -513,6 +532,11 @@ func upCmd(args []string, env Env) int {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
+	// A proxy-mode profile runs in this user's session runner: it is
+	// started now, so that the events below cover the whole connect.
+	if err := svc.Prepare(ctx, p); err != nil {
+		return fail(env.Stderr, err)
+	}
 	var events <-chan core.Event
 	if *wait > 0 {
 		if events, err = svc.Subscribe(ctx); err != nil {
@@ -547,8 +571,15 @@ func upCmd(args []string, env Env) int {
 			switch ev.Status.State {
 			case core.StateConnected:
 				st := ev.Status
-				fmt.Fprintf(env.Stdout, "connected: %s interface %s address %s dns %s (%s)\n", name, st.Interface,
+				where := "interface " + st.Interface
+				if st.Proxy != "" {
+					where = "proxy " + st.Proxy
+				}
+				fmt.Fprintf(env.Stdout, "connected: %s %s address %s dns %s (%s)\n", name, where,
 					st.Address, strings.Join(st.DNS, ","), suites(st.IKE, st.ESP))
+				if st.Proxy != "" {
+					fmt.Fprintf(env.Stdout, "use it: ALL_PROXY=socks5h://%s (or http_proxy/https_proxy=http://%s, or a browser's SOCKS5 proxy setting)\n", st.Proxy, st.Proxy)
+				}
 				return ExitOK
 			case core.StateFailed, core.StateIdle:
 				if e := ev.Status.Error; e != nil {
@@ -658,7 +689,7 @@ func downCmd(args []string, env Env) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := &daemon.Client{Socket: socketPath(*socket)}
+	d := engines(*socket)
 	if err := d.Down(ctx, name); err != nil {
 		return fail(env.Stderr, err)
 	}
@@ -675,7 +706,7 @@ func statusCmd(args []string, env Env) int {
 	socket := fs.String("socket", "", "the helper's `SOCKET`")
 	asJSON := fs.Bool("json", false, "print JSON: {\"version\": 1, \"sessions\": [...]} (stable, see README)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: corridor status [--json] [--socket PATH]\n\nThe helper's sessions: state, address, counters.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: corridor status [--json] [--socket PATH]\n\nEvery session: the helper's and this user's proxy-mode ones; state, address, counters.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, env); !ok {
@@ -686,7 +717,7 @@ func statusCmd(args []string, env Env) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d := &daemon.Client{Socket: socketPath(*socket)}
+	d := engines(*socket)
 	st, err := d.Status(ctx)
 	if *asJSON {
 		// The stable shape (README): a versioned object; an error in it
@@ -714,8 +745,12 @@ func statusCmd(args []string, env Env) int {
 	for _, s := range st {
 		fmt.Fprintf(env.Stdout, "%s: %s", s.Profile, s.State.Words())
 		if s.State == core.StateConnected {
+			on := s.Interface
+			if s.Proxy != "" {
+				on = "proxy " + s.Proxy
+			}
 			fmt.Fprintf(env.Stdout, " for %v: %s on %s via %s; in %d B (%.0f B/s), out %d B (%.0f B/s)",
-				time.Since(s.Connected).Round(time.Second), s.Address, s.Interface, s.Server,
+				time.Since(s.Connected).Round(time.Second), s.Address, on, s.Server,
 				s.Stats.RxBytes, s.Stats.RxRate, s.Stats.TxBytes, s.Stats.TxRate)
 		}
 		if s.Error != nil {
@@ -733,7 +768,7 @@ func watchCmd(args []string, env Env) int {
 	asJSON := fs.Bool("json", false, "one JSON event per line")
 	stats := fs.Bool("stats", false, "also print statistics events")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: corridor watch [--json] [--stats] [--socket PATH]\n\nPrints the helper's events as they happen, until Ctrl-C.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: corridor watch [--json] [--stats] [--socket PATH]\n\nPrints the sessions' events (the helper's and this user's proxy-mode ones) as they happen, until Ctrl-C.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, env); !ok {
@@ -744,7 +779,7 @@ func watchCmd(args []string, env Env) int {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	d := &daemon.Client{Socket: socketPath(*socket)}
+	d := engines(*socket)
 	ch, err := d.Subscribe(ctx)
 	if err != nil {
 		return fail(env.Stderr, err)
@@ -774,6 +809,12 @@ func daemonCmd(args []string, env Env) int {
 	group := fs.String("group", "corridor", "users of `GROUP` may use the helper (besides root)")
 	journal := fs.String("journal", "", "journal `DIR` of OS changes (default: the platform's)")
 	verbose := fs.Bool("v", false, "log protocol traces")
+	user := fs.Bool("user", false, "run this user's proxy-mode sessions instead (no root: started by corridor up on demand;\nSOCKET defaults to "+daemon.UserSocket()+")")
+	idleDefault := 60 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("CORRIDOR_USER_IDLE_EXIT")); err == nil {
+		idleDefault = d // the runner corridor up starts has no flags of the user's
+	}
+	idle := fs.Duration("idle-exit", idleDefault, "with --user: exit after `D` without a session (0: never; default $CORRIDOR_USER_IDLE_EXIT or 60s)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -782,6 +823,13 @@ func daemonCmd(args []string, env Env) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	if *user {
+		path := *socket
+		if path == "" {
+			path = daemon.UserSocket()
+		}
+		return userDaemon(path, *idle, log, env)
+	}
 	var ropts []platform.RouterOption
 	if *journal != "" {
 		ropts = append(ropts, platform.WithJournalDir(*journal))
@@ -829,4 +877,62 @@ func daemonCmd(args []string, env Env) int {
 		return fail(env.Stderr, err)
 	}
 	return ExitOK
+}
+
+// userDaemon runs this user's session runner: proxy-mode sessions
+// (core.ProxyStack) served on the user's socket to this user only. It
+// needs no privilege and changes nothing on the machine. It ends on
+// SIGINT/SIGTERM, or after idle without a session.
+func userDaemon(path string, idle time.Duration, log *slog.Logger, env Env) int {
+	m := core.NewManager(&core.ProxyStack{}, core.WithManagerLogger(log))
+	srv := &daemon.Server{Engine: m, Log: log}
+	if err := srv.ListenUser(path); err != nil {
+		if errors.Is(err, daemon.ErrRunning) {
+			// Two commands started one at once: the other one serves.
+			log.Info("daemon: this user's session runner is already running", "socket", path)
+			return ExitOK
+		}
+		return fail(env.Stderr, err)
+	}
+	log.Info("daemon: this user's session runner is listening", "socket", path, "pid", os.Getpid())
+	ctx, cancel := signalContext()
+	defer cancel()
+	if idle > 0 {
+		go exitWhenIdle(ctx, cancel, m, idle, log)
+	}
+	err := srv.Serve(ctx)
+	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer ccancel()
+	m.Close(cctx)
+	srv.RemoveSocket()
+	log.Info("daemon: stopped")
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	return ExitOK
+}
+
+// exitWhenIdle cancels once m has had no live session (connecting,
+// connected or waiting to reconnect) for idle.
+func exitWhenIdle(ctx context.Context, cancel context.CancelFunc, m *core.Manager, idle time.Duration, log *slog.Logger) {
+	tick := min(idle/4, time.Second)
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(tick):
+		}
+		sts, _ := m.Status(ctx)
+		for _, st := range sts {
+			if st.State != core.StateIdle && st.State != core.StateFailed {
+				last = time.Now()
+			}
+		}
+		if time.Since(last) >= idle {
+			log.Info("daemon: no session for a while; the session runner ends", "idle", idle)
+			cancel()
+			return
+		}
+	}
 }

@@ -205,5 +205,5 @@ func openService() (*core.Service, error) {
 	if socket == "" {
 		socket = daemon.DefaultSocket
 	}
-	return core.NewService(st, &daemon.Client{Socket: socket}), nil
+	return core.NewService(st, daemon.NewSplit(socket)), nil
 }

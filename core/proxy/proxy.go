@@ -164,7 +164,7 @@ func Listen(ap netip.AddrPort) (net.Listener, error) {
 	}
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, &ListenError{Msg: fmt.Sprintf("port %d is already in use on %v: choose another port for --proxy", ap.Port(), ap.Addr()), Err: err}
+		return nil, &ListenError{Msg: fmt.Sprintf("port %d is already in use on %v: choose another port", ap.Port(), ap.Addr()), Err: err}
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return nil, &ListenError{Msg: fmt.Sprintf("%v is not an address of this computer: the proxy can only listen on one of its own", ap.Addr()), Err: err}
 	case errors.Is(err, syscall.EACCES):
