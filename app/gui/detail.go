@@ -64,7 +64,7 @@ func newDetailView(u *UI) *detailView {
 
 	d.idle = newIdleView()
 	d.prog = newProgressView(u, d)
-	d.conn = newConnectedView()
+	d.conn = newConnectedView(u)
 	d.prob = newProblemView(u, d)
 	d.body = container.NewStack(d.idle.content, d.prog.content, d.conn.content, d.prob.content)
 
@@ -238,7 +238,10 @@ func (v *idleView) update(p profile.Profile, _ core.Status) {
 	}
 	v.values["Encryption"].SetText(enc)
 	traffic := "all traffic through the VPN"
-	if !p.FullTunnel {
+	switch {
+	case p.IsProxy():
+		traffic = "only programs set to use the local proxy on " + p.ProxyAddr() + " (SOCKS5 and HTTP); connects without admin rights"
+	case !p.FullTunnel:
 		routes := append([]string(nil), p.Routes...)
 		if p.ClassfulRoute {
 			routes = append(routes, "the assigned address's network")
@@ -255,6 +258,9 @@ func (v *idleView) update(p profile.Profile, _ core.Status) {
 	}
 	if len(p.Domains) > 0 {
 		dns += "; search " + strings.Join(p.Domains, ", ")
+	}
+	if p.IsProxy() {
+		dns = "unchanged on this computer; the proxy looks names up with the VPN's DNS servers"
 	}
 	v.values["DNS"].SetText(dns)
 	if p.Reconnect {
@@ -357,12 +363,20 @@ func (v *progressView) tick(started time.Time) {
 // ---- connected ----
 
 // connectedView shows a live session: addresses, suites, counters and
-// the traffic graph.
+// the traffic graph; for a proxy-mode session also where its proxy
+// listens and how programs use it.
 type connectedView struct {
-	values  map[string]*widget.Label
-	graph   *TrafficGraph
-	legend  *widget.Label
-	content fyne.CanvasObject
+	u         *UI
+	values    map[string]*widget.Label
+	proxy     string // the shown session's proxy address, "" for none
+	proxyLine *widget.Label
+	proxyCopy *widget.Button
+	proxyHow  *widget.Label
+	proxyBox  *fyne.Container
+	graph     *TrafficGraph
+	legend    *widget.Label
+	box       *fyne.Container
+	content   fyne.CanvasObject
 }
 
 // The connected view's fields, in two columns.
@@ -371,8 +385,8 @@ var (
 	connectedRight = []string{"IKE", "ESP", "Received", "Sent"}
 )
 
-func newConnectedView() *connectedView {
-	v := &connectedView{values: map[string]*widget.Label{}}
+func newConnectedView(u *UI) *connectedView {
+	v := &connectedView{u: u, values: map[string]*widget.Label{}}
 	form := func(fields []string) *fyne.Container {
 		c := container.New(layout.NewFormLayout())
 		for _, f := range fields {
@@ -385,13 +399,52 @@ func newConnectedView() *connectedView {
 		}
 		return c
 	}
+	v.proxyLine = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	v.proxyLine.Selectable = true
+	v.proxyCopy = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), v.copyProxy)
+	v.proxyHow = widget.NewLabel("")
+	v.proxyHow.Wrapping = fyne.TextWrapWord
+	v.proxyHow.Selectable = true
+	v.proxyBox = container.NewVBox(widget.NewSeparator(), container.NewHBox(v.proxyLine, v.proxyCopy), v.proxyHow)
+	v.proxyBox.Hide()
 	v.graph = NewTrafficGraph(graphSamples)
 	v.legend = widget.NewLabel("")
 	v.legend.SizeName = theme.SizeNameCaptionText
-	v.content = container.NewVBox(container.NewGridWithColumns(2, form(connectedLeft), form(connectedRight)), widget.NewSeparator(),
+	v.box = container.NewVBox(container.NewGridWithColumns(2, form(connectedLeft), form(connectedRight)), v.proxyBox, widget.NewSeparator(),
 		widget.NewLabelWithStyle("Traffic, last 5 minutes", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		v.graph, v.legend)
+	v.content = v.box
 	return v
+}
+
+// proxyHowTo tells how programs use a proxy-mode session's proxy on addr.
+func proxyHowTo(addr string) string {
+	return fmt.Sprintf("Set your system's or browser's proxy to SOCKS5 %s (or HTTP %s). "+
+		"In a terminal: ALL_PROXY=socks5h://%s or https_proxy=http://%s. "+
+		"Names are looked up through the VPN.", addr, addr, addr, addr)
+}
+
+// copyProxy puts the proxy's address on the clipboard.
+func (v *connectedView) copyProxy() {
+	if v.proxy != "" {
+		v.u.app.Clipboard().SetContent(v.proxy)
+	}
+}
+
+// showProxy shows the proxy of a proxy-mode session (addr "": none).
+func (v *connectedView) showProxy(addr string) {
+	had := v.proxyBox.Visible()
+	v.proxy = addr
+	if addr != "" {
+		v.proxyLine.SetText("Proxy: socks5 and http on " + addr)
+		v.proxyHow.SetText(proxyHowTo(addr))
+		v.proxyBox.Show()
+	} else {
+		v.proxyBox.Hide()
+	}
+	if had != v.proxyBox.Visible() {
+		v.box.Refresh()
+	}
 }
 
 func (v *connectedView) update(st core.Status, u *UI) {
@@ -423,10 +476,14 @@ func (v *connectedView) update(st core.Status, u *UI) {
 	v.values["IKE"].SetText(ike)
 	v.values["ESP"].SetText(esp)
 	iface := st.Interface
+	if st.Proxy != "" && iface == "" {
+		iface = "no TUN device" // the proxy line below says where it listens
+	}
 	if st.MTU > 0 {
 		iface += fmt.Sprintf(" (MTU %d)", st.MTU)
 	}
 	v.values["Interface"].SetText(strings.TrimSpace(iface))
+	v.showProxy(st.Proxy)
 	s := st.Stats
 	v.values["Received"].SetText(fmt.Sprintf("%s · %s (%s packets)", formatBytes(s.RxBytes), formatRate(s.RxRate), formatCount(s.RxPackets)))
 	v.values["Sent"].SetText(fmt.Sprintf("%s · %s (%s packets)", formatBytes(s.TxBytes), formatRate(s.TxRate), formatCount(s.TxPackets)))

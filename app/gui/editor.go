@@ -3,6 +3,7 @@ package gui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ const (
 	fieldL2TPSecret = "l2tp_secret"
 )
 
-var editorFields = []string{"name", "server", "user", fieldPassword, fieldPSK, "ike", "esp", "auth", "mtu",
+var editorFields = []string{"name", "server", "user", fieldPassword, fieldPSK, "mode", "proxy", "ike", "esp", "auth", "mtu",
 	"routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret}
 
 // Choices of the editor.
@@ -36,6 +37,10 @@ var (
 	dnsChoices    = []string{"From the server", "Leave the system's DNS alone", "These servers"}
 	dnsModes      = []string{profile.DNSFromServer, profile.DNSNone, profile.DNSCustom}
 )
+
+// proxyModeNote shows under the proxy-mode check box while it is on.
+const proxyModeNote = "In proxy mode nothing on this computer is changed: programs reach the VPN through the proxy. " +
+	"Routes and DNS settings do not apply."
 
 const legacyWarning = "Legacy algorithms (3DES, MD5, MODP1024/1536) are weak or broken. " +
 	"Allow them only for an old server that cannot be upgraded, and ask its administrator to move on."
@@ -63,7 +68,10 @@ type editor struct {
 	domains, keepalive, l2tpPrt *widget.Entry
 	ipsec, legacy, classful     *widget.Check
 	reconnect, useL2TPSecret    *widget.Check
-	askPassword                 *widget.Check
+	askPassword, proxyMode      *widget.Check
+	proxy                       *widget.Entry
+	proxyNote                   *widget.Label
+	proxyRow                    []fyne.CanvasObject // label and field, shown in proxy mode only
 	auth                        *widget.CheckGroup
 	tunnel, dns                 *widget.RadioGroup
 	legacyWarn, ipsecWarn       *widget.Label
@@ -215,6 +223,13 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 	e.ipsecWarn.Importance = widget.WarningImportance
 	e.ipsecWarn.Wrapping = fyne.TextWrapWord
 
+	e.proxyMode = widget.NewCheck("Connect without admin rights (local proxy)", func(bool) { e.edited("mode") })
+	e.proxyMode.SetChecked(p.IsProxy())
+	e.proxy = entry("proxy", p.Proxy, profile.DefaultProxy)
+	e.proxyNote = widget.NewLabel(proxyModeNote)
+	e.proxyNote.Importance = widget.LowImportance
+	e.proxyNote.Wrapping = fyne.TextWrapWord
+
 	e.ike = entry("ike", p.IKE, "default (e.g. aes256-sha256-modp2048)")
 	e.esp = entry("esp", p.ESP, "default (e.g. aes128-sha1)")
 	e.legacy = widget.NewCheck("Allow legacy algorithms", func(bool) { e.edited("ike") })
@@ -294,6 +309,7 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		}
 		return c
 	}
+	e.proxyRow = row("Proxy address", "proxy", e.proxy)
 	basic := form(
 		row("Name", "name", e.name),
 		row("Server", "server", e.server),
@@ -301,6 +317,8 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		row("Password", fieldPassword, e.password, e.askPassword),
 		row("IPsec", "", e.ipsec, e.ipsecWarn),
 		row("Pre-shared key", fieldPSK, e.psk),
+		row("Mode", "mode", e.proxyMode, e.proxyNote),
+		e.proxyRow,
 	)
 	adv := form(
 		row("IKE proposals", "ike", e.ike),
@@ -375,7 +393,7 @@ func (e *editor) visibility() string {
 	for _, f := range editorFields {
 		b.WriteString(strconv.FormatBool(e.errs[f].Visible()))
 	}
-	for _, l := range []*widget.Label{e.ipsecWarn, e.legacyWarn, e.keyNote, e.saveErr} {
+	for _, l := range []*widget.Label{e.ipsecWarn, e.legacyWarn, e.keyNote, e.saveErr, e.proxyNote} {
 		b.WriteString(strconv.FormatBool(l.Visible()))
 	}
 	b.WriteString(strconv.FormatBool(e.advanced.Items[0].Open))
@@ -426,15 +444,31 @@ func (e *editor) syncEnabled() {
 	} else {
 		e.legacyWarn.Hide()
 	}
+	// Proxy mode changes nothing on this computer: no route, no DNS.
+	viaProxy := e.proxyMode.Checked
+	for _, o := range append([]fyne.CanvasObject{e.proxyNote}, e.proxyRow...) {
+		if viaProxy {
+			o.Show()
+		} else {
+			o.Hide()
+		}
+	}
+	for _, w := range []fyne.Disableable{e.tunnel, e.dns, e.domains} {
+		if viaProxy {
+			w.Disable()
+		} else {
+			w.Enable()
+		}
+	}
 	split := e.tunnel.Selected == tunnelChoices[1]
-	if split {
+	if split && !viaProxy {
 		e.routes.Enable()
 		e.classful.Enable()
 	} else {
 		e.routes.Disable()
 		e.classful.Disable()
 	}
-	if e.dns.Selected == dnsChoices[2] {
+	if e.dns.Selected == dnsChoices[2] && !viaProxy {
 		e.dnsServers.Enable()
 	} else {
 		e.dnsServers.Disable()
@@ -527,7 +561,54 @@ func (e *editor) profile() (profile.Profile, map[string]string) {
 	}
 	p.L2TPSecret = e.useL2TPSecret.Checked
 	p.AskPassword = e.askPassword.Checked
+	p.Mode = profile.ModeTUN
+	if e.proxyMode.Checked {
+		p.Mode = profile.ModeProxy
+	}
+	p.Proxy = strings.TrimSpace(e.proxy.Text)
+	if p.Proxy == "" {
+		p.Proxy = profile.DefaultProxy
+	}
+	e.keepInapplicable(&p)
 	return p, parse
+}
+
+// keepInapplicable gives the fields that do not apply in p's mode (the
+// proxy address in TUN mode; routes and DNS in proxy mode) their saved
+// values back when what they hold now is not valid: those fields are
+// hidden or disabled, so a message there could not be acted on, and
+// their values do not matter until the mode changes back.
+func (e *editor) keepInapplicable(p *profile.Profile) {
+	var ve profile.ValidationErrors
+	if err := p.Validate(); !errors.As(err, &ve) {
+		return
+	}
+	if !p.IsProxy() {
+		if ve.For("proxy") != "" {
+			p.Proxy = e.base.Proxy
+			if proxyProblem(p.Proxy) != "" {
+				p.Proxy = profile.DefaultProxy
+			}
+		}
+		return
+	}
+	if ve.For("routes") != "" {
+		p.FullTunnel, p.Routes, p.ClassfulRoute = e.base.FullTunnel, slices.Clone(e.base.Routes), e.base.ClassfulRoute
+	}
+	if ve.For("dns") != "" || ve.For("dns_servers") != "" {
+		p.DNS, p.DNSServers = e.base.DNS, slices.Clone(e.base.DNSServers)
+	}
+	if ve.For("domains") != "" {
+		p.Domains = slices.Clone(e.base.Domains)
+	}
+}
+
+// proxyProblem is Validate's message for a proxy address ("" when fine).
+func proxyProblem(addr string) string {
+	q := profile.Profile{Mode: profile.ModeProxy, Proxy: addr}
+	var ve profile.ValidationErrors
+	errors.As(q.Validate(), &ve)
+	return ve.For("proxy")
 }
 
 func contains(list []string, s string) bool {

@@ -560,6 +560,9 @@ func (u *UI) logStateChange(prev, st core.Status) {
 		if st.Address != "" {
 			text += " (address " + st.Address + ")"
 		}
+		if st.Proxy != "" {
+			text += "; proxy: socks5 and http on " + st.Proxy
+		}
 	default:
 		if st.Detail != "" && st.Detail != pendingDetail && !strings.EqualFold(st.Detail, text) {
 			text += ": " + st.Detail
@@ -580,6 +583,9 @@ func (u *UI) notifyChange(prev, st core.Status, userDown bool) {
 		msg := "Connected to " + name
 		if st.Address != "" {
 			msg += " with address " + st.Address
+		}
+		if st.Proxy != "" {
+			msg += "; programs reach it through the proxy on " + st.Proxy
 		}
 		u.send("Corridor: connected", msg)
 	case st.State == core.StateReconnecting && prev.State == core.StateConnected:

@@ -79,7 +79,19 @@ func TestScreenshots(t *testing.T) {
 	e.scroll.Offset = fyne.NewPos(0, 300)
 	e.scroll.Refresh()
 	shot(h.w, "6-editor-advanced")
+	e.tunnel.SetSelected(tunnelChoices[0])
+	e.proxyMode.SetChecked(true)
+	e.proxy.SetText("0.0.0.0:1080")
+	e.scroll.Offset = fyne.NewPos(0, 0)
+	e.scroll.Refresh()
+	shot(h.w, "6b-editor-proxy")
 	h.u.closeEditor("office")
+	h.state(core.Status{Profile: "home", State: core.StateConnected, Connected: since, Server: "203.0.113.5",
+		Address: "192.168.30.11", DNS: []string{"192.168.30.1"}, MTU: 1400, Proxy: "127.0.0.1:1080",
+		IKE: "AES-CBC-256/HMAC-SHA2-256/MODP2048", ESP: "AES-CBC-128/HMAC-SHA1-96"})
+	h.u.selectProfile("home")
+	shot(h.w, "6c-connected-proxy")
+	h.u.selectProfile("office")
 	h.u.ShowLog()
 	shot(h.w, "7-log")
 
