@@ -154,6 +154,16 @@ func (s *Service) Prepare(ctx context.Context, p profile.Profile) error {
 	return nil
 }
 
+// UserEngine is the engine of this user's own sessions (proxy mode)
+// when they run apart from the helper's (the engine is a *Split), else
+// nil. A front end follows it while the helper is away.
+func (s *Service) UserEngine() UserEngine {
+	if sp, ok := s.engine.(*Split); ok {
+		return sp.User
+	}
+	return nil
+}
+
 // Status reports every session.
 func (s *Service) Status(ctx context.Context) ([]Status, error) { return s.engine.Status(ctx) }
 

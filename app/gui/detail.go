@@ -122,8 +122,8 @@ func (d *detailView) update(stateChanged bool) {
 		d.action.SetText("Connect")
 		d.action.SetIcon(theme.MediaPlayIcon())
 		d.action.Importance = widget.HighImportance
-		if d.u.helperDown() != nil {
-			d.action.Disable()
+		if d.u.helperDown() != nil && !p.IsProxy() {
+			d.action.Disable() // a proxy-mode profile runs in the user's own runner, helper or not
 		}
 	}
 	d.action.Refresh()

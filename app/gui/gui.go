@@ -221,7 +221,18 @@ func (u *UI) goBG(f func()) {
 
 func (u *UI) watch(ctx context.Context) {
 	for {
-		if !u.waitHelper(ctx) {
+		// While the helper is away, this user's own sessions (proxy-mode
+		// profiles, which need no helper) are followed on their own.
+		stopUser := func() {}
+		up := u.waitHelper(ctx, func() {
+			if ue := u.userEngine(); ue != nil {
+				uctx, cancel := context.WithCancel(ctx)
+				stopUser = cancel
+				go u.watchUser(uctx, ue)
+			}
+		})
+		stopUser()
+		if !up {
 			return
 		}
 		ch, err := u.b.Subscribe(ctx)
@@ -261,7 +272,9 @@ func (u *UI) watch(ctx context.Context) {
 }
 
 // waitHelper pings until the helper answers; false when ctx ended.
-func (u *UI) waitHelper(ctx context.Context) bool {
+// onDown runs once, when a ping first fails.
+func (u *UI) waitHelper(ctx context.Context, onDown func()) bool {
+	down := false
 	for {
 		pctx, cancel := context.WithTimeout(ctx, u.callTimeout)
 		err := u.b.Ping(pctx)
@@ -276,9 +289,51 @@ func (u *UI) waitHelper(ctx context.Context) bool {
 		if err == nil {
 			return true
 		}
+		if !down {
+			down = true
+			onDown()
+		}
 		if !u.sleep(ctx) {
 			return false
 		}
+	}
+}
+
+// userEngine is the engine of this user's own sessions, when the backend
+// runs them apart from the helper's (core.Service with a core.Split).
+func (u *UI) userEngine() core.UserEngine {
+	if b, ok := u.b.(interface{ UserEngine() core.UserEngine }); ok {
+		return b.UserEngine()
+	}
+	return nil
+}
+
+// watchUser follows this user's own sessions until ctx ends: a status
+// snapshot, then their events (core.UserEngine's Subscribe follows its
+// runner across starts and ends).
+func (u *UI) watchUser(ctx context.Context, e core.UserEngine) {
+	ch, err := e.Subscribe(ctx)
+	if err != nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, u.callTimeout)
+	sts, err := e.Status(sctx)
+	cancel()
+	if err == nil && len(sts) > 0 {
+		u.do(func() {
+			for _, st := range sts {
+				u.setStatus(st, false)
+			}
+		})
+	}
+	for ev := range ch {
+		if ctx.Err() != nil {
+			return
+		}
+		u.do(func() {
+			u.applyEvent(ev)
+			u.events.Add(1)
+		})
 	}
 }
 

@@ -102,10 +102,17 @@ func (l *uiLoop) waitFor(t *testing.T, what string, c *atomic.Int64, n int64) {
 
 func newHarness(t *testing.T, b *guitest.Backend) *harness {
 	t.Helper()
+	return newHarnessOn(t, b, b)
+}
+
+// newHarnessOn is newHarness with the UI on front, a backend built
+// around b.
+func newHarnessOn(t *testing.T, b *guitest.Backend, front Backend) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
 	w := test.NewWindow(nil)
 	h := &harness{t: t, b: b, a: a, w: w}
-	u := New(a, w, b)
+	u := New(a, w, front)
 	u.tickEvery = 0
 	u.pingEvery = 5 * time.Millisecond
 	u.callTimeout = 2 * time.Second

@@ -1,12 +1,15 @@
 package gui
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/corridorvpn/corridor/app/gui/guitest"
 	"github.com/corridorvpn/corridor/core"
 	"github.com/corridorvpn/corridor/core/profile"
 )
@@ -256,5 +259,103 @@ func TestConnectedProxySession(t *testing.T) {
 	}
 	if got := d.conn.values["Interface"].Text; got != "corridor0" {
 		t.Errorf("Interface %q", got)
+	}
+}
+
+// fakeUserEngine is this user's own session runner as the UI sees it:
+// the test sends its events.
+type fakeUserEngine struct {
+	events chan core.Event
+	status []core.Status
+}
+
+func (f *fakeUserEngine) Up(context.Context, core.UpRequest) error { return nil }
+func (f *fakeUserEngine) Down(context.Context, string) error       { return nil }
+func (f *fakeUserEngine) Status(context.Context) ([]core.Status, error) {
+	return f.status, nil
+}
+func (f *fakeUserEngine) Subscribe(ctx context.Context) (<-chan core.Event, error) {
+	out := make(chan core.Event)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-f.events:
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+func (f *fakeUserEngine) Running(context.Context) bool { return true }
+func (f *fakeUserEngine) Start(context.Context) error  { return nil }
+
+// splitBackend is the fake backend with a user engine beside it, as
+// core.Service has with a core.Split.
+type splitBackend struct {
+	*guitest.Backend
+	user *fakeUserEngine
+}
+
+func (b splitBackend) UserEngine() core.UserEngine { return b.user }
+
+// TestProxyProfileWithoutHelper: with the helper away, a proxy-mode
+// profile can still be connected (its session runs in the user's own
+// runner) while a TUN profile cannot, and the runner's events reach the
+// view: connected, with the proxy address; a session the runner already
+// had shows at start.
+func TestProxyProfileWithoutHelper(t *testing.T) {
+	b := newBackendWith("office")
+	px := testProfile("socks")
+	px.Mode = profile.ModeProxy
+	b.AddProfile(px, map[profile.SecretKind]string{profile.SecretPassword: "pw", profile.SecretPSK: "psk"})
+	b.SetPingError(guitest.HelperDown())
+	ue := &fakeUserEngine{events: make(chan core.Event),
+		status: []core.Status{{Profile: "socks", State: core.StateIKEPhase1, Since: time.Now()}}}
+	h := newHarnessOn(t, b, splitBackend{Backend: b, user: ue})
+	u := h.u
+	h.startNoWait()
+	h.waitCounter("ping", &u.pings, 1)
+
+	u.selectProfile("office")
+	if !u.detail.action.Disabled() {
+		t.Error("Connect enabled for a TUN profile while the helper is down")
+	}
+	// The runner's session at start shows (its status snapshot).
+	deadline := time.Now().Add(5 * time.Second)
+	for u.status("socks").State != core.StateIKEPhase1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the runner's session did not show: %+v", u.status("socks"))
+		}
+		h.loop.run()
+		time.Sleep(time.Millisecond)
+	}
+	n := u.events.Load()
+	ue.events <- core.Event{Kind: core.EventState, Status: core.Status{Profile: "socks", State: core.StateIdle, Since: time.Now()}}
+	h.waitCounter("event", &u.events, n+1)
+	u.selectProfile("socks")
+	if u.detail.action.Disabled() {
+		t.Fatal("Connect disabled for a proxy-mode profile while the helper is down")
+	}
+	test.Tap(u.detail.action)
+	h.settle()
+	if !b.Called("connect socks") {
+		t.Fatalf("no connect: %v", b.Calls())
+	}
+	n = u.events.Load()
+	ue.events <- core.Event{Kind: core.EventState, Status: core.Status{Profile: "socks", State: core.StateConnected,
+		Since: time.Now(), Connected: time.Now(), Address: "192.168.30.10", Interface: "userspace", Proxy: "127.0.0.1:1080"}}
+	h.waitCounter("event", &u.events, n+1)
+	if st := u.status("socks"); st.State != core.StateConnected || st.Proxy != "127.0.0.1:1080" {
+		t.Errorf("status after the runner's event: %+v", st)
+	}
+	if u.TrayState() != TrayConnected {
+		t.Errorf("tray %v, want connected", u.TrayState())
 	}
 }

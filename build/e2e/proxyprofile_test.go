@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -127,6 +128,13 @@ func TestProxyProfileUp(t *testing.T) {
 		t.Errorf("status --json: exit %d, %v\n%s", code, err, out)
 	}
 
+	// The server freezes: dead peer detection notices, the runner
+	// reconnects once it runs again, and the proxy serves again on the
+	// same port. (Skipped with -short, as TestDaemonReconnect.)
+	if !testing.Short() {
+		proxyReconnect(t, s, env, url)
+	}
+
 	// A second up of the same profile is refused while it runs.
 	if out, code := run(30*time.Second, "up", "office", "--password-file", pw, "--psk-file", psk, "--wait", "0"); code == 0 {
 		t.Errorf("a second up succeeded:\n%s", out)
@@ -158,6 +166,68 @@ func TestProxyProfileUp(t *testing.T) {
 	}
 	if out, code := run(30*time.Second, "status"); code == 0 {
 		t.Errorf("status with neither helper nor runner: exit 0\n%s", out)
+	}
+}
+
+// proxyReconnect freezes the server under a connected proxy-mode
+// session and checks, through corridor watch, that the loss is noticed
+// and the session comes back; then the proxy carries a request again.
+func proxyReconnect(t *testing.T, s *softether.Server, env []string, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	watch := s.Command(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", corridorBin, "watch", "--json", "--stats")
+	watch.Env = append(os.Environ(), env...)
+	pipe, _ := watch.StdoutPipe()
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); watch.Wait() }()
+	events := make(chan core.Event, 256)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			var ev core.Event
+			if json.Unmarshal(sc.Bytes(), &ev) == nil {
+				events <- ev
+			}
+		}
+		close(events)
+	}()
+	// The subscription is in place once the first statistics arrive
+	// (every second while connected).
+	waitEvent(t, events, 10*time.Second, func(ev core.Event) bool { return ev.Kind == core.EventStats })
+	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			syscall.Kill(s.PID, syscall.SIGCONT)
+		}
+	}()
+	ev := waitEvent(t, events, 45*time.Second, func(ev core.Event) bool {
+		return ev.Kind == core.EventState && ev.Status.State == core.StateReconnecting
+	})
+	t.Logf("proxy mode: loss noticed after %v: %s", time.Since(stopped).Round(100*time.Millisecond), ev.Status.Error.Msg)
+	if ev.Status.Error == nil || !strings.Contains(ev.Status.Error.Msg, "stopped answering") {
+		t.Errorf("reason %+v, want the server stopped answering", ev.Status.Error)
+	}
+	syscall.Kill(s.PID, syscall.SIGCONT)
+	resumed = true
+	back := time.Now()
+	ev = waitEvent(t, events, 90*time.Second, func(ev core.Event) bool {
+		return ev.Kind == core.EventState && ev.Status.State == core.StateConnected
+	})
+	t.Logf("proxy mode: reconnected %v after the server resumed (attempt %d), proxy %s", time.Since(back).Round(100*time.Millisecond), ev.Status.Attempt, ev.Status.Proxy)
+	if ev.Status.Proxy != "127.0.0.1:"+proxyPort {
+		t.Errorf("proxy after reconnecting %q", ev.Status.Proxy)
+	}
+	body, errs, code := inClient(t, s, "curl", "-sS", "--max-time", "40", "--noproxy", "", "--socks5-hostname", "127.0.0.1:"+proxyPort, url)
+	if code != 0 || !strings.Contains(body, "intranet says hello to /page") {
+		t.Errorf("curl after reconnecting: exit %d, body %q, stderr %q", code, body, errs)
 	}
 }
 

@@ -185,28 +185,42 @@ func (u *UserClient) Down(ctx context.Context, profile string) error {
 
 // Subscribe implements core.Engine: the runner's events, followed across
 // its starts and ends until ctx ends (then the channel closes). It does
-// not fail when no runner runs.
+// not fail when no runner runs. The first attempt is made before it
+// returns, so the caller's own Status call afterwards is current; when it
+// (re)joins a runner later, it first sends an EventState with each
+// session's current status, so that a follower that missed events (the
+// runner started meanwhile) is current again.
 func (u *UserClient) Subscribe(ctx context.Context) (<-chan core.Event, error) {
 	retry := u.Retry
 	if retry == 0 {
 		retry = 500 * time.Millisecond
 	}
 	out := make(chan core.Event, 64)
+	send := func(ev core.Event) {
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+		}
+	}
+	ch, err := u.Client.Subscribe(ctx)
 	go func() {
 		defer close(out)
-		for ctx.Err() == nil {
-			ch, err := u.Client.Subscribe(ctx)
+		for {
 			if err == nil {
 				for ev := range ch {
-					select {
-					case out <- ev:
-					case <-ctx.Done():
-					}
+					send(ev)
 				}
 			}
 			select {
 			case <-ctx.Done():
+				return
 			case <-time.After(retry):
+			}
+			if ch, err = u.Client.Subscribe(ctx); err == nil {
+				sts, _ := u.Client.Status(ctx)
+				for _, st := range sts {
+					send(core.Event{Time: time.Now(), Kind: core.EventState, Status: st})
+				}
 			}
 		}
 	}()
