@@ -235,3 +235,48 @@ func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+// TestProxyRekey: in proxy mode the ESP SA is rekeyed (60 s lifetime,
+// rekeyed at 54 s) while requests go through the proxy, and none fails. It runs for about 75 s, so only with CORRIDOR_E2E_LONG=1
+// (TestIPsecRekey covers the same rekey code in TUN mode in make test).
+func TestProxyRekey(t *testing.T) {
+	if os.Getenv("CORRIDOR_E2E_LONG") != "1" {
+		t.Skip("runs for 75 s: set CORRIDOR_E2E_LONG=1")
+	}
+	s := server(t)
+	startIntranet(t, s)
+	pw, psk := nobodyFiles(t, s)
+	c := startNobody(t, s, "connect", "--user", s.User, "--password-file", pw, "--psk-file", psk,
+		"--esp-lifetime", "60s", "--proxy", proxyPort, s.Addr)
+	c.waitConnected(45 * time.Second)
+	// Requests through the proxy every 250 ms until 5 s after the first
+	// rekey (due at 54 s), at most 90 s: each must succeed.
+	url := fmt.Sprintf("http://%s:%d/page", intranetIP, intranetPort)
+	start := time.Now()
+	var ok, failed int
+	var rekeyedAt time.Duration
+	for time.Since(start) < 90*time.Second {
+		body, errs, code := inClient(t, s, "curl", "-sS", "--max-time", "10", "--noproxy", "", "--socks5-hostname", "127.0.0.1:"+proxyPort, url)
+		if code != 0 || !strings.Contains(body, "intranet says hello") {
+			failed++
+			t.Errorf("request at %v: exit %d, %q %q", time.Since(start).Round(time.Millisecond), code, body, errs)
+		} else {
+			ok++
+		}
+		if rekeyedAt == 0 && strings.Contains(c.stdout(), "ipsec: sa rekeyed") {
+			rekeyedAt = time.Since(start)
+		}
+		if rekeyedAt > 0 && time.Since(start) > rekeyedAt+5*time.Second {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("%d requests through the proxy over %v, %d failed; rekeyed at %v after connecting", ok+failed,
+		time.Since(start).Round(time.Second), failed, rekeyedAt.Round(time.Second))
+	if rekeyedAt == 0 {
+		t.Errorf("no rekey within 90 s with a 60 s lifetime:\n%s", c.stdout())
+	}
+	if code := c.terminate(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+}
