@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sort"
 	"sync"
@@ -77,6 +78,9 @@ type Manager struct {
 	log        *slog.Logger
 	statsEvery time.Duration
 
+	net      NetWatch
+	stopNet  context.CancelFunc
+	netDone  chan struct{}
 	mu       sync.Mutex
 	sessions map[string]*msession
 	subs     map[chan Event]*Caller // subscriber -> who it is (nil: unrestricted)
@@ -92,6 +96,20 @@ type msession struct {
 	link   Link   // guarded by Manager.mu; nil unless connected
 	prev   tunnel.Stats
 	prevAt time.Time
+
+	// Network changes (NetWatch), guarded by Manager.mu: the server's
+	// address of the last connect, the path to it when the session
+	// connected, when the current wait began and when the current
+	// attempt began; kick wakes the session's goroutine; netWhy says why.
+	server        netip.Addr
+	iface         string
+	path          string
+	waitPath      string
+	attemptPath   string
+	attemptCancel context.CancelFunc
+	restarted     bool // the attempt was cancelled by a network change
+	kick          chan struct{}
+	netWhy        string
 }
 
 // NewManager returns a Manager driving stack.
@@ -103,6 +121,16 @@ func NewManager(stack Stack, opts ...ManagerOption) *Manager {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.net.Changes != nil && m.net.PathTo != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		if ch, err := m.net.Changes(ctx); err == nil {
+			m.stopNet, m.netDone = cancel, make(chan struct{})
+			go m.followNetwork(ctx, ch)
+		} else {
+			cancel()
+			m.log.Info("manager: no network change notifications; dead links are noticed by keepalives", "err", err)
+		}
 	}
 	return m
 }
@@ -132,7 +160,7 @@ func (m *Manager) Up(ctx context.Context, req UpRequest) error {
 	// The session keeps its own copy of the secrets, wiped when it ends.
 	req.Secrets = cloneSecrets(req.Secrets)
 	sctx, cancel := context.WithCancel(context.Background())
-	s := &msession{owner: callerFrom(ctx), req: req, cancel: cancel, done: make(chan struct{}),
+	s := &msession{owner: callerFrom(ctx), req: req, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
 		status: Status{Profile: name, State: StateIdle, Since: m.clock.Now()}}
 	m.sessions[name] = s
 	go m.run(sctx, s)
@@ -224,7 +252,12 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
-	return m.Down(ctx, "")
+	err := m.Down(ctx, "")
+	if m.stopNet != nil {
+		m.stopNet()
+		<-m.netDone
+	}
+	return err
 }
 
 // emitLocked sends ev, an event of session s, to every subscriber
@@ -295,7 +328,9 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			st.Attempt, st.NextTry, st.Error = attempt, time.Time{}, lastErr
 		})
 		reached := StateResolving
-		link, err := m.stack.Up(ctx, s.req, log, func(stg Stage) {
+		actx, acancel := context.WithCancel(ctx)
+		m.beginAttempt(s, acancel)
+		link, err := m.stack.Up(actx, s.req, log, func(stg Stage) {
 			if stg.Next != "" {
 				reached = stg.Next
 				m.setState(s, stg.Next, stg.Detail, nil)
@@ -303,10 +338,18 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 				m.setState(s, s.currentState(m), stg.Detail, nil)
 			}
 		})
+		restarted := m.endAttempt(s)
+		acancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				m.setState(s, StateIdle, "cancelled", nil)
 				return
+			}
+			if restarted {
+				// The network changed under an attempt that had no answer
+				// yet: start over on the new path at once.
+				m.logEvent(s, slog.LevelInfo, "the network changed during the connect: starting over")
+				continue
 			}
 			e := asError(err)
 			lastErr = e.Info()
@@ -330,6 +373,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		}
 		info := link.Info()
 		now := m.clock.Now()
+		m.noteServer(s, info)
 		m.mu.Lock()
 		s.link, s.prev, s.prevAt = link, tunnel.Stats{}, now
 		m.mu.Unlock()
@@ -339,7 +383,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			st.DNS, st.MTU, st.IKE, st.ESP, st.Proxy = info.DNS, info.MTU, info.IKE, info.ESP, info.Proxy
 		})
 		backoff, attempt, lastErr = firstBackoff, 0, nil
-		dropped := m.hold(ctx, s, link)
+		dropped, why := m.hold(ctx, s, link)
 		m.mu.Lock()
 		s.link = nil
 		m.mu.Unlock()
@@ -347,7 +391,19 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			return
 		}
 		e := asError(link.Err())
+		if why != nil {
+			e = why
+		}
 		lastErr = e.Info()
+		if why != nil && s.req.Profile.Reconnect {
+			// The path to the server changed: the old session cannot
+			// carry on; connect again now, not after a backoff.
+			attempt = 1
+			m.setState(s, StateReconnecting, "reconnecting now: "+why.Msg, func(st *Status) {
+				st.Error, st.Attempt, st.NextTry = lastErr, attempt, m.clock.Now()
+			})
+			continue
+		}
 		if !s.req.Profile.Reconnect || !retryable(e) {
 			m.setState(s, StateFailed, e.Msg, func(st *Status) { st.Error = lastErr })
 			return
@@ -366,22 +422,35 @@ func (s *msession) currentState(m *Manager) State {
 }
 
 // hold keeps a connected session, sending statistics, until the user
-// disconnects (false) or the link drops (true).
-func (m *Manager) hold(ctx context.Context, s *msession, link Link) bool {
+// disconnects (false) or the link drops (true). why is set when the
+// Manager ended the link itself because the path to the server changed.
+func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped bool, why *Error) {
+	drainKick(s)
 	for {
 		select {
+		case <-s.kick:
+			m.mu.Lock()
+			reason := s.netWhy
+			m.mu.Unlock()
+			if reason == "" {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			link.Close(cctx) // the old path may be gone: do not wait long
+			cancel()
+			return true, &Error{Class: ClassNoAnswer, Msg: reason}
 		case <-ctx.Done():
 			m.setState(s, StateDisconnecting, "disconnecting", nil)
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			link.Close(cctx)
 			cancel()
 			m.setState(s, StateIdle, "disconnected", func(st *Status) { st.Stats = statsOf(link.Stats(), st.Stats) })
-			return false
+			return false, nil
 		case <-link.Done():
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			link.Close(cctx) // undo routes and DNS of the dead link
 			cancel()
-			return true
+			return true, nil
 		case <-m.clock.After(m.statsEvery):
 			m.mu.Lock()
 			now := m.clock.Now()
@@ -403,6 +472,8 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) bool {
 func (m *Manager) wait(ctx context.Context, s *msession, attempt *int, backoff *time.Duration, why *ErrorInfo) bool {
 	d := *backoff
 	next := m.clock.Now().Add(d)
+	drainKick(s)
+	m.beginWait(s)
 	m.setState(s, StateReconnecting, fmt.Sprintf("reconnecting in %v (attempt %d): %s", d, *attempt, why.Msg), func(st *Status) {
 		st.Error, st.Attempt, st.NextTry = why, *attempt, next
 	})
@@ -411,6 +482,11 @@ func (m *Manager) wait(ctx context.Context, s *msession, attempt *int, backoff *
 		m.setState(s, StateIdle, "cancelled", nil)
 		return false
 	case <-m.clock.After(d):
+	case <-s.kick:
+		// The network came back or changed: try now. The backoff does
+		// not grow: this attempt is the network's, not the server's.
+		m.logEvent(s, slog.LevelInfo, "the network changed: trying again now")
+		return true
 	}
 	*backoff = min(2*d, maxBackoff)
 	return true

@@ -810,6 +810,7 @@ func daemonCmd(args []string, env Env) int {
 	journal := fs.String("journal", "", "journal `DIR` of OS changes (default: the platform's)")
 	verbose := fs.Bool("v", false, "log protocol traces")
 	user := fs.Bool("user", false, "run this user's proxy-mode sessions instead (no root: started by corridor up on demand;\nSOCKET defaults to "+daemon.UserSocket()+")")
+	netwatch := fs.Bool("network-watch", true, "reconnect at once when the path to a server changes or the network comes back\n(false: only keepalives and dead peer detection notice)")
 	idleDefault := 60 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("CORRIDOR_USER_IDLE_EXIT")); err == nil {
 		idleDefault = d // the runner corridor up starts has no flags of the user's
@@ -828,7 +829,7 @@ func daemonCmd(args []string, env Env) int {
 		if path == "" {
 			path = daemon.UserSocket()
 		}
-		return userDaemon(path, *idle, log, env)
+		return userDaemon(path, *idle, managerOptions(log, *netwatch), log, env)
 	}
 	var ropts []platform.RouterOption
 	if *journal != "" {
@@ -838,7 +839,7 @@ func daemonCmd(args []string, env Env) int {
 	if err := platform.Recover(ropts...); err != nil {
 		log.Warn("daemon: recovering the journal of an earlier run", "err", err)
 	}
-	m := core.NewManager(&core.RealStack{RouterOptions: ropts}, core.WithManagerLogger(log))
+	m := core.NewManager(&core.RealStack{RouterOptions: ropts}, managerOptions(log, *netwatch)...)
 	srv := &daemon.Server{Engine: m, Log: log}
 	// Started by corridor.socket, systemd hands over the listening socket
 	// (LISTEN_FDS); otherwise the helper creates it.
@@ -879,12 +880,21 @@ func daemonCmd(args []string, env Env) int {
 	return ExitOK
 }
 
+// managerOptions are the session manager's options of both daemons.
+func managerOptions(log *slog.Logger, netwatch bool) []core.ManagerOption {
+	opts := []core.ManagerOption{core.WithManagerLogger(log)}
+	if netwatch {
+		opts = append(opts, core.WithNetWatch(core.NetWatch{Changes: platform.WatchNetwork, PathTo: platform.PathTo}))
+	}
+	return opts
+}
+
 // userDaemon runs this user's session runner: proxy-mode sessions
 // (core.ProxyStack) served on the user's socket to this user only. It
 // needs no privilege and changes nothing on the machine. It ends on
 // SIGINT/SIGTERM, or after idle without a session.
-func userDaemon(path string, idle time.Duration, log *slog.Logger, env Env) int {
-	m := core.NewManager(&core.ProxyStack{}, core.WithManagerLogger(log))
+func userDaemon(path string, idle time.Duration, opts []core.ManagerOption, log *slog.Logger, env Env) int {
+	m := core.NewManager(&core.ProxyStack{}, opts...)
 	srv := &daemon.Server{Engine: m, Log: log}
 	if err := srv.ListenUser(path); err != nil {
 		if errors.Is(err, daemon.ErrRunning) {
