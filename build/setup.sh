@@ -7,6 +7,8 @@ set -euo pipefail
 pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps util-linux gnome-keyring dbus-daemon
 	# the proxy e2e test fetches through corridor connect --proxy with curl
 	curl
+	# the kill switch (platform's root test and the e2e test)
+	nftables
 	# building the desktop app (Fyne: cgo, OpenGL, X11 and Wayland headers)
 	gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
 	libxxf86vm-dev libwayland-dev libxkbcommon-dev

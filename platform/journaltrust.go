@@ -130,7 +130,8 @@ func checkRestore(b *fileBackup, allowed string) error {
 }
 
 // checkUndoCommand accepts the undo commands the planners of linuxcmds.go,
-// darwincmds.go and windowscmds.go write, and nothing else. Program names
+// darwincmds.go and windowscmds.go and the kill switch (killswitch.go)
+// write, and nothing else. Program names
 // are bare, as written: they are looked up in the helper's PATH, never a
 // path from the journal.
 func checkUndoCommand(c Command) error {
@@ -145,6 +146,8 @@ func checkUndoCommand(c Command) error {
 	case "resolvectl":
 		// resolvectl revert IFACE
 		ok = c.Stdin == "" && len(a) == 3 && a[1] == "revert" && linuxIfaceOK(a[2])
+	case "nft":
+		ok = c.Stdin == "" && nftUndoOK(a[1:])
 	case "route":
 		ok = c.Stdin == "" && darwinRouteUndoOK(a[1:])
 	case "scutil":

@@ -134,6 +134,7 @@ var (
 		"ip":         {"No such process", "No such device"}, // ESRCH, ENODEV, exit 2
 		"resolvectl": {"No such device", "not found", "not known", "No such file"},
 		"route":      {"not in table"},
+		"nft":        {"No such file or directory"}, // a table that is gone
 		"scutil":     {"No such key"},
 		"netsh":      {"Element not found", "cannot find the file specified"},
 		"powershell": {"cannot find the file specified", "not found"},
