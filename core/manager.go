@@ -21,6 +21,14 @@ type Stack interface {
 	Up(ctx context.Context, req UpRequest, log *slog.Logger, progress func(Stage)) (Link, error)
 }
 
+// Blocker is a Stack that can keep a dropped full tunnel's traffic
+// blocked (the profile's kill switch) until the session is back: Block
+// puts the block in place for the session that was on device iface,
+// letting server through; unblock lifts it.
+type Blocker interface {
+	Block(server netip.Addr, iface string) (unblock func() error, err error)
+}
+
 // Link is a connected session as the Manager sees it.
 type Link interface {
 	Info() LinkInfo
@@ -110,6 +118,7 @@ type msession struct {
 	restarted     bool // the attempt was cancelled by a network change
 	kick          chan struct{}
 	netWhy        string
+	unblock       func() error // the kill switch's, while it blocks; run goroutine only
 }
 
 // NewManager returns a Manager driving stack.
@@ -318,6 +327,8 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 	// its secrets leave the helper's memory. Reconnects before this
 	// point still have them; a new up brings them again.
 	defer WipeSecrets(s.req.Secrets)
+	// However the session ends for good, a kill switch's block goes.
+	defer m.liftBlock(s)
 	log := slog.New(&eventHandler{m: m, s: s, level: slog.LevelInfo})
 	backoff := firstBackoff
 	attempt := 0
@@ -373,6 +384,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		}
 		info := link.Info()
 		now := m.clock.Now()
+		m.liftBlock(s) // the tunnel carries the traffic again
 		m.noteServer(s, info)
 		m.mu.Lock()
 		s.link, s.prev, s.prevAt = link, tunnel.Stats{}, now
@@ -415,6 +427,42 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 	}
 }
 
+// block puts the profile's kill switch in place for a full tunnel that
+// dropped by itself and will reconnect (stack permitting).
+func (m *Manager) block(s *msession) {
+	p := s.req.Profile
+	b, ok := m.stack.(Blocker)
+	if !ok || !p.KillSwitch || !p.FullTunnel || !p.Reconnect || s.unblock != nil {
+		return
+	}
+	m.mu.Lock()
+	server, iface := s.server, s.iface
+	m.mu.Unlock()
+	if !server.IsValid() {
+		return
+	}
+	unblock, err := b.Block(server, iface)
+	if err != nil {
+		m.logEvent(s, slog.LevelError, "kill switch: could not block traffic: "+err.Error())
+		return
+	}
+	s.unblock = unblock
+	m.logEvent(s, slog.LevelWarn, "kill switch: traffic is blocked until the session is back or you disconnect")
+}
+
+// liftBlock lifts the kill switch's block, if one is in place.
+func (m *Manager) liftBlock(s *msession) {
+	if s.unblock == nil {
+		return
+	}
+	if err := s.unblock(); err != nil {
+		m.logEvent(s, slog.LevelError, "kill switch: could not lift the block: "+err.Error())
+		return
+	}
+	s.unblock = nil
+	m.logEvent(s, slog.LevelInfo, "kill switch: block lifted")
+}
+
 func (s *msession) currentState(m *Manager) State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -435,6 +483,7 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped boo
 			if reason == "" {
 				continue
 			}
+			m.block(s)
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			link.Close(cctx) // the old path may be gone: do not wait long
 			cancel()
@@ -447,6 +496,7 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped boo
 			m.setState(s, StateIdle, "disconnected", func(st *Status) { st.Stats = statsOf(link.Stats(), st.Stats) })
 			return false, nil
 		case <-link.Done():
+			m.block(s) // before the routes go, so nothing leaves in between
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			link.Close(cctx) // undo routes and DNS of the dead link
 			cancel()

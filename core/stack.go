@@ -178,6 +178,19 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 		Hint: "the helper needs root; the journal in /var/lib/corridor undoes partial changes", Err: err}
 }
 
+// Block implements Blocker: the platform's kill switch, journaled with
+// the routes.
+func (r *RealStack) Block(server netip.Addr, iface string) (func() error, error) {
+	k, err := platform.NewKillSwitch(iface, r.RouterOptions...)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.Block(server); err != nil {
+		return nil, err
+	}
+	return k.Unblock, nil
+}
+
 func routesWords(nc *platform.NetConfig) string {
 	var parts []string
 	if nc.FullTunnel {

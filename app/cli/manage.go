@@ -91,7 +91,7 @@ type profileFlags struct {
 	dns, keepalive                 string
 	pskFile, passwordFile, l2tpSec string
 	noIPsec, legacy, full, classfl bool
-	noReconnect                    bool
+	noReconnect, killSwitch        bool
 	askPassword, askPSK            bool
 	mtu, l2tpPort                  int
 	routes, domains                stringList
@@ -122,6 +122,7 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.Var(&f.domains, "domain", "DNS search `DOMAIN` (repeatable)")
 	fs.StringVar(&f.keepalive, "keepalive", "", "PPP keepalive `INTERVAL` (e.g. 10s)")
 	fs.BoolVar(&f.noReconnect, "no-reconnect", false, "do not reconnect after a drop")
+	fs.BoolVar(&f.killSwitch, "kill-switch", false, "full tunnel: when the connection drops by itself, block all other traffic until it is back\nor you disconnect (=false: turn it off)")
 	fs.IntVar(&f.l2tpPort, "l2tp-port", 0, "L2TP source `PORT` without IPsec (0: ephemeral)")
 	fs.StringVar(&f.l2tpSec, "l2tp-secret-file", "", "store an L2TP tunnel secret read from `FILE` (\"none\": remove it)")
 	fs.StringVar(&f.mode, "mode", "", "`tun` (a network device, set up by the helper) or proxy (no admin rights: a local\nSOCKS5/HTTP proxy into the VPN, run in your own session)")
@@ -191,6 +192,9 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	if set["no-reconnect"] {
 		p.Reconnect = !f.noReconnect
+	}
+	if set["kill-switch"] {
+		p.KillSwitch = f.killSwitch
 	}
 	if set["l2tp-port"] {
 		p.L2TPPort = f.l2tpPort

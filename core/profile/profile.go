@@ -51,8 +51,12 @@ type Profile struct {
 	// network device, routes and DNS, set up by the root helper) or
 	// ModeProxy (no admin rights: a userspace network stack behind a
 	// local SOCKS5/HTTP proxy on Proxy, run in the user's own process).
-	Mode  string `toml:"mode" json:"mode,omitempty"`
-	Proxy string `toml:"proxy" json:"proxy,omitempty"` // ModeProxy: the loopback ADDR:PORT the proxy listens on
+	Mode string `toml:"mode" json:"mode,omitempty"`
+	// KillSwitch (full tunnel only): when the session drops by itself,
+	// this machine's traffic stays blocked (but for the VPN server) until
+	// it is back or the user disconnects.
+	KillSwitch bool   `toml:"kill_switch" json:"kill_switch,omitempty"`
+	Proxy      string `toml:"proxy" json:"proxy,omitempty"` // ModeProxy: the loopback ADDR:PORT the proxy listens on
 }
 
 // Modes of a profile.
@@ -269,6 +273,9 @@ func (p *Profile) Validate() error {
 		if msg := checkProxy(p.ProxyAddr()); msg != "" {
 			bad("proxy", "%s", msg)
 		}
+	}
+	if p.KillSwitch && (!p.FullTunnel || p.IsProxy()) {
+		bad("kill_switch", "the kill switch needs a full tunnel (all traffic through the VPN) in TUN mode")
 	}
 	// A proxy-mode profile sets no route: what goes through the VPN is
 	// what programs send to the proxy.

@@ -92,6 +92,8 @@ var profileKeys = []profileKey{
 		func(p *Profile) any { return p.AskPassword }, setBool(func(p *Profile) *bool { return &p.AskPassword })},
 	{"ask_psk", "true: ask for the IPsec pre-shared key at every connect instead of keeping it in the keychain.",
 		func(p *Profile) any { return p.AskPSK }, setBool(func(p *Profile) *bool { return &p.AskPSK })},
+	{"kill_switch", "true (full tunnel only): when the connection drops by itself, block all traffic but the VPN\nserver's until it is back or you disconnect, so nothing leaves unprotected.",
+		func(p *Profile) any { return p.KillSwitch }, setBool(func(p *Profile) *bool { return &p.KillSwitch })},
 	{"mode", "\"tun\": a network device with routes and DNS, set up by the Corridor helper (needs it\ninstalled). \"proxy\": no admin rights; programs reach the VPN through a local SOCKS5/HTTP\nproxy on the address below (routes, full_tunnel and DNS settings then do not apply).",
 		func(p *Profile) any { return p.Mode }, setString(func(p *Profile) *string { return &p.Mode })},
 	{"proxy", "Where the proxy of mode = \"proxy\" listens: a loopback ADDR:PORT.",
