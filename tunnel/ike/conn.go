@@ -449,6 +449,13 @@ func (c *Conn) roundTrip(ctx context.Context, what string, out, prev []byte, acc
 	return errTimeout
 }
 
+// dhResult is a Diffie-Hellman half made ahead of its use.
+type dhResult struct {
+	group Group
+	key   *dhKey
+	err   error
+}
+
 // mainMode runs the six messages of Main Mode with a pre-shared key
 // (RFC 2409 5.4) plus NAT-T (RFC 3947 3, 4).
 func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
@@ -464,6 +471,20 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		offer.Proposals[0].Transforms = append(offer.Proposals[0].Transforms, p1Transform(i+1, s, cfg.IKELifetime))
 	}
 	saBody := offer.Append(nil)
+	// Our Diffie-Hellman half is made while messages 1 and 2 are on the
+	// wire (a MODP2048 exponentiation is about a millisecond): for the
+	// group of the preferred proposal, which servers nearly always pick.
+	// Only with the system's randomness: an injected reader (tests) is
+	// read in order, on this goroutine.
+	var early <-chan dhResult
+	if cfg.Rand == rand.Reader {
+		ch := make(chan dhResult, 1)
+		early = ch
+		go func(g Group) {
+			k, err := newDH(g, rand.Reader)
+			ch <- dhResult{g, k, err}
+		}(cfg.IKE[0].Group)
+	}
 	m1 := (&Message{ICookie: sa.ci, Exchange: ExchangeMain, Payloads: []Payload{
 		{PayloadSA, saBody},
 		{PayloadVendorID, vidRFC3947}, {PayloadVendorID, vidDraft03},
@@ -531,9 +552,16 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	}
 
 	// Message 3: KE, Ni, NAT-D of the server and of us.
-	dh, err := newDH(sa.suite.Group, cfg.Rand)
-	if err != nil {
-		return nil, err
+	var dh *dhKey
+	if early != nil {
+		if r := <-early; r.err == nil && r.group == sa.suite.Group {
+			dh = r.key
+		}
+	}
+	if dh == nil {
+		if dh, err = newDH(sa.suite.Group, cfg.Rand); err != nil {
+			return nil, err
+		}
 	}
 	ni, err := random(cfg.Rand, nonceLen)
 	if err != nil {
