@@ -128,3 +128,21 @@ func TestUpAskPassword(t *testing.T) {
 		t.Errorf("stored password %q, %v", v, err)
 	}
 }
+
+// On a machine with no keychain, a profile that asks for both secrets is
+// saved, and profile show reports no keychain error for the L2TP secret
+// it does not use.
+func TestShowWithoutKeychain(t *testing.T) {
+	keyring.MockInitWithError(errors.New("no OS keychain is available"))
+	t.Cleanup(keyring.MockInit)
+	t.Setenv("CORRIDOR_CONFIG_DIR", t.TempDir())
+	if code, _, errs := run(t, "", "profile", "add", "office", "--server", "vpn.example.com",
+		"--user", "alice", "--ask-password", "--ask-psk"); code != ExitOK {
+		t.Fatalf("add: exit %d: %s", code, errs)
+	}
+	_, out, _ := run(t, "", "profile", "show", "office")
+	if strings.Contains(out, "keychain error") || !strings.Contains(out, "# l2tp-secret: not used by this profile") ||
+		!strings.Contains(out, "# psk: asked at each connect") {
+		t.Errorf("show:\n%s", out)
+	}
+}

@@ -393,6 +393,13 @@ func profileCmd(args []string, env Env) int {
 					fmt.Fprintf(env.Stdout, "# %s: asked at each connect, never stored\n", k)
 					continue
 				}
+				// Only what a connect of p uses is looked up: a machine
+				// without a keychain shows no error for a secret the
+				// profile does not have.
+				if (k == profile.SecretL2TP && !p.L2TPSecret) || (k == profile.SecretPSK && !p.IPsec) {
+					fmt.Fprintf(env.Stdout, "# %s: not used by this profile\n", k)
+					continue
+				}
 				_, err := st.Secrets().Get(name, k)
 				state := "stored in the keychain"
 				if errors.Is(err, profile.ErrNoSecret) {
