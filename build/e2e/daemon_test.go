@@ -302,22 +302,7 @@ func TestDaemonReconnect(t *testing.T) {
 	defer cancel()
 	watch := exec.CommandContext(ctx, corridorBin, "watch", "--json")
 	watch.Env = r.env
-	pipe, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); watch.Wait() }()
-	events := make(chan core.Event, 256)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			var ev core.Event
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				events <- ev
-			}
-		}
-		close(events)
-	}()
+	events := watchEvents(t, watch)
 	time.Sleep(500 * time.Millisecond) // the subscription is in place
 	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -350,6 +335,32 @@ func TestDaemonReconnect(t *testing.T) {
 	if got := pingIf(t, s, "corridor0", 3); got != 3 {
 		t.Errorf("ping after reconnecting: %d of 3", got)
 	}
+}
+
+// watchEvents starts watch, a "corridor watch --json" command, and
+// streams its events; the command ends with the test (or its context).
+func watchEvents(t *testing.T, watch *exec.Cmd) <-chan core.Event {
+	t.Helper()
+	pipe, err := watch.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+	events := make(chan core.Event, 256)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			var ev core.Event
+			if json.Unmarshal(sc.Bytes(), &ev) == nil {
+				events <- ev
+			}
+		}
+		close(events)
+	}()
+	return events
 }
 
 func waitEvent(t *testing.T, events <-chan core.Event, d time.Duration, match func(core.Event) bool) core.Event {

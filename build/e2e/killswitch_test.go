@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -50,22 +48,7 @@ func TestKillSwitch(t *testing.T) {
 	defer cancel()
 	watch := exec.CommandContext(ctx, corridorBin, "watch", "--json", "--stats")
 	watch.Env = r.env
-	pipe, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); watch.Wait() }()
-	events := make(chan core.Event, 256)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			var ev core.Event
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				events <- ev
-			}
-		}
-		close(events)
-	}()
+	events := watchEvents(t, watch)
 	waitEvent(t, events, 10*time.Second, func(ev core.Event) bool { return ev.Kind == core.EventStats })
 
 	freeze := func() {

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"testing"
@@ -38,22 +36,7 @@ func TestNetworkReturn(t *testing.T) {
 	defer cancel()
 	watch := exec.CommandContext(ctx, corridorBin, "watch", "--json", "--stats")
 	watch.Env = r.env
-	pipe, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); watch.Wait() }()
-	events := make(chan core.Event, 256)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			var ev core.Event
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				events <- ev
-			}
-		}
-		close(events)
-	}()
+	events := watchEvents(t, watch)
 	waitEvent(t, events, 10*time.Second, func(ev core.Event) bool { return ev.Kind == core.EventStats })
 
 	link := s.Name + "v1" // the client's end of the veth pair (build/softether/server.sh)

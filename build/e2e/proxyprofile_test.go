@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -179,22 +178,7 @@ func proxyReconnect(t *testing.T, s *softether.Server, env []string, url string)
 	watch := s.Command(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 		"--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", corridorBin, "watch", "--json", "--stats")
 	watch.Env = append(os.Environ(), env...)
-	pipe, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); watch.Wait() }()
-	events := make(chan core.Event, 256)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			var ev core.Event
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				events <- ev
-			}
-		}
-		close(events)
-	}()
+	events := watchEvents(t, watch)
 	// The subscription is in place once the first statistics arrive
 	// (every second while connected).
 	waitEvent(t, events, 10*time.Second, func(ev core.Event) bool { return ev.Kind == core.EventStats })
