@@ -4,6 +4,11 @@
 // user's profiles and keychain, the privileged helper over its socket).
 //
 // Closing the window hides it: the app stays in the tray until Quit.
+// Where no tray shows the icon (on Linux: no StatusNotifier watcher on
+// the session bus, e.g. GNOME without the AppIndicator extension),
+// closing the window quits instead, after asking when sessions are up.
+// Settings can make the app start at login (an XDG autostart entry on
+// Linux, running "corridor gui --hidden").
 // One instance runs per session: on Linux the app owns the D-Bus name
 // AppID, and a second start calls its Activate method (the window comes
 // forward) and exits.
@@ -20,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
@@ -48,8 +54,10 @@ const usageText = `Usage: corridor [gui] [--hidden]
 Starts the Corridor desktop app: a window with your profiles and a tray
 icon with the connection menu. Closing the window keeps the app in the
 tray; Quit in the tray menu ends it (connections stay up: the helper
-keeps them). The helper (corridor daemon) must run for connections.
-When the app already runs, starting it again brings its window forward.
+keeps them). Where no tray shows the icon, closing the window quits the
+app and disconnects (it asks first when something is connected). The
+helper (corridor daemon) must run for connections. When the app already
+runs, starting it again brings its window forward.
 
 Environment:
   CORRIDOR_CONFIG_DIR   where profiles live (default: the user's config folder)
@@ -67,7 +75,7 @@ func Main(args []string) int { return run(args, os.Stderr) }
 func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gui", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	hidden := fs.Bool("hidden", false, "start in the tray with the window hidden (for autostart)")
+	hidden := fs.Bool("hidden", false, "start in the tray with the window hidden (for autostart; the window shows when no tray appears within a few seconds)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usageText); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -131,8 +139,16 @@ func run(args []string, stderr io.Writer) int {
 	u := gui.New(a, w, svc)
 	show := func() { fyne.Do(u.ShowWindow) }
 	showWin.Store(&show)
+	// Settings: starting at login.
+	if as, err := autostart(); err != nil {
+		fmt.Fprintf(stderr, "corridor: starting at login cannot be set here: %v\n", err)
+	} else {
+		u.SetAutostart(as)
+	}
 	// The tray: its menu has "Show window". (SetSystemTrayWindow is not
-	// used: it would replace the close intercept gui.New set.)
+	// used: it would replace the close intercept gui.New set.) Whether a
+	// tray shows the icon decides what closing the window does.
+	var trayUp func() bool
 	tray, hasTray := a.(desktop.App)
 	if hasTray {
 		tray.SetSystemTrayMenu(u.TrayMenu())
@@ -143,6 +159,13 @@ func run(args []string, stderr io.Writer) int {
 			tray.SetSystemTrayIcon(u.TrayIcon())
 			setTrayTitle(u.TrayTitle())
 		})
+		up, stop, err := trayHost()
+		if err != nil {
+			fmt.Fprintf(stderr, "corridor: %v; closing the window quits the app\n", err)
+		}
+		defer stop()
+		trayUp = up
+		u.SetTrayAvailable(trayUp)
 	} else {
 		// No tray with this driver: closing the window ends the app.
 		w.SetCloseIntercept(func() { u.SaveWindowSize(); a.Quit() })
@@ -158,11 +181,38 @@ func run(args []string, stderr io.Writer) int {
 		closeTrayTitle()
 	})
 
-	if !*hidden || !hasTray {
+	switch {
+	case !*hidden || !hasTray:
 		u.ShowWindow()
+	case trayUp != nil && !trayUp():
+		// Started hidden (at login) with no tray yet: a panel that starts
+		// at the same time gets a few seconds, then the window shows (a
+		// hidden app with no tray could not be reached).
+		go showUnlessTray(ctx, trayUp, 10*time.Second, show)
 	}
 	a.Run()
 	return 0
+}
+
+// showUnlessTray calls show unless a tray appears (available says so)
+// within wait or ctx ends first.
+func showUnlessTray(ctx context.Context, available func() bool, wait time.Duration, show func()) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	poll := time.NewTicker(min(wait/10, 250*time.Millisecond) + time.Millisecond)
+	defer poll.Stop()
+	for !available() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			if !available() {
+				show()
+			}
+			return
+		case <-poll.C:
+		}
+	}
 }
 
 // noDisplay explains why no window can open, or returns "".

@@ -2,8 +2,11 @@ package desktop
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The paths of Main that return before a window opens.
@@ -37,4 +40,23 @@ func TestNoDisplay(t *testing.T) {
 	if code != 2 || !strings.Contains(b.String(), "no display for the desktop app") || !strings.Contains(b.String(), "corridor help") {
 		t.Errorf("without a display: exit %d, %q", code, b.String())
 	}
+}
+
+// Started hidden with no tray: the window shows after the wait, unless a
+// tray appears first.
+func TestShowUnlessTray(t *testing.T) {
+	ctx := context.Background()
+	shown := 0
+	showUnlessTray(ctx, func() bool { return false }, 20*time.Millisecond, func() { shown++ })
+	if shown != 1 {
+		t.Errorf("no tray: shown %d times, want 1", shown)
+	}
+
+	var up atomic.Bool
+	time.AfterFunc(10*time.Millisecond, func() { up.Store(true) })
+	showUnlessTray(ctx, up.Load, 5*time.Second, func() { t.Error("shown although a tray appeared") })
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	showUnlessTray(cctx, func() bool { return false }, 5*time.Second, func() { t.Error("shown after the app ended") })
 }

@@ -773,6 +773,9 @@ func (e *editor) doSave() {
 			err = u.b.SaveProfile(p, secrets)
 		}
 		u.do(func() {
+			if renamed && u.startConnectName() == orig {
+				u.setStartConnect(p.Name) // Settings' connect at start follows the rename
+			}
 			if err != nil {
 				if renamed {
 					// The rename went through, the save did not: go on

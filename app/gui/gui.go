@@ -113,6 +113,12 @@ type UI struct {
 	ctx   context.Context // of Start; the parent of background calls
 	retry chan struct{}   // "Check again" on the helper banner
 
+	// The desktop shell's: whether a system tray shows the app's icon
+	// now (nil: always), and the way to start the app at login (nil:
+	// none on this system).
+	trayAvailable func() bool
+	autostart     Autostart
+
 	mu        sync.Mutex // guards the model below
 	profiles  []profile.Profile
 	profErrs  []error
@@ -135,6 +141,8 @@ type UI struct {
 	traySig   string
 	closeNote bool // told the user once that the app stays in the tray
 	syncing   bool // the program is moving the list's selection
+	startDone bool // the connect at start (Settings) was made or is not wanted
+	quitting  bool // disconnecting before quitting
 
 	// Counters the tests wait on (the happens-before edge for reading
 	// widgets after an event went through fyne.Do).
@@ -142,27 +150,33 @@ type UI struct {
 	pings  atomic.Int64 // Ping results applied
 	syncs  atomic.Int64 // Status snapshots applied
 	bg     sync.WaitGroup
+	// The Connect calls on their way (also in bg): quitting waits for
+	// them, so that a connect cancelled by the quit is ended.
+	connects sync.WaitGroup
 
 	// Widgets.
-	tabs     *container.AppTabs
-	connTab  *container.TabItem
-	logTab   *container.TabItem
-	banner   *helperBanner
-	list     *widget.List
-	root     *fyne.Container // banner above the tabs
-	right    *fyne.Container // detail, editor, or welcome
-	detail   *detailView
-	welcome  *welcomeView
-	logv     *logView
-	listRows []profile.Profile // what the list shows (copy of profiles)
-	profNote *widget.Label     // under the list: profiles that could not be read
-	left     *fyne.Container   // the list with its buttons
+	tabs        *container.AppTabs
+	connTab     *container.TabItem
+	logTab      *container.TabItem
+	settingsTab *container.TabItem
+	settings    *settingsView
+	banner      *helperBanner
+	list        *widget.List
+	root        *fyne.Container // banner above the tabs
+	right       *fyne.Container // detail, editor, or welcome
+	detail      *detailView
+	welcome     *welcomeView
+	logv        *logView
+	listRows    []profile.Profile // what the list shows (copy of profiles)
+	profNote    *widget.Label     // under the list: profiles that could not be read
+	left        *fyne.Container   // the list with its buttons
 }
 
 // New builds the window's content and the tray model. w is the main
 // window: New sets its content, size (remembered in the app's
-// preferences) and close intercept (closing hides it; the app stays in
-// the tray).
+// preferences) and close intercept (closing hides it and the app stays
+// in the tray; with no tray to stay in, see SetTrayAvailable, closing
+// quits).
 func New(a fyne.App, w fyne.Window, b Backend) *UI {
 	u := &UI{
 		app: a, win: w, b: b,
@@ -195,9 +209,10 @@ func New(a fyne.App, w fyne.Window, b Backend) *UI {
 
 // Start subscribes to the helper's events and keeps the view current. It
 // polls Ping until the helper answers (showing a banner with the way to
-// start it meanwhile), and again whenever the event stream ends. All
-// widget updates go through fyne.Do. It returns at once; the work stops
-// when ctx ends.
+// start it meanwhile), and again whenever the event stream ends. Once the
+// sessions are known it connects the profile chosen in Settings to
+// connect at start, if any (connectAtStart). All widget updates go
+// through fyne.Do. It returns at once; the work stops when ctx ends.
 func (u *UI) Start(ctx context.Context) {
 	u.ctx = ctx
 	go u.watch(ctx)
@@ -229,6 +244,9 @@ func (u *UI) watch(ctx context.Context) {
 				uctx, cancel := context.WithCancel(ctx)
 				stopUser = cancel
 				go u.watchUser(uctx, ue)
+			} else {
+				// Nothing else to ask: a proxy-mode profile may connect now.
+				u.do(func() { u.connectAtStart(false) })
 			}
 		})
 		stopUser()
@@ -252,6 +270,7 @@ func (u *UI) watch(ctx context.Context) {
 		u.do(func() {
 			if err == nil {
 				u.applyStatuses(sts)
+				u.connectAtStart(true)
 			}
 			u.syncs.Add(1)
 		})
@@ -310,22 +329,25 @@ func (u *UI) userEngine() core.UserEngine {
 
 // watchUser follows this user's own sessions until ctx ends: a status
 // snapshot, then their events (core.UserEngine's Subscribe follows its
-// runner across starts and ends).
+// runner across starts and ends). After the snapshot a proxy-mode
+// profile chosen to connect at start may connect.
 func (u *UI) watchUser(ctx context.Context, e core.UserEngine) {
 	ch, err := e.Subscribe(ctx)
 	if err != nil {
+		u.do(func() { u.connectAtStart(false) })
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, u.callTimeout)
 	sts, err := e.Status(sctx)
 	cancel()
-	if err == nil && len(sts) > 0 {
-		u.do(func() {
+	u.do(func() {
+		if err == nil {
 			for _, st := range sts {
 				u.setStatus(st, false)
 			}
-		})
-	}
+		}
+		u.connectAtStart(false)
+	})
 	for ev := range ch {
 		if ctx.Err() != nil {
 			return
@@ -793,7 +815,9 @@ func (u *UI) startConnect(name string, typed map[profile.SecretKind]string) {
 	// Until the helper's first event, show the first stage.
 	u.setStatus(core.Status{Profile: name, State: core.StateResolving, Since: now, Detail: pendingDetail}, false)
 	ctx, timeout := u.ctx, u.callTimeout
+	u.connects.Add(1)
 	u.goBG(func() {
+		defer u.connects.Done()
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute) // the keychain may ask to be unlocked
 		defer cancel()
 		var err error

@@ -94,6 +94,10 @@ func TestScreenshots(t *testing.T) {
 	h.u.selectProfile("office")
 	h.u.ShowLog()
 	shot(h.w, "7-log")
+	h.u.SetAutostart(&XDGAutostart{Path: filepath.Join(t.TempDir(), "corridor.desktop"), Command: []string{"corridor", "gui", "--hidden"}})
+	h.u.settings.connect.SetSelected("office")
+	h.u.ShowSettings()
+	shot(h.w, "7b-settings")
 
 	b := guitest.New()
 	b.SetPingError(guitest.HelperDown())

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -23,13 +24,14 @@ import (
 	"github.com/corridorvpn/corridor/core/profile"
 )
 
-// build creates the window's content: the helper banner above two tabs,
-// Connections (profile list | detail) and Log.
+// build creates the window's content: the helper banner above three
+// tabs, Connections (profile list | detail), Log and Settings.
 func (u *UI) build() fyne.CanvasObject {
 	u.banner = newHelperBanner(u)
 	u.logv = newLogView(u)
 	u.detail = newDetailView(u)
 	u.welcome = newWelcomeView(u)
+	u.settings = newSettingsView(u)
 
 	u.list = widget.NewList(
 		func() int { return len(u.listRows) },
@@ -79,7 +81,8 @@ func (u *UI) build() fyne.CanvasObject {
 
 	u.connTab = container.NewTabItemWithIcon("Connections", theme.ComputerIcon(), split)
 	u.logTab = container.NewTabItemWithIcon("Log", theme.ListIcon(), u.logv.content)
-	u.tabs = container.NewAppTabs(u.connTab, u.logTab)
+	u.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content)
+	u.tabs = container.NewAppTabs(u.connTab, u.logTab, u.settingsTab)
 
 	minimum := canvas.NewRectangle(color.Transparent)
 	minimum.SetMinSize(MinWindowSize)
@@ -139,6 +142,7 @@ func (u *UI) refreshAll() {
 		u.left.Refresh()
 	}
 	u.showRight()
+	u.settings.update()
 	u.refreshTray()
 }
 
@@ -267,13 +271,135 @@ func (u *UI) SaveWindowSize() {
 	p.SetFloat(PrefWindowHeight, float64(s.Height))
 }
 
-// closeWindow hides the window: the app stays in the tray.
+// SetTrayAvailable sets how the UI learns whether a system tray shows
+// the app's icon now (on Linux: whether a StatusNotifier host runs). It
+// is asked at each close of the window: with a tray the window hides and
+// the app stays there; without one the app quits. nil (the default):
+// there always is a tray.
+func (u *UI) SetTrayAvailable(f func() bool) { u.trayAvailable = f }
+
+// closeWindow hides the window, and the app stays in the tray. With no
+// tray to stay in, it quits instead: at once with nothing up, after the
+// user agrees to disconnect the sessions that are up or on their way
+// otherwise (quitFromWindow).
 func (u *UI) closeWindow() {
 	u.SaveWindowSize()
+	if u.trayAvailable != nil && !u.trayAvailable() {
+		u.quitFromWindow()
+		return
+	}
 	u.win.Hide()
 	if !u.closeNote {
 		u.closeNote = true
 		u.send("Corridor is still running", "Corridor keeps running in the system tray; use its menu to connect, show the window or quit.")
+	}
+}
+
+// quitFromWindow quits when the window closes with no tray to keep the
+// app in. Sessions that are up or on their way would be left with nothing
+// on screen to show or end them, so the user is asked first and they are
+// disconnected before the app quits.
+func (u *UI) quitFromWindow() {
+	if u.quitting {
+		return
+	}
+	up := u.active()
+	if len(up) == 0 {
+		u.quit()
+		return
+	}
+	var what []string
+	for _, name := range up {
+		state := "connecting"
+		switch u.status(name).State {
+		case core.StateConnected:
+			state = "connected"
+		case core.StateDisconnecting:
+			state = "disconnecting"
+		}
+		what = append(what, fmt.Sprintf("%s (%s)", name, state))
+	}
+	list := what[0]
+	if n := len(what); n > 1 {
+		list = strings.Join(what[:n-1], ", ") + " and " + what[n-1]
+	}
+	msg := widget.NewLabel("There is no system tray for Corridor to stay in, so closing the window quits it. " +
+		"Quitting disconnects " + list + ".")
+	msg.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustomConfirm("Quit and disconnect?", "Quit and disconnect", "Cancel", msg, func(ok bool) {
+		if ok {
+			u.disconnectAndQuit()
+		}
+	}, u.win)
+	d.Resize(fyne.NewSize(480, 220))
+	d.Show()
+}
+
+// disconnectAndQuit disconnects every session that is up or on its way,
+// waits for the helper's answers (and for Connect calls still on their
+// way, which then end what they started), and quits. When a disconnect
+// fails the app stays, with the window and the error shown.
+func (u *UI) disconnectAndQuit() {
+	names := u.active()
+	u.quitting = true
+	u.mu.Lock()
+	for _, name := range names {
+		u.userDown[name] = true
+		if u.statusLocked(name).Detail == pendingDetail {
+			u.cancelled[name] = true
+		}
+	}
+	u.mu.Unlock()
+	for _, name := range names {
+		u.logf("INFO", name, "disconnect requested (quitting)")
+	}
+	u.win.Hide()
+	ctx, timeout := u.ctx, u.callTimeout
+	u.goBG(func() {
+		errs := make([]error, len(names))
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dctx, cancel := context.WithTimeout(ctx, 2*timeout)
+				defer cancel()
+				errs[i] = u.b.Disconnect(dctx, name)
+			}()
+		}
+		wg.Wait()
+		waitUntil(&u.connects, 2*timeout)
+		u.do(func() {
+			u.quitting = false
+			failed := false
+			for i, err := range errs {
+				if err == nil || u.status(names[i]).Detail == pendingDetail {
+					continue // nothing had reached the helper: Connect's own goroutine ends it
+				}
+				failed = true
+				u.logf("ERROR", names[i], "disconnect failed: %s", errorInfo(err).Msg)
+				u.ShowWindow()
+				u.showError("Could not disconnect "+names[i], err)
+			}
+			if !failed {
+				u.quit()
+			}
+		})
+	})
+}
+
+// waitUntil waits for wg, at most d.
+func waitUntil(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 
@@ -289,6 +415,7 @@ func (u *UI) addShortcuts() {
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { u.importDialog() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { u.ShowLog() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.Key1, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { u.tabs.Select(u.connTab) })
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { u.ShowSettings() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { u.closeWindow() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
 		if u.editing != nil && !u.editing.save.Disabled() {
@@ -441,6 +568,10 @@ func (u *UI) deleteProfile(name string) {
 				return
 			}
 			u.logf("INFO", name, "profile deleted")
+			if u.startConnectName() == name {
+				u.setStartConnect("")
+				u.logf("INFO", name, "no longer connected when Corridor starts")
+			}
 			u.mu.Lock()
 			delete(u.statuses, name)
 			delete(u.history, name)
