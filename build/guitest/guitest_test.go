@@ -262,6 +262,25 @@ func (b *syncBuf) String() string {
 	return b.b.String()
 }
 
+// trayWatcher answers a StatusNotifierItem's registration, as a desktop's
+// tray host does.
+type trayWatcher struct{}
+
+func (trayWatcher) RegisterStatusNotifierItem(string) *dbus.Error { return nil }
+
+// trayHost makes the test's bus connection the StatusNotifierWatcher: the
+// app then sees a tray.
+func (s *session) trayHost() {
+	s.t.Helper()
+	if err := s.bus.Export(trayWatcher{}, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
+		s.t.Fatal(err)
+	}
+	r, err := s.bus.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue)
+	if err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+		s.t.Fatalf("owning org.kde.StatusNotifierWatcher: %v (reply %v)", err, r)
+	}
+}
+
 func (s *session) startApp(extra []string) *app {
 	s.t.Helper()
 	a := &app{s: s, log: &syncBuf{}, done: make(chan struct{})}
@@ -535,6 +554,9 @@ func TestWindowAndTray(t *testing.T) {
 	extra := []string{"CORRIDOR_CONFIG_DIR=" + filepath.Join(dir, "config"), "CORRIDOR_SOCKET=" + filepath.Join(dir, "none.sock")}
 	s.addProfile(extra, "office", "vpn.example.test", "alice", "pw-1", "psk-1")
 	s.addProfile(extra, "home lab", "10.99.0.1", "bob", "pw-2", "psk-2")
+	// A tray host is there: closing the window hides it (without one the
+	// app quits, TestCloseWithoutTrayQuits).
+	s.trayHost()
 
 	a := s.startApp(extra)
 	win, took := a.waitWindow(60 * time.Second)
@@ -622,6 +644,31 @@ func TestWindowAndTray(t *testing.T) {
 	}
 	if strings.Contains(a.log.String(), "panic") {
 		t.Errorf("the app's output mentions a panic:\n%s", a.log.String())
+	}
+}
+
+// TestCloseWithoutTrayQuits: on a desktop without a tray host (nobody
+// owns org.kde.StatusNotifierWatcher, as on GNOME without the AppIndicator
+// extension), closing the window with nothing connected quits the app
+// instead of hiding it where it could not be reached.
+func TestCloseWithoutTrayQuits(t *testing.T) {
+	s := newSession(t)
+	dir := t.TempDir()
+	extra := []string{"CORRIDOR_CONFIG_DIR=" + filepath.Join(dir, "config"), "CORRIDOR_SOCKET=" + filepath.Join(dir, "none.sock")}
+	s.addProfile(extra, "office", "vpn.example.test", "alice", "pw-1", "psk-1")
+	a := s.startApp(extra)
+	win, _ := a.waitWindow(60 * time.Second)
+	time.Sleep(500 * time.Millisecond) // let it settle
+	if out, code := s.run(10*time.Second, nil, "xdotool", "windowfocus", "--sync", win, "key", "--clearmodifiers", "ctrl+w"); code != 0 {
+		t.Fatalf("xdotool key ctrl+w: exit %d %s", code, out)
+	}
+	select {
+	case <-a.done:
+		if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("corridor gui exit %d after closing its window; output:\n%s", code, a.log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("corridor gui still runs 15 s after its window was closed with no tray; output:\n%s", a.log.String())
 	}
 }
 
