@@ -149,7 +149,7 @@ echo "== the helper on a socket passed as systemd passes it"
 useradd -m -G corridor alice
 useradd -m bob
 mkdir -p /run/corridor
-systemd-socket-activate -l /run/corridor/corridor.sock /usr/bin/corridor daemon --group corridor --journal /var/lib/corridor/journal 2>/tmp/helper.log &
+systemd-socket-activate -l /run/corridor/corridor.sock /usr/libexec/corridor/corridor-helper daemon --group corridor --journal /var/lib/corridor/journal 2>/tmp/helper.log &
 helper=$!
 for i in $(seq 100); do [ -S /run/corridor/corridor.sock ] && break; sleep 0.1; done
 chgrp corridor /run/corridor/corridor.sock && chmod 0660 /run/corridor/corridor.sock

@@ -227,6 +227,26 @@ func (u *UserClient) Subscribe(ctx context.Context) (<-chan core.Event, error) {
 	return out, nil
 }
 
+// PackagedHelper is where the Linux packages install the helper, the
+// nogui build of corridor.
+const PackagedHelper = "/usr/libexec/corridor/corridor-helper"
+
+// runnerExe is the program the user's runner runs: the packaged helper
+// beside a packaged /usr/bin/corridor (a third of the desktop app's
+// memory), else this executable.
+func runnerExe() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if exe == "/usr/bin/corridor" {
+		if fi, err := os.Stat(PackagedHelper); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return PackagedHelper, nil
+		}
+	}
+	return exe, nil
+}
+
 // NewSplit is a front end's engine: the root helper on helperSocket for
 // TUN profiles, and this user's session runner (UserSocket) for
 // proxy-mode ones, started on demand from this executable (corridor
@@ -234,7 +254,7 @@ func (u *UserClient) Subscribe(ctx context.Context) (<-chan core.Event, error) {
 func NewSplit(helperSocket string) *core.Split {
 	path := UserSocket()
 	user := &UserClient{Client: Client{Socket: path}, Spawn: func() error {
-		exe, err := os.Executable()
+		exe, err := runnerExe()
 		if err != nil {
 			return err
 		}
