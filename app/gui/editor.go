@@ -68,6 +68,7 @@ type editor struct {
 	domains, keepalive, l2tpPrt *widget.Entry
 	ipsec, legacy, classful     *widget.Check
 	reconnect, useL2TPSecret    *widget.Check
+	killSwitch                  *widget.Check
 	askPassword, proxyMode      *widget.Check
 	proxy                       *widget.Entry
 	proxyNote                   *widget.Label
@@ -274,6 +275,8 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 	}
 	e.dnsServers = entry("dns_servers", strings.Join(p.DNSServers, ", "), "10.0.0.53, 10.0.0.54")
 	e.domains = entry("domains", strings.Join(p.Domains, ", "), "corp.example.com")
+	e.killSwitch = widget.NewCheck("Block all other traffic while a dropped connection is down (kill switch)", func(bool) { e.edited("kill_switch") })
+	e.killSwitch.SetChecked(p.KillSwitch)
 	e.reconnect = widget.NewCheck("Reconnect automatically after a drop", func(bool) { e.edited("reconnect") })
 	e.reconnect.SetChecked(p.Reconnect)
 	ka := ""
@@ -327,6 +330,7 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		row("Sign-in methods", "auth", e.auth),
 		row("MTU", "mtu", e.mtu),
 		row("Send through VPN", "", e.tunnel),
+		row("Kill switch", "", e.killSwitch),
 		row("Routes", "routes", e.routes, e.classful),
 		row("DNS", "dns", e.dns),
 		row("DNS servers", "dns_servers", e.dnsServers),
@@ -461,6 +465,12 @@ func (e *editor) syncEnabled() {
 		}
 	}
 	split := e.tunnel.Selected == tunnelChoices[1]
+	// The kill switch guards a full tunnel through a TUN device.
+	if split || viaProxy {
+		e.killSwitch.Disable()
+	} else {
+		e.killSwitch.Enable()
+	}
 	if split && !viaProxy {
 		e.routes.Enable()
 		e.classful.Enable()
@@ -570,6 +580,8 @@ func (e *editor) profile() (profile.Profile, map[string]string) {
 		p.Proxy = profile.DefaultProxy
 	}
 	e.keepInapplicable(&p)
+	// The kill switch only where it applies: a full tunnel in TUN mode.
+	p.KillSwitch = e.killSwitch.Checked && p.FullTunnel && !p.IsProxy()
 	return p, parse
 }
 
