@@ -281,6 +281,8 @@ address=$(grep -Eo '"address": *"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+"' <<<"$status" |
 iface=$(grep -Eo '"interface": *"[^"]+"' <<<"$status" | sed 's/.*"\([^"]*\)"$/\1/')
 [ -n "$iface" ] || { echo "vpn: no interface in status"; exit 1; }
 echo "   connected: $iface $address"
+# systemd-socket-activate exec'd the helper in its own process.
+echo "   helper $(tr '\0' ' ' </proc/$helper/cmdline | cut -c1-60): $(grep VmRSS /proc/$helper/status | tr -s ' \t' ' ') resident while connected"
 ip -n "$cns" -br addr show dev "$iface" | sed 's/^/   /'
 ip -n "$cns" -4 route show | sed 's/^/   route: /'
 grep '^nameserver' "$root/etc/resolv.conf" | sed 's/^/   resolv.conf: /'
