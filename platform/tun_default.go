@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin
 
 package platform
 
@@ -16,8 +16,8 @@ func (e notSupportedError) Error() string {
 
 func (notSupportedError) Unwrap() error { return errors.ErrUnsupported }
 
-// OpenTUN is not implemented on this system yet (darwin and windows are
-// planned); the error matches errors.ErrUnsupported.
+// OpenTUN is not implemented on this system yet (Windows is planned;
+// macOS has tun_darwin.go); the error matches errors.ErrUnsupported.
 func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	if _, err := cfg.validate(); err != nil {
 		return nil, err
