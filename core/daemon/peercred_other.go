@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin
 
 package daemon
 
@@ -7,10 +7,11 @@ import (
 	"net"
 )
 
-// PeerCred is only implemented on Linux; elsewhere the socket's file mode
+// PeerCred is implemented on Linux (SO_PEERCRED) and macOS
+// (LOCAL_PEERCRED, peercred_darwin.go); elsewhere the socket's file mode
 // (root and the corridor group) is the only gate, and this refuses so
-// that a missing check is never silent. macOS (LOCAL_PEERCRED) and
-// Windows (a named pipe with an ACL) are future work.
+// that a missing check is never silent. Windows (a named pipe with an
+// ACL) is future work.
 func PeerCred(net.Conn) (uint32, uint32, error) {
 	return 0, 0, errors.New("peer credentials are not implemented on this system")
 }
