@@ -23,8 +23,8 @@ import (
 	"github.com/corridorvpn/corridor/core"
 )
 
-// DefaultSocket is where the privileged helper listens.
-const DefaultSocket = "/run/corridor/corridor.sock"
+// DefaultSocket, where the privileged helper listens, is per system:
+// socket_default.go, socket_darwin.go.
 
 // ProtocolVersion is the version of the daemon protocol this build
 // speaks. 1 was the protocol before the hello exchange; 2 opens every
