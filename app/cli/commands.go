@@ -62,12 +62,17 @@ func helpArg(args []string) bool {
 	return false
 }
 
-// daemonHelpFirst runs corridor daemon; asked for help, it shows the
+// daemonHelpFirst runs corridor daemon, or its install and uninstall
+// subcommands (macOS); asked for help, it shows the
 // daemon's flags on standard output and exits 0 (daemonCmd itself treats
 // -h as a usage error on stderr).
 func daemonHelpFirst(args []string, env Env) int {
+	if len(args) > 0 && (args[0] == "install" || args[0] == "uninstall") {
+		return daemonServiceCmd(args[0], args[1:], env) // daemon_install.go
+	}
 	if helpArg(args) {
 		daemonCmd([]string{"-h"}, Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Signals: env.Signals})
+		fmt.Fprint(env.Stdout, daemonServiceHelp)
 		return ExitOK
 	}
 	return daemonCmd(args, env)
