@@ -52,6 +52,8 @@ fuzz:
 cross:
 	CGO_ENABLED=0 GOOS=windows $(GO) vet ./tunnel/... ./platform/... ./core/...
 	CGO_ENABLED=0 GOOS=darwin $(GO) vet ./tunnel/... ./platform/... ./core/...
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) vet ./tunnel/... ./platform/... ./core/... ./app/cli/
+	CGO_ENABLED=0 GOOS=windows GOARCH=arm64 $(GO) vet ./tunnel/... ./platform/... ./core/... ./app/cli/
 	CGO_ENABLED=0 $(GO) vet -tags nogui .
 	CGO_ENABLED=0 $(GO) build -tags nogui -o bin/corridor-cli .
 
