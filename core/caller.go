@@ -8,13 +8,29 @@ import (
 )
 
 // Caller is the user a request to the Manager comes from: the helper
-// learns the uid from the socket's peer credentials (core/daemon). A
-// session belongs to the caller who started it. Another caller may see
-// that it exists and its state, but not its details or log lines, and
-// may not take it down; an admin (root) may.
+// learns the uid from the socket's peer credentials on unix, and the
+// user's SID from the named pipe's client process on Windows
+// (core/daemon). A session belongs to the caller who started it. Another
+// caller may see that it exists and its state, but not its details or
+// log lines, and may not take it down; an admin (root; on Windows SYSTEM
+// or an elevated member of Administrators) may.
 type Caller struct {
-	UID   uint32
+	UID uint32
+	// SID is the Windows security identifier of the user ("S-1-5-21-…"),
+	// or "" on unix. A caller with a SID is known by it alone: its UID
+	// means nothing (it is 0).
+	SID   string
 	Admin bool
+}
+
+// SameUser reports whether c and o are the same user: the same SID when
+// either has one (Windows), else the same uid (unix). A caller with a
+// SID is never the same user as one without.
+func (c Caller) SameUser(o Caller) bool {
+	if c.SID != "" || o.SID != "" {
+		return c.SID == o.SID
+	}
+	return c.UID == o.UID
 }
 
 type callerKey struct{}
@@ -37,7 +53,7 @@ func callerFrom(ctx context.Context) *Caller {
 // mayControl: whether caller c may see the details of, and take down, a
 // session started by owner (nil: started in process).
 func mayControl(c, owner *Caller) bool {
-	return c == nil || c.Admin || (owner != nil && owner.UID == c.UID)
+	return c == nil || c.Admin || (owner != nil && owner.SameUser(*c))
 }
 
 // redacted is what a caller who does not own a session sees of it: that

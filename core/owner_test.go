@@ -125,3 +125,65 @@ func TestManagerWipesSecrets(t *testing.T) {
 		t.Errorf("the caller's map was changed")
 	}
 }
+
+// TestCallerSameUser: uids decide between unix callers, SIDs between
+// Windows callers (whose uids are all 0), and the two kinds never match.
+func TestCallerSameUser(t *testing.T) {
+	const alice, bob = "S-1-5-21-1004336348-1177238915-682003330-1001", "S-1-5-21-1004336348-1177238915-682003330-1002"
+	for _, tc := range []struct {
+		a, b Caller
+		want bool
+	}{
+		{Caller{UID: 1001}, Caller{UID: 1001}, true},
+		{Caller{UID: 1001}, Caller{UID: 1002}, false},
+		{Caller{UID: 0}, Caller{UID: 0, Admin: true}, true},
+		{Caller{SID: alice}, Caller{SID: alice}, true},
+		{Caller{SID: alice}, Caller{SID: bob}, false}, // both uid 0: the SIDs decide
+		{Caller{SID: alice}, Caller{UID: 0}, false},
+		{Caller{UID: 0}, Caller{SID: alice}, false},
+		{Caller{UID: 7, SID: alice}, Caller{UID: 8, SID: alice}, true},
+	} {
+		if got := tc.a.SameUser(tc.b); got != tc.want {
+			t.Errorf("%+v.SameUser(%+v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestManagerSessionOwnershipBySID: on Windows the helper knows callers
+// by SID (their uids are all 0): a session is its starter's, another
+// SID sees it redacted and cannot take it down, an admin can.
+func TestManagerSessionOwnershipBySID(t *testing.T) {
+	h := newHarness(t, connects(newFakeLink()))
+	alice := WithCaller(context.Background(), Caller{SID: "S-1-5-21-1-2-3-1001"})
+	bob := WithCaller(context.Background(), Caller{SID: "S-1-5-21-1-2-3-1002"})
+	system := WithCaller(context.Background(), Caller{SID: "S-1-5-18", Admin: true})
+
+	req := UpRequest{Profile: testProfile(), Secrets: map[profile.SecretKind]string{profile.SecretPassword: "pw"}}
+	if err := h.m.Up(alice, req); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(StateConnected)
+
+	if st, _ := h.m.Status(bob); len(st) != 1 || !st[0].OtherUser || st[0].Interface != "" {
+		t.Errorf("bob's status %+v, want alice's session redacted", st)
+	}
+	if st, _ := h.m.Status(alice); len(st) != 1 || st[0].OtherUser || st[0].Interface == "" {
+		t.Errorf("alice's status %+v, want her session in full", st)
+	}
+	ctx, cancel := context.WithTimeout(bob, 2*time.Second)
+	defer cancel()
+	if err := h.m.Down(ctx, "work"); !errors.Is(err, ErrNotOwner) {
+		t.Errorf("bob's down work: %v, want not the owner", err)
+	}
+	if st, _ := h.m.Status(alice); st[0].State != StateConnected {
+		t.Fatalf("alice's session is %s after bob's down, want connected", st[0].State)
+	}
+	sctx, scancel := context.WithTimeout(system, 5*time.Second)
+	defer scancel()
+	if err := h.m.Down(sctx, "work"); err != nil {
+		t.Fatalf("SYSTEM's down: %v", err)
+	}
+	if st, _ := h.m.Status(alice); st[0].State != StateIdle {
+		t.Errorf("after SYSTEM's down: %s", st[0].State)
+	}
+}
