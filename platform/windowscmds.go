@@ -12,7 +12,10 @@ import (
 // This file plans a NetConfig for Windows: netsh for routes and DNS
 // servers, PowerShell for what netsh cannot tell or set (the route the
 // server has now; the interface's DNS suffix). It has no GOOS suffix so that
-// its tests run everywhere; router_windows.go only selects it.
+// its tests run everywhere. The Router of Windows (router_windows.go) keeps
+// this plan for routes, in the same netsh spelling, which is also what its
+// journal stores, but executes it through the IP Helper API and sets DNS
+// there too: see windowsnet.go.
 //
 // Finding the original route: Find-NetRoute (module NetTCPIP, Windows 8 and
 // later) asks the stack which route and interface it would use for the
@@ -25,8 +28,16 @@ import (
 // journal's claims about them.
 
 // windowsItems lists, in order: the server's host route (when the tunnel
-// covers the server), the routes through the device, DNS.
+// covers the server), the routes through the device, DNS (netsh and
+// PowerShell). The Router of Windows uses windowsIPHelperItems
+// (windowsnet.go), which plans routes the same way and DNS through the IP
+// Helper API.
 func windowsItems(c *NetConfig, env *routerEnv) ([]item, error) {
+	return windowsItemsWith(c, env, windowsDNSItem)
+}
+
+// windowsItemsWith is windowsItems with the DNS item made by dnsItem.
+func windowsItemsWith(c *NetConfig, env *routerEnv, dnsItem func(*NetConfig, *routerEnv) item) ([]item, error) {
 	if strings.ContainsAny(c.Interface, "=") {
 		return nil, fmt.Errorf("platform: invalid Windows interface name %q", c.Interface)
 	}
@@ -43,7 +54,7 @@ func windowsItems(c *NetConfig, env *routerEnv) ([]item, error) {
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
 	}
 	if len(c.DNS) > 0 {
-		items = append(items, windowsDNSItem(c, env))
+		items = append(items, dnsItem(c, env))
 	}
 	return items, nil
 }

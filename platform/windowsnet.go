@@ -1,0 +1,303 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Windows networking through the IP Helper API. This file has no GOOS
+// suffix so that its tests run on every system with a fake; the real calls
+// (golang.zx2c4.com/wireguard/windows/tunnel/winipcfg) are in
+// winipcfg_windows.go. None of it has run on Windows yet: it is compiled
+// and tested against fakes only.
+//
+// Two users:
+//
+//   - OpenTUN (tun_windows.go) gives the Wintun adapter its address, MTU,
+//     interface metric and the route to the peer: configureWindowsTUN.
+//     These live and die with the adapter and are not journaled, as on
+//     Linux.
+//   - The Router (router_windows.go) plans with windowsIPHelperItems. Its
+//     changes and their undo are Commands, as on every system, because the
+//     Commands are what the journal stores and what journaltrust.go checks
+//     before a replay, field by field. Routes are spelled as the netsh
+//     commands windowscmds.go always wrote ("netsh interface ipv4 add|delete
+//     route prefix=... interface=NAME|INDEX [nexthop=...] store=active"), and
+//     so is the DNS undo ("netsh interface ipv4 set dnsservers name=NAME
+//     source=dhcp"); setting DNS servers and search domains together has no
+//     netsh one-liner and is spelled "winipcfg set-dns interface=NAME
+//     servers=A,B domains=D,E" (it is never journaled: only undo is). The
+//     Router's Runner on Windows, winNetRunner, executes these through the
+//     IP Helper API and never starts netsh for them: no console language in
+//     the way, no process per route. The journal stays readable, and an
+//     administrator can still run its undo lines by hand with netsh.
+//     What the IP Helper API does not offer, the query for the route the
+//     server takes now (Find-NetRoute, which asks the stack itself; the API
+//     has GetBestRoute2, which winipcfg does not wrap), still runs as
+//     PowerShell.
+
+// winNet is the part of the IP Helper API that Corridor uses. Interfaces
+// are named by their LUID (NET_LUID, as a uint64).
+type winNet interface {
+	// LUIDByAlias finds the interface with this friendly name (the
+	// adapter's name in the Control Panel; the Wintun adapter's name).
+	LUIDByAlias(alias string) (uint64, error)
+	// LUIDByIndex finds the interface with this IPv4 interface index.
+	LUIDByIndex(index uint32) (uint64, error)
+	// SetAddress makes addr the interface's only unicast address of its
+	// family.
+	SetAddress(luid uint64, addr netip.Prefix) error
+	// SetMTU sets the IPv4 interface's MTU (NlMtu of its IPInterface row).
+	SetMTU(luid uint64, mtu int) error
+	// SetMetric sets the IPv4 interface's metric, turning the automatic
+	// metric off.
+	SetMetric(luid uint64, metric uint32) error
+	// AddRoute adds dst through the interface, via nextHop (the invalid
+	// Addr: on link).
+	AddRoute(luid uint64, dst netip.Prefix, nextHop netip.Addr, metric uint32) error
+	// DeleteRoute removes the route AddRoute added.
+	DeleteRoute(luid uint64, dst netip.Prefix, nextHop netip.Addr) error
+	// SetDNS sets the interface's IPv4 DNS servers and search domains;
+	// nil, nil removes them (back to what DHCP gives, if anything).
+	SetDNS(luid uint64, servers []netip.Addr, domains []string) error
+}
+
+// windowsTUNMetric is the interface metric of the Corridor adapter: lower
+// than any Ethernet or Wi-Fi one, so that Windows prefers its DNS servers
+// (it asks those of every interface, the lowest metric first) and its
+// routes over an equal one elsewhere.
+const windowsTUNMetric = 5
+
+// configureWindowsTUN gives the adapter its address, MTU and metric, and
+// the host route to the peer when there is one. A failure leaves the rest
+// undone; the caller closes the adapter, which takes all of it away.
+func configureWindowsTUN(n winNet, luid uint64, cfg TUNConfig) error {
+	bits := 32
+	if cfg.Local.Is6() {
+		bits = 128
+	}
+	if err := n.SetAddress(luid, netip.PrefixFrom(cfg.Local, bits)); err != nil {
+		return fmt.Errorf("platform: setting the address %v: %w", cfg.Local, err)
+	}
+	if err := n.SetMTU(luid, cfg.MTU); err != nil {
+		return fmt.Errorf("platform: setting the MTU %d: %w", cfg.MTU, err)
+	}
+	if err := n.SetMetric(luid, windowsTUNMetric); err != nil {
+		return fmt.Errorf("platform: setting the interface metric: %w", err)
+	}
+	if cfg.Peer.IsValid() {
+		if err := n.AddRoute(luid, netip.PrefixFrom(cfg.Peer, bits), netip.Addr{}, 0); err != nil {
+			return fmt.Errorf("platform: adding the route to the peer %v: %w", cfg.Peer, err)
+		}
+	}
+	return nil
+}
+
+// windowsIPHelperItems is the Windows plan the Router uses: the host route
+// and the routes through the device as windowsItems plans them (netsh
+// spelling, executed by winNetRunner), DNS through SetDNS.
+func windowsIPHelperItems(c *NetConfig, env *routerEnv) ([]item, error) {
+	if !windowsIfaceOK(c.Interface) {
+		// The journal's undo must pass journaltrust.go, or Recover would
+		// leave it unreplayed.
+		return nil, fmt.Errorf("platform: invalid Windows interface name %q: letters, digits, spaces and -_.()# only", c.Interface)
+	}
+	if _, err := strconv.ParseUint(c.Interface, 10, 32); err == nil {
+		// "interface=12" is an index to netsh and to winNetRunner.
+		return nil, fmt.Errorf("platform: a Windows interface name cannot be a number: %q", c.Interface)
+	}
+	return windowsItemsWith(c, env, windowsIPHelperDNSItem)
+}
+
+// windowsIPHelperDNSItem sets the interface's DNS servers and search
+// domains in one call (SetInterfaceDnsSettings on Windows 10 1809 and
+// later, the interface's registry key before), unlike netsh, which sets
+// one server per command and no search list. Undo removes both.
+//
+// Windows asks the DNS servers of all interfaces; the adapter's low metric
+// (configureWindowsTUN) makes it ask these first.
+func windowsIPHelperDNSItem(c *NetConfig, env *routerEnv) item {
+	servers := make([]string, len(c.DNS))
+	for i, a := range c.DNS {
+		servers[i] = a.String()
+	}
+	do := cmd("winipcfg", "set-dns", "interface="+c.Interface, "servers="+strings.Join(servers, ","), "domains="+strings.Join(c.Domains, ","))
+	undo := cmd("netsh", "interface", "ipv4", "set", "dnsservers", "name="+c.Interface, "source=dhcp")
+	return staticItem(dnsKey("winipcfg", c), netip.Prefix{}, []Command{do}, []Command{undo}, false)
+}
+
+// winNetRunner is the Router's Runner on Windows: it executes the commands
+// windowsIPHelperItems writes, and the undo lines of their journals,
+// through n; anything else goes to next (PowerShell's Find-NetRoute).
+type winNetRunner struct {
+	n    winNet
+	next Runner
+}
+
+func (r winNetRunner) Run(c Command) ([]byte, error) {
+	op, ok, err := parseWinNetCommand(c)
+	if err != nil {
+		return nil, &CommandError{Args: c.Args, ExitCode: -1, Err: err}
+	}
+	if !ok {
+		return r.next.Run(c)
+	}
+	if err := op.apply(r.n); err != nil {
+		return nil, winNetCommandError(c, err)
+	}
+	return nil, nil
+}
+
+// winNetOp is one call, parsed from its command.
+type winNetOp struct {
+	kind    string // "add-route", "delete-route", "set-dns", "flush-dns"
+	alias   string // the interface by name, or
+	index   uint32 // by index
+	prefix  netip.Prefix
+	nextHop netip.Addr
+	servers []netip.Addr
+	domains []string
+}
+
+func (op winNetOp) luid(n winNet) (uint64, error) {
+	if op.alias != "" {
+		return n.LUIDByAlias(op.alias)
+	}
+	return n.LUIDByIndex(op.index)
+}
+
+func (op winNetOp) apply(n winNet) error {
+	luid, err := op.luid(n)
+	if err != nil {
+		return err
+	}
+	switch op.kind {
+	case "add-route":
+		return n.AddRoute(luid, op.prefix, op.nextHop, 0)
+	case "delete-route":
+		return n.DeleteRoute(luid, op.prefix, op.nextHop)
+	case "set-dns":
+		return n.SetDNS(luid, op.servers, op.domains)
+	case "flush-dns":
+		return n.SetDNS(luid, nil, nil)
+	}
+	return fmt.Errorf("unknown operation %q", op.kind)
+}
+
+// parseWinNetCommand reads the commands winNetRunner executes itself:
+//
+//	netsh interface ipv4 add|delete route prefix=PREFIX interface=NAME|INDEX [nexthop=ADDR] store=active
+//	netsh interface ipv4 set dnsservers name=NAME source=dhcp
+//	winipcfg set-dns interface=NAME servers=A,B domains=D,E
+//
+// ok is false for any other command (run as it is); err is set for a
+// "winipcfg" command that is malformed, which must never reach a shell.
+func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
+	a := c.Args
+	if c.Stdin != "" || len(a) == 0 {
+		return op, false, nil
+	}
+	switch a[0] {
+	case "winipcfg":
+		op, err = parseSetDNS(a[1:])
+		return op, err == nil, err
+	case "netsh":
+	default:
+		return op, false, nil
+	}
+	if len(a) < 4 || a[1] != "interface" || a[2] != "ipv4" {
+		return op, false, nil
+	}
+	a = a[3:]
+	if len(a) == 4 && a[0] == "set" && a[1] == "dnsservers" && a[3] == "source=dhcp" {
+		name, ok := strings.CutPrefix(a[2], "name=")
+		if !ok || name == "" {
+			return op, false, nil
+		}
+		return winNetOp{kind: "flush-dns", alias: name}, true, nil
+	}
+	if len(a) < 5 || a[1] != "route" || a[len(a)-1] != "store=active" {
+		return op, false, nil
+	}
+	switch a[0] {
+	case "add":
+		op.kind = "add-route"
+	case "delete":
+		op.kind = "delete-route"
+	default:
+		return op, false, nil
+	}
+	p, ok1 := strings.CutPrefix(a[2], "prefix=")
+	iface, ok2 := strings.CutPrefix(a[3], "interface=")
+	if !ok1 || !ok2 || iface == "" {
+		return op, false, nil
+	}
+	if op.prefix, err = netip.ParsePrefix(p); err != nil || !op.prefix.Addr().Is4() {
+		return winNetOp{}, false, nil
+	}
+	if idx, err := strconv.ParseUint(iface, 10, 32); err == nil {
+		op.index = uint32(idx)
+	} else {
+		op.alias = iface
+	}
+	switch len(a) {
+	case 5:
+	case 6:
+		gw, ok := strings.CutPrefix(a[4], "nexthop=")
+		if !ok {
+			return winNetOp{}, false, nil
+		}
+		if op.nextHop, err = netip.ParseAddr(gw); err != nil || !op.nextHop.Is4() {
+			return winNetOp{}, false, nil
+		}
+	default:
+		return winNetOp{}, false, nil
+	}
+	return op, true, nil
+}
+
+// parseSetDNS reads "set-dns interface=NAME servers=A,B domains=D,E".
+func parseSetDNS(a []string) (winNetOp, error) {
+	op := winNetOp{kind: "set-dns"}
+	if len(a) != 4 || a[0] != "set-dns" {
+		return op, fmt.Errorf("malformed winipcfg command %q", a)
+	}
+	name, ok1 := strings.CutPrefix(a[1], "interface=")
+	servers, ok2 := strings.CutPrefix(a[2], "servers=")
+	domains, ok3 := strings.CutPrefix(a[3], "domains=")
+	if !ok1 || !ok2 || !ok3 || name == "" || servers == "" {
+		return op, fmt.Errorf("malformed winipcfg command %q", a)
+	}
+	op.alias = name
+	for _, s := range strings.Split(servers, ",") {
+		addr, err := netip.ParseAddr(s)
+		if err != nil || !addr.Is4() {
+			return op, fmt.Errorf("bad DNS server %q", s)
+		}
+		op.servers = append(op.servers, addr)
+	}
+	if domains != "" {
+		op.domains = strings.Split(domains, ",")
+	}
+	return op, nil
+}
+
+// winNetCommandError reports a failed call the way the Router's checks
+// read failures (runner.go: isExists, isGone): as a *CommandError whose
+// Output holds netsh's English words for the error's number, whatever the
+// language of the system, since the number is what was returned.
+func winNetCommandError(c Command, err error) error {
+	words := err.Error()
+	switch {
+	case errors.Is(err, errObjectExists), errors.Is(err, errAlreadyExists):
+		words = "The object already exists."
+	case errors.Is(err, errNotFound):
+		words = "Element not found."
+	case errors.Is(err, errFileNotFound):
+		words = "The system cannot find the file specified."
+	}
+	return &CommandError{Args: c.Args, ExitCode: 1, Output: words, Err: err}
+}
