@@ -75,7 +75,7 @@ func daemonHelpFirst(args []string, env Env) int {
 		fmt.Fprint(env.Stdout, daemonServiceHelp)
 		return ExitOK
 	}
-	return daemonCmd(args, env)
+	return daemonRun(args, env) // daemonCmd; on Windows daemon_service_windows.go
 }
 
 // helpCmd: corridor help [COMMAND [SUB]].
