@@ -14,10 +14,20 @@
 #             its own module): ~12-19 s once built; the first PIE build
 #             of the app took 5.7 min on two busy cores
 #   windows   corridor.exe: the Windows GUI build, cross-compiled with
-#             mingw-w64 (cgo; ~10 minutes the first time, seconds after)
-# Usage: build/package.sh [linux] [packages] [windows]   (default: all)
+#             mingw-w64 (cgo; ~10 minutes the first time, seconds after),
+#             and corridor-windows-amd64.zip (windows-zip below)
+#   windows-zip  only corridor-windows-amd64.zip, from an existing exe:
+#             corridor.exe and, with WINTUN_ZIP=/path/to/wintun-0.14.1.zip,
+#             its wintun.dll (bin/amd64) once the zip's SHA-256 matches
+#             the official one pinned below (anything else is refused);
+#             without WINTUN_ZIP a WINTUN.txt saying where to get it.
+#             WINDOWS_EXE and WINDOWS_ZIP override the exe read and the zip
+#             written (default build/out/corridor.exe and
+#             build/out/corridor-windows-amd64.zip); build/wine/wine-test.sh
+#             tests both ways
+# Usage: build/package.sh [linux] [packages] [windows] [windows-zip]   (default: all but windows-zip)
 # Needs the packages build/setup.sh installs (gcc, the Fyne headers,
-# gcc-mingw-w64-x86-64). Runs as any user.
+# gcc-mingw-w64-x86-64, zip, unzip). Runs as any user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,6 +106,72 @@ windows() {
 	echo "package: building $out/corridor.exe (GOOS=windows, cgo with mingw-w64)" >&2
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc go build -ldflags=-H=windowsgui -o "$out/corridor.exe" .
 	echo "package: $out/corridor.exe ($(du -h "$out/corridor.exe" | cut -f1), $(secs "$t0") s)" >&2
+	windows_zip
+}
+
+# The official wintun-0.14.1.zip (https://www.wintun.net/builds/wintun-0.14.1.zip,
+# WireGuard LLC); Mullvad's Windows build (mullvad/mullvadvpn-app-binaries,
+# wireguard/download-wintun.bat) pins the same SHA-256 (checked against such
+# pins, not against a download: wintun.net was out of reach when this was
+# written). Only this file's wintun.dll goes into the package.
+WINTUN_VERSION=0.14.1
+WINTUN_ZIP_SHA256=07c256185d6ee3652e09fa55c0b673e2624b565e02c4b9091c79ca7d2f24ef51
+
+# corridor-windows-amd64.zip: corridor.exe and wintun.dll (WINTUN_ZIP), or
+# WINTUN.txt saying where to get it. Nothing is written when WINTUN_ZIP is
+# refused, and an older zip of the same name is removed first.
+windows_zip() {
+	local exe=${WINDOWS_EXE:-$out/corridor.exe} zipfile=${WINDOWS_ZIP:-$out/corridor-windows-amd64.zip} stage got tool extra
+	for tool in zip unzip sha256sum; do
+		command -v "$tool" >/dev/null || { echo "package: needs $tool (build/setup.sh installs it)" >&2; exit 1; }
+	done
+	[ -f "$exe" ] || { echo "package: $exe does not exist: build it first (build/package.sh windows)" >&2; exit 1; }
+	zipfile=$(realpath -m "$zipfile")
+	rm -f "$zipfile"
+	stage=$(mktemp -d)
+	cp "$exe" "$stage/corridor.exe"
+	if [ -n "${WINTUN_ZIP:-}" ]; then
+		if [ ! -f "$WINTUN_ZIP" ]; then
+			rm -rf "$stage"
+			echo "package: WINTUN_ZIP=$WINTUN_ZIP: there is no such file" >&2
+			exit 1
+		fi
+		got=$(sha256sum "$WINTUN_ZIP" | cut -d' ' -f1)
+		if [ "$got" != "$WINTUN_ZIP_SHA256" ]; then
+			rm -rf "$stage"
+			echo "package: refusing WINTUN_ZIP=$WINTUN_ZIP: it is not the official wintun-$WINTUN_VERSION.zip." >&2
+			echo "package:   its SHA-256:          $got" >&2
+			echo "package:   the official SHA-256: $WINTUN_ZIP_SHA256" >&2
+			echo "package: download https://www.wintun.net/builds/wintun-$WINTUN_VERSION.zip again and pass that file; no zip was written." >&2
+			exit 1
+		fi
+		if ! unzip -p "$WINTUN_ZIP" wintun/bin/amd64/wintun.dll >"$stage/wintun.dll" || [ ! -s "$stage/wintun.dll" ]; then
+			rm -rf "$stage"
+			echo "package: $WINTUN_ZIP has no wintun/bin/amd64/wintun.dll; no zip was written" >&2
+			exit 1
+		fi
+		extra=wintun.dll
+		echo "package: wintun.dll from $WINTUN_ZIP (SHA-256 $got, the official wintun-$WINTUN_VERSION.zip)" >&2
+	else
+		# CRLF: for Notepad on older Windows.
+		sed 's/$/\r/' >"$stage/WINTUN.txt" <<EOF
+Corridor needs wintun.dll, the Wintun tunnel driver by WireGuard LLC, for its
+network device on Windows. This package does not include it.
+
+1. Download https://www.wintun.net/builds/wintun-$WINTUN_VERSION.zip
+   (its SHA-256 must be $WINTUN_ZIP_SHA256).
+2. From that zip, take wintun\bin\amd64\wintun.dll
+   (arm64 Windows: wintun\bin\arm64\wintun.dll).
+3. Put wintun.dll in the same folder as corridor.exe.
+EOF
+		extra=WINTUN.txt
+		echo "package: no WINTUN_ZIP: the zip holds WINTUN.txt instead of wintun.dll" >&2
+	fi
+	(cd "$stage" && zip -X -q "$zipfile.tmp" corridor.exe "$extra")
+	mv "$zipfile.tmp" "$zipfile"
+	rm -rf "$stage"
+	echo "package: $zipfile ($(du -h "$zipfile" | cut -f1)):" >&2
+	unzip -Z1 "$zipfile" | sed 's/^/  /' >&2
 }
 
 for t in "${targets[@]}"; do
@@ -103,6 +179,7 @@ for t in "${targets[@]}"; do
 	linux) linux ;;
 	packages) packages ;;
 	windows) windows ;;
-	*) echo "usage: $0 [linux] [packages] [windows]" >&2; exit 2 ;;
+	windows-zip) windows_zip ;;
+	*) echo "usage: $0 [linux] [packages] [windows] [windows-zip]" >&2; exit 2 ;;
 	esac
 done

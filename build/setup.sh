@@ -14,8 +14,10 @@ pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps util-lin
 	libxxf86vm-dev libwayland-dev libxkbcommon-dev
 	# its tests: a real window under Xvfb, screenshots, the tray over D-Bus
 	xvfb xauth xdotool imagemagick libgl1-mesa-dri libglib2.0-bin
-	# the Windows cross build of the desktop app
-	gcc-mingw-w64-x86-64)
+	# the Windows cross build of the desktop app, and its package zip
+	gcc-mingw-w64-x86-64 zip unzip
+	# make wine-test: corridor.exe under Wine (/usr/lib/wine/wine64)
+	wine64 wine)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
