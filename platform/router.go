@@ -490,9 +490,16 @@ func Recover(opts ...RouterOption) error {
 }
 
 func recoverDir(env *routerEnv, dir string) error {
-	if err := checkJournalDir(dir); errors.Is(err, os.ErrNotExist) {
+	err := checkJournalDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
-	} else if err != nil {
+	}
+	if err == nil {
+		// Where the owner and mode do not say who may write (Windows),
+		// the directory's ACL must (journaldir_windows.go).
+		err = checkJournalDirOS(dir)
+	}
+	if err != nil {
 		// Nothing in it is touched, not even temporary files.
 		env.log.Error("journal directory not trusted", "err", err)
 		return err

@@ -16,8 +16,9 @@ func (e notSupportedError) Error() string {
 
 func (notSupportedError) Unwrap() error { return errors.ErrUnsupported }
 
-// OpenTUN is not implemented on this system yet (Windows is planned;
-// macOS has tun_darwin.go); the error matches errors.ErrUnsupported.
+// OpenTUN is not implemented on this system (Linux, macOS and Windows
+// have tun_linux.go, tun_darwin.go and tun_windows.go); the error matches
+// errors.ErrUnsupported.
 func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	if _, err := cfg.validate(); err != nil {
 		return nil, err

@@ -16,10 +16,10 @@ import (
 // rules below are tested on Linux on a parsed form of the descriptor.
 //
 // Where it is checked: NewRouter on Windows (router_windows.go), before the
-// Router can adopt a journal. Recover (router.go) does not check it yet: its
-// replay relies on checkJournalDir, whose owner check on Windows
-// (fileowner_other.go) accepts everything, so Recover there should call
-// secureJournalDir first (TODO, in files outside this change).
+// Router can adopt a journal, and Recover (router.go) before it replays one:
+// checkJournalDir alone would not do, its owner check on Windows
+// (fileowner_other.go) accepts everything, so Recover there calls
+// checkJournalDirACL (checkJournalDirOS) too.
 
 // journalDirDACL is the protected DACL (no inheritance from %ProgramData%)
 // the directory is created with: full control for LocalSystem (SY) and

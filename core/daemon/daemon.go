@@ -435,8 +435,7 @@ type Client struct {
 var ErrNoDaemon = errors.New("daemon: the Corridor helper (corridor daemon) is not running")
 
 func (d *Client) dial(ctx context.Context) (net.Conn, error) {
-	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "unix", d.socket())
+	c, err := dialHelper(ctx, d.socket()) // a unix socket; on Windows the named pipe (pipe_windows.go)
 	if errors.Is(err, os.ErrPermission) {
 		// The socket is root's and the corridor group's (mode 0660).
 		return nil, &core.Error{Class: core.ClassUsage, Err: err,
