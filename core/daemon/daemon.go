@@ -217,6 +217,23 @@ func (s *Server) allowed(uid, gid uint32) bool {
 
 // Serve accepts connections until ctx ends or the listener is closed.
 func (s *Server) Serve(ctx context.Context) error {
+	return s.serve(ctx, func(c net.Conn) (core.Caller, *core.ErrorInfo) {
+		uid, gid, err := PeerCred(c)
+		if err != nil || !s.allowed(uid, gid) {
+			s.logger().Warn("daemon: refused a client", "uid", uid, "gid", gid, "err", err)
+			return core.Caller{}, &core.ErrorInfo{Class: core.ClassUsage,
+				Msg: "not allowed to use the Corridor helper", Hint: "add your user to the corridor group"}
+		}
+		// The session manager gives each session to the user who
+		// started it (core.Caller); root may act on every one.
+		return core.Caller{UID: uid, Admin: uid == 0}, nil
+	})
+}
+
+// serve accepts connections until ctx ends or the listener is closed and
+// serves each as the caller identify finds; a client it refuses gets the
+// error and is closed.
+func (s *Server) serve(ctx context.Context, identify func(net.Conn) (core.Caller, *core.ErrorInfo)) error {
 	go func() {
 		<-ctx.Done()
 		s.ln.Close()
@@ -230,20 +247,16 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return err
 		}
-		uid, gid, err := PeerCred(c)
-		if err != nil || !s.allowed(uid, gid) {
-			s.logger().Warn("daemon: refused a client", "uid", uid, "gid", gid, "err", err)
-			json.NewEncoder(c).Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage,
-				Msg: "not allowed to use the Corridor helper", Hint: "add your user to the corridor group"}})
+		caller, refused := identify(c)
+		if refused != nil {
+			json.NewEncoder(c).Encode(response{Error: refused})
 			c.Close()
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			// The session manager gives each session to the user who
-			// started it (core.Caller); root may act on every one.
-			s.Handle(core.WithCaller(ctx, core.Caller{UID: uid, Admin: uid == 0}), c)
+			s.Handle(core.WithCaller(ctx, caller), c)
 		}()
 	}
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"strings"
 
@@ -106,33 +105,15 @@ var pipeCaller = pipeCallerOS
 // decides who may connect at all, so there is no group check here; a
 // client whose identity cannot be read is refused.
 func (s *Server) ServePipe(ctx context.Context) error {
-	go func() {
-		<-ctx.Done()
-		s.ln.Close()
-	}()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			s.wg.Wait()
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
+	return s.serve(ctx, func(c net.Conn) (core.Caller, *core.ErrorInfo) {
 		caller, err := pipeCaller(c)
 		if err != nil {
 			s.logger().Warn("daemon: refused a client whose identity could not be read", "err", err)
-			json.NewEncoder(c).Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage,
-				Msg: "not allowed to use the Corridor helper (who you are could not be read from the pipe)"}})
-			c.Close()
-			continue
+			return core.Caller{}, &core.ErrorInfo{Class: core.ClassUsage,
+				Msg: "not allowed to use the Corridor helper (who you are could not be read from the pipe)"}
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.Handle(core.WithCaller(ctx, caller), c)
-		}()
-	}
+		return caller, nil
+	})
 }
 
 // usePipeListener makes s serve ln with ServePipe (tests; ListenPipe
