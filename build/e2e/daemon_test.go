@@ -304,6 +304,21 @@ func TestDaemonReconnect(t *testing.T) {
 	watch.Env = r.env
 	events := watchEvents(t, watch)
 	time.Sleep(500 * time.Millisecond) // the subscription is in place
+	noticed, _, _ := freezeAndResume(t, s, events)
+	if noticed > 30*time.Second {
+		t.Errorf("the dead server was noticed after %v, want at most 30 s", noticed)
+	}
+	if got := pingIf(t, s, "corridor0", 3); got != 3 {
+		t.Errorf("ping after reconnecting: %d of 3", got)
+	}
+}
+
+// freezeAndResume stops the server (SIGSTOP) under a connected session,
+// waits until the session is given up (Reconnecting; the reason must say
+// the server stopped answering), resumes it and waits until connected
+// again. It returns how long each took and the connected status.
+func freezeAndResume(t *testing.T, s *softether.Server, events <-chan core.Event) (noticed, back time.Duration, st core.Status) {
+	t.Helper()
 	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -317,24 +332,21 @@ func TestDaemonReconnect(t *testing.T) {
 	ev := waitEvent(t, events, 45*time.Second, func(ev core.Event) bool {
 		return ev.Kind == core.EventState && ev.Status.State == core.StateReconnecting
 	})
-	noticed := time.Since(stopped)
-	t.Logf("loss noticed after %v: %s", noticed.Round(100*time.Millisecond), ev.Status.Error.Msg)
-	if noticed > 30*time.Second {
-		t.Errorf("the dead server was noticed after %v, want at most 30 s", noticed)
-	}
+	noticed = time.Since(stopped)
 	if ev.Status.Error == nil || !strings.Contains(ev.Status.Error.Msg, "stopped answering") {
 		t.Errorf("reason %+v, want the server stopped answering", ev.Status.Error)
+	} else {
+		t.Logf("loss noticed after %v: %s", noticed.Round(100*time.Millisecond), ev.Status.Error.Msg)
 	}
 	syscall.Kill(s.PID, syscall.SIGCONT)
 	resumed = true
-	back := time.Now()
+	resume := time.Now()
 	ev = waitEvent(t, events, 90*time.Second, func(ev core.Event) bool {
 		return ev.Kind == core.EventState && ev.Status.State == core.StateConnected
 	})
-	t.Logf("reconnected %v after the server resumed (attempt %d)", time.Since(back).Round(100*time.Millisecond), ev.Status.Attempt)
-	if got := pingIf(t, s, "corridor0", 3); got != 3 {
-		t.Errorf("ping after reconnecting: %d of 3", got)
-	}
+	back = time.Since(resume)
+	t.Logf("reconnected %v after the server resumed (attempt %d)", back.Round(100*time.Millisecond), ev.Status.Attempt)
+	return noticed, back, ev.Status
 }
 
 // watchEvents starts watch, a "corridor watch --json" command, and

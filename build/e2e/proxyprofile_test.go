@@ -182,32 +182,10 @@ func proxyReconnect(t *testing.T, s *softether.Server, env []string, url string)
 	// The subscription is in place once the first statistics arrive
 	// (every second while connected).
 	waitEvent(t, events, 10*time.Second, func(ev core.Event) bool { return ev.Kind == core.EventStats })
-	if err := syscall.Kill(s.PID, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := time.Now()
-	resumed := false
-	defer func() {
-		if !resumed {
-			syscall.Kill(s.PID, syscall.SIGCONT)
-		}
-	}()
-	ev := waitEvent(t, events, 45*time.Second, func(ev core.Event) bool {
-		return ev.Kind == core.EventState && ev.Status.State == core.StateReconnecting
-	})
-	t.Logf("proxy mode: loss noticed after %v: %s", time.Since(stopped).Round(100*time.Millisecond), ev.Status.Error.Msg)
-	if ev.Status.Error == nil || !strings.Contains(ev.Status.Error.Msg, "stopped answering") {
-		t.Errorf("reason %+v, want the server stopped answering", ev.Status.Error)
-	}
-	syscall.Kill(s.PID, syscall.SIGCONT)
-	resumed = true
-	back := time.Now()
-	ev = waitEvent(t, events, 90*time.Second, func(ev core.Event) bool {
-		return ev.Kind == core.EventState && ev.Status.State == core.StateConnected
-	})
-	t.Logf("proxy mode: reconnected %v after the server resumed (attempt %d), proxy %s", time.Since(back).Round(100*time.Millisecond), ev.Status.Attempt, ev.Status.Proxy)
-	if ev.Status.Proxy != "127.0.0.1:"+proxyPort {
-		t.Errorf("proxy after reconnecting %q", ev.Status.Proxy)
+	_, _, st := freezeAndResume(t, s, events)
+	t.Logf("proxy mode: reconnected, proxy %s", st.Proxy)
+	if st.Proxy != "127.0.0.1:"+proxyPort {
+		t.Errorf("proxy after reconnecting %q", st.Proxy)
 	}
 	body, errs, code := inClient(t, s, "curl", "-sS", "--max-time", "40", "--noproxy", "", "--socks5-hostname", "127.0.0.1:"+proxyPort, url)
 	if code != 0 || !strings.Contains(body, "intranet says hello to /page") {
