@@ -450,15 +450,15 @@ var ErrNoDaemon = errors.New("daemon: the Corridor helper (corridor daemon) is n
 func (d *Client) dial(ctx context.Context) (net.Conn, error) {
 	c, err := dialHelper(ctx, d.socket()) // a unix socket; on Windows the named pipe (pipe_windows.go)
 	if errors.Is(err, os.ErrPermission) {
-		// The socket is root's and the corridor group's (mode 0660).
+		// The socket or pipe admits only some users (Linux: root and the corridor group, mode 0660).
 		return nil, &core.Error{Class: core.ClassUsage, Err: err,
 			Msg:  "not allowed to use the Corridor helper (" + d.socket() + ")",
-			Hint: "add your user to the corridor group: sudo usermod -aG corridor $USER, then log in again"}
+			Hint: accessHint}
 	}
 	if err != nil {
 		return nil, &core.Error{Class: core.ClassLocal, Err: fmt.Errorf("%w: %v", ErrNoDaemon, err),
 			Msg:  "the Corridor helper is not running (no socket at " + d.socket() + ")",
-			Hint: "start it: sudo systemctl start corridor (or: sudo corridor daemon)"}
+			Hint: startHint}
 	}
 	return c, nil
 }
