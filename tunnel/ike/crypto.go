@@ -50,9 +50,15 @@ func newDH(g Group, rnd io.Reader) (*dhKey, error) {
 
 // shared computes g^xy from the peer's KE data, padded to the prime's
 // length (RFC 2409 5: g^xy in SKEYID derivation keeps leading zeros).
+//
+// RFC 2409 5 also says a KE payload MUST be as long as the group's prime,
+// with leading zeros. SoftEther sends its public value without them (an
+// OpenSSL BN_bn2bin), so one connect in 256 got a 255-byte MODP2048
+// value: a shorter value is read as the same number (and hashed as it was
+// sent, as its sender does); a longer one is refused.
 func (k *dhKey) shared(peer []byte) ([]byte, error) {
 	n := (k.p.BitLen() + 7) / 8
-	if len(peer) != n {
+	if len(peer) == 0 || len(peer) > n {
 		return nil, fmt.Errorf("ike: peer's public value has %d bytes, want %d", len(peer), n)
 	}
 	y := new(big.Int).SetBytes(peer)

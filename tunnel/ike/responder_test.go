@@ -46,6 +46,7 @@ type testResponder struct {
 	draftNATT    bool // announce draft-02 NAT-T instead of RFC 3947
 	noNATT       bool // announce no NAT-T at all
 	noDPD        bool // no DPD vendor ID
+	shortKE      *dhKey // its Diffie-Hellman half, whose public value starts with a zero byte: sent without it (as SoftEther does)
 	fakeNAT      bool // its NAT-D says the client came from elsewhere
 	qmLifetime   time.Duration
 	// Faults of the security issue: forgeries an off-path attacker who
@@ -443,6 +444,9 @@ func (r *testResponder) mm3(msg []byte, from netip.AddrPort, floated bool) {
 	dh, err := newDH(sa.suite.Group, r.rng)
 	if err != nil {
 		return
+	}
+	if r.shortKE != nil && r.shortKE.p.Cmp(dh.p) == 0 {
+		dh = &dhKey{p: r.shortKE.p, x: r.shortKE.x, pub: bytes.TrimLeft(r.shortKE.pub, "\x00")}
 	}
 	gxy, err := dh.shared(ke.Body)
 	if err != nil {

@@ -103,10 +103,9 @@ func TestDH(t *testing.T) {
 			"p-1":        pad(pm1),
 			"p":          pad(a.p),
 			"all ones":   bytes.Repeat([]byte{0xff}, n),
-			"short":      b.pub[1:],
 			"long":       append([]byte{0}, b.pub...),
 			"empty":      nil,
-			"2 unpadded": {2},
+			"1 unpadded": {1},
 		} {
 			if _, err := a.shared(v); err == nil {
 				t.Errorf("%v: shared accepted %s", g, name)
@@ -115,6 +114,14 @@ func TestDH(t *testing.T) {
 		// 2 padded is a valid (if weak) generator value: accepted.
 		if _, err := a.shared(pad(big.NewInt(2))); err != nil {
 			t.Errorf("%v: shared(2): %v", g, err)
+		}
+		// A value sent without its leading zeros (SoftEther) is the same
+		// number as padded: the same secret.
+		short := b.pub[1:]
+		s3, err3 := a.shared(short)
+		s4, err4 := a.shared(pad(new(big.Int).SetBytes(short)))
+		if err3 != nil || err4 != nil || !bytes.Equal(s3, s4) {
+			t.Errorf("%v: an unpadded value and its padded form: %v %v, same %v", g, err3, err4, bytes.Equal(s3, s4))
 		}
 	}
 	// A deterministic exponent: the public value is 2^x mod p.
