@@ -625,6 +625,10 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 			notice = fmt.Errorf("ike: main mode msg 4: %w", err)
 			return dropped, notice
 		}
+		if len(ke.Body) < len(dh.pub) {
+			c.log.Debug("ike: the server's public value came without its leading zero bytes (RFC 2409 5 wants them)",
+				"bytes", len(ke.Body), "want", len(dh.pub))
+		}
 		m4, m4raw, gxr, nr, gxy = m, b, ke.Body, n.Body, k
 		return answered, nil
 	})
