@@ -38,16 +38,16 @@ type testResponder struct {
 	noProposalP1 bool // NO-PROPOSAL-CHOSEN to MM1, in the clear
 	noProposalP2 bool // NO-PROPOSAL-CHOSEN to QM1, in an encrypted informational
 	invalidMM5   NotifyType
-	dupMM2       bool // MM2 sent twice
-	dropFirstQM3 bool // the first QM3 is ignored and QM2 resent
-	noQM         bool // Quick Mode is never answered
-	espAfterQM3  bool // send an ESP packet with the new SA as soon as QM3 is in
-	dpdInQM      bool // send R-U-THERE (seq 4242) between QM1 and QM2
-	draftNATT    bool // announce draft-02 NAT-T instead of RFC 3947
-	noNATT       bool // announce no NAT-T at all
-	noDPD        bool // no DPD vendor ID
+	dupMM2       bool   // MM2 sent twice
+	dropFirstQM3 bool   // the first QM3 is ignored and QM2 resent
+	noQM         bool   // Quick Mode is never answered
+	espAfterQM3  bool   // send an ESP packet with the new SA as soon as QM3 is in
+	dpdInQM      bool   // send R-U-THERE (seq 4242) between QM1 and QM2
+	draftNATT    bool   // announce draft-02 NAT-T instead of RFC 3947
+	noNATT       bool   // announce no NAT-T at all
+	noDPD        bool   // no DPD vendor ID
 	shortKE      *dhKey // its Diffie-Hellman half, whose public value starts with a zero byte: sent without it (as SoftEther does)
-	fakeNAT      bool // its NAT-D says the client came from elsewhere
+	fakeNAT      bool   // its NAT-D says the client came from elsewhere
 	qmLifetime   time.Duration
 	// Faults of the security issue: forgeries an off-path attacker who
 	// sees our cookies could send, and answers that break the rules.
