@@ -180,3 +180,25 @@ func (cfg TUNConfig) validate() (TUNConfig, error) {
 	}
 	return cfg, nil
 }
+
+// openDevice creates the TUN device name through o.create, takes the name
+// the system gave it (macOS picks utunN, Windows keeps the adapter's) and
+// drains its events: wireguard-go's listeners send them on a small
+// channel and would otherwise block, and never exit after Close.
+// createErr words a creation failure for the system.
+func openDevice(o options, name string, mtu int, createErr func(error) error) (*TUN, error) {
+	dev, err := o.create(name, mtu)
+	if err != nil {
+		return nil, createErr(err)
+	}
+	if name, err = dev.Name(); err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("platform: reading TUN name: %w", err)
+	}
+	go func() {
+		for ev := range dev.Events() {
+			o.log.Debug("tun event", "name", name, "event", ev)
+		}
+	}()
+	return &TUN{dev: dev, name: name, runner: o.runner, log: o.log}, nil
+}

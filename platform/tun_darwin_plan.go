@@ -98,22 +98,13 @@ func openDarwinTUN(cfg TUNConfig, o options) (*TUN, error) {
 	if ignored {
 		o.log.Info("tun: macOS names TUN devices utunN; the kernel picks the number", "requested", cfg.Name)
 	}
-	dev, err := o.create(name, cfg.MTU)
+	t, err := openDevice(o, name, cfg.MTU, func(err error) error {
+		return fmt.Errorf("platform: creating TUN %q: %w", name, err)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("platform: creating TUN %q: %w", name, err)
+		return nil, err
 	}
-	if name, err = dev.Name(); err != nil {
-		dev.Close()
-		return nil, fmt.Errorf("platform: reading TUN name: %w", err)
-	}
-	t := &TUN{dev: dev, name: name, runner: o.runner, log: o.log}
-	// Drain device events, as on Linux: wireguard-go's route listener
-	// sends them on a small channel.
-	go func() {
-		for ev := range dev.Events() {
-			o.log.Debug("tun event", "name", name, "event", ev)
-		}
-	}()
+	name = t.name
 	plan, err := darwinTUNPlan(name, cfg)
 	if err == nil {
 		for _, c := range plan {

@@ -25,30 +25,19 @@ func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	if name == "" {
 		name = defaultName
 	}
-	dev, err := o.create(name, cfg.MTU)
+	t, err := openDevice(o, name, cfg.MTU, func(err error) error {
+		return fmt.Errorf("platform: creating TUN %q: %w", name, err)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("platform: creating TUN %q: %w", name, err)
+		return nil, err
 	}
-	if name, err = dev.Name(); err != nil {
-		dev.Close()
-		return nil, fmt.Errorf("platform: reading TUN name: %w", err)
-	}
-	t := &TUN{dev: dev, name: name, runner: o.runner, log: o.log}
-	// Drain device events: wireguard-go's listeners block on a small channel
-	// otherwise, and would then never exit after Close.
-	go func() {
-		for ev := range dev.Events() {
-			o.log.Debug("tun event", "name", name, "event", ev)
-		}
-	}()
-
 	if err := t.configure(cfg); err != nil {
 		if cerr := t.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 		return nil, err
 	}
-	o.log.Info("tun up", "name", name, "local", cfg.Local, "peer", cfg.Peer, "mtu", cfg.MTU)
+	o.log.Info("tun up", "name", t.name, "local", cfg.Local, "peer", cfg.Peer, "mtu", cfg.MTU)
 	return t, nil
 }
 

@@ -29,16 +29,15 @@ func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	if name == "" {
 		name = defaultWindowsTUNName
 	}
-	dev, err := o.create(name, cfg.MTU)
-	if err != nil {
+	t, err := openDevice(o, name, cfg.MTU, func(err error) error {
 		err = wintunError(err, name, runtime.GOARCH)
 		o.log.Error("tun create failed", "name", name, "err", err)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	t := &TUN{dev: dev, name: name, runner: o.runner, log: o.log}
-	if n, err := dev.Name(); err == nil && n != "" {
-		t.name = n
-	}
+	dev := t.dev
 	native, ok := dev.(interface{ LUID() uint64 })
 	if !ok {
 		dev.Close()

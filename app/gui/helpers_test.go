@@ -173,6 +173,16 @@ func (h *harness) waitCounter(what string, c *atomic.Int64, n int64) {
 // their results to the widgets.
 func (h *harness) settle() { h.loop.settle() }
 
+// edit opens the editor on the saved profile name and waits until its
+// stored secrets are in the fields.
+func (h *harness) edit(name string) *editor {
+	h.u.editExisting(name)
+	e := h.u.editing
+	<-e.loaded
+	h.settle()
+	return e
+}
+
 func (h *harness) notifications() []*fyne.Notification {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -10,11 +10,7 @@ import (
 // disabled (and not saved) for a split tunnel or in proxy mode.
 func TestEditorKillSwitch(t *testing.T) {
 	h := newHarness(t, newBackendWith("office"))
-	u := h.u
-	u.editExisting("office")
-	e := u.editing
-	<-e.loaded
-	h.settle()
+	e := h.edit("office")
 	if e.killSwitch.Checked || e.killSwitch.Disabled() {
 		t.Fatalf("a full tunnel: kill switch ticked %v, disabled %v", e.killSwitch.Checked, e.killSwitch.Disabled())
 	}
@@ -26,10 +22,7 @@ func TestEditorKillSwitch(t *testing.T) {
 		t.Fatalf("saves %+v, want kill_switch on", saves)
 	}
 
-	u.editExisting("office")
-	e = u.editing
-	<-e.loaded
-	h.settle()
+	e = h.edit("office")
 	if !e.killSwitch.Checked {
 		t.Fatal("the saved kill switch is not ticked when editing again")
 	}

@@ -29,10 +29,7 @@ func proxyShown(e *editor) bool { return e.proxyRow[0].Visible() && e.proxyRow[1
 func TestEditorProxyModeSaves(t *testing.T) {
 	h := newHarness(t, newBackendWith("office"))
 	u := h.u
-	u.editExisting("office")
-	e := u.editing
-	<-e.loaded
-	h.settle()
+	e := h.edit("office")
 	if e.proxyMode.Checked || proxyShown(e) || e.proxyNote.Visible() {
 		t.Fatalf("a TUN profile: box ticked %v, proxy field shown %v, note shown %v",
 			e.proxyMode.Checked, proxyShown(e), e.proxyNote.Visible())
@@ -102,11 +99,7 @@ func TestEditorProxyModeSaves(t *testing.T) {
 // does not matter in TUN mode: a bad one typed there does not block Save.
 func TestEditorProxyAddressMustBeLoopback(t *testing.T) {
 	h := newHarness(t, newBackendWith("office"))
-	u := h.u
-	u.editExisting("office")
-	e := u.editing
-	<-e.loaded
-	h.settle()
+	e := h.edit("office")
 	test.Tap(e.proxyMode)
 	e.proxy.SetText("")
 	test.Type(e.proxy, "0.0.0.0:1080")
@@ -141,11 +134,7 @@ func TestEditorProxyAddressMustBeLoopback(t *testing.T) {
 // the stored routes are kept.
 func TestEditorProxyModeIgnoresBadRoute(t *testing.T) {
 	h := newHarness(t, newBackendWith("office"))
-	u := h.u
-	u.editExisting("office")
-	e := u.editing
-	<-e.loaded
-	h.settle()
+	e := h.edit("office")
 	e.tunnel.SetSelected(tunnelChoices[1])
 	test.Type(e.routes, "10.1.2.3/8")
 	if m := shown(e, "routes"); !strings.Contains(m, "host bits") || !e.save.Disabled() {
@@ -174,11 +163,7 @@ func TestEditorLoadsProxyProfile(t *testing.T) {
 	p.Mode, p.Proxy = profile.ModeProxy, "[::1]:9050"
 	b.AddProfile(p, map[profile.SecretKind]string{profile.SecretPassword: "pw", profile.SecretPSK: "psk"})
 	h := newHarness(t, b)
-	u := h.u
-	u.editExisting("socks")
-	e := u.editing
-	<-e.loaded
-	h.settle()
+	e := h.edit("socks")
 	if !e.proxyMode.Checked || e.proxy.Text != "[::1]:9050" || !proxyShown(e) || !e.proxyNote.Visible() {
 		t.Fatalf("proxy profile: box ticked %v, proxy %q (shown %v), note shown %v",
 			e.proxyMode.Checked, e.proxy.Text, proxyShown(e), e.proxyNote.Visible())

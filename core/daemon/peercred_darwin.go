@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"net"
 
 	"golang.org/x/sys/unix"
@@ -14,23 +13,12 @@ import (
 // Compiled for darwin only; its checks of the struct (xucredIDs) are
 // tested on Linux, the getsockopt itself has never run on a Mac.
 func PeerCred(c net.Conn) (uid, gid uint32, err error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return 0, 0, errors.New("not a unix socket")
-	}
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return 0, 0, err
-	}
 	var x *unix.Xucred
-	var xerr error
-	if err := rc.Control(func(fd uintptr) {
-		x, xerr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+	if err := sockopt(c, func(fd int) (err error) {
+		x, err = unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+		return err
 	}); err != nil {
 		return 0, 0, err
-	}
-	if xerr != nil {
-		return 0, 0, xerr
 	}
 	return xucredIDs(x.Version, x.Uid, int(x.Ngroups), x.Groups[:])
 }
