@@ -124,6 +124,7 @@ type SA struct {
 	salt   [gcmSaltLen]byte
 	macKey []byte
 	pool   sync.Pool // *scratch for Seal
+	rxPool sync.Pool // *scratch for Unseal
 
 	_   [64]byte // keep seq, written by every Seal, off the read-only fields' cache lines
 	seq atomic.Uint64
@@ -176,6 +177,7 @@ func NewSA(spi uint32, s Suite, keymat []byte) (*SA, error) {
 		}
 	}
 	sa.pool.New = func() any { return sa.newScratch(true) }
+	sa.rxPool.New = func() any { return sa.newScratch(false) }
 	sa.rx = sa.newScratch(false)
 	return sa, nil
 }
@@ -250,6 +252,42 @@ func (sa *SA) Seal(buf []byte, off, end int, nextHeader byte) (start, stop int, 
 	if n > math.MaxUint32 {
 		return 0, 0, ErrSeqExhausted
 	}
+	return sa.sealAt(buf, off, end, nextHeader, n)
+}
+
+// Reserve draws n consecutive sequence numbers and returns the first, for
+// SealAt: a batch numbered in order and sealed in parallel (the packets
+// then go out in the order of their numbers). It returns ErrSeqExhausted
+// when the numbers would pass 2^32-1 (RFC 4303 3.3.3); the SA must then
+// be rekeyed.
+func (sa *SA) Reserve(n int) (first uint64, err error) {
+	if n <= 0 {
+		panic("esp: Reserve: n must be positive")
+	}
+	last := sa.seq.Add(uint64(n))
+	if last > math.MaxUint32 {
+		return 0, ErrSeqExhausted
+	}
+	return last - uint64(n) + 1, nil
+}
+
+// SealAt is Seal with a sequence number drawn by Reserve: each number of a
+// reservation must be used once. It is safe for concurrent use.
+func (sa *SA) SealAt(buf []byte, off, end int, nextHeader byte, seq uint64) (start, stop int, err error) {
+	if off < 0 || end < off || end > cap(buf) {
+		panic("esp: SealAt: payload bounds out of range")
+	}
+	if off < sa.head || cap(buf)-end < sa.tail {
+		return 0, 0, ErrNoRoom
+	}
+	if seq == 0 || seq > sa.seq.Load() {
+		panic("esp: SealAt: sequence number not reserved")
+	}
+	return sa.sealAt(buf, off, end, nextHeader, seq)
+}
+
+// sealAt seals with sequence number n; the bounds and room are checked.
+func (sa *SA) sealAt(buf []byte, off, end int, nextHeader byte, n uint64) (start, stop int, err error) {
 	buf = buf[:cap(buf)]
 	sc := sa.pool.Get().(*scratch)
 	start = off - sa.head
@@ -354,39 +392,104 @@ func truncatedMAC(h hash.Hash, sum *[32]byte, data []byte, n int) []byte {
 // Open must be called from one goroutine per SA; it allocates nothing.
 // Bounds outside 0 <= start <= stop <= cap(buf) panic.
 func (sa *SA) Open(buf []byte, start, stop int) (off, end int, nextHeader byte, err error) {
-	pkt := buf[start:stop]
-	if len(pkt) < HeaderLen {
-		return 0, 0, 0, ErrShort
+	seq, err := sa.precheck(buf[start:stop])
+	if err != nil {
+		return 0, 0, 0, err
 	}
-	h := Header(pkt)
-	if h.SPI() != sa.spi {
-		return 0, 0, 0, ErrSPI
-	}
-	ctLen := len(pkt) - sa.head - sa.p.icvLen
-	if ctLen < trailerLen {
-		return 0, 0, 0, ErrShort
-	}
-	if ctLen&(sa.p.align-1) != 0 {
-		return 0, 0, 0, ErrLength
-	}
-	seq := h.Seq()
 	if !sa.win.check(seq) {
 		return 0, 0, 0, ErrReplay
 	}
-	sc := sa.rx
+	return sa.open(sa.rx, buf, start, stop, func() { sa.win.update(seq) })
+}
+
+// A batch opened in parallel splits Open in three (RFC 4303 3.4.3 still
+// holds: no packet moves the window before its ICV is verified):
+//
+//	Fresh    in order, one goroutine: is the number new? (a cheap drop
+//	         before any cryptography)
+//	Unseal   in parallel: the ICV, decryption and padding of each packet
+//	Accept   in order, one goroutine: the window moves for each verified
+//	         packet, and a number seen twice in the batch is refused the
+//	         second time
+
+// Fresh reports the sequence number of the ESP packet pkt and whether the
+// anti-replay window would take it. Like Open, it runs on one goroutine
+// per SA (the same as Accept).
+func (sa *SA) Fresh(pkt []byte) (seq uint32, err error) {
+	seq, err = sa.precheck(pkt)
+	if err == nil && !sa.win.check(seq) {
+		err = ErrReplay
+	}
+	return seq, err
+}
+
+// Unseal verifies and decrypts the packet buf[start:stop] like Open, but
+// neither checks nor moves the anti-replay window: the caller does both
+// with Fresh and Accept. It is safe for concurrent use and allocates
+// nothing.
+func (sa *SA) Unseal(buf []byte, start, stop int) (off, end int, nextHeader byte, err error) {
+	if _, err := sa.precheck(buf[start:stop]); err != nil {
+		return 0, 0, 0, err
+	}
+	sc := sa.rxPool.Get().(*scratch)
+	defer sa.rxPool.Put(sc)
+	return sa.open(sc, buf, start, stop, nil)
+}
+
+// Accept records seq, the number of a packet Unseal verified, in the
+// anti-replay window. It reports false, changing nothing, when the window
+// no longer takes seq: it was accepted meanwhile (the same packet twice in
+// one batch) or the window has moved past it. Such a packet is dropped.
+func (sa *SA) Accept(seq uint32) bool {
+	if !sa.win.check(seq) {
+		return false
+	}
+	sa.win.update(seq)
+	return true
+}
+
+// precheck checks what Open checks before the window: the SPI, the
+// length and the alignment of pkt, and returns its sequence number.
+func (sa *SA) precheck(pkt []byte) (uint32, error) {
+	if len(pkt) < HeaderLen {
+		return 0, ErrShort
+	}
+	h := Header(pkt)
+	if h.SPI() != sa.spi {
+		return 0, ErrSPI
+	}
+	ctLen := len(pkt) - sa.head - sa.p.icvLen
+	if ctLen < trailerLen {
+		return 0, ErrShort
+	}
+	if ctLen&(sa.p.align-1) != 0 {
+		return 0, ErrLength
+	}
+	return h.Seq(), nil
+}
+
+// open verifies and decrypts buf[start:stop], which precheck passed, with
+// the scratch sc; verified runs once the ICV is (before decryption for CBC).
+func (sa *SA) open(sc *scratch, buf []byte, start, stop int, verified func()) (off, end int, nextHeader byte, err error) {
+	pkt := buf[start:stop]
+	ctLen := len(pkt) - sa.head - sa.p.icvLen
 	ct := pkt[sa.head : sa.head+ctLen]
 	if sa.p.aead {
 		copy(sc.nonce[gcmSaltLen:], pkt[HeaderLen:sa.head])
 		if _, err := sa.aead.Open(ct[:0], sc.nonce[:], pkt[sa.head:], pkt[:HeaderLen]); err != nil {
 			return 0, 0, 0, ErrAuth
 		}
-		sa.win.update(seq)
+		if verified != nil {
+			verified()
+		}
 	} else {
 		icvAt := sa.head + ctLen
 		if subtle.ConstantTimeCompare(sa.icv(sc, pkt[:icvAt]), pkt[icvAt:]) != 1 {
 			return 0, 0, 0, ErrAuth
 		}
-		sa.win.update(seq)
+		if verified != nil {
+			verified()
+		}
 		sc.mode.SetIV(pkt[HeaderLen:sa.head])
 		sc.mode.CryptBlocks(ct, ct)
 	}
