@@ -167,6 +167,14 @@ type Conn struct {
 	err       error
 	routine   sync.WaitGroup
 
+	// The batched data path (batch.go): nil bio without a *net.UDPConn.
+	bio    batchIO
+	txMu   sync.Mutex // WritePackets: txb and txPkts
+	txb    *batch
+	txPkts [][]byte
+	rxb    *batch // ReadPackets (one goroutine)
+	rxFrom []netip.AddrPort
+
 	// The data path passes a gate for every packet it seals or opens;
 	// Close shuts both before it wipes the keys. Each sits on a cache
 	// line of its own: the reader and the writers run on different cores.
@@ -254,6 +262,13 @@ func newConn(cfg Config, u packetConn, local netip.AddrPort, server netip.Addr) 
 	c.ikePort, c.nattPort = portIKE, portNATT
 	if cfg.serverPorts[0] != 0 {
 		c.ikePort, c.nattPort = cfg.serverPorts[0], cfg.serverPorts[1]
+	}
+	if uc, ok := u.(*net.UDPConn); ok {
+		c.bio = newBatchIO(uc, netip.AddrPortFrom(server, c.nattPort))
+	}
+	if c.bio != nil {
+		c.txb, c.rxb = newBatch(false, rxBatch), newBatch(true, rxBatch)
+		c.txPkts, c.rxFrom = make([][]byte, rxBatch), make([]netip.AddrPort, rxBatch)
 	}
 	c.port.Store(uint32(c.ikePort))
 	c.lastRecv.Store(cfg.now().UnixNano())

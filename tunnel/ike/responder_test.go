@@ -92,6 +92,7 @@ type rStats struct {
 	espOnNATT, espOnIKE     int // ESP (or anything not IKE) per socket
 	espBad, espUnknownSPI   int
 	espEchoed               int
+	espSeqs                 []uint32 // of the client's ESP packets, in arrival order
 	keepalives              int
 	qm1, qmDone, qmIgnored  int
 	qm3Dropped              int
@@ -206,6 +207,7 @@ func (r *testResponder) stats() rStats {
 	s.dpdReq = append([]uint32(nil), s.dpdReq...)
 	s.dpdAck = append([]uint32(nil), s.dpdAck...)
 	s.deletes = append([]rDelete(nil), s.deletes...)
+	s.espSeqs = append([]uint32(nil), s.espSeqs...)
 	return s
 }
 
@@ -860,6 +862,7 @@ func withAttr(t Transform, a Attr) Transform {
 
 func (r *testResponder) handleESP(b []byte, spi uint32, from netip.AddrPort) {
 	r.st.espOnNATT++
+	r.st.espSeqs = append(r.st.espSeqs, esp.Header(b).Seq())
 	in := r.inSAs[spi]
 	if in == nil {
 		r.st.espUnknownSPI++

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -101,25 +100,15 @@ func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error
 	}
 	// The inner UDP header (RFC 768); checksum 0 is allowed for IPv4 and
 	// ESP's ICV protects the datagram (RFC 3948 3.1.1 leaves it to us).
-	u := buf[off-l2tp.UDPHeaderLen : off]
-	binary.BigEndian.PutUint16(u[0:], c.cfg.L2TPPort)
-	binary.BigEndian.PutUint16(u[2:], c.cfg.L2TPPort)
-	binary.BigEndian.PutUint16(u[4:], uint16(l2tp.UDPHeaderLen+end-off))
-	u[6], u[7] = 0, 0
+	putInnerUDP(buf[off-l2tp.UDPHeaderLen:off], c.cfg.L2TPPort, end-off)
 	start, stop, err := sa.Seal(buf[:end], off-l2tp.UDPHeaderLen, end, ipProtoUDP)
 	if err == nil && sa.SeqNumber() >= seqRekey {
 		// RFC 4303 3.3.3: the counter must not cycle; rekey well before.
-		select {
-		case c.rekeyCh <- struct{}{}:
-		default:
-		}
+		c.askRekey()
 	}
 	if err != nil {
 		if errors.Is(err, esp.ErrSeqExhausted) {
-			select {
-			case c.rekeyCh <- struct{}{}:
-			default:
-			}
+			c.askRekey()
 		}
 		return 0, 0, nil, err
 	}

@@ -89,6 +89,11 @@ type Config struct {
 	// overwritten (so the frame's payload can be handed on in place). It
 	// must not keep buf.
 	OnData func(buf []byte, off, end int)
+	// OnDataEnd, when set, is called on the receiving goroutine after the
+	// data messages of one read (a batch from a BatchReader, else one
+	// datagram) went to OnData: the moment to hand on what OnData queued,
+	// before the buffers are read into again.
+	OnDataEnd func()
 	// OnEvent receives progress reports from the control goroutine.
 	OnEvent func(Event)
 	Logger  *slog.Logger // protocol trace at Debug level
@@ -255,6 +260,31 @@ func (c *Conn) SendData(buf []byte, off int) error {
 	off -= DataHeaderLen
 	PutDataHeader(buf[off:], uint16(c.peerTID.Load()), uint16(c.peerSID.Load()))
 	return c.tr.WritePacket(buf, off)
+}
+
+// SendDataBatch sends the PPP frames bufs[i][offs[i]:] as data messages of
+// our session, in order, like SendData each, and moves offs[i] to where
+// each datagram starts. A BatchWriter transport sends them all in one go;
+// another gets them one by one. It returns the first error and how many
+// frames were sent before it.
+func (c *Conn) SendDataBatch(bufs [][]byte, offs []int) (int, error) {
+	if !c.sessionUp.Load() {
+		return 0, ErrClosed
+	}
+	tid, sid := uint16(c.peerTID.Load()), uint16(c.peerSID.Load())
+	for i, b := range bufs {
+		offs[i] -= DataHeaderLen
+		PutDataHeader(b[offs[i]:], tid, sid)
+	}
+	if bw, ok := c.tr.(BatchWriter); ok {
+		return bw.WritePackets(bufs, offs)
+	}
+	for i, b := range bufs {
+		if err := c.tr.WritePacket(b, offs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(bufs), nil
 }
 
 // Run establishes the tunnel and session and keeps them until ctx ends,
@@ -619,6 +649,10 @@ func (c *Conn) emit(e Event) {
 // messages of our session go straight to OnData from this goroutine;
 // control messages are copied to Run.
 func (c *Conn) routineReceive() {
+	if br, ok := c.tr.(BatchReader); ok && br.BatchSize() > 1 {
+		c.receiveBatches(br)
+		return
+	}
 	buf := make([]byte, rxBufSize)
 	for {
 		off, n, err := c.tr.ReadPacket(buf)
@@ -626,13 +660,50 @@ func (c *Conn) routineReceive() {
 			if errors.Is(err, ErrDropped) {
 				continue
 			}
-			select {
-			case c.rxErr <- err:
-			default:
-			}
+			c.rxFailed(err)
 			return
 		}
 		c.dispatch(buf, off, n)
+		if c.cfg.OnDataEnd != nil {
+			c.cfg.OnDataEnd()
+		}
+	}
+}
+
+// receiveBatches is routineReceive over a BatchReader: each read brings
+// up to BatchSize datagrams, dispatched in order, then OnDataEnd.
+func (c *Conn) receiveBatches(br BatchReader) {
+	n := br.BatchSize()
+	bufs := make([][]byte, n)
+	offs := make([]int, n)
+	sizes := make([]int, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, br.BufSize())
+	}
+	for {
+		count, err := br.ReadPackets(bufs, offs, sizes)
+		for i := range count {
+			if sizes[i] > 0 {
+				c.dispatch(bufs[i], offs[i], sizes[i])
+			}
+		}
+		if count > 0 && c.cfg.OnDataEnd != nil {
+			c.cfg.OnDataEnd()
+		}
+		if err != nil {
+			if errors.Is(err, ErrDropped) {
+				continue
+			}
+			c.rxFailed(err)
+			return
+		}
+	}
+}
+
+func (c *Conn) rxFailed(err error) {
+	select {
+	case c.rxErr <- err:
+	default:
 	}
 }
 
@@ -654,6 +725,29 @@ func (c *Conn) dispatch(buf []byte, off, n int) {
 	if h.SessionID == uint16(c.ourSID.Load()) && c.cfg.OnData != nil {
 		c.cfg.OnData(buf, off+hoff, off+end)
 	}
+}
+
+// BatchWriter is a Transport that sends several datagrams at once (one
+// system call for many, where the OS allows).
+type BatchWriter interface {
+	// WritePackets sends bufs[i][offs[i]:] for each i, in order, with
+	// the room around each as WritePacket has it. It returns how many
+	// were sent and the first error.
+	WritePackets(bufs [][]byte, offs []int) (int, error)
+}
+
+// BatchReader is a Transport that reads several datagrams at once.
+type BatchReader interface {
+	// ReadPackets reads up to len(bufs) datagrams, one into each buffer,
+	// and returns how many buffers it used; the L2TP packet of buffer i
+	// lies at bufs[i][offs[i]:offs[i]+sizes[i]], and sizes[i] is 0 for
+	// a datagram the transport dropped (as ReadPacket's ErrDropped). An
+	// error ends the reading unless it is ErrDropped.
+	ReadPackets(bufs [][]byte, offs, sizes []int) (int, error)
+	// BatchSize is the most datagrams one ReadPackets returns.
+	BatchSize() int
+	// BufSize is the size each buffer must have.
+	BufSize() int
 }
 
 // ErrDropped is what a Transport returns from ReadPacket for a datagram it
