@@ -24,10 +24,41 @@ func benchTunnel(tr l2tp.Transport, dev Device) *Tunnel {
 		l2tp.PutDataHeader(buf[off:], 0x1234, 0x5678)
 		return tr.WritePacket(buf, off)
 	}
+	t.sendBatch = func(bufs [][]byte, offs []int) (int, error) { // as l2tp.Conn.SendDataBatch
+		for i, b := range bufs {
+			offs[i] -= l2tp.DataHeaderLen
+			l2tp.PutDataHeader(b[offs[i]:], 0x1234, 0x5678)
+		}
+		if bw, ok := tr.(l2tp.BatchWriter); ok {
+			return bw.WritePackets(bufs, offs)
+		}
+		for i, b := range bufs {
+			if err := tr.WritePacket(b, offs[i]); err != nil {
+				return i, err
+			}
+		}
+		return len(bufs), nil
+	}
 	if dev != nil {
 		t.dev.Store(&deviceBox{dev})
 	}
 	return t
+}
+
+// one is sendPacket's scratch (tests and benchmarks run it on one
+// goroutine).
+var one struct {
+	bufs  [1][]byte
+	sizes [1]int
+	out   [][]byte
+	offs  []int
+}
+
+// sendPacket sends the packet at buf[Headroom:Headroom+size] as a batch
+// of one.
+func (t *Tunnel) sendPacket(buf []byte, size int) {
+	one.bufs[0], one.sizes[0] = buf, size
+	one.out, one.offs = t.sendPackets(one.bufs[:], one.sizes[:], one.out[:0], one.offs[:0])
 }
 
 func ipv4Packet(b []byte) {
@@ -127,6 +158,7 @@ func BenchmarkDecapsulate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		t.onData(buf, off, end)
+		t.flushRx()
 	}
 	if dev.n == 0 || dev.bytes != dev.n*benchIPLen {
 		b.Fatalf("device saw %d packets, %d bytes", dev.n, dev.bytes)
@@ -159,6 +191,7 @@ func TestDataPathFraming(t *testing.T) {
 	rx := make([]byte, BufSize)
 	n := copy(rx, want)
 	tun.onData(rx, l2tp.DataHeaderLen, n)
+	tun.flushRx()
 	if dev.n != 1 || dev.bytes != 20 {
 		t.Fatalf("device got %d packets %d bytes, want 1 of 20", dev.n, dev.bytes)
 	}
@@ -203,5 +236,60 @@ func TestDeviceReadErrorIsNotFatal(t *testing.T) {
 	tun.RoutineReadFromDevice(dev) // returns at os.ErrClosed
 	if sent != 1 {
 		t.Fatalf("sent %d packets after a failed read, want 1", sent)
+	}
+}
+
+// recordDevice keeps what each Write got.
+type recordDevice struct {
+	writes [][][]byte
+}
+
+func (d *recordDevice) Read([][]byte, []int, int) (int, error) { select {} }
+func (d *recordDevice) Write(bufs [][]byte, off int) (int, error) {
+	var w [][]byte
+	for _, b := range bufs {
+		w = append(w, append([]byte(nil), b[off:]...))
+	}
+	d.writes = append(d.writes, w)
+	return len(bufs), nil
+}
+func (d *recordDevice) BatchSize() int { return 1 }
+
+// TestFlushRxBatch: the IPv4 packets of one read reach the device in one
+// Write, in order, whatever the headers in front of each (an L2TP header
+// with a length field, an ESP header of another size), and the non-IPv4
+// frames among them go to PPP instead.
+func TestFlushRxBatch(t *testing.T) {
+	dev := &recordDevice{}
+	tun := benchTunnel(nil, dev)
+	var toPPP int
+	tun.input = func(ppp.Protocol, []byte) { toPPP++ }
+	var want [][]byte
+	for i, lead := range []int{30, 36, 50, 30, 41} {
+		buf := make([]byte, 2048)
+		ppp.PutFrameHeader(buf[lead:], ppp.ProtoIPv4)
+		pkt := buf[lead+ppp.FrameHeaderLen : lead+ppp.FrameHeaderLen+40+i]
+		ipv4Packet(pkt)
+		pkt[10] = byte(i)
+		want = append(want, append([]byte(nil), pkt...))
+		tun.onData(buf, lead, lead+ppp.FrameHeaderLen+len(pkt))
+		if i == 2 {
+			lcp := make([]byte, 64)
+			ppp.PutFrameHeader(lcp[20:], ppp.ProtoLCP)
+			tun.onData(lcp, 20, 40)
+		}
+	}
+	tun.flushRx()
+	tun.flushRx() // nothing queued: no Write
+	if len(dev.writes) != 1 || toPPP != 1 {
+		t.Fatalf("%d writes, %d frames to PPP; want 1 and 1", len(dev.writes), toPPP)
+	}
+	for i, got := range dev.writes[0] {
+		if string(got) != string(want[i]) {
+			t.Errorf("packet %d: % x\nwant % x", i, got, want[i])
+		}
+	}
+	if st := tun.Stats(); st.RxPackets != 5 || st.RxBytes != 40*5+10 || st.RxDropped != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

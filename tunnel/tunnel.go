@@ -155,7 +155,7 @@ type Tunnel struct {
 	log  *slog.Logger
 
 	dev     atomic.Pointer[deviceBox]
-	rxBufs  [1][]byte // owned by the L2TP receiving goroutine
+	rx      rxQueue // owned by the L2TP receiving goroutine
 	stats   struct{ txP, txB, rxP, rxB, txD, rxD atomic.Uint64 }
 	done    chan struct{}
 	err     error
@@ -165,7 +165,8 @@ type Tunnel struct {
 	linkRun atomic.Bool
 
 	// The data path's view of the control plane, fixed at Start.
-	sendData func(buf []byte, off int) error // l2tp Conn.SendData
+	sendData  func(buf []byte, off int) error                 // l2tp Conn.SendData
+	sendBatch func(bufs [][]byte, offs []int) (int, error) // l2tp Conn.SendDataBatch
 	ipv4Open func() bool                     // ppp Link.IPv4Open
 	input    func(ppp.Protocol, []byte)      // ppp Link.Input
 	attached sync.Once
@@ -182,6 +183,7 @@ func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
 	}
 	lc := cfg.L2TP
 	lc.OnData = t.onData
+	lc.OnDataEnd = t.flushRx
 	lc.OnEvent = t.onL2TPEvent
 	if lc.Logger == nil {
 		lc.Logger = t.log
@@ -194,6 +196,7 @@ func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
 	t.cfg.PPP = pc
 	t.link.Store(ppp.NewLink(t.pppConfig(0), t.sendControl, t.onPPPEvent))
 	t.sendData = t.conn.SendData
+	t.sendBatch = t.conn.SendDataBatch
 	t.ipv4Open = func() bool { return t.link.Load().IPv4Open() }
 	t.input = func(p ppp.Protocol, b []byte) { t.link.Load().Input(p, b) }
 	go t.run(ctx)
@@ -408,8 +411,19 @@ func (t *Tunnel) sendControl(proto ppp.Protocol, pkt []byte) error {
 	return t.conn.SendData(buf, Headroom-ppp.FrameHeaderLen)
 }
 
+// rxQueue holds the IPv4 packets of one read from the transport (a batch
+// from a batching transport) until l2tp's OnDataEnd hands them to the
+// device in one Write.
+type rxQueue struct {
+	bufs  [][]byte // packet i at bufs[i][offs[i]:]
+	offs  []int
+	write [][]byte // what Write gets: bufs[i] cut to a common offset
+	bytes uint64
+}
+
 // onData handles one inbound PPP frame, buf[off:end], on the L2TP
-// receiving goroutine.
+// receiving goroutine: an IPv4 packet is queued for flushRx in place,
+// anything else goes to PPP.
 func (t *Tunnel) onData(buf []byte, off, end int) {
 	proto, payload, err := ppp.ParseFrame(buf[off:end])
 	if err != nil {
@@ -420,19 +434,45 @@ func (t *Tunnel) onData(buf []byte, off, end int) {
 		t.input(proto, payload)
 		return
 	}
+	if t.dev.Load() == nil || !t.ipv4Open() || len(payload) == 0 {
+		t.stats.rxD.Add(1)
+		return
+	}
+	q := &t.rx
+	q.bufs = append(q.bufs, buf[:end])
+	q.offs = append(q.offs, end-len(payload))
+	q.bytes += uint64(len(payload))
+}
+
+// flushRx writes the queued packets to the device in one batch (l2tp's
+// OnDataEnd, on the receiving goroutine). The device takes one offset for
+// the batch, so each buffer is cut to put its packet at the smallest
+// offset of the batch: the headers in front of each are the device's
+// headroom (at least 30 bytes: ESP, inner UDP, L2TP and PPP headers).
+func (t *Tunnel) flushRx() {
+	q := &t.rx
+	n := len(q.bufs)
+	if n == 0 {
+		return
+	}
+	off := q.offs[0]
+	for _, o := range q.offs[1:] {
+		off = min(off, o)
+	}
+	q.write = q.write[:0]
+	for i, b := range q.bufs {
+		q.write = append(q.write, b[q.offs[i]-off:])
+	}
 	box := t.dev.Load()
-	if box == nil || !t.ipv4Open() || len(payload) == 0 {
-		t.stats.rxD.Add(1)
-		return
+	if _, err := box.Write(q.write, off); err != nil {
+		t.stats.rxD.Add(uint64(n))
+	} else {
+		t.stats.rxP.Add(uint64(n))
+		t.stats.rxB.Add(q.bytes)
 	}
-	ipOff := end - len(payload)
-	t.rxBufs[0] = buf[:end]
-	if _, err := box.Write(t.rxBufs[:], ipOff); err != nil {
-		t.stats.rxD.Add(1)
-		return
-	}
-	t.stats.rxP.Add(1)
-	t.stats.rxB.Add(uint64(len(payload)))
+	clear(q.write)
+	clear(q.bufs)
+	q.bufs, q.offs, q.write, q.bytes = q.bufs[:0], q.offs[:0], q.write[:0], 0
 }
 
 // Attach connects dev to the tunnel: packets the server sends are written
@@ -449,8 +489,9 @@ func (t *Tunnel) Attach(dev Device) {
 // maxDeviceFailures consecutive failed device reads end the tunnel.
 const maxDeviceFailures = 100
 
-// RoutineReadFromDevice reads batches of packets from dev and sends each
-// IPv4 packet through the tunnel with headers written in place.
+// RoutineReadFromDevice reads batches of packets from dev and sends the
+// IPv4 packets of each batch through the tunnel in one batch, headers
+// written in place.
 func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 	n := max(dev.BatchSize(), 1)
 	bufs := make([][]byte, n)
@@ -458,12 +499,12 @@ func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 	for i := range bufs {
 		bufs[i] = make([]byte, BufSize)
 	}
+	out := make([][]byte, 0, n)
+	offs := make([]int, 0, n)
 	failures := 0
 	for {
 		count, err := dev.Read(bufs, sizes, Headroom)
-		for i := 0; i < count; i++ {
-			t.sendPacket(bufs[i], sizes[i])
-		}
+		out, offs = t.sendPackets(bufs[:count], sizes[:count], out[:0], offs[:0])
 		if err == nil {
 			failures = 0
 			continue
@@ -489,19 +530,40 @@ func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 	}
 }
 
-// sendPacket encapsulates the packet at buf[Headroom:Headroom+size].
-func (t *Tunnel) sendPacket(buf []byte, size int) {
+// sendPackets encapsulates the packets at bufs[i][Headroom:Headroom+sizes[i]]
+// and sends them as one batch; out and offs are its scratch, returned
+// for the next batch.
+func (t *Tunnel) sendPackets(bufs [][]byte, sizes []int, out [][]byte, offs []int) ([][]byte, []int) {
+	if len(bufs) == 0 {
+		return out, offs
+	}
 	// Only IPv4 is negotiated (IPCP); anything else has nowhere to go.
-	if size == 0 || buf[Headroom]>>4 != 4 || !t.ipv4Open() {
-		t.stats.txD.Add(1)
-		return
+	open := t.ipv4Open()
+	var bytes uint64
+	for i, buf := range bufs {
+		size := sizes[i]
+		if size == 0 || buf[Headroom]>>4 != 4 || !open {
+			t.stats.txD.Add(1)
+			continue
+		}
+		off := Headroom - ppp.FrameHeaderLen
+		ppp.PutFrameHeader(buf[off:], ppp.ProtoIPv4)
+		out = append(out, buf[:Headroom+size])
+		offs = append(offs, off)
+		bytes += uint64(size)
 	}
-	off := Headroom - ppp.FrameHeaderLen
-	ppp.PutFrameHeader(buf[off:], ppp.ProtoIPv4)
-	if err := t.sendData(buf[:Headroom+size], off); err != nil {
-		t.stats.txD.Add(1)
-		return
+	if len(out) == 0 {
+		return out, offs
 	}
-	t.stats.txP.Add(1)
-	t.stats.txB.Add(uint64(size))
+	sent, err := t.sendBatch(out, offs)
+	if err != nil {
+		t.stats.txD.Add(uint64(len(out) - sent))
+		for _, b := range out[sent:] {
+			bytes -= uint64(len(b) - Headroom)
+		}
+	}
+	t.stats.txP.Add(uint64(sent))
+	t.stats.txB.Add(bytes)
+	clear(out)
+	return out, offs
 }

@@ -26,11 +26,19 @@ type linuxBatchIO struct {
 	shdrs [rxBatch]mmsghdr
 	siovs [rxBatch]unix.Iovec
 	soob  [rxBatch][4]uint64 // gsoOOBLen bytes each, aligned for a Cmsghdr
-	sruns [rxBatch]int // packets in message j
+	sruns [rxBatch]int       // packets in message j
+	// sendmmsg's state for sendFd: messages to send, sent, the error.
+	sendFn    func(fd uintptr) bool
+	sn, sdone int
+	serr      error
 	// recv's scratch (one reader).
 	rhdrs  [rxBatch]mmsghdr
 	riovs  [rxBatch]unix.Iovec
 	rnames [rxBatch]unix.RawSockaddrInet4
+	recvFn func(fd uintptr) bool
+	rn     int
+	rgot   int
+	rerr   error
 }
 
 // mmsghdr is struct mmsghdr of sendmmsg(2) and recvmmsg(2); Go pads it
@@ -73,6 +81,7 @@ func newBatchIO(u *net.UDPConn, to netip.AddrPort) batchIO {
 	b.to.Addr = to.Addr().As4()
 	p := (*[2]byte)(unsafe.Pointer(&b.to.Port))
 	p[0], p[1] = byte(to.Port()>>8), byte(to.Port())
+	b.sendFn, b.recvFn = b.sendFd, b.recvFd
 	b.gso.Store(true)
 	return b
 }
@@ -147,26 +156,41 @@ func (b *linuxBatchIO) build(pkts [][]byte, gso bool) int {
 // sendmmsg sends messages 0..n-1 and returns how many went out; an error
 // is that of message k (the first not sent).
 func (b *linuxBatchIO) sendmmsg(n int) (int, error) {
-	done := 0
-	var serr error
-	err := b.rc.Write(func(fd uintptr) bool {
-		for done < n {
-			r, e := b.sys(fd, &b.shdrs[done], n-done)
-			if e == unix.EAGAIN {
-				return false // the poller waits until the socket takes more
-			}
-			if e != 0 {
-				serr = e
-				return true
-			}
-			done += r
-		}
-		return true
-	})
-	if serr == nil {
-		serr = err
+	b.sn, b.sdone, b.serr = n, 0, nil
+	if err := b.rc.Write(b.sendFn); err != nil {
+		return b.sdone, err
 	}
-	return done, serr
+	return b.sdone, b.serr
+}
+
+// sendFd is sendmmsg's work on the socket, bound once into sendFn (a
+// closure made per call would cost an allocation).
+func (b *linuxBatchIO) sendFd(fd uintptr) bool {
+	for b.sdone < b.sn {
+		r, e := b.sys(fd, &b.shdrs[b.sdone], b.sn-b.sdone)
+		if e == unix.EAGAIN {
+			return false // the poller waits until the socket takes more
+		}
+		if e != 0 {
+			b.serr = e
+			return true
+		}
+		b.sdone += r
+	}
+	return true
+}
+
+// recvFd is recv's work on the socket, bound once into recvFn.
+func (b *linuxBatchIO) recvFd(fd uintptr) bool {
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdrs[0])), uintptr(b.rn), 0, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	if e != 0 {
+		b.rerr = e
+	}
+	b.rgot = int(r)
+	return true
 }
 
 func sendmmsg(fd uintptr, h *mmsghdr, n int) (int, syscall.Errno) {
@@ -183,25 +207,14 @@ func (b *linuxBatchIO) recv(bufs [][]byte, sizes []int, from []netip.AddrPort) (
 		b.rhdrs[i].hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.rnames[i])), Namelen: unix.SizeofSockaddrInet4, Iov: &b.riovs[i]}
 		b.rhdrs[i].hdr.SetIovlen(1)
 	}
-	got := 0
-	var rerr error
-	err := b.rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdrs[0])), uintptr(n), 0, 0, 0)
-		if e == unix.EAGAIN {
-			return false
-		}
-		if e != 0 {
-			rerr = e
-		}
-		got = int(r)
-		return true
-	})
-	if err != nil {
+	b.rn, b.rgot, b.rerr = n, 0, nil
+	if err := b.rc.Read(b.recvFn); err != nil {
 		return 0, err
 	}
-	if rerr != nil {
-		return 0, rerr
+	if b.rerr != nil {
+		return 0, b.rerr
 	}
+	got := b.rgot
 	for i := range got {
 		sizes[i] = int(b.rhdrs[i].n)
 		from[i] = netip.AddrPort{}
