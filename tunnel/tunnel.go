@@ -165,11 +165,11 @@ type Tunnel struct {
 	linkRun atomic.Bool
 
 	// The data path's view of the control plane, fixed at Start.
-	sendData  func(buf []byte, off int) error                 // l2tp Conn.SendData
+	sendData  func(buf []byte, off int) error              // l2tp Conn.SendData
 	sendBatch func(bufs [][]byte, offs []int) (int, error) // l2tp Conn.SendDataBatch
-	ipv4Open func() bool                     // ppp Link.IPv4Open
-	input    func(ppp.Protocol, []byte)      // ppp Link.Input
-	attached sync.Once
+	ipv4Open  func() bool                                  // ppp Link.IPv4Open
+	input     func(ppp.Protocol, []byte)                   // ppp Link.Input
+	attached  sync.Once
 }
 
 type deviceBox struct{ Device }
