@@ -230,8 +230,18 @@ func (c *Conn) BatchSize() int {
 	return rxBatch
 }
 
-// BufSize implements l2tp.BatchReader: a datagram of up to 2048 bytes.
-func (c *Conn) BufSize() int { return poolBufSize }
+// BufSize implements l2tp.BatchReader. A datagram takes at most 2048
+// bytes, but the buffers are 64 KiB: the tunnel hands the packets to the
+// TUN device in place, and wireguard-go's Linux device coalesces the
+// segments of a TCP stream (GRO) into the spare capacity of the first
+// one's buffer, so that the kernel takes one large segment per flow
+// instead of one write per packet. Pages never written stay out of
+// memory.
+func (c *Conn) BufSize() int { return rxBufSize }
+
+// rxBufSize is the size of ReadPackets' buffers: room for a coalesced TCP
+// segment of 64 KiB (tun.Device's GRO).
+const rxBufSize = 65536
 
 // ReadPackets implements l2tp.BatchReader: up to BatchSize datagrams,
 // each ESP packet opened in place, the L2TP datagram of buffer i at
