@@ -14,41 +14,51 @@ import (
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
-// The outbound data path, one IPv4 packet of n bytes from the TUN device
-// to the UDP socket (RoutineReadFromDevice; byte offsets in its BufSize
-// buffer), every header written in place:
+// The outbound data path, a batch of IPv4 packets from the TUN device to
+// the UDP socket (RoutineReadFromDevice; byte offsets in each packet's
+// BufSize buffer, for a packet of n bytes), every header written in place:
 //
-//	Device.Read (batched)        IPv4 packet    buf[128 : 128+n]
-//	sendPacket                   PPP header     buf[124 : 128]   ff 03 00 21
-//	l2tp Conn.SendData           L2TP header    buf[118 : 124]
-//	Transport.WritePacket(buf, 118):
-//	  UDPTransport (no IPsec)    socket write   buf[118 : 128+n]
-//	  ike.Conn (ESP in UDP,      inner UDP      buf[110 : 118]
-//	    RFC 3948; send.go)       ESP header, IV buf[86 : 110]    AES-CBC;
-//	                                            buf[94 : 110]    AES-GCM, 3DES
-//	                             padding, pad length, next header, ICV:
-//	                                            buf[128+n : 128+n+t], t <= 33
-//	                             sealed in place, then a socket write of
-//	                             buf[86 : 128+n+t] to port 4500
-//	the kernel                   UDP (8) and IPv4 (20) in front
+//	Device.Read (batched: the     IPv4 packet    buf[128 : 128+n]
+//	  Linux device splits TSO
+//	  super-packets, up to 128)
+//	sendPackets                   PPP header     buf[124 : 128]   ff 03 00 21
+//	l2tp Conn.SendDataBatch       L2TP header    buf[118 : 124]
+//	Transport.WritePackets (l2tp.BatchWriter), or WritePacket one by one:
+//	  UDPTransport (no IPsec)     socket write   buf[118 : 128+n] each
+//	  ike.Conn (ESP in UDP,       inner UDP      buf[110 : 118]
+//	    RFC 3948; send.go)        ESP header, IV buf[86 : 110]    AES-CBC;
+//	                                             buf[94 : 110]    AES-GCM, 3DES
+//	                              padding, pad length, next header, ICV:
+//	                                             buf[128+n : 128+n+t], t <= 33
+//	                              numbered in order, sealed in parallel,
+//	                              sent in order: sendmmsg with UDP GSO
+//	                              runs of buf[86 : 128+n+t] to port 4500
+//	the kernel                    UDP (8) and IPv4 (20) in front
 //
-// The inbound data path, one datagram from the UDP socket to the TUN
-// device, on the L2TP receiving goroutine (offsets in its 2048-byte
-// buffer, for an L2TP data header without options):
+// The inbound data path, datagrams from the UDP socket to the TUN device,
+// on the L2TP receiving goroutine (offsets in each datagram's buffer, for
+// an L2TP data header without options):
 //
-//	Transport.ReadPacket         socket read    buf[0 : m]
-//	  UDPTransport               L2TP at        buf[0 :]
-//	  ike.Conn (receive.go)      ESP opened in place: header and IV
-//	                             buf[0 : 24] (AES-CBC; [0 : 16] AES-GCM,
-//	                             3DES), inner UDP buf[24 : 32], L2TP at
-//	                             buf[32 :]; IKE and keepalives drop out
-//	l2tp dispatch                L2TP header (6), our session: PPP frame
-//	                             at L2TP+6 to onData
-//	onData                       PPP header (4): an IPv4 packet at
-//	                             L2TP+10 goes to Device.Write in place (the
-//	                             headers before it are the device's
-//	                             headroom); other protocols are queued
-//	                             for the PPP control goroutine
+//	Transport.ReadPackets         recvmmsg (ike.Conn; one ReadPacket
+//	  (l2tp.BatchReader)          otherwise)      buf[0 : m] each
+//	  UDPTransport                L2TP at        buf[0 :]
+//	  ike.Conn (receive.go)       ESP opened in place (in parallel, the
+//	                              replay window in order): header and IV
+//	                              buf[0 : 24] (AES-CBC; [0 : 16] AES-GCM,
+//	                              3DES), inner UDP buf[24 : 32], L2TP at
+//	                              buf[32 :]; IKE and keepalives drop out
+//	l2tp dispatch, each           L2TP header (6), our session: PPP frame
+//	                              at L2TP+6 to onData
+//	onData, each                  PPP header (4): an IPv4 packet at
+//	                              L2TP+10 is queued in place; other
+//	                              protocols go to the PPP control goroutine
+//	flushRx (l2tp OnDataEnd)      the queued packets to Device.Write in one
+//	                              batch, each at a common offset (the
+//	                              headers before it are the device's
+//	                              headroom); the Linux device coalesces a
+//	                              TCP stream's segments (GRO) into the
+//	                              spare room of the first one's 64 KiB
+//	                              buffer
 
 // Device is what the tunnel needs from a TUN device: wireguard-go's
 // tun.Device batch interface. bufs[i][offset:] holds packet i.

@@ -114,3 +114,91 @@ func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error
 	}
 	return start, stop, buf, nil
 }
+
+// The batched outbound path, WritePackets (l2tp.BatchWriter; the
+// tunnel's device reader: one batch of L2TP datagrams per TUN read), in
+// place in the caller's buffers, as wireguard-go moves packets: many per
+// system call, the cryptography spread over the cores:
+//
+//	tx gate entered once           Close waits for the batch
+//	esp.SA.Reserve(n)              n sequence numbers, in batch order
+//	inner UDP headers              as encap writes them, in order
+//	esp.SA.SealAt, in shares       the caller seals the first share, the
+//	                               crypto workers the others (batch.go,
+//	                               cryptoShares)
+//	sequence number past seqRekey  routineIKE is asked for a new SA pair
+//	batchIO.send                   in batch order: Linux coalesces runs of
+//	                               equal-sized packets with UDP GSO and
+//	                               sends every run in one sendmmsg; without
+//	                               GSO, one sendmmsg (batchio_linux.go)
+//
+// A batch with a datagram lacking the room, or a Conn without a batchIO,
+// goes through WritePacket one datagram at a time.
+
+// WritePackets implements l2tp.BatchWriter: it seals the L2TP datagrams
+// bufs[i][offs[i]:] in place, numbered in order, and sends them in order.
+func (c *Conn) WritePackets(bufs [][]byte, offs []int) (int, error) {
+	n := len(bufs)
+	room := c.bio != nil && n > 1
+	for i := 0; room && i < n; i++ {
+		room = offs[i] >= txHeadroom && cap(bufs[i])-len(bufs[i]) >= txTailroom
+	}
+	if !room {
+		// One at a time; a datagram without the room is copied.
+		for i, b := range bufs {
+			if err := c.WritePacket(b, offs[i]); err != nil {
+				return i, err
+			}
+		}
+		return n, nil
+	}
+	if n > rxBatch {
+		sent, err := c.WritePackets(bufs[:rxBatch], offs[:rxBatch])
+		if err != nil {
+			return sent, err
+		}
+		more, err := c.WritePackets(bufs[rxBatch:], offs[rxBatch:])
+		return sent + more, err
+	}
+	c.txMu.Lock()
+	defer c.txMu.Unlock()
+	if !c.txGate.enter() {
+		return 0, net.ErrClosed
+	}
+	defer c.txGate.leave()
+	sa := c.out.Load()
+	first, err := sa.Reserve(n)
+	if err != nil {
+		c.askRekey()
+		return 0, err
+	}
+	for i, buf := range bufs {
+		// The inner UDP header, as encap writes it (RFC 3948 3.1.1).
+		putInnerUDP(buf[offs[i]-l2tp.UDPHeaderLen:offs[i]], c.cfg.L2TPPort, len(buf)-offs[i])
+	}
+	b := c.txb
+	b.sa, b.first, b.bufs, b.offs = sa, first, bufs, offs
+	b.spread(n)
+	b.sa, b.bufs, b.offs = nil, nil, nil
+	if sa.SeqNumber() >= seqRekey {
+		c.askRekey() // RFC 4303 3.3.3: rekey well before the counter cycles
+	}
+	pkts := c.txPkts[:n]
+	for i := range n {
+		if b.errs[i] != nil {
+			return 0, b.errs[i] // cannot happen: the room was checked
+		}
+		pkts[i] = bufs[i][b.start[i]:b.stop[i]]
+	}
+	sent, err := c.bio.send(pkts)
+	clear(pkts)
+	return sent, err
+}
+
+// askRekey asks routineIKE for a new SA pair, once.
+func (c *Conn) askRekey() {
+	select {
+	case c.rekeyCh <- struct{}{}:
+	default:
+	}
+}
