@@ -3,6 +3,7 @@ module github.com/corridorvpn/corridor
 go 1.26.8
 
 require (
+	filippo.io/bigmod v0.1.0
 	fyne.io/fyne/v2 v2.8.1
 	github.com/BurntSushi/toml v1.6.0
 	github.com/Microsoft/go-winio v0.6.4

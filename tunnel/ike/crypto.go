@@ -10,10 +10,15 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
+
+	"filippo.io/bigmod"
 )
 
-// dhKey is our half of a MODP Diffie-Hellman exchange (RFC 2409 6).
-// math/big is not constant time; the exponent is fresh per exchange.
+// dhKey is our half of a MODP Diffie-Hellman exchange (RFC 2409 6). The
+// exponentiations with the private exponent x run in constant time
+// (filippo.io/bigmod, the standalone form of the Go standard library's
+// constant-time modular arithmetic): their timing tells nothing about x.
 type dhKey struct {
 	p   *big.Int
 	x   *big.Int
@@ -31,21 +36,60 @@ func primeOf(g Group) (*big.Int, error) {
 	return p, nil
 }
 
+// moduli caches the bigmod form of each prime in use (its Montgomery
+// constants take a while to compute).
+var moduli sync.Map // string(p.Bytes()) -> *bigmod.Modulus
+
+func modulusOf(p *big.Int) (*bigmod.Modulus, error) {
+	key := string(p.Bytes())
+	if m, ok := moduli.Load(key); ok {
+		return m.(*bigmod.Modulus), nil
+	}
+	m, err := bigmod.NewModulus(p.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	moduli.Store(key, m)
+	return m, nil
+}
+
+// dhExpLen is the private exponent's length: twice the group's strength
+// is enough; 512 bits covers MODP4096's ~150-bit strength generously and
+// keeps g^x fast (RFC 3526 section 8).
+const dhExpLen = 64
+
+// modExp returns base^x mod p, padded to p's length, in constant time in x.
+func modExp(base []byte, x *big.Int, p *big.Int) ([]byte, error) {
+	m, err := modulusOf(p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bigmod.NewNat().SetBytes(base, m)
+	if err != nil {
+		return nil, err
+	}
+	e := x.FillBytes(make([]byte, max(dhExpLen, (x.BitLen()+7)/8)))
+	z := bigmod.NewNat().Exp(b, e, m).Bytes(m)
+	clear(e)
+	return z, nil
+}
+
 func newDH(g Group, rnd io.Reader) (*dhKey, error) {
 	p, err := primeOf(g)
 	if err != nil {
 		return nil, err
 	}
-	// A private exponent of twice the group's strength is enough; 512
-	// bits covers MODP4096's ~150-bit strength generously and keeps g^x
-	// fast (RFC 3526 section 8).
-	buf := make([]byte, 64)
+	buf := make([]byte, dhExpLen)
 	if _, err := io.ReadFull(rnd, buf); err != nil {
 		return nil, fmt.Errorf("ike: random exponent: %w", err)
 	}
 	x := new(big.Int).SetBytes(buf)
-	y := new(big.Int).Exp(big.NewInt(2), x, p)
-	return &dhKey{p: p, x: x, pub: y.FillBytes(make([]byte, (p.BitLen()+7)/8))}, nil
+	clear(buf)
+	pub, err := modExp([]byte{2}, x, p)
+	if err != nil {
+		return nil, err
+	}
+	return &dhKey{p: p, x: x, pub: pub}, nil
 }
 
 // shared computes g^xy from the peer's KE data, padded to the prime's
@@ -67,8 +111,7 @@ func (k *dhKey) shared(peer []byte) ([]byte, error) {
 	if y.Cmp(big.NewInt(1)) <= 0 || y.Cmp(pm1) >= 0 {
 		return nil, errors.New("ike: peer's public value is out of range")
 	}
-	z := new(big.Int).Exp(y, k.x, k.p)
-	return z.FillBytes(make([]byte, n)), nil
+	return modExp(peer, k.x, k.p)
 }
 
 // prf is the negotiated PRF: HMAC with the phase-1 hash (RFC 2409 4).
