@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Aggressive Mode with a pre-shared key (RFC 2409 5, 5.4) and NAT-T
@@ -268,8 +269,37 @@ func (c *Conn) aggressiveMode(ctx context.Context) (*ikeSA, error) {
 	// AM3 has no answer. If it is lost the server repeats AM2: answer
 	// it again (until Quick Mode replaces this table).
 	c.replies = map[string][]byte{string(am2raw): am3}
+	if err := c.settle(ctx, amSettle, am2raw, am3); err != nil {
+		return nil, err
+	}
 	sa.born = c.cfg.now()
 	return sa, nil
+}
+
+// amSettle is how long Quick Mode waits after AM3. A server that handles
+// datagrams on several threads may take QM1 before AM3 if both arrive at
+// once, and drop it: charon 5.9.8 logs "ignoring QUICK_MODE request while
+// phase 1 is incomplete", which costs a retransmission (0.5 s).
+const amSettle = 20 * time.Millisecond
+
+// settle waits d after AM3, answering a repeated AM2 with AM3 again and
+// handing anything else to unsolicited.
+func (c *Conn) settle(ctx context.Context, d time.Duration, am2, am3 []byte) error {
+	deadline := c.cfg.now().Add(d)
+	for {
+		b, err := c.recv(ctx, deadline)
+		switch {
+		case err == errTimeout:
+			return nil
+		case err != nil:
+			return err
+		case bytes.Equal(b, am2):
+			c.log.Debug("ike: peer repeated AM2; resending AM3")
+			c.send(am3)
+		default:
+			c.unsolicited(b)
+		}
+	}
 }
 
 // aggressiveTimeout is the diagnosis when Aggressive Mode message 1 got
