@@ -2,10 +2,17 @@ package ike
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/l2tp/l2tptest"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
 // aggressiveConfig is r's config for Aggressive Mode with group name g.
@@ -248,4 +255,44 @@ func TestAggressiveRekeyIKE(t *testing.T) {
 		t.Errorf("no R-U-THERE-ACK on the new IKE SA")
 	}
 	echo(t, c, rd, []byte("after the IKE rekey"), true)
+}
+
+// TestAggressiveFullStack: L2TP and PPP (MS-CHAPv2, IPCP) over ESP after
+// Aggressive Mode, against the test responder with an L2TP server behind
+// it.
+func TestAggressiveFullStack(t *testing.T) {
+	r := newTestResponder(t, "group secret")
+	r.amGroup, r.amGroupType = "vpn-users", IDKeyID
+	srv := l2tptest.NewServer(l2tptest.Config{User: "alice", Password: "correct horse", RestartInterval: 300 * time.Millisecond,
+		DNS: []netip.Addr{netip.MustParseAddr("192.0.2.53")}})
+	defer srv.Close()
+	r.attachLNS(t, srv.Transport())
+	r.start()
+	c, err := dialTest(aggressiveConfig(r, "vpn-users", IDKeyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tun := tunnel.Start(context.Background(), c, tunnel.Config{
+		L2TP: l2tp.Config{Reliable: l2tp.ReliableConfig{InitialTimeout: 500 * time.Millisecond, AckDelay: 5 * time.Millisecond}},
+		PPP: ppp.Config{User: "alice", Password: "correct horse", RestartInterval: 100 * time.Millisecond,
+			MaxRestartInterval: 400 * time.Millisecond, EchoInterval: -1},
+	})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tun.Close(ctx)
+		c.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := tun.WaitUp(ctx)
+	if err != nil {
+		t.Fatalf("WaitUp: %v (server events %v)", err, srv.Events())
+	}
+	if info.Local != netip.MustParseAddr("10.99.0.2") || len(info.DNS) != 1 {
+		t.Errorf("IPCP: %+v", info)
+	}
+	if s := r.stats(); s.am3 != 1 || s.mm1 != 0 || s.qmDone != 1 || s.espOnNATT == 0 {
+		t.Errorf("AM3 %d, MM1 %d, Quick Modes %d, ESP %d", s.am3, s.mm1, s.qmDone, s.espOnNATT)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/tunnel/esp"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
 )
 
 // testResponder is a minimal IKEv1 responder (Main Mode with a pre-shared
@@ -65,6 +66,10 @@ type testResponder struct {
 	amIDr       []byte // its IDir body (nil: ID_IPV4_ADDR 0.0.0.0)
 	amBadIDr    bool   // HASH_R covers another IDir than the one sent
 	amDropAM3   bool   // the first AM3 is dropped and AM2 sent again
+	// lns, when set (attachLNS), gets the L2TP datagrams the client sends
+	// in ESP instead of the echo, and its answers go back in ESP: the
+	// whole stack runs over this responder.
+	lns l2tp.Transport
 	// Knobs that may change while it runs.
 	ignoreQM    atomic.Bool // drop Quick Modes once an SA pair exists
 	mute        atomic.Bool // drop every datagram (a dead peer)
@@ -895,6 +900,10 @@ func (r *testResponder) handleESP(b []byte, spi uint32, from netip.AddrPort) {
 		return
 	}
 	r.client = from
+	if r.lns != nil {
+		r.lns.WritePacket(bytes.Clone(u), 8)
+		return
+	}
 	// Echo the datagram, inner UDP header and all, with the newest SA.
 	if r.sealTo(len(r.children)-1, u) == nil {
 		r.st.espEchoed++
@@ -1210,4 +1219,29 @@ func (r *testResponder) am3(msg []byte, h Header, body []byte, from netip.AddrPo
 	r.cur = s
 	r.client = from
 	r.eventf("AM3: IKE SA %x established (NAT at the initiator: %v)", sa.ci, s.atNAT)
+}
+
+// attachLNS makes lns the L2TP server behind the responder (see lns); its
+// datagrams go to the client in ESP with the newest SA pair. Call it
+// before start; the pump ends when lns is closed.
+func (r *testResponder) attachLNS(t testing.TB, lns l2tp.Transport) {
+	r.lns = lns
+	done := make(chan struct{})
+	t.Cleanup(func() { lns.Close(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			off, n, err := lns.ReadPacket(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			ok := len(r.children) > 0
+			r.mu.Unlock()
+			if ok {
+				r.sendESP(len(r.children)-1, bytes.Clone(buf[off:off+n]))
+			}
+		}
+	}()
 }
