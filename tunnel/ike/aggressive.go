@@ -24,10 +24,12 @@ import (
 //	                               <-- AM2  HDR, SA, KE, Nr, IDir, HASH_R, VIDs, NAT-D, NAT-D
 //	AM3  HDR*, HASH_I, NAT-D, NAT-D -->   (to UDP 4500)
 //
-// RFC 2409 5.4 draws AM3 in the clear; RFC 2408 4.8 and RFC 3947 4 draw
-// it encrypted ("HDR*#"), and racoon and strongSwan send it so. It is
-// encrypted here, with the phase-1 IV of RFC 2409 appendix B (a hash of
-// g^xi | g^xr), and its last cipher block seeds the Quick Mode IVs.
+// RFC 2409 5.4 draws AM3 in the clear, and 5 says it "MAY NOT be sent
+// under protection of the ISAKMP SA" (it need not be); RFC 2408 4.8 and
+// RFC 3947 4 draw it encrypted ("HDR*"), and racoon and strongSwan send
+// it so. It is encrypted here, with the phase-1 IV of RFC 2409 appendix B
+// (a hash of g^xi | g^xr), and its last cipher block seeds the Quick
+// Mode IVs; charon 5.9.8 takes it (build/e2e TestCharonAggressive).
 
 // Identification types of a group name (RFC 2407 4.6.2.1).
 const (
@@ -80,9 +82,8 @@ func ParseGroupIDType(s string) (uint8, error) {
 }
 
 // aggressiveOffer is the phase-1 offer of Aggressive Mode: AM1 carries
-// our Diffie-Hellman half, so only one group can be offered (RFC 2409 5:
-// "the Diffie-Hellman group MUST be the same in all proposals"): the
-// group of the preferred suite, with every suite of that group.
+// our Diffie-Hellman half, so the group "cannot be negotiated" (RFC 2409
+// 5): the group of the preferred suite, with every suite of that group.
 func aggressiveOffer(ss []IKESuite) []IKESuite {
 	var out []IKESuite
 	for _, s := range ss {
