@@ -135,6 +135,12 @@ func TestAggressiveFailures(t *testing.T) {
 					t.Errorf("err = %v, AM3 %d, want ErrPeerAuth", err, s.am3)
 				}
 			}},
+		{"malformed IDir", func(r *testResponder, cfg *Config) { r.amIDr = []byte{IDIPv4Addr, 0} },
+			func(t *testing.T, err error, s rStats) {
+				if !errors.Is(err, ErrPayload) || !strings.Contains(err.Error(), "aggressive mode msg 2") || s.am3 != 0 {
+					t.Errorf("err = %v, AM3 %d, want a malformed payload in msg 2", err, s.am3)
+				}
+			}},
 		{"unknown group name", func(r *testResponder, cfg *Config) { cfg.GroupID = "other-group" },
 			func(t *testing.T, err error, s rStats) {
 				var ne *NotifyError
