@@ -390,6 +390,10 @@ func aggressiveHint(e *Error) *Error {
 		e.Hint += "; with Aggressive Mode, servers also stay silent to a group name they do not know: check the group name and its type"
 	case errors.Is(e.Err, ike.ErrPeerAuth):
 		e.Hint += "; with Aggressive Mode, also check the group name: it selects the key at the server"
+	case errors.Is(e.Err, ike.ErrQuickMode):
+		// Aggressive Mode's last message has no answer: the server may
+		// have refused it without a word.
+		e.Hint += "; with Aggressive Mode the server never confirms phase 1: it may also have refused our last message, or want XAUTH (a user name and password inside IKE), which Corridor does not support"
 	}
 	return e
 }

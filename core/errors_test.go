@@ -237,7 +237,8 @@ func TestAggressiveHint(t *testing.T) {
 	}{
 		{fmt.Errorf("%w (aggressive mode message 1 sent 6 times)", ike.ErrNoAnswer), "silent to a group name they do not know"},
 		{fmt.Errorf("ike: aggressive mode msg 2: %w", ike.ErrPeerAuth), "also check the group name"},
-		{ike.ErrQuickMode, ""},
+		{ike.ErrQuickMode, "never confirms phase 1"},
+		{ike.ErrNoNATT, ""},
 	} {
 		plain := explain(c.err, server, nil)
 		e := aggressiveHint(explain(c.err, server, nil))
