@@ -347,3 +347,23 @@ func TestCharonAggressive(t *testing.T) {
 		}
 	})
 }
+
+// TestIPsecAggressiveSoftEther: SoftEther answers Aggressive Mode too
+// (DESIGN.md 3); the whole stack comes up over it and pings pass.
+func TestIPsecAggressiveSoftEther(t *testing.T) {
+	s := server(t)
+	c := startCorridor(t, s, s.Password, s.PSK, "-v", "--aggressive", "--group", "corridor-group")
+	line := c.waitConnected(30 * time.Second)
+	t.Logf("%s (%v after start)", line, time.Since(c.start).Round(time.Millisecond))
+	lines := strings.Split(c.stdout(), "\n")
+	if !strings.HasPrefix(lines[0], "ike: aggressive mode established (") {
+		t.Errorf("first stage line %q", lines[0])
+	}
+	if !strings.Contains(c.stderr(), "warning: --aggressive: Aggressive Mode is less secure") {
+		t.Errorf("no warning on stderr")
+	}
+	if got := ping(t, s, 5); got != 5 {
+		t.Errorf("ping through L2TP/IPsec after Aggressive Mode: %d of 5 replies", got)
+	}
+	disconnectClean(t, s, c)
+}
