@@ -9,6 +9,8 @@ pkgs=(iproute2 iputils-ping softether-vpnserver softether-vpncmd procps util-lin
 	curl
 	# the kill switch (platform's root test and the e2e test)
 	nftables
+	# strongSwan's charon as an IKEv1 responder (the Aggressive Mode e2e test) and initiator (bench-ike.sh)
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
 	# building the desktop app (Fyne: cgo, OpenGL, X11 and Wayland headers)
 	gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
 	libxxf86vm-dev libwayland-dev libxkbcommon-dev
@@ -47,4 +49,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 # Should a service have started anyway, stop it: it would hold UDP 500/1701.
 if command -v systemctl >/dev/null && systemctl is-active --quiet softether-vpnserver 2>/dev/null; then
 	$SUDO systemctl disable --now softether-vpnserver >&2 || true
+fi
+if command -v systemctl >/dev/null && systemctl is-active --quiet strongswan-starter 2>/dev/null; then
+	$SUDO systemctl disable --now strongswan-starter >&2 || true
 fi

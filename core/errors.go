@@ -202,6 +202,10 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 		return &Error{Class: ClassAuth, Err: err,
 			Msg:  "the server's proof of the pre-shared key does not match ours: the pre-shared key is wrong",
 			Hint: "check the pre-shared key (PSK) with your administrator"}
+	case errors.Is(err, ike.ErrAggressiveRefused):
+		return &Error{Class: ClassAuth, Err: err,
+			Msg:  "the server refused our group name (IKE Aggressive Mode): it does not know the group, wants it as another ID type, or does not allow Aggressive Mode",
+			Hint: "check the group name and its type (FQDN, or key ID as Cisco-style gateways expect) with your administrator"}
 	case errors.As(err, &ne) && ne.Type == ike.NotifyNoProposalChosen:
 		msg := fmt.Sprintf("the server accepted none of the encryption settings we offered for %s", ne.Phase)
 		if ne.Offer != "" {
@@ -375,4 +379,21 @@ func trimPrefix(err error) string {
 		}
 	}
 	return s
+}
+
+// aggressiveHint adds to e what differs with IKE Aggressive Mode: the
+// group name selects the pre-shared key, and servers stay silent to a
+// group name they do not know.
+func aggressiveHint(e *Error) *Error {
+	switch {
+	case errors.Is(e.Err, ike.ErrNoAnswer):
+		e.Hint += "; with Aggressive Mode, servers also stay silent to a group name they do not know: check the group name and its type"
+	case errors.Is(e.Err, ike.ErrPeerAuth):
+		e.Hint += "; with Aggressive Mode, also check the group name: it selects the key at the server"
+	case errors.Is(e.Err, ike.ErrQuickMode):
+		// Aggressive Mode's last message has no answer: the server may
+		// have refused it without a word.
+		e.Hint += "; with Aggressive Mode the server never confirms phase 1: it may also have refused our last message, or want XAUTH (a user name and password inside IKE), which Corridor does not support"
+	}
+	return e
 }

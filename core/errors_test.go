@@ -40,6 +40,9 @@ func TestExplain(t *testing.T) {
 		{&ike.NotifyError{Phase: "phase 2", Type: ike.NotifyNoProposalChosen, Offer: "aes128gcm16"}, ClassProtocol,
 			"accepted none of the encryption settings we offered for phase 2 (aes128gcm16)"},
 		{&ike.NotifyError{Phase: "phase 1", Type: ike.NotifyInvalidIDInformation}, ClassProtocol, "refused our identity"},
+		{fmt.Errorf("%w (group fqdn \"g\"): %w", ike.ErrAggressiveRefused, &ike.NotifyError{Phase: "phase 1", Type: ike.NotifyAuthenticationFailed}),
+			ClassAuth, "the server refused our group name (IKE Aggressive Mode)"},
+		{fmt.Errorf("ike: aggressive mode msg 2: %w", ike.ErrPeerAuth), ClassAuth, "pre-shared key is wrong"},
 		{ike.ErrQuickMode, ClassNoAnswer, "quick mode"},
 		{ike.ErrNoNATT, ClassProtocol, "NAT traversal"},
 		{fmt.Errorf("l2tp: transport: %w", ike.ErrPeerDead), ClassNoAnswer, "dead peer detection"},
@@ -221,5 +224,56 @@ func TestErrorInfoCode(t *testing.T) {
 	b, _ = json.Marshal(back)
 	if !strings.Contains(string(b), `"code":"no-answer"`) {
 		t.Errorf("re-encoded: %s", b)
+	}
+}
+
+// With Aggressive Mode the hints of a silent server and of a wrong key
+// name the group name too; other failures keep theirs.
+func TestAggressiveHint(t *testing.T) {
+	server := netip.MustParseAddrPort("10.0.0.1:500")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("%w (aggressive mode message 1 sent 6 times)", ike.ErrNoAnswer), "silent to a group name they do not know"},
+		{fmt.Errorf("ike: aggressive mode msg 2: %w", ike.ErrPeerAuth), "also check the group name"},
+		{ike.ErrQuickMode, "never confirms phase 1"},
+		{ike.ErrNoNATT, ""},
+	} {
+		plain := explain(c.err, server, nil)
+		e := aggressiveHint(explain(c.err, server, nil))
+		if c.want == "" {
+			if e.Hint != plain.Hint {
+				t.Errorf("%v: hint %q changed to %q", c.err, plain.Hint, e.Hint)
+			}
+			continue
+		}
+		if !strings.HasPrefix(e.Hint, plain.Hint) || !strings.Contains(e.Hint, c.want) || e.Class != plain.Class {
+			t.Errorf("%v: hint %q, want %q and then %q", c.err, e.Hint, plain.Hint, c.want)
+		}
+	}
+}
+
+// A profile's Aggressive Mode settings reach the IKE configuration; a
+// Main Mode profile keeps its group name out of it.
+func TestConnectConfigForAggressive(t *testing.T) {
+	secrets := map[profile.SecretKind]string{profile.SecretPassword: "pw", profile.SecretPSK: "psk"}
+	p := profile.NewProfile("work")
+	p.Server, p.User = "vpn.example.com", "alice"
+	p.Aggressive, p.Group, p.GroupType = true, "vpn-users", profile.GroupKeyID
+	cfg, err := ConnectConfigFor(p, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic := cfg.IPsec; !ic.Aggressive || ic.GroupID != "vpn-users" || ic.GroupIDType != ike.IDKeyID {
+		t.Errorf("IPsec config %+v", ic)
+	}
+	p.GroupType = ""
+	if cfg, _ = ConnectConfigFor(p, secrets); cfg.IPsec.GroupIDType != ike.IDFQDN {
+		t.Errorf("default group type %d", cfg.IPsec.GroupIDType)
+	}
+	p.Aggressive = false
+	if cfg, _ = ConnectConfigFor(p, secrets); cfg.IPsec.Aggressive || cfg.IPsec.GroupID != "" {
+		t.Errorf("Main Mode profile: %+v", cfg.IPsec)
 	}
 }

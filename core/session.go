@@ -65,6 +65,13 @@ type IPsecConfig struct {
 	ESP         []ike.ESPSuite // nil: ike.DefaultESP
 	ESPLifetime time.Duration  // 0: the ike default
 	IKELifetime time.Duration  // 0: the ike default
+	// Aggressive runs IKE Aggressive Mode with GroupID as the identity
+	// (GroupIDType ike.IDFQDN, the default, or ike.IDKeyID) instead of
+	// Main Mode: only for servers that need it (it exposes a hash of the
+	// pre-shared key to anyone who asks, RFC 2409 5).
+	Aggressive  bool
+	GroupID     string
+	GroupIDType uint8
 }
 
 // Stage is a progress report of Connect.
@@ -124,11 +131,16 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		upCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 		c, err := ike.Dial(upCtx, server.Addr(), ike.Config{
 			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime, IKELifetime: cfg.IPsec.IKELifetime,
+			Aggressive: cfg.IPsec.Aggressive, GroupID: cfg.IPsec.GroupID, GroupIDType: cfg.IPsec.GroupIDType,
 			Logger: cfg.Logger, OnStage: func(s ike.Stage) { stage("ipsec", s.String(), ipsecNext(s)) },
 		})
 		cancel()
 		if err != nil {
-			return nil, explain(err, netip.AddrPortFrom(server.Addr(), 500), nil)
+			e := explain(err, netip.AddrPortFrom(server.Addr(), 500), nil)
+			if cfg.IPsec.Aggressive {
+				e = aggressiveHint(e)
+			}
+			return nil, e
 		}
 		tr, ikeConn = c, c
 		head, tail := c.Info().ESP.Suite.Overhead()

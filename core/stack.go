@@ -66,6 +66,12 @@ func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) 
 		}
 		ic := &IPsecConfig{PSK: []byte(psk)}
 		var err error
+		if p.Aggressive {
+			ic.Aggressive, ic.GroupID = true, p.Group
+			if ic.GroupIDType, err = ike.ParseGroupIDType(p.GroupType); err != nil {
+				return cfg, &Error{Class: ClassUsage, Msg: "profile group type: " + err.Error(), Err: err}
+			}
+		}
 		if p.IKE != "" {
 			if ic.IKE, err = ike.ParseIKE(p.IKE, p.LegacyCrypto); err != nil {
 				return cfg, &Error{Class: ClassUsage, Msg: "profile IKE proposals: " + err.Error(), Err: err}

@@ -158,6 +158,9 @@ type connectFlags struct {
 	kaFailures   int
 	proxy        string
 	proxyRemote  bool
+	aggressive   bool
+	group        string
+	groupType    string
 }
 
 // newConnectFlags declares corridor connect's flags.
@@ -170,6 +173,9 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ike.Notations(ike.DefaultIKE)+")")
 	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+ike.Notations(ike.DefaultESP)+")")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "also allow 3DES, MD5 and MODP1024/1536 (old servers; weaker)")
+	fs.BoolVar(&f.aggressive, "aggressive", false, "IKE Aggressive Mode with --group as this computer's identity, for gateways that want it\n(Cisco-, Fortinet-, SonicWall-style). LESS SECURE: anyone who knows the group name can get a hash of\nthe pre-shared key from the server and guess the key offline (a warning says so)")
+	fs.StringVar(&f.group, "group", "", "with --aggressive: the group `NAME`, sent as an FQDN identity")
+	fs.StringVar(&f.groupType, "group-type", "", "with --aggressive: send the group name as `TYPE` fqdn (default) or keyid (a KEY_ID,\nas Cisco-style gateways expect)")
 	fs.DurationVar(&f.espLifetime, "esp-lifetime", 0, "proposed ESP SA `LIFETIME` (default 1h); rekeyed before it runs out")
 	fs.DurationVar(&f.ikeLifetime, "ike-lifetime", 0, "proposed IKE SA `LIFETIME` (default 8h); renewed before it runs out")
 	fs.StringVar(&f.user, "user", "", "PPP user `NAME` (DOMAIN\\user and user@hub are passed as typed)")
@@ -201,6 +207,7 @@ func (f *connectFlags) config(server string, secrets map[profile.SecretKind]stri
 	p.Server, p.User, p.IPsec, p.IKE, p.ESP, p.LegacyCrypto = server, f.user, !f.noIPsec, f.ikeList, f.espList, f.legacy
 	p.Auth, p.MTU, p.Keepalive, p.L2TPPort = strings.Split(f.auth, ","), f.mtu, profile.Duration(f.keepalive), f.localPort
 	p.L2TPSecret = secrets[profile.SecretL2TP] != ""
+	p.Aggressive, p.Group, p.GroupType = f.aggressive, f.group, f.groupType
 	cfg, err := core.ConnectConfigFor(p, secrets)
 	if err != nil {
 		return cfg, err
@@ -222,7 +229,11 @@ func (f *connectFlags) warnings() []string {
 	var w []string
 	if f.noIPsec {
 		w = append(w, "--no-ipsec: "+profile.PlainL2TPWarning)
-	} else if f.legacy {
+	}
+	if f.aggressive && !f.noIPsec {
+		w = append(w, "--aggressive: "+profile.AggressiveWarning)
+	}
+	if !f.noIPsec && f.legacy {
 		w = append(w, "legacy crypto enabled (3DES, MD5, MODP1024/1536 may be negotiated); ask your administrator to move the server to stronger settings")
 	}
 	methods, _ := ppp.ParseAuthMethods(f.auth)
@@ -261,8 +272,12 @@ func connect(args []string, env Env) int {
 		return bad("expected exactly one SERVER argument, got %d", len(pos))
 	case !f.noIPsec && f.pskFile == "":
 		return bad("--psk-file is required for L2TP/IPsec (use - for standard input), or pass --no-ipsec for plain L2TP")
-	case f.noIPsec && (f.pskFile != "" || f.ikeList != "" || f.espList != ""):
-		return bad("--psk-file, --ike and --esp need IPsec; drop --no-ipsec")
+	case f.noIPsec && (f.pskFile != "" || f.ikeList != "" || f.espList != "" || f.aggressive):
+		return bad("--psk-file, --ike, --esp and --aggressive need IPsec; drop --no-ipsec")
+	case f.aggressive && f.group == "":
+		return bad("--aggressive needs --group NAME: Aggressive Mode sends the group name as this computer's identity")
+	case !f.aggressive && (f.group != "" || f.groupType != ""):
+		return bad("--group and --group-type go with --aggressive")
 	case f.user == "":
 		return bad("--user is required")
 	case f.passwordFile == "":
@@ -318,6 +333,17 @@ func connect(args []string, env Env) int {
 			return bad("pre-shared key file: %v", err)
 		}
 		secrets[profile.SecretPSK] = psk
+		if f.aggressive {
+			p := profile.Profile{IPsec: true, Aggressive: true, Group: f.group, GroupType: f.groupType}
+			var es profile.ValidationErrors
+			if errors.As(p.Validate(), &es) {
+				for _, field := range []string{"group", "group_type"} {
+					if msg := es.For(field); msg != "" {
+						return bad("--%s: %s", strings.ReplaceAll(field, "_", "-"), msg)
+					}
+				}
+			}
+		}
 		if f.ikeList != "" {
 			if _, err := ike.ParseIKE(f.ikeList, f.legacy); err != nil {
 				return bad("--ike: %v", err)

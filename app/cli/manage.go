@@ -97,6 +97,8 @@ type profileFlags struct {
 	routes, domains                stringList
 	rename                         string
 	mode, proxy                    string
+	aggressive                     bool
+	group, groupType               string
 }
 
 func newProfileFlags(name string, env Env) *profileFlags {
@@ -113,6 +115,9 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.StringVar(&f.ike, "ike", "", "phase-1 `PROPOSALS` (strongSwan notation; empty: defaults)")
 	fs.StringVar(&f.esp, "esp", "", "phase-2 `PROPOSALS` (empty: defaults)")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "allow 3DES, MD5 and MODP1024/1536")
+	fs.BoolVar(&f.aggressive, "aggressive", false, "IKE Aggressive Mode with --group as the identity (=false: Main Mode again). LESS SECURE: anyone\nwho knows the group name can get a hash of the pre-shared key and guess the key offline")
+	fs.StringVar(&f.group, "group", "", "the group `NAME` of Aggressive Mode")
+	fs.StringVar(&f.groupType, "group-type", "", "how the group name is sent: `TYPE` fqdn (default) or keyid (Cisco-style gateways)")
 	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS`, preferred first: mschapv2,pap,chap,none (default: mschapv2 only; pap sends the password readable to anyone holding the pre-shared key)")
 	fs.IntVar(&f.mtu, "mtu", 0, "device `MTU` (0: automatic)")
 	fs.BoolVar(&f.full, "full-tunnel", false, "send all traffic through the VPN")
@@ -156,6 +161,15 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	if set["legacy-crypto"] {
 		p.LegacyCrypto = f.legacy
+	}
+	if set["aggressive"] {
+		p.Aggressive = f.aggressive
+	}
+	if set["group"] {
+		p.Group = f.group
+	}
+	if set["group-type"] {
+		p.GroupType = f.groupType
 	}
 	if set["auth"] {
 		p.Auth = strings.Split(f.auth, ",")
@@ -319,6 +333,9 @@ func profileCmd(args []string, env Env) int {
 		}
 		if err := p.Validate(); err != nil {
 			return bad("%v", err)
+		}
+		if p.Aggressive && p.IPsec && f.fs.Lookup("aggressive").Value.String() == "true" {
+			fmt.Fprintln(env.Stderr, "corridor: warning: "+profile.AggressiveWarning)
 		}
 		if err := svc.SaveProfile(p, secrets); err != nil {
 			return fail(env.Stderr, err)

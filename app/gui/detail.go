@@ -233,6 +233,9 @@ func (v *idleView) update(p profile.Profile, _ core.Status) {
 	case p.LegacyCrypto:
 		enc += " (legacy algorithms allowed)"
 	}
+	if p.IPsec && p.Aggressive {
+		enc += "; Aggressive Mode as group \"" + p.Group + "\" (less secure)"
+	}
 	if p.IPsec && (p.IKE != "" || p.ESP != "") {
 		enc += "; proposals " + strings.Trim(p.IKE+" / "+p.ESP, " /")
 	}

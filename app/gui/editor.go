@@ -27,7 +27,7 @@ const (
 )
 
 var editorFields = []string{"name", "server", "user", fieldPassword, fieldPSK, "mode", "proxy", "ike", "esp", "auth", "mtu",
-	"routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret}
+	"routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret, "group"}
 
 // Choices of the editor.
 var (
@@ -41,6 +41,15 @@ var (
 // proxyModeNote shows under the proxy-mode check box while it is on.
 const proxyModeNote = "In proxy mode nothing on this computer is changed: programs reach the VPN through the proxy. " +
 	"Routes and DNS settings do not apply."
+
+// aggressiveWarning shows under the Aggressive Mode check box while it is
+// on (RFC 2409 5: the server's first answer carries a hash of the key).
+const aggressiveWarning = "Aggressive Mode is less secure: anyone who knows the group name can ask the server for a hash " +
+	"of the pre-shared key and try to guess the key offline. Use it only when the server requires it."
+
+// groupTypeChoices are how the group name travels (profile.GroupFQDN,
+// profile.GroupKeyID).
+var groupTypeChoices = []string{"FQDN", "Key ID"}
 
 const legacyWarning = "Legacy algorithms (3DES, MD5, MODP1024/1536) are weak or broken. " +
 	"Allow them only for an old server that cannot be upgraded, and ask its administrator to move on."
@@ -76,6 +85,10 @@ type editor struct {
 	auth                        *widget.CheckGroup
 	tunnel, dns                 *widget.RadioGroup
 	legacyWarn, ipsecWarn       *widget.Label
+	aggressive                  *widget.Check // IKE Aggressive Mode with a group name
+	group                       *widget.Entry
+	groupType                   *widget.RadioGroup
+	aggressiveWarn              *widget.Label
 	keyNote                     *widget.Label
 	errs                        map[string]*widget.Label
 	title                       *widget.Label
@@ -238,6 +251,19 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 	e.legacyWarn = widget.NewLabel(legacyWarning)
 	e.legacyWarn.Importance = widget.WarningImportance
 	e.legacyWarn.Wrapping = fyne.TextWrapWord
+	e.aggressive = widget.NewCheck("Aggressive Mode (less secure)", func(bool) { e.edited("group") })
+	e.aggressive.SetChecked(p.Aggressive)
+	e.aggressiveWarn = widget.NewLabel(aggressiveWarning)
+	e.aggressiveWarn.Importance = widget.WarningImportance
+	e.aggressiveWarn.Wrapping = fyne.TextWrapWord
+	e.group = entry("group", p.Group, "group name your administrator gave")
+	e.groupType = widget.NewRadioGroup(groupTypeChoices, func(string) { e.edited("group") })
+	e.groupType.Horizontal = true
+	e.groupType.Required = true
+	e.groupType.SetSelected(groupTypeChoices[0])
+	if p.GroupType == profile.GroupKeyID {
+		e.groupType.SetSelected(groupTypeChoices[1])
+	}
 
 	e.auth = widget.NewCheckGroup(authChoices, func([]string) { e.edited("auth") })
 	e.auth.Horizontal = true
@@ -327,6 +353,8 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		row("IKE proposals", "ike", e.ike),
 		row("ESP proposals", "esp", e.esp),
 		row("", "", e.legacy, e.legacyWarn),
+		row("", "", e.aggressive, e.aggressiveWarn),
+		row("Group name", "group", e.group, e.groupType),
 		row("Sign-in methods", "auth", e.auth),
 		row("MTU", "mtu", e.mtu),
 		row("Send through VPN", "", e.tunnel),
@@ -397,7 +425,7 @@ func (e *editor) visibility() string {
 	for _, f := range editorFields {
 		b.WriteString(strconv.FormatBool(e.errs[f].Visible()))
 	}
-	for _, l := range []*widget.Label{e.ipsecWarn, e.legacyWarn, e.keyNote, e.saveErr, e.proxyNote} {
+	for _, l := range []*widget.Label{e.ipsecWarn, e.legacyWarn, e.aggressiveWarn, e.keyNote, e.saveErr, e.proxyNote} {
 		b.WriteString(strconv.FormatBool(l.Visible()))
 	}
 	b.WriteString(strconv.FormatBool(e.advanced.Items[0].Open))
@@ -431,7 +459,7 @@ func (e *editor) syncEnabled() {
 		e.password.Enable()
 	}
 	on := e.ipsec.Checked
-	for _, w := range []fyne.Disableable{e.psk, e.ike, e.esp, e.legacy} {
+	for _, w := range []fyne.Disableable{e.psk, e.ike, e.esp, e.legacy, e.aggressive} {
 		if on {
 			w.Enable()
 		} else {
@@ -447,6 +475,15 @@ func (e *editor) syncEnabled() {
 		e.legacyWarn.Show()
 	} else {
 		e.legacyWarn.Hide()
+	}
+	if e.aggressive.Checked && on {
+		e.aggressiveWarn.Show()
+		e.group.Enable()
+		e.groupType.Enable()
+	} else {
+		e.aggressiveWarn.Hide()
+		e.group.Disable()
+		e.groupType.Disable()
 	}
 	// Proxy mode changes nothing on this computer: no route, no DNS.
 	viaProxy := e.proxyMode.Checked
@@ -511,6 +548,16 @@ func (e *editor) profile() (profile.Profile, map[string]string) {
 	p.IKE = strings.TrimSpace(e.ike.Text)
 	p.ESP = strings.TrimSpace(e.esp.Text)
 	p.LegacyCrypto = e.legacy.Checked
+	p.Aggressive = e.aggressive.Checked && p.IPsec // a way of starting IPsec: nothing without it
+	p.Group = strings.TrimSpace(e.group.Text)
+	switch {
+	case e.groupType.Selected == groupTypeChoices[1]:
+		p.GroupType = profile.GroupKeyID
+	case e.base.GroupType == "":
+		p.GroupType = "" // FQDN, the default, as the profile had it
+	default:
+		p.GroupType = profile.GroupFQDN
+	}
 	p.Auth = []string{}
 	for _, a := range e.base.Auth { // keep the profile's preference order
 		for _, c := range e.auth.Selected {
@@ -678,7 +725,7 @@ func (e *editor) validate() bool {
 			l.SetText(sentence(m))
 			l.Show()
 			switch f {
-			case "ike", "esp", "auth", "mtu", "routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret:
+			case "ike", "esp", "auth", "mtu", "routes", "dns", "dns_servers", "domains", "keepalive", "l2tp_port", fieldL2TPSecret, "group":
 				advancedBad = true
 			}
 		} else if l.Visible() {

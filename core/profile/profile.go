@@ -57,7 +57,24 @@ type Profile struct {
 	// it is back or the user disconnects.
 	KillSwitch bool   `toml:"kill_switch" json:"kill_switch,omitempty"`
 	Proxy      string `toml:"proxy" json:"proxy,omitempty"` // ModeProxy: the loopback ADDR:PORT the proxy listens on
+
+	// Aggressive (with IPsec) runs IKE Aggressive Mode instead of Main
+	// Mode, with Group as the identity (see AggressiveWarning). GroupType
+	// is how the name travels: GroupFQDN ("" too) or GroupKeyID.
+	Aggressive bool   `toml:"aggressive" json:"aggressive,omitempty"`
+	Group      string `toml:"group" json:"group,omitempty"`
+	GroupType  string `toml:"group_type" json:"group_type,omitempty"`
 }
+
+// Group ID types of a profile (RFC 2407 4.6.2.1): how the group name of
+// Aggressive Mode travels.
+const (
+	GroupFQDN  = "fqdn"  // ID_FQDN, the default
+	GroupKeyID = "keyid" // ID_KEY_ID, as Cisco-style gateways expect
+)
+
+// AggressiveWarning is what the user is told about IKE Aggressive Mode.
+const AggressiveWarning = "Aggressive Mode is less secure: anyone who knows the group name can ask the server for a hash of the pre-shared key and guess the key offline (RFC 2409 5, the ike-scan attack); use it only when the server requires it"
 
 // Modes of a profile.
 const (
@@ -251,6 +268,17 @@ func (p *Profile) Validate() error {
 			bad("esp", "%s", proposalMsg(err))
 		}
 	}
+	if p.Aggressive {
+		if !p.IPsec {
+			bad("aggressive", "Aggressive Mode is a way of starting IPsec: turn IPsec on, or Aggressive Mode off")
+		}
+		if msg := checkGroup(p.Group); msg != "" {
+			bad("group", "%s", msg)
+		}
+	}
+	if _, err := ike.ParseGroupIDType(p.GroupType); err != nil {
+		bad("group_type", "%v", err)
+	}
 	if len(p.Auth) == 0 {
 		bad("auth", "allow at least one authentication method (mschapv2, pap, chap, none)")
 	} else if _, err := ppp.ParseAuthMethods(strings.Join(p.Auth, ",")); err != nil {
@@ -320,6 +348,22 @@ func (p *Profile) Validate() error {
 		return nil
 	}
 	return es
+}
+
+// checkGroup checks the group name of Aggressive Mode: the data of an
+// ID payload (RFC 2407 4.6.2), here at most 255 bytes of printable UTF-8.
+func checkGroup(g string) string {
+	switch {
+	case g == "":
+		return "enter the group name your administrator gave: Aggressive Mode sends it as this computer's identity"
+	case len(g) > 255:
+		return "too long (at most 255 bytes)"
+	case !utf8.ValidString(g) || strings.IndexFunc(g, unicode.IsControl) >= 0:
+		return "contains control characters or invalid UTF-8"
+	case strings.TrimSpace(g) != g:
+		return "starts or ends with a space"
+	}
+	return ""
 }
 
 // checkProxy checks a profile's proxy address: a loopback ADDR:PORT. The

@@ -68,6 +68,15 @@ func TestProfileValidate(t *testing.T) {
 		{"server path", func(p *Profile) { p.Server = "vpn.example.com/x" }, "server"},
 		{"server trailing dot", func(p *Profile) { p.Server = "vpn.example.com." }, ""},
 		{"user empty", func(p *Profile) { p.User = "" }, "user"},
+		{"aggressive with a group", func(p *Profile) { p.Aggressive, p.Group = true, "vpn-users" }, ""},
+		{"aggressive key id", func(p *Profile) { p.Aggressive, p.Group, p.GroupType = true, "Sales Group", GroupKeyID }, ""},
+		{"aggressive without a group", func(p *Profile) { p.Aggressive = true }, "group"},
+		{"aggressive group with a newline", func(p *Profile) { p.Aggressive, p.Group = true, "a\nb" }, "group"},
+		{"aggressive group with a trailing space", func(p *Profile) { p.Aggressive, p.Group = true, "g " }, "group"},
+		{"aggressive group too long", func(p *Profile) { p.Aggressive, p.Group = true, strings.Repeat("g", 256) }, "group"},
+		{"aggressive without IPsec", func(p *Profile) { p.Aggressive, p.Group, p.IPsec = true, "g", false }, "aggressive"},
+		{"group type unknown", func(p *Profile) { p.GroupType = "dn" }, "group_type"},
+		{"group without aggressive is kept", func(p *Profile) { p.Group = "g" }, ""},
 		{"user domain", func(p *Profile) { p.User = `CORP\alice` }, ""},
 		{"user control", func(p *Profile) { p.User = "al\nice" }, "user"},
 		{"user too long", func(p *Profile) { p.User = strings.Repeat("u", 256) }, "user"},
@@ -219,6 +228,7 @@ func TestProfileTOMLRoundTrip(t *testing.T) {
 	p.DNS, p.DNSServers, p.Domains = DNSCustom, []string{"10.0.0.53"}, []string{"corp.example.com"}
 	p.Keepalive, p.Reconnect = Duration(30*time.Second), false
 	p.IPsec, p.L2TPPort, p.L2TPSecret = false, 1701, true
+	p.Group, p.GroupType = "Sales \"EU\"", GroupKeyID // kept while aggressive is off
 	data := encodeProfile(p, profileHeader)
 	q, fatal, warnings := decodeProfile(data, "work", true)
 	if len(fatal) > 0 || len(warnings) > 0 {
@@ -435,5 +445,26 @@ func TestProfileFileGolden(t *testing.T) {
 	q, fatal, warnings := decodeProfile(want, "example", true)
 	if len(fatal)+len(warnings) > 0 || !reflect.DeepEqual(p, q) {
 		t.Errorf("golden file does not decode to the profile: %v %v", fatal, warnings)
+	}
+}
+
+// An Aggressive Mode profile survives its file, and its file says so.
+func TestProfileAggressiveFile(t *testing.T) {
+	p := validProfile()
+	p.Aggressive, p.Group, p.GroupType = true, "vpn-users", GroupKeyID
+	data := encodeProfile(p, profileHeader)
+	for _, want := range []string{"aggressive = true\n", "group = \"vpn-users\"\n", "group_type = \"keyid\"\n", "LESS SECURE"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the file lacks %q", want)
+		}
+	}
+	q, fatal, warnings := decodeProfile(data, "work", true)
+	if len(fatal)+len(warnings) > 0 || !reflect.DeepEqual(p, q) {
+		t.Errorf("round trip: %v %v\n%+v\n%+v", fatal, warnings, p, q)
+	}
+	// A file without the keys (older Corridor) reads as Main Mode.
+	q, fatal, _ = decodeProfile([]byte("server = \"vpn.example.com\"\nuser = \"alice\"\n"), "old", true)
+	if len(fatal) > 0 || q.Aggressive || q.Group != "" || q.GroupType != "" {
+		t.Errorf("old file: %v %+v", fatal, q)
 	}
 }

@@ -30,6 +30,13 @@ type Config struct {
 	IKELifetime time.Duration // proposed phase-1 lifetime; default 8h
 	ESPLifetime time.Duration // proposed phase-2 lifetime; default 1h
 
+	// Aggressive runs Aggressive Mode instead of Main Mode, with GroupID
+	// as our identity (aggressive.go): only when the profile asks for it.
+	// GroupIDType is IDFQDN (0 means it too) or IDKeyID.
+	Aggressive  bool
+	GroupID     string
+	GroupIDType uint8
+
 	// L2TPPort is the UDP port of L2TP on both sides, carried in the
 	// Quick Mode IDs and the inner UDP header; default 1701.
 	L2TPPort uint16
@@ -283,7 +290,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 		return err
 	}
 	c.ike = sa
-	c.cfg.OnStage(Stage{Kind: StagePhase1, IKE: sa.suite, NATT: sa.natt.String(), NAT: sa.natFound})
+	c.cfg.OnStage(Stage{Kind: StagePhase1, IKE: sa.suite, NATT: sa.natt.String(), NAT: sa.natFound, Aggressive: c.cfg.Aggressive})
 	ch, err := c.quickMode(ctx, sa)
 	if err != nil {
 		c.sendDelete(sa, nil)
@@ -475,6 +482,9 @@ type dhResult struct {
 // (RFC 2409 5.4) plus NAT-T (RFC 3947 3, 4).
 func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	cfg := &c.cfg
+	if cfg.Aggressive {
+		return c.aggressiveMode(ctx)
+	}
 	sa := &ikeSA{lifetime: cfg.IKELifetime}
 	ck, err := random(cfg.Rand, 8)
 	if err != nil {

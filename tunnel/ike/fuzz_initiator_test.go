@@ -207,78 +207,96 @@ func FuzzInitiator(f *testing.F) {
 	// Delete.
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 3, 1, 2, 3, 4, 9, byte(PayloadNotify), 0, 0, 0, 12, 0, 0, 0, 1, 4, 0, 0, 0})
 	f.Add([]byte{0, 0, 0, 0, 0, 5, 0, 2, 40, 0, 0, 0, 0, 1})
-	f.Fuzz(func(t *testing.T, script []byte) {
-		seed := [32]byte{}
-		copy(seed[:], script)
-		n := &fuzzNet{t: t, script: script, now: time.Unix(1_700_000_000, 0),
-			client: netip.AddrPortFrom(loopback, 40000)}
-		r := &testResponder{psk: []byte("k"), ikePort: portIKE, nattPort: portNATT,
-			ikeAccept: append(append([]IKESuite(nil), DefaultIKE...), LegacyIKE...),
-			espAccept: append(append([]ESPSuite(nil), DefaultESP...), LegacyESP...),
-			sessions:  map[[8]byte]*rSession{}, inSAs: map[uint32]*esp.SA{},
-			rng: rand.NewChaCha8(seed), out: n.fromServer}
-		n.r = r
-		cfg := Config{PSK: []byte("k"), IKE: mustIKE(t, "aes128-sha1-modp1024"), ESP: mustESP(t, "aes128-sha1"),
-			Retransmit: []time.Duration{time.Second, time.Second, time.Second},
-			Rand:       rand.NewChaCha8([32]byte{1}), now: func() time.Time { return n.now }}
-		cfg.setDefaults()
-		c := newConn(cfg, n, n.client, loopback)
-		if err := c.handshake(context.Background()); err != nil {
-			if errors.Is(err, errTimeout) {
-				t.Fatalf("a bare timeout leaked: %v", err)
-			}
-			return
+	f.Fuzz(func(t *testing.T, script []byte) { fuzzInitiator(t, script, false) })
+}
+
+// FuzzInitiatorAggressive is FuzzInitiator with Aggressive Mode for
+// phase 1 (aggressive.go).
+func FuzzInitiatorAggressive(f *testing.F) {
+	f.Add([]byte{})                    // a clean exchange
+	f.Add([]byte{4, 0})                // AM2 lost
+	f.Add([]byte{5, 5, 5, 5})          // every answer twice
+	f.Add([]byte{6, 0, 90, 0x55})      // AM2 damaged
+	f.Add([]byte{7, 0, 8, 1, 2, 3, 4}) // raw bytes before AM2
+	f.Add([]byte{0, 6, 0, 60, 1})      // QM2 damaged
+	f.Add([]byte{0, 0, 0, 1, 0, 3, 1}) // after Dial: R-U-THERE
+	f.Fuzz(func(t *testing.T, script []byte) { fuzzInitiator(t, script, true) })
+}
+
+// fuzzInitiator is one run of FuzzInitiator (Main Mode) or
+// FuzzInitiatorAggressive.
+func fuzzInitiator(t *testing.T, script []byte, aggressive bool) {
+	seed := [32]byte{}
+	copy(seed[:], script)
+	n := &fuzzNet{t: t, script: script, now: time.Unix(1_700_000_000, 0),
+		client: netip.AddrPortFrom(loopback, 40000)}
+	r := &testResponder{psk: []byte("k"), ikePort: portIKE, nattPort: portNATT,
+		ikeAccept: append(append([]IKESuite(nil), DefaultIKE...), LegacyIKE...),
+		espAccept: append(append([]ESPSuite(nil), DefaultESP...), LegacyESP...),
+		sessions:  map[[8]byte]*rSession{}, inSAs: map[uint32]*esp.SA{},
+		rng: rand.NewChaCha8(seed), out: n.fromServer}
+	n.r = r
+	cfg := Config{PSK: []byte("k"), IKE: mustIKE(t, "aes128-sha1-modp1024"), ESP: mustESP(t, "aes128-sha1"),
+		Retransmit: []time.Duration{time.Second, time.Second, time.Second},
+		Rand:       rand.NewChaCha8([32]byte{1}), now: func() time.Time { return n.now },
+		Aggressive: aggressive, GroupID: "g"}
+	cfg.setDefaults()
+	c := newConn(cfg, n, n.client, loopback)
+	if err := c.handshake(context.Background()); err != nil {
+		if errors.Is(err, errTimeout) {
+			t.Fatalf("a bare timeout leaked: %v", err)
 		}
-		if d := c.child.lifetime; d < minLife || d > cfg.ESPLifetime {
-			t.Fatalf("ESP lifetime %v", d)
-		}
-		if d := c.ike.lifetime; d < minLife || d > cfg.IKELifetime {
-			t.Fatalf("IKE lifetime %v", d)
-		}
-		if spi := c.out.Load().SPI(); spi < 256 {
-			t.Fatalf("outbound SPI %d", spi)
-		}
-		n.deliver(c)
-		// After Dial: the script has the server send things.
-		for i := 0; i < 32 && len(n.script) > 0 && !n.closed; i++ {
-			r.mu.Lock()
-			switch op := n.next(); op % 6 {
-			case 0:
-				r.mu.Unlock()
-				r.sendRUThere(binary.BigEndian.Uint32(append(n.take(4), 0, 0, 0, 0)))
-				r.mu.Lock()
-			case 1:
-				if r.lastInfo != nil {
-					r.send(true, r.client, r.lastInfo)
-				}
-			case 2:
-				port := []uint16{portIKE, portNATT}[op/8%2]
-				n.inbox = append(n.inbox, fuzzDgram{n.take(int(n.next())), port})
-			case 3:
-				// A sealed informational with the script's payloads.
-				if r.cur != nil && r.lastInfo != nil {
-					n.inbox = append(n.inbox, n.forgery(append(make([]byte, 4), r.lastInfo...), portNATT))
-				}
-			case 4:
-				if len(r.children) > 0 {
-					r.mu.Unlock()
-					r.sendESP(len(r.children)-1, n.take(int(n.next())))
-					r.mu.Lock()
-				}
-			case 5:
-				if r.cur != nil && len(r.children) > 0 {
-					r.mu.Unlock()
-					if op/8%2 == 0 {
-						r.sendDeleteESP()
-					} else {
-						r.sendDeleteIKE()
-					}
-					r.mu.Lock()
-				}
-			}
+		return
+	}
+	if d := c.child.lifetime; d < minLife || d > cfg.ESPLifetime {
+		t.Fatalf("ESP lifetime %v", d)
+	}
+	if d := c.ike.lifetime; d < minLife || d > cfg.IKELifetime {
+		t.Fatalf("IKE lifetime %v", d)
+	}
+	if spi := c.out.Load().SPI(); spi < 256 {
+		t.Fatalf("outbound SPI %d", spi)
+	}
+	n.deliver(c)
+	// After Dial: the script has the server send things.
+	for i := 0; i < 32 && len(n.script) > 0 && !n.closed; i++ {
+		r.mu.Lock()
+		switch op := n.next(); op % 6 {
+		case 0:
 			r.mu.Unlock()
-			n.deliver(c)
+			r.sendRUThere(binary.BigEndian.Uint32(append(n.take(4), 0, 0, 0, 0)))
+			r.mu.Lock()
+		case 1:
+			if r.lastInfo != nil {
+				r.send(true, r.client, r.lastInfo)
+			}
+		case 2:
+			port := []uint16{portIKE, portNATT}[op/8%2]
+			n.inbox = append(n.inbox, fuzzDgram{n.take(int(n.next())), port})
+		case 3:
+			// A sealed informational with the script's payloads.
+			if r.cur != nil && r.lastInfo != nil {
+				n.inbox = append(n.inbox, n.forgery(append(make([]byte, 4), r.lastInfo...), portNATT))
+			}
+		case 4:
+			if len(r.children) > 0 {
+				r.mu.Unlock()
+				r.sendESP(len(r.children)-1, n.take(int(n.next())))
+				r.mu.Lock()
+			}
+		case 5:
+			if r.cur != nil && len(r.children) > 0 {
+				r.mu.Unlock()
+				if op/8%2 == 0 {
+					r.sendDeleteESP()
+				} else {
+					r.sendDeleteIKE()
+				}
+				r.mu.Lock()
+			}
 		}
-		c.Close()
-	})
+		r.mu.Unlock()
+		n.deliver(c)
+	}
+	c.Close()
 }

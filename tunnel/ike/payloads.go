@@ -229,7 +229,7 @@ func (id ID) String() string {
 	switch {
 	case id.Type == IDIPv4Addr && len(id.Data) == 4:
 		return fmt.Sprintf("%v (proto %d port %d)", netip.AddrFrom4([4]byte(id.Data)), id.Protocol, id.Port)
-	case id.Type == IDFQDN || id.Type == IDUserFQDN:
+	case id.Type == IDFQDN || id.Type == IDUserFQDN || id.Type == IDKeyID:
 		return fmt.Sprintf("%q", id.Data)
 	}
 	return fmt.Sprintf("type %d % x", id.Type, id.Data)

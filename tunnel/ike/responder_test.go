@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corridorvpn/corridor/tunnel/esp"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
 )
 
 // testResponder is a minimal IKEv1 responder (Main Mode with a pre-shared
@@ -58,6 +59,17 @@ type testResponder struct {
 	qmNonce        []byte     // Nr of QM2
 	qmSPI          []byte     // the responder's SPI in QM2
 	qmIDs          [][]byte   // the ID payloads of QM2 instead of the echo
+	// Aggressive Mode (RFC 2409 5.4), answered as charon answers it: an
+	// IDii it does not know gets a clear AUTHENTICATION-FAILED.
+	amGroup     string // the group name it knows ("": any)
+	amGroupType uint8  // the ID type it wants with amGroup (0: IDFQDN)
+	amIDr       []byte // its IDir body (nil: ID_IPV4_ADDR 0.0.0.0)
+	amBadIDr    bool   // HASH_R covers another IDir than the one sent
+	amDropAM3   bool   // the first AM3 is dropped and AM2 sent again
+	// lns, when set (attachLNS), gets the L2TP datagrams the client sends
+	// in ESP instead of the echo, and its answers go back in ESP: the
+	// whole stack runs over this responder.
+	lns l2tp.Transport
 	// Knobs that may change while it runs.
 	ignoreQM    atomic.Bool // drop Quick Modes once an SA pair exists
 	mute        atomic.Bool // drop every datagram (a dead peer)
@@ -103,6 +115,10 @@ type rStats struct {
 	initialContact          bool
 	lastQMEncap             uint64
 	lastQMHadNATOA, pfsUsed bool
+	am1, am3, am3OnIKE      int
+	am3Dropped              int
+	amIDi                   ID   // the identity of the last AM1
+	am3Clear                bool // an AM3 came unencrypted
 }
 
 type rDelete struct {
@@ -118,6 +134,7 @@ type rSession struct {
 	mm3, mm4           []byte
 	mm5, mm6           []byte
 	gxi, gxr           []byte
+	amIDi              []byte // Aggressive Mode: the IDii body of AM1
 	established, atNAT bool
 	qm                 map[uint32]*rQM
 }
@@ -307,6 +324,10 @@ func (r *testResponder) handleIKE(msg []byte, from netip.AddrPort, floated bool)
 		r.mm3(msg, from, floated)
 	case h.Exchange() == ExchangeMain:
 		r.mm5(msg, h, body, from, floated)
+	case h.Exchange() == ExchangeAggressive && h.RCookie() == [8]byte{}:
+		r.am1(msg, from, floated)
+	case h.Exchange() == ExchangeAggressive:
+		r.am3(msg, h, body, from, floated)
 	case h.Exchange() == ExchangeQuick && enc:
 		r.quick(msg, h, body, from, floated)
 	case h.Exchange() == ExchangeInformational && enc:
@@ -882,6 +903,10 @@ func (r *testResponder) handleESP(b []byte, spi uint32, from netip.AddrPort) {
 		return
 	}
 	r.client = from
+	if r.lns != nil {
+		r.lns.WritePacket(bytes.Clone(u), 8)
+		return
+	}
 	// Echo the datagram, inner UDP header and all, with the newest SA.
 	if r.sealTo(len(r.children)-1, u) == nil {
 		r.st.espEchoed++
@@ -966,4 +991,260 @@ func (r *testResponder) ikeCookies() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return cookies(r.cur.sa)
+}
+
+// am1 answers Aggressive Mode message 1 with AM2: its whole side of the
+// exchange, HASH_R included (RFC 2409 5.4, RFC 3947 3.2).
+func (r *testResponder) am1(msg []byte, from netip.AddrPort, floated bool) {
+	r.st.am1++
+	r.eventf("AM1 from %v", from)
+	if r.silent {
+		return
+	}
+	ci := Header(msg).ICookie()
+	if s := r.sessions[ci]; s != nil {
+		if bytes.Equal(msg, s.mm1) {
+			r.send(floated, from, s.mm2)
+		}
+		return
+	}
+	m, err := ParseClear(msg)
+	if err != nil {
+		r.eventf("AM1: %v", err)
+		return
+	}
+	var cr [8]byte
+	copy(cr[:], r.rnd(8))
+	if r.noProposalP1 {
+		r.clearNotify(ci, cr, NotifyNoProposalChosen, floated, from)
+		return
+	}
+	p, ok1 := m.Find(PayloadSA)
+	ke, ok2 := m.Find(PayloadKE)
+	ni, ok3 := m.Find(PayloadNonce)
+	idp, ok4 := m.Find(PayloadID)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		r.eventf("AM1 without SA, KE, nonce or ID: %v", m.Types())
+		return
+	}
+	offer, err := ParseSA(p.Body)
+	if err != nil || len(offer.Proposals) != 1 || offer.Proposals[0].Protocol != protoISAKMP {
+		r.eventf("AM1 offer: %v", err)
+		return
+	}
+	var chosen Transform
+	var suite IKESuite
+	found := false
+	groups := map[Group]bool{}
+	for _, t := range offer.Proposals[0].Transforms {
+		g, _ := t.Attr(p1AttrGroup)
+		groups[Group(g)] = true
+		if s, err := matchP1(t, r.ikeAccept); err == nil && !found {
+			chosen, suite, found = t, s, true
+		}
+	}
+	if len(groups) != 1 {
+		// RFC 2409 5: one Diffie-Hellman group in Aggressive Mode.
+		r.eventf("AM1 offers %d groups", len(groups))
+		r.clearNotify(ci, cr, NotifyBadProposalSyntax, floated, from)
+		return
+	}
+	if !found {
+		r.clearNotify(ci, cr, NotifyNoProposalChosen, floated, from)
+		return
+	}
+	id, err := ParseID(idp.Body)
+	if err != nil {
+		return
+	}
+	r.st.amIDi = ID{Type: id.Type, Data: bytes.Clone(id.Data)}
+	want := r.amGroupType
+	if want == 0 {
+		want = IDFQDN
+	}
+	if r.amGroup != "" && (id.Type != want || string(id.Data) != r.amGroup) {
+		r.eventf("AM1: unknown identity %v", id)
+		r.clearNotify(ci, cr, NotifyAuthenticationFailed, floated, from)
+		return
+	}
+	s := &rSession{sa: &ikeSA{suite: suite, ci: ci, cr: cr}, saiBody: p.Body, mm1: msg, amIDi: idp.Body, qm: map[uint32]*rQM{}}
+	sa := s.sa
+	ps := []Payload{{PayloadSA, (&SA{Proposals: []Proposal{{Num: offer.Proposals[0].Num, Protocol: protoISAKMP,
+		Transforms: []Transform{chosen}}}}).Append(nil)}}
+	var vids []Payload
+	switch {
+	case r.noNATT:
+	case r.draftNATT:
+		if !hasVID(m, vidDraft02n) {
+			return
+		}
+		sa.natt = natt{draft: true}
+		vids = append(vids, Payload{PayloadVendorID, vidDraft02n})
+	default:
+		if !hasVID(m, vidRFC3947) {
+			return
+		}
+		sa.natt = natt{rfc: true}
+		vids = append(vids, Payload{PayloadVendorID, vidRFC3947})
+	}
+	if !r.noDPD && hasVID(m, vidDPD) {
+		vids = append(vids, Payload{PayloadVendorID, vidDPD})
+	}
+	dh, err := newDH(sa.suite.Group, r.rng)
+	if err != nil {
+		return
+	}
+	gxy, err := dh.shared(ke.Body)
+	if err != nil {
+		r.eventf("AM1: %v", err)
+		return
+	}
+	nr := r.rnd(24)
+	psk := r.psk
+	if r.wrongPSK {
+		psk = []byte("some other pre-shared key")
+	}
+	sa.keys = deriveP1(sa.suite, psk, ni.Body, nr, gxy, sa.ci, sa.cr)
+	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
+		return
+	}
+	idr := r.amIDr
+	if idr == nil {
+		idr = ID{Type: IDIPv4Addr, Data: []byte{0, 0, 0, 0}}.Append(nil)
+	}
+	hashed := idr
+	if r.amBadIDr {
+		hashed = ID{Type: IDFQDN, Data: []byte("someone.else.example")}.Append(nil)
+	}
+	// HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b).
+	hashR := prf(sa.suite.Hash, sa.keys.skeyid, dh.pub, ke.Body, sa.cr[:], sa.ci[:], s.saiBody, hashed)
+	ps = append(ps, Payload{PayloadKE, dh.pub}, Payload{PayloadNonce, nr}, Payload{PayloadID, idr}, Payload{PayloadHash, hashR})
+	ps = append(ps, vids...)
+	if !r.noNATT {
+		port := r.ikePort
+		if floated {
+			port = r.nattPort
+		}
+		us := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port)
+		seen := from
+		if r.fakeNAT {
+			seen = netip.MustParseAddrPort("198.51.100.7:31000")
+		}
+		nt := sa.natt.natdType()
+		ps = append(ps, Payload{nt, natdHash(sa.suite.Hash, sa.ci, sa.cr, seen)}, Payload{nt, natdHash(sa.suite.Hash, sa.ci, sa.cr, us)})
+	}
+	s.mm2 = (&Message{ICookie: ci, RCookie: cr, Exchange: ExchangeAggressive, Payloads: ps}).Marshal()
+	s.gxi, s.gxr = ke.Body, dh.pub
+	r.sessions[ci] = s
+	r.eventf("AM2: %v", suite)
+	if r.forgeMM2Notify != 0 {
+		r.clearNotify(ci, cr, r.forgeMM2Notify, floated, from)
+	}
+	r.send(floated, from, s.mm2)
+	if r.dupMM2 {
+		r.send(floated, from, s.mm2)
+	}
+}
+
+// am3 checks HASH_I and the initiator's NAT-D in Aggressive Mode message
+// 3 and establishes the IKE SA.
+func (r *testResponder) am3(msg []byte, h Header, body []byte, from netip.AddrPort, floated bool) {
+	s := r.sessions[h.ICookie()]
+	if s == nil || h.RCookie() != s.sa.cr || s.amIDi == nil || s.established {
+		return
+	}
+	r.st.am3++
+	r.eventf("AM3 from %v floated %v", from, floated)
+	if !floated {
+		r.st.am3OnIKE++
+		return
+	}
+	if r.amDropAM3 && r.st.am3Dropped == 0 {
+		r.st.am3Dropped++
+		r.eventf("AM3 dropped; AM2 resent")
+		r.send(true, from, s.mm2)
+		return
+	}
+	sa := s.sa
+	bs := sa.block.BlockSize()
+	var ps []Payload
+	if h.Flags()&FlagEncryption == 0 {
+		r.st.am3Clear = true
+		m, err := ParseClear(msg)
+		if err != nil {
+			return
+		}
+		ps = m.Payloads
+		sa.lastIV = digest(sa.suite.Hash, s.gxi, s.gxr)[:bs]
+	} else {
+		var err error
+		ps, _, sa.lastIV, err = sa.open(h, body, digest(sa.suite.Hash, s.gxi, s.gxr)[:bs])
+		if err != nil {
+			r.eventf("AM3: %v", err)
+			return
+		}
+	}
+	var hashI []byte
+	var natds []Payload
+	for _, p := range ps {
+		switch p.Type {
+		case PayloadHash:
+			hashI = p.Body
+		case sa.natt.natdType():
+			natds = append(natds, p)
+		case PayloadNotify:
+			if n, err := ParseNotify(p.Body); err == nil && n.Type == NotifyInitialContact {
+				r.st.initialContact = true
+			}
+		}
+	}
+	// HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
+	want := prf(sa.suite.Hash, sa.keys.skeyid, s.gxi, s.gxr, sa.ci[:], sa.cr[:], s.saiBody, s.amIDi)
+	if !hmac.Equal(hashI, want) {
+		r.st.badHash++
+		r.eventf("AM3: HASH_I does not verify")
+		return
+	}
+	if len(natds) >= 2 {
+		us := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), r.ikePort)
+		r.st.natdServerOK = bytes.Equal(natds[0].Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, us))
+		honest := false
+		for _, p := range natds[1:] {
+			// The initiator hashed the address it sent AM1 from: its
+			// 4500 socket is the same one.
+			honest = honest || bytes.Equal(p.Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, from))
+		}
+		s.atNAT = !honest
+		r.st.natSeen = s.atNAT
+	}
+	s.mm5 = msg
+	s.established = true
+	r.cur = s
+	r.client = from
+	r.eventf("AM3: IKE SA %x established (NAT at the initiator: %v)", sa.ci, s.atNAT)
+}
+
+// attachLNS makes lns the L2TP server behind the responder (see lns); its
+// datagrams go to the client in ESP with the newest SA pair. Call it
+// before start; the pump ends when lns is closed.
+func (r *testResponder) attachLNS(t testing.TB, lns l2tp.Transport) {
+	r.lns = lns
+	done := make(chan struct{})
+	t.Cleanup(func() { lns.Close(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			off, n, err := lns.ReadPacket(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			ok := len(r.children) > 0
+			r.mu.Unlock()
+			if ok {
+				r.sendESP(len(r.children)-1, bytes.Clone(buf[off:off+n]))
+			}
+		}
+	}()
 }

@@ -128,7 +128,7 @@ func (c *Conn) rekeyIKE(ctx context.Context) error {
 	c.ike = sa
 	c.publish()
 	c.sendDelete(old, nil)
-	c.cfg.OnStage(Stage{Kind: StageRekeyIKE, IKE: sa.suite})
+	c.cfg.OnStage(Stage{Kind: StageRekeyIKE, IKE: sa.suite, Aggressive: c.cfg.Aggressive})
 	return nil
 }
 

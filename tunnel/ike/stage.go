@@ -37,6 +37,8 @@ type Stage struct {
 	Port uint16   // StagePhase2: the server's UDP port for ESP
 	// StageRekeyESP: the SPIs of the new pair.
 	InSPI, OutSPI uint32
+	// StagePhase1, StageRekeyIKE: Aggressive Mode, not Main Mode.
+	Aggressive bool
 }
 
 // String is the progress line in plain words.
@@ -47,13 +49,20 @@ func (s Stage) String() string {
 		if s.NAT {
 			nat = "NAT detected"
 		}
-		return fmt.Sprintf("ike: main mode established (%v, NAT-T %v, %s)", s.IKE, s.NATT, nat)
+		return fmt.Sprintf("ike: %s established (%v, NAT-T %v, %s)", s.mode(), s.IKE, s.NATT, nat)
 	case StagePhase2:
 		return fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", s.ESP, s.Port)
 	case StageRekeyESP:
 		return fmt.Sprintf("ipsec: sa rekeyed (ESP %v, spi in %08x out %08x)", s.ESP, s.InSPI, s.OutSPI)
 	case StageRekeyIKE:
-		return fmt.Sprintf("ike: main mode rekeyed (%v)", s.IKE)
+		return fmt.Sprintf("ike: %s rekeyed (%v)", s.mode(), s.IKE)
 	}
 	return "ike: " + s.Kind.String()
+}
+
+func (s Stage) mode() string {
+	if s.Aggressive {
+		return "aggressive mode"
+	}
+	return "main mode"
 }
