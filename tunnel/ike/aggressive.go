@@ -169,7 +169,7 @@ func (c *Conn) aggressiveMode(ctx context.Context) (*ikeSA, error) {
 		if m.Exchange != ExchangeAggressive {
 			return notMine, nil
 		}
-		mv, err := checkAM2(m, offered)
+		mv, err := checkP1Choice(m, offered)
 		if err != nil {
 			notice = fmt.Errorf("ike: aggressive mode msg 2: %w", err)
 			return dropped, notice
@@ -324,9 +324,10 @@ func (c *Conn) aggressiveTimeout(notice error, badHashR int, offered []IKESuite,
 		ErrNoAnswer, len(cfg.Retransmit), wait, Notations(offered), GroupIDTypeName(idi.Type), idi)
 }
 
-// checkAM2 reads the server's choice in Aggressive Mode message 2: one
-// transform of our offer (RFC 2408 4.2) and the NAT-T and DPD vendor IDs.
-func checkAM2(m *Message, offered []IKESuite) (mm2, error) {
+// checkP1Choice reads the server's choice in Main Mode or Aggressive Mode
+// message 2: one transform of our offer (RFC 2408 4.2) and the NAT-T and
+// DPD vendor IDs.
+func checkP1Choice(m *Message, offered []IKESuite) (mm2, error) {
 	var v mm2
 	p, ok := m.Find(PayloadSA)
 	if !ok {

@@ -796,37 +796,13 @@ type mm2 struct {
 	dpd   bool
 }
 
-// checkMM2 reads the server's choice in message 2.
+// checkMM2 reads the server's choice in message 2 (checkP1Choice).
 func checkMM2(m *Message, cfg *Config) (mm2, error) {
-	var v mm2
-	p, ok := m.Find(PayloadSA)
-	if !ok {
-		return v, errors.New("ike: main mode msg 2: no SA payload")
+	v, err := checkP1Choice(m, cfg.IKE)
+	if err != nil && err != ErrNoNATT {
+		err = fmt.Errorf("ike: main mode msg 2: %w", err)
 	}
-	chosen, err := ParseSA(p.Body)
-	if err != nil {
-		return v, fmt.Errorf("ike: main mode msg 2: %w", err)
-	}
-	// RFC 2408 4.2: the responder answers with one proposal and one
-	// transform of the offer.
-	if len(chosen.Proposals) != 1 || len(chosen.Proposals[0].Transforms) != 1 {
-		return v, fmt.Errorf("ike: main mode msg 2: %w: want one transform", ErrProposal2)
-	}
-	t := chosen.Proposals[0].Transforms[0]
-	if v.suite, err = matchP1(t, cfg.IKE); err != nil {
-		return v, fmt.Errorf("ike: main mode msg 2: %w", err)
-	}
-	v.life, _ = lifeOf(t, p1AttrLifeType, p1AttrLifeDur)
-	switch {
-	case hasVID(m, vidRFC3947):
-		v.natt = natt{rfc: true}
-	case hasVID(m, vidDraft02n), hasVID(m, vidDraft02), hasVID(m, vidDraft03):
-		v.natt = natt{draft: true}
-	default:
-		return v, ErrNoNATT
-	}
-	v.dpd = hasVID(m, vidDPD)
-	return v, nil
+	return v, err
 }
 
 func total(ds []time.Duration) time.Duration {
