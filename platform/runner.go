@@ -197,9 +197,23 @@ func isGone(err error) bool {
 // booted with ipv6.disable=1.
 const noIPv6Words = "Address family not supported"
 
+// noIPv6WinWords is what winNetRunner says when the interface of an IPv6
+// route has no IPv6 (winNoIPv6Error).
+const noIPv6WinWords = "IPv6 is not enabled on the interface"
+
 // isNoIPv6 reports whether an "ip -6" command failed because the kernel
-// has no IPv6.
+// has no IPv6, or a "netsh interface ipv6" one run by winNetRunner because
+// the interface has none.
 func isNoIPv6(err error) bool {
 	ce, prog := failed(err)
-	return ce != nil && prog == "ip" && slices.Contains(ce.Args, "-6") && strings.Contains(ce.Output, noIPv6Words)
+	if ce == nil {
+		return false
+	}
+	switch prog {
+	case "ip":
+		return slices.Contains(ce.Args, "-6") && strings.Contains(ce.Output, noIPv6Words)
+	case "netsh":
+		return len(ce.Args) > 2 && ce.Args[2] == "ipv6" && strings.Contains(ce.Output, noIPv6WinWords)
+	}
+	return false
 }
