@@ -1,6 +1,8 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package platform
 
-// No kill switch here yet (pf on macOS, WFP on Windows would do it).
-const killSwitchSupported = false
+// No kill switch here yet (pf would do it on macOS).
+func newKillSwitchImpl(iface string, env *routerEnv) (killSwitchImpl, error) {
+	return nil, ErrNoKillSwitch
+}
