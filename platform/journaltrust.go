@@ -148,6 +148,8 @@ func checkUndoCommand(c Command) error {
 		ok = c.Stdin == "" && len(a) == 3 && a[1] == "revert" && linuxIfaceOK(a[2])
 	case "nft":
 		ok = c.Stdin == "" && nftUndoOK(a[1:])
+	case "pfctl":
+		ok = c.Stdin == "" && pfctlUndoOK(a[1:])
 	case "route":
 		ok = c.Stdin == "" && darwinRouteUndoOK(a[1:])
 	case "scutil":

@@ -1,8 +1,8 @@
-//go:build !linux && !windows
+//go:build !linux && !windows && !darwin
 
 package platform
 
-// No kill switch here yet (pf would do it on macOS).
+// No kill switch on this system.
 func newKillSwitchImpl(iface string, env *routerEnv) (killSwitchImpl, error) {
 	return nil, ErrNoKillSwitch
 }

@@ -16,6 +16,10 @@ import (
 type Command struct {
 	Args  []string `json:"args"`
 	Stdin string   `json:"stdin,omitempty"`
+	// stderrToo makes Run return what the command wrote to its standard
+	// error, then its standard output: pfctl -E prints its token on
+	// stderr. Never journaled (no undo needs it).
+	stderrToo bool
 }
 
 func cmd(args ...string) Command { return Command{Args: args} }
@@ -104,6 +108,9 @@ func (ExecRunner) Run(c Command) ([]byte, error) {
 			Err:      err,
 		}
 	}
+	if c.stderrToo {
+		return append(errOut.Bytes(), out.Bytes()...), nil
+	}
 	return out.Bytes(), nil
 }
 
@@ -136,6 +143,7 @@ var (
 		"route":      {"not in table"},
 		"nft":        {"No such file or directory"}, // a table that is gone
 		"scutil":     {"No such key"},
+		"pfctl":      {"does not exist"}, // an anchor that is gone (unverified wording)
 		"netsh":      {"Element not found", "cannot find the file specified"},
 		"powershell": {"cannot find the file specified", "not found"},
 	}
@@ -184,6 +192,12 @@ func isGone(err error) bool {
 	}
 	if isNoIPv6(err) {
 		// No IPv6 in the kernel: no IPv6 route either.
+		return true
+	}
+	if prog == "pfctl" && len(ce.Args) > 1 && ce.Args[1] == "-X" {
+		// A pf reference that cannot be released (released already, or
+		// pf restarted) holds no block: the anchor's flush lifted it.
+		// Failing here would keep the journal, and Recover, failing.
 		return true
 	}
 	if prog == "ip" && ce.ExitCode != 2 {
