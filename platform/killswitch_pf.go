@@ -21,9 +21,11 @@ import (
 // and pf is then enabled with a reference (pfctl -E), which prints a
 // token; releasing the token (pfctl -X TOKEN) turns pf off again only
 // when nobody else holds a reference, so a pf that the system or the
-// administrator uses stays on. Undo, journaled before each step:
+// administrator uses stays on. Undo, journaled before each step (only
+// the anchor's filter rules are flushed: "-F all" would also flush the
+// states of the whole system):
 //
-//	pfctl -a com.apple/corridor_ks_utun5 -F all
+//	pfctl -a com.apple/corridor_ks_utun5 -F rules
 //	pfctl -X TOKEN
 //
 // The journal of macOS lives in /var/run, emptied at boot, when pf's
@@ -66,7 +68,7 @@ func newPFKillSwitch(iface string, env *routerEnv) (killSwitchImpl, error) {
 
 func (k *pfKillSwitch) String() string { return "pf anchor " + k.anchor }
 
-func (k *pfKillSwitch) flush() Command { return cmd("pfctl", "-a", k.anchor, "-F", "all") }
+func (k *pfKillSwitch) flush() Command { return cmd("pfctl", "-a", k.anchor, "-F", "rules") }
 
 func (k *pfKillSwitch) journal(undo ...Command) error {
 	return writeJournal(k.env.journalDir, k.key, []journalEntry{{Key: "pf " + k.anchor, Undo: undo}})
@@ -138,11 +140,11 @@ func parsePfToken(out []byte) (string, error) {
 
 // pfctlUndoOK accepts the arguments of the pf kill switch's undo:
 //
-//	pfctl -a com.apple/corridor_ks_IFACE -F all
+//	pfctl -a com.apple/corridor_ks_IFACE -F rules
 //	pfctl -X TOKEN
 func pfctlUndoOK(a []string) bool {
 	switch {
-	case len(a) == 4 && a[0] == "-a" && a[2] == "-F" && a[3] == "all":
+	case len(a) == 4 && a[0] == "-a" && a[2] == "-F" && a[3] == "rules":
 		iface, ok := strings.CutPrefix(a[1], "com.apple/corridor_ks_")
 		return ok && darwinIfaceOK(iface)
 	case len(a) == 2 && a[0] == "-X":

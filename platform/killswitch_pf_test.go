@@ -54,14 +54,14 @@ func TestPFKillSwitchCommands(t *testing.T) {
 	for _, c := range j.Entries[0].Undo {
 		undo = append(undo, c.String())
 	}
-	wantList(t, "journal", undo, []string{"pfctl -a com.apple/corridor_ks_utun5 -F all", "pfctl -X 18446744073709551"})
+	wantList(t, "journal", undo, []string{"pfctl -a com.apple/corridor_ks_utun5 -F rules", "pfctl -X 18446744073709551"})
 	if err := k.Block(netip.MustParseAddr("203.0.113.10")); err != nil || len(r.take()) != 0 {
 		t.Error("a second Block ran commands")
 	}
 	if err := k.Unblock(); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "Unblock", r.take(), []string{"pfctl -a com.apple/corridor_ks_utun5 -F all", "pfctl -X 18446744073709551"})
+	wantList(t, "Unblock", r.take(), []string{"pfctl -a com.apple/corridor_ks_utun5 -F rules", "pfctl -X 18446744073709551"})
 	if _, err := os.Stat(journalPath(dir, "killswitch-utun5")); !os.IsNotExist(err) {
 		t.Errorf("journal left after Unblock: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestPFKillSwitchCommands(t *testing.T) {
 	if err := Recover(WithRouterRunner(r), WithJournalDir(dir), WithRouterLogger(testLogger(t))); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "Recover", r.take(), []string{"pfctl -a com.apple/corridor_ks_utun6 -F all", "pfctl -X 18446744073709551"})
+	wantList(t, "Recover", r.take(), []string{"pfctl -a com.apple/corridor_ks_utun6 -F rules", "pfctl -X 18446744073709551"})
 }
 
 // TestPFKillSwitchFailures: pf refusing the rules or the enable, or an
@@ -92,13 +92,13 @@ func TestPFKillSwitchFailures(t *testing.T) {
 		ran     []string
 	}{
 		{name: "rules refused", fail: map[string]error{"pfctl -a com.apple/corridor_ks_utun5 -f": exitErr(1, "stdin:2: syntax error")},
-			want: "syntax error", ran: []string{"pfctl -a", "pfctl -a com.apple/corridor_ks_utun5 -F all"}},
+			want: "syntax error", ran: []string{"pfctl -a", "pfctl -a com.apple/corridor_ks_utun5 -F rules"}},
 		{name: "enable refused", fail: map[string]error{"pfctl -E": exitErr(1, "pfctl: /dev/pf: Permission denied")},
-			want: "Permission denied", ran: []string{"pfctl -a", "pfctl -E", "pfctl -a com.apple/corridor_ks_utun5 -F all"}},
+			want: "Permission denied", ran: []string{"pfctl -a", "pfctl -E", "pfctl -a com.apple/corridor_ks_utun5 -F rules"}},
 		{name: "no token", outputs: map[string]string{"pfctl -E": "pf enabled\n"},
-			want: "no token", ran: []string{"pfctl -a", "pfctl -E", "pfctl -a com.apple/corridor_ks_utun5 -F all"}},
+			want: "no token", ran: []string{"pfctl -a", "pfctl -E", "pfctl -a com.apple/corridor_ks_utun5 -F rules"}},
 		{name: "bad token", outputs: map[string]string{"pfctl -E": "Token : 12; rm -rf /\n"},
-			want: "bad token", ran: []string{"pfctl -a", "pfctl -E", "pfctl -a com.apple/corridor_ks_utun5 -F all"}},
+			want: "bad token", ran: []string{"pfctl -a", "pfctl -E", "pfctl -a com.apple/corridor_ks_utun5 -F rules"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "journal")
@@ -133,12 +133,12 @@ func TestPFUndoTrust(t *testing.T) {
 		args []string
 		ok   bool
 	}{
-		{[]string{"pfctl", "-a", "com.apple/corridor_ks_utun5", "-F", "all"}, true},
+		{[]string{"pfctl", "-a", "com.apple/corridor_ks_utun5", "-F", "rules"}, true},
 		{[]string{"pfctl", "-X", "18446744073709551"}, true},
-		{[]string{"pfctl", "-a", "com.apple/corridor_ks_utun5", "-F", "rules"}, false},
-		{[]string{"pfctl", "-a", "com.apple", "-F", "all"}, false},
-		{[]string{"pfctl", "-a", "com.apple/*", "-F", "all"}, false},
-		{[]string{"pfctl", "-a", "com.apple/corridor_ks_../x", "-F", "all"}, false},
+		{[]string{"pfctl", "-a", "com.apple/corridor_ks_utun5", "-F", "all"}, false}, // would flush every state of the system
+		{[]string{"pfctl", "-a", "com.apple", "-F", "rules"}, false},
+		{[]string{"pfctl", "-a", "com.apple/*", "-F", "rules"}, false},
+		{[]string{"pfctl", "-a", "com.apple/corridor_ks_../x", "-F", "rules"}, false},
 		{[]string{"pfctl", "-F", "all"}, false},
 		{[]string{"pfctl", "-d"}, false},
 		{[]string{"pfctl", "-X", "-1"}, false},
