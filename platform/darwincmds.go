@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -65,6 +67,33 @@ func darwinBlock6Items() []item {
 			[]Command{cmd("route", "-n", "delete", "-inet6", p.String(), "::1")}, true))
 	}
 	return items
+}
+
+// routeSocketFailure is what macOS's route(8) writes to stderr when the
+// kernel refuses a request ("route: writing to routing socket: File
+// exists"). It is the only sign of the failure: route add, delete,
+// change and get exit 0 whatever happened (route.c in Apple's
+// network_cmds-741.100.2: main calls newroute and then exit(0); for a
+// failed add it also prints "add net DEST: gateway GW: File exists" on
+// stdout).
+const routeSocketFailure = "route: writing to routing socket: "
+
+// errRouteFailed is the cause of a route(8) failure told by its words.
+var errRouteFailed = errors.New("route(8) reported a failure (its exit status is 0 either way)")
+
+// runDarwinRoute runs a route(8) command and turns a failure that route
+// reports only in words into a *CommandError (exit code 1, its stderr
+// and stdout as Output), so that isExists, isGone and the Router see it.
+func runDarwinRoute(run Runner, c Command) ([]byte, error) {
+	c.stderrToo = true
+	out, err := run.Run(c)
+	if err != nil {
+		return out, err
+	}
+	if bytes.Contains(out, []byte(routeSocketFailure)) {
+		return nil, &CommandError{Args: c.Args, ExitCode: 1, Output: strings.TrimSpace(string(out)), Err: errRouteFailed}
+	}
+	return out, nil
 }
 
 // darwinHostItem pins the server to its present path, read from

@@ -80,10 +80,12 @@ func darwinPathTo(run Runner, dst netip.Addr) (string, error) {
 	if !dst.Is4() {
 		return "", fmt.Errorf("platform: path to %v: IPv4 only", dst)
 	}
-	out, err := run.Run(cmd("route", "-n", "get", dst.String()))
+	out, err := runDarwinRoute(run, cmd("route", "-n", "get", dst.String()))
 	if err != nil {
+		// ESRCH: no route covers dst ("No such process" from the
+		// routing socket; "not in table" in route's own words).
 		var ce *CommandError
-		if errors.As(err, &ce) && strings.Contains(ce.Output, "not in table") {
+		if errors.As(err, &ce) && (strings.Contains(ce.Output, "not in table") || strings.Contains(ce.Output, "No such process")) {
 			return "", nil
 		}
 		return "", err

@@ -467,6 +467,9 @@ func (e *routerEnv) exec(c Command) ([]byte, error) {
 	} else {
 		e.log.Debug("platform command", "cmd", c.String())
 	}
+	if len(c.Args) > 0 && c.Args[0] == "route" {
+		return runDarwinRoute(e.runner, c)
+	}
 	return e.runner.Run(c)
 }
 
