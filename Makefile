@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # is 60s): FuzzPPP spent ~20 s per new input doing so.
 FUZZMINIMIZE ?= 1s
 
-.PHONY: run run-cli test setup build build-cli vet unit fuzz cross bench gui-test measure-gui package packages install-test windows clean
+.PHONY: run run-cli test setup build build-cli vet unit fuzz cross bench gui-test measure-gui package packages install-test windows darwin darwin-layout clean
 
 run: setup
 	./build/gui-demo.sh
@@ -20,7 +20,7 @@ run-cli: setup
 
 # install-test (after unit) needs root and Debian's archive and fails,
 # not skips, without them: CI runs make test as root.
-test: setup vet unit install-test fuzz cross wine-test windows
+test: setup vet unit install-test fuzz cross darwin-layout wine-test windows
 
 setup:
 	./build/setup.sh
@@ -74,6 +74,18 @@ measure-gui: setup
 # group, desktop entry, icons, metainfo; see README "Install") and corridor.exe.
 package: setup
 	./build/package.sh linux packages windows
+
+# The macOS app bundle, on a Mac with the Xcode command line tools
+# (build/out/Corridor.app; README "The desktop app"). Never run here.
+darwin:
+	./build/package.sh darwin
+
+# The macOS bundle's layout checked here: the Fyne tool and build/macbundle
+# on the cross-built command-line binary (no desktop app inside; not for use).
+darwin-layout:
+	mkdir -p build/out/darwin-layout
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -tags nogui -o build/out/darwin-layout/corridor .
+	DARWIN_EXE=build/out/darwin-layout/corridor DARWIN_APP=build/out/darwin-layout/Corridor.app ./build/package.sh darwin
 
 # Only the .deb and .rpm (build/out/corridor_*.deb, corridor-*.rpm).
 packages: setup

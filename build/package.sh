@@ -25,7 +25,16 @@
 #             written (default build/out/corridor.exe and
 #             build/out/corridor-windows-amd64.zip); build/wine/wine-test.sh
 #             tests both ways
-# Usage: build/package.sh [linux] [packages] [windows] [windows-zip]   (default: all but windows-zip)
+#   darwin    Corridor.app for macOS (DARWIN_APP, default build/out/Corridor.app):
+#             the Fyne tool's bundle (`fyne package -os darwin --executable`)
+#             finished by build/macbundle (the keys of build/darwin/Info.plist
+#             merged in, then the bundle checked). On a Mac it first builds
+#             the app with cgo (Xcode command line tools); elsewhere
+#             DARWIN_EXE must name a darwin binary: `make darwin-layout`
+#             passes the cross-built command-line build, which checks the
+#             bundle's layout only (that bundle has no desktop app). Never
+#             run on a Mac: the real bundle has never been built.
+# Usage: build/package.sh [linux] [packages] [windows] [windows-zip] [darwin]   (default: linux packages windows)
 # Needs the packages build/setup.sh installs (gcc, the Fyne headers,
 # gcc-mingw-w64-x86-64, zip, unzip). Runs as any user.
 set -euo pipefail
@@ -174,12 +183,50 @@ EOF
 	unzip -Z1 "$zipfile" | sed 's/^/  /' >&2
 }
 
+darwin() {
+	local t0 fyne app stage rc=0 saved
+	t0=$(date +%s.%N)
+	app=${DARWIN_APP:-$out/Corridor.app}
+	fyne=$(fyne_tool)
+	stage=$(mktemp -d)
+	# The bundle's executable takes the binary's name: always "corridor".
+	if [ -n "${DARWIN_EXE:-}" ]; then
+		cp "$DARWIN_EXE" "$stage/corridor"
+		chmod 0755 "$stage/corridor"
+	elif [ "$(uname -s)" = Darwin ]; then
+		echo "package: building the macOS app (cgo)" >&2
+		CGO_ENABLED=1 go build -trimpath -o "$stage/corridor" .
+	else
+		rm -rf "$stage"
+		echo "package: the macOS app can only be built on a Mac (Fyne needs cgo and the macOS SDK);" >&2
+		echo "package: DARWIN_EXE=/path/to/a/darwin/binary checks the bundle's layout with another one" >&2
+		exit 1
+	fi
+	# As in linux(): fyne writes Corridor.app here and bumps FyneApp.toml's
+	# Build afterwards; keep the file as it is.
+	rm -rf Corridor.app
+	saved=$(mktemp)
+	cp FyneApp.toml "$saved"
+	"$fyne" package -os darwin --executable "$stage/corridor" --release || rc=$?
+	cp "$saved" FyneApp.toml
+	rm -f "$saved"
+	rm -rf "$stage"
+	[ "$rc" -eq 0 ] || exit "$rc"
+	go run ./build/macbundle -extra build/darwin/Info.plist Corridor.app
+	rm -rf "$app"
+	mkdir -p "$(dirname "$app")"
+	mv Corridor.app "$app"
+	echo "package: $app ($(du -sh "$app" | cut -f1), $(secs "$t0") s):" >&2
+	(cd "$app/.." && find "$(basename "$app")" -type f | sort | sed 's/^/  /') >&2
+}
+
 for t in "${targets[@]}"; do
 	case $t in
+	darwin) darwin ;;
 	linux) linux ;;
 	packages) packages ;;
 	windows) windows ;;
 	windows-zip) windows_zip ;;
-	*) echo "usage: $0 [linux] [packages] [windows] [windows-zip]" >&2; exit 2 ;;
+	*) echo "usage: $0 [linux] [packages] [windows] [windows-zip] [darwin]" >&2; exit 2 ;;
 	esac
 done

@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -11,7 +13,8 @@ import (
 // run everywhere; router_darwin.go only selects it.
 
 // darwinItems lists, in order: the server's host route (when the tunnel
-// covers the server), the routes through the device, DNS.
+// covers the server), the routes through the device, the IPv6 block of a
+// full tunnel, DNS.
 func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	for _, ch := range c.Interface {
 		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
@@ -28,10 +31,69 @@ func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
 			[]Command{cmd("route", "-n", "add", "-net", p.String(), "-interface", c.Interface)},
 			[]Command{cmd("route", "-n", "delete", "-net", p.String(), "-interface", c.Interface)}, true))
 	}
+	if c.FullTunnel {
+		items = append(items, darwinBlock6Items()...)
+	}
 	if len(c.DNS) > 0 {
 		items = append(items, scutilItem(c))
 	}
 	return items, nil
+}
+
+// darwinBlock6Items make both IPv6 halves (ipv6Halves) unreachable while
+// a full tunnel is up, as linuxBlock6Items do on Linux: the tunnel carries
+// only IPv4, and IPv6 would otherwise leave outside it.
+//
+//	route -n add -inet6 ::/1 ::1 -reject
+//
+// A reject route (RTF_REJECT) makes a send fail at once with "host
+// unreachable", so applications fall back to IPv4 without waiting; its
+// gateway is the loopback address, which every Mac has. Each half is more
+// specific than the IPv6 default route, which stays underneath; the routes
+// of directly connected IPv6 networks are more specific still, so the
+// local network stays reachable. The routes do not belong to the utun
+// device and outlive it: they are journaled and undone by
+//
+//	route -n delete -inet6 ::/1 ::1
+//
+// (route(8) deletes by destination and mask). A route to the same half
+// that someone else added ("File exists", another VPN's) is left to its
+// owner. Compiled and tested with a fake runner only: never run on a Mac.
+func darwinBlock6Items() []item {
+	var items []item
+	for _, p := range ipv6Halves {
+		items = append(items, staticItem("unreachable6 "+p.String(), netip.Prefix{},
+			[]Command{cmd("route", "-n", "add", "-inet6", p.String(), "::1", "-reject")},
+			[]Command{cmd("route", "-n", "delete", "-inet6", p.String(), "::1")}, true))
+	}
+	return items
+}
+
+// routeSocketFailure is what macOS's route(8) writes to stderr when the
+// kernel refuses a request ("route: writing to routing socket: File
+// exists"). It is the only sign of the failure: route add, delete,
+// change and get exit 0 whatever happened (route.c in Apple's
+// network_cmds-741.100.2: main calls newroute and then exit(0); for a
+// failed add it also prints "add net DEST: gateway GW: File exists" on
+// stdout).
+const routeSocketFailure = "route: writing to routing socket: "
+
+// errRouteFailed is the cause of a route(8) failure told by its words.
+var errRouteFailed = errors.New("route(8) reported a failure (its exit status is 0 either way)")
+
+// runDarwinRoute runs a route(8) command and turns a failure that route
+// reports only in words into a *CommandError (exit code 1, its stderr
+// and stdout as Output), so that isExists, isGone and the Router see it.
+func runDarwinRoute(run Runner, c Command) ([]byte, error) {
+	c.stderrToo = true
+	out, err := run.Run(c)
+	if err != nil {
+		return out, err
+	}
+	if bytes.Contains(out, []byte(routeSocketFailure)) {
+		return nil, &CommandError{Args: c.Args, ExitCode: 1, Output: strings.TrimSpace(string(out)), Err: errRouteFailed}
+	}
+	return out, nil
 }
 
 // darwinHostItem pins the server to its present path, read from

@@ -148,6 +148,8 @@ func checkUndoCommand(c Command) error {
 		ok = c.Stdin == "" && len(a) == 3 && a[1] == "revert" && linuxIfaceOK(a[2])
 	case "nft":
 		ok = c.Stdin == "" && nftUndoOK(a[1:])
+	case "pfctl":
+		ok = c.Stdin == "" && pfctlUndoOK(a[1:])
 	case "route":
 		ok = c.Stdin == "" && darwinRouteUndoOK(a[1:])
 	case "scutil":
@@ -236,11 +238,14 @@ func darwinIfaceOK(s string) bool {
 //	route -n delete -net PREFIX -interface IFACE
 //	route -n delete -host ADDR GATEWAY
 //	route -n delete -host ADDR -interface IFACE
+//	route -n delete -inet6 ::/1 ::1                 (and 8000::/1: a full tunnel's IPv6 block)
 func darwinRouteUndoOK(a []string) bool {
 	if len(a) < 4 || a[0] != "-n" || a[1] != "delete" {
 		return false
 	}
 	switch {
+	case len(a) == 5 && a[2] == "-inet6":
+		return block6PrefixOK(a[3]) && a[4] == "::1"
 	case len(a) == 6 && a[2] == "-net" && prefixOK(a[3]):
 		return a[4] == "-interface" && darwinIfaceOK(a[5])
 	case len(a) == 5 && a[2] == "-host" && addrOK(a[3]):
@@ -288,7 +293,14 @@ func windowsIfaceOK(s string) bool {
 //	netsh interface ipv4 delete route prefix=PREFIX interface=IFACE store=active
 //	netsh interface ipv4 delete route prefix=ADDR/32 interface=INDEX [nexthop=GATEWAY] store=active
 //	netsh interface ipv4 set dnsservers name=IFACE source=dhcp
+//	netsh interface ipv6 delete route prefix=::/1 interface=IFACE store=active   (and 8000::/1: a full tunnel's IPv6 block)
 func netshUndoOK(a []string) bool {
+	if len(a) == 7 && a[0] == "interface" && a[1] == "ipv6" {
+		p, ok1 := strings.CutPrefix(a[4], "prefix=")
+		iface, ok2 := strings.CutPrefix(a[5], "interface=")
+		return a[2] == "delete" && a[3] == "route" && ok1 && block6PrefixOK(p) && ok2 && windowsIfaceOK(iface) &&
+			a[6] == "store=active"
+	}
 	if len(a) < 2 || a[0] != "interface" || a[1] != "ipv4" {
 		return false
 	}

@@ -1,3 +1,5 @@
 package platform
 
-const killSwitchSupported = true
+func newKillSwitchImpl(iface string, env *routerEnv) (killSwitchImpl, error) {
+	return newNftKillSwitch(iface, env)
+}

@@ -1,6 +1,8 @@
-//go:build !linux
+//go:build !linux && !windows && !darwin
 
 package platform
 
-// No kill switch here yet (pf on macOS, WFP on Windows would do it).
-const killSwitchSupported = false
+// No kill switch on this system.
+func newKillSwitchImpl(iface string, env *routerEnv) (killSwitchImpl, error) {
+	return nil, ErrNoKillSwitch
+}

@@ -43,14 +43,16 @@ type NetConfig struct {
 // host route is looked up when the server first needs one; after the machine
 // moves to another network, Set(nil) and Set(cfg) pin it again.
 //
-// IPv6: the tunnel carries only IPv4, so a full tunnel on Linux makes the
-// two halves of the IPv6 space, ::/1 and 8000::/1, unreachable while it is
-// in force (journaled and undone like the IPv4 routes), and IPv6 cannot
-// leave outside the tunnel. A machine without IPv6 is left alone. A split
-// tunnel leaves IPv6 untouched. TODO(macOS, Windows): the same block
-// (macOS: "route -n add -inet6 ::/1 ::1 -reject"; Windows: routes to the
-// loopback interface or a WFP filter) is not done yet; their full tunnels
-// still leave IPv6 outside the tunnel.
+// IPv6: the tunnel carries only IPv4, so a full tunnel makes the two
+// halves of the IPv6 space, ::/1 and 8000::/1, unreachable while it is in
+// force (journaled and undone like the IPv4 routes), and IPv6 cannot leave
+// outside the tunnel: on Linux unreachable routes ("ip -6 route add
+// unreachable ::/1 metric 1"), on macOS reject routes ("route -n add
+// -inet6 ::/1 ::1 -reject"), on Windows routes into the Corridor adapter,
+// where the tunnel drops them (Windows routes have no unreachable type).
+// A machine without IPv6 (Linux: no if_inet6; Windows: the adapter has no
+// IPv6) is left alone. A split tunnel leaves IPv6 untouched. The macOS
+// and Windows blocks are compiled and tested with fakes only.
 //
 // A route that already exists (added by someone else) is left alone and not
 // removed later. Undo tolerates what is already gone: the kernel drops a
@@ -464,6 +466,9 @@ func (e *routerEnv) exec(c Command) ([]byte, error) {
 		e.log.Debug("platform command", "cmd", c.String(), "stdin", c.Stdin)
 	} else {
 		e.log.Debug("platform command", "cmd", c.String())
+	}
+	if len(c.Args) > 0 && c.Args[0] == "route" {
+		return runDarwinRoute(e.runner, c)
 	}
 	return e.runner.Run(c)
 }

@@ -483,6 +483,8 @@ func TestDarwinRouterCommands(t *testing.T) {
 				"route -n add -host 203.0.113.5 192.168.1.1",
 				"route -n add -net 0.0.0.0/1 -interface utun5",
 				"route -n add -net 128.0.0.0/1 -interface utun5",
+				"route -n add -inet6 ::/1 ::1 -reject",
+				"route -n add -inet6 8000::/1 ::1 -reject",
 				"scutil <<EOF\n" +
 					"d.init\n" +
 					"d.add ServerAddresses * 10.0.0.53 10.0.0.54\n" +
@@ -494,6 +496,8 @@ func TestDarwinRouterCommands(t *testing.T) {
 			},
 			wantClose: []string{
 				"scutil <<EOF\nremove State:/Network/Service/corridor-utun5/DNS\nquit\nEOF",
+				"route -n delete -inet6 8000::/1 ::1",
+				"route -n delete -inet6 ::/1 ::1",
 				"route -n delete -net 128.0.0.0/1 -interface utun5",
 				"route -n delete -net 0.0.0.0/1 -interface utun5",
 				"route -n delete -host 203.0.113.5 192.168.1.1",
@@ -508,8 +512,12 @@ func TestDarwinRouterCommands(t *testing.T) {
 				"route -n add -host 192.168.1.7 -interface en0",
 				"route -n add -net 0.0.0.0/1 -interface utun5",
 				"route -n add -net 128.0.0.0/1 -interface utun5",
+				"route -n add -inet6 ::/1 ::1 -reject",
+				"route -n add -inet6 8000::/1 ::1 -reject",
 			},
 			wantClose: []string{
+				"route -n delete -inet6 8000::/1 ::1",
+				"route -n delete -inet6 ::/1 ::1",
 				"route -n delete -net 128.0.0.0/1 -interface utun5",
 				"route -n delete -net 0.0.0.0/1 -interface utun5",
 				"route -n delete -host 192.168.1.7 -interface en0",
@@ -558,6 +566,8 @@ func TestWindowsRouterCommands(t *testing.T) {
 				"netsh interface ipv4 add route prefix=203.0.113.5/32 interface=12 nexthop=192.168.1.1 store=active",
 				"netsh interface ipv4 add route prefix=0.0.0.0/1 interface=Corridor VPN store=active",
 				"netsh interface ipv4 add route prefix=128.0.0.0/1 interface=Corridor VPN store=active",
+				"netsh interface ipv6 add route prefix=::/1 interface=Corridor VPN store=active",
+				"netsh interface ipv6 add route prefix=8000::/1 interface=Corridor VPN store=active",
 				"netsh interface ipv4 set dnsservers name=Corridor VPN source=static address=10.0.0.53 register=none validate=no",
 				"netsh interface ipv4 add dnsservers name=Corridor VPN address=10.0.0.54 index=2 validate=no",
 				"powershell -NoProfile -NonInteractive -Command Set-DnsClient -InterfaceAlias 'Corridor VPN' -ConnectionSpecificSuffix 'corp.example'",
@@ -565,6 +575,8 @@ func TestWindowsRouterCommands(t *testing.T) {
 			wantClose: []string{
 				"powershell -NoProfile -NonInteractive -Command Set-DnsClient -InterfaceAlias 'Corridor VPN' -ResetConnectionSpecificSuffix",
 				"netsh interface ipv4 set dnsservers name=Corridor VPN source=dhcp",
+				"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor VPN store=active",
+				"netsh interface ipv6 delete route prefix=::/1 interface=Corridor VPN store=active",
 				"netsh interface ipv4 delete route prefix=128.0.0.0/1 interface=Corridor VPN store=active",
 				"netsh interface ipv4 delete route prefix=0.0.0.0/1 interface=Corridor VPN store=active",
 				"netsh interface ipv4 delete route prefix=203.0.113.5/32 interface=12 nexthop=192.168.1.1 store=active",
@@ -579,8 +591,12 @@ func TestWindowsRouterCommands(t *testing.T) {
 				"netsh interface ipv4 add route prefix=192.0.2.7/32 interface=7 store=active",
 				"netsh interface ipv4 add route prefix=0.0.0.0/1 interface=Corridor store=active",
 				"netsh interface ipv4 add route prefix=128.0.0.0/1 interface=Corridor store=active",
+				"netsh interface ipv6 add route prefix=::/1 interface=Corridor store=active",
+				"netsh interface ipv6 add route prefix=8000::/1 interface=Corridor store=active",
 			},
 			wantClose: []string{
+				"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor store=active",
+				"netsh interface ipv6 delete route prefix=::/1 interface=Corridor store=active",
 				"netsh interface ipv4 delete route prefix=128.0.0.0/1 interface=Corridor store=active",
 				"netsh interface ipv4 delete route prefix=0.0.0.0/1 interface=Corridor store=active",
 				"netsh interface ipv4 delete route prefix=192.0.2.7/32 interface=7 store=active",

@@ -16,6 +16,10 @@ import (
 type Command struct {
 	Args  []string `json:"args"`
 	Stdin string   `json:"stdin,omitempty"`
+	// stderrToo makes Run return what the command wrote to its standard
+	// error, then its standard output: pfctl -E prints its token on
+	// stderr. Never journaled (no undo needs it).
+	stderrToo bool
 }
 
 func cmd(args ...string) Command { return Command{Args: args} }
@@ -104,6 +108,9 @@ func (ExecRunner) Run(c Command) ([]byte, error) {
 			Err:      err,
 		}
 	}
+	if c.stderrToo {
+		return append(errOut.Bytes(), out.Bytes()...), nil
+	}
 	return out.Bytes(), nil
 }
 
@@ -136,6 +143,7 @@ var (
 		"route":      {"not in table"},
 		"nft":        {"No such file or directory"}, // a table that is gone
 		"scutil":     {"No such key"},
+		"pfctl":      {"does not exist"}, // an anchor that is gone (unverified wording)
 		"netsh":      {"Element not found", "cannot find the file specified"},
 		"powershell": {"cannot find the file specified", "not found"},
 	}
@@ -186,6 +194,12 @@ func isGone(err error) bool {
 		// No IPv6 in the kernel: no IPv6 route either.
 		return true
 	}
+	if prog == "pfctl" && len(ce.Args) > 1 && ce.Args[1] == "-X" {
+		// A pf reference that cannot be released (released already, or
+		// pf restarted) holds no block: the anchor's flush lifted it.
+		// Failing here would keep the journal, and Recover, failing.
+		return true
+	}
 	if prog == "ip" && ce.ExitCode != 2 {
 		// ip's own errors: only a missing device means gone.
 		return ce.ExitCode == 1 && strings.HasPrefix(ce.Output, "Cannot find device")
@@ -197,9 +211,23 @@ func isGone(err error) bool {
 // booted with ipv6.disable=1.
 const noIPv6Words = "Address family not supported"
 
+// noIPv6WinWords is what winNetRunner says when the interface of an IPv6
+// route has no IPv6 (winNoIPv6Error).
+const noIPv6WinWords = "IPv6 is not enabled on the interface"
+
 // isNoIPv6 reports whether an "ip -6" command failed because the kernel
-// has no IPv6.
+// has no IPv6, or a "netsh interface ipv6" one run by winNetRunner because
+// the interface has none.
 func isNoIPv6(err error) bool {
 	ce, prog := failed(err)
-	return ce != nil && prog == "ip" && slices.Contains(ce.Args, "-6") && strings.Contains(ce.Output, noIPv6Words)
+	if ce == nil {
+		return false
+	}
+	switch prog {
+	case "ip":
+		return slices.Contains(ce.Args, "-6") && strings.Contains(ce.Output, noIPv6Words)
+	case "netsh":
+		return len(ce.Args) > 2 && ce.Args[2] == "ipv6" && strings.Contains(ce.Output, noIPv6WinWords)
+	}
+	return false
 }

@@ -14,6 +14,11 @@ func TestExecRunnerOutputAndInput(t *testing.T) {
 	if err != nil || string(out) != "203.0.113.5 via 192.0.2.1 dev eth0\n" {
 		t.Errorf("Run = %q, %v; want stdout only", out, err)
 	}
+	// pfctl -E prints its token on stderr: stderrToo returns it first.
+	out, err = r.Run(Command{Args: []string{"sh", "-c", "echo 'Token : 42' >&2; echo out"}, stderrToo: true})
+	if err != nil || string(out) != "Token : 42\nout\n" {
+		t.Errorf("Run with stderrToo = %q, %v; want stderr then stdout", out, err)
+	}
 	_, err = r.Run(cmd("sh", "-c", "echo 'Element not found.'; echo 'RTNETLINK answers: Network is unreachable' >&2; exit 2"))
 	if err == nil || !strings.Contains(err.Error(), "Network is unreachable") || !strings.Contains(err.Error(), "Element not found.") ||
 		!strings.HasPrefix(err.Error(), "platform: sh -c ") {

@@ -53,10 +53,50 @@ func windowsItemsWith(c *NetConfig, env *routerEnv, dnsItem func(*NetConfig, *ro
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
 	}
+	if c.FullTunnel {
+		items = append(items, windowsBlock6Items(iface)...)
+	}
 	if len(c.DNS) > 0 {
 		items = append(items, dnsItem(c, env))
 	}
 	return items, nil
+}
+
+// windowsBlock6Items keep IPv6 from leaving outside a full tunnel, as
+// linuxBlock6Items do on Linux: both halves of the IPv6 space
+// (ipv6Halves) are routed into the Corridor adapter itself,
+//
+//	netsh interface ipv6 add route prefix=::/1 interface=NAME store=active
+//
+// where the tunnel, which carries only IPv4, drops them (tunnel.go:
+// sendPacket). Windows routes have no "unreachable" type; a route through
+// the adapter needs no other interface, and it goes away with the adapter
+// (Wintun removes it when the helper dies), like the IPv4 routes of the
+// full tunnel. Each half is more specific than the IPv6 default route,
+// which stays underneath; the routes of directly connected IPv6 networks
+// are more specific still. Undone by the same line with "delete"; a route
+// someone else added is left to its owner. When the adapter has no IPv6
+// (IPv6 turned off on the machine, DisabledComponents), the block is
+// skipped: see winNetRunner. Compiled and tested with fakes only: never
+// run on Windows.
+func windowsBlock6Items(iface string) []item {
+	var items []item
+	for _, p := range ipv6Halves {
+		spec := []string{"prefix=" + p.String(), "interface=" + iface, "store=active"}
+		it := staticItem("unreachable6 "+p.String(), netip.Prefix{},
+			[]Command{cmd(append([]string{"netsh", "interface", "ipv6", "add", "route"}, spec...)...)},
+			[]Command{cmd(append([]string{"netsh", "interface", "ipv6", "delete", "route"}, spec...)...)}, true)
+		plan := it.plan
+		it.plan = func() (*change, error) {
+			ch, err := plan()
+			if ch != nil {
+				ch.noIPv6OK = true
+			}
+			return ch, err
+		}
+		items = append(items, it)
+	}
+	return items
 }
 
 // psQuote quotes s as a PowerShell single-quoted string. PowerShell takes

@@ -63,6 +63,10 @@ type winNet interface {
 	// SetDNS sets the interface's IPv4 DNS servers and search domains;
 	// nil, nil removes them (back to what DHCP gives, if anything).
 	SetDNS(luid uint64, servers []netip.Addr, domains []string) error
+	// HasIPv6 reports whether the interface has IPv6 (an IPv6 IPInterface
+	// row): not when IPv6 is turned off on the machine or unbound from
+	// the adapter.
+	HasIPv6(luid uint64) (bool, error)
 }
 
 // windowsTUNMetric is the interface metric of the Corridor adapter: lower
@@ -174,6 +178,19 @@ func (op winNetOp) apply(n winNet) error {
 	if err != nil {
 		return err
 	}
+	if op.prefix.Addr().Is6() {
+		// An IPv6 route on an interface without IPv6 cannot be made, and
+		// there is no IPv6 on it to block: say so in words the Router
+		// reads (isNoIPv6), which skips the block, and takes for "gone"
+		// on undo.
+		has, err := n.HasIPv6(luid)
+		if err != nil {
+			return err
+		}
+		if !has {
+			return errNoIPv6
+		}
+	}
 	switch op.kind {
 	case "add-route":
 		return n.AddRoute(luid, op.prefix, op.nextHop, 0)
@@ -192,6 +209,7 @@ func (op winNetOp) apply(n winNet) error {
 //	netsh interface ipv4 add|delete route prefix=PREFIX interface=NAME|INDEX [nexthop=ADDR] store=active
 //	netsh interface ipv4 set dnsservers name=NAME source=dhcp
 //	winipcfg set-dns interface=NAME servers=A,B domains=D,E
+//	netsh interface ipv6 add|delete route prefix=::/1|8000::/1 interface=NAME store=active
 //
 // ok is false for any other command (run as it is); err is set for a
 // "winipcfg" command that is malformed, which must never reach a shell.
@@ -208,10 +226,14 @@ func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
 	default:
 		return op, false, nil
 	}
-	if len(a) < 4 || a[1] != "interface" || a[2] != "ipv4" {
+	if len(a) < 4 || a[1] != "interface" || a[2] != "ipv4" && a[2] != "ipv6" {
 		return op, false, nil
 	}
+	v6 := a[2] == "ipv6"
 	a = a[3:]
+	if v6 {
+		return parseBlock6Route(a)
+	}
 	if len(a) == 4 && a[0] == "set" && a[1] == "dnsservers" && a[3] == "source=dhcp" {
 		name, ok := strings.CutPrefix(a[2], "name=")
 		if !ok || name == "" {
@@ -259,6 +281,34 @@ func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
 	return op, true, nil
 }
 
+// parseBlock6Route reads the rest of "netsh interface ipv6 add|delete
+// route prefix=HALF interface=NAME store=active", the IPv6 block of a full
+// tunnel (windowsBlock6Items): only the two halves, only by name.
+func parseBlock6Route(a []string) (op winNetOp, ok bool, err error) {
+	if len(a) != 5 || a[1] != "route" || a[4] != "store=active" {
+		return op, false, nil
+	}
+	switch a[0] {
+	case "add":
+		op.kind = "add-route"
+	case "delete":
+		op.kind = "delete-route"
+	default:
+		return op, false, nil
+	}
+	p, ok1 := strings.CutPrefix(a[2], "prefix=")
+	iface, ok2 := strings.CutPrefix(a[3], "interface=")
+	if !ok1 || !ok2 || !block6PrefixOK(p) || iface == "" {
+		return winNetOp{}, false, nil
+	}
+	if _, err := strconv.ParseUint(iface, 10, 32); err == nil {
+		return winNetOp{}, false, nil
+	}
+	op.prefix = netip.MustParsePrefix(p)
+	op.alias = iface
+	return op, true, nil
+}
+
 // parseSetDNS reads "set-dns interface=NAME servers=A,B domains=D,E".
 func parseSetDNS(a []string) (winNetOp, error) {
 	op := winNetOp{kind: "set-dns"}
@@ -285,6 +335,10 @@ func parseSetDNS(a []string) (winNetOp, error) {
 	return op, nil
 }
 
+// errNoIPv6 is winNetRunner's answer to an IPv6 route on an interface
+// without IPv6.
+var errNoIPv6 = errors.New(noIPv6WinWords)
+
 // winNetCommandError reports a failed call the way the Router's checks
 // read failures (runner.go: isExists, isGone): as a *CommandError whose
 // Output holds netsh's English words for the error's number, whatever the
@@ -298,6 +352,8 @@ func winNetCommandError(c Command, err error) error {
 		words = "Element not found."
 	case errors.Is(err, errFileNotFound):
 		words = "The system cannot find the file specified."
+	case errors.Is(err, errNoIPv6):
+		words = noIPv6WinWords + "."
 	}
 	return &CommandError{Args: c.Args, ExitCode: 1, Output: words, Err: err}
 }

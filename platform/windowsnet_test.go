@@ -17,6 +17,7 @@ type fakeWinNet struct {
 	aliases map[string]uint64
 	indexes map[uint32]uint64
 	fail    map[string]error // by call prefix
+	noIPv6  map[uint64]bool  // interfaces without IPv6
 }
 
 func newFakeWinNet() *fakeWinNet {
@@ -75,6 +76,9 @@ func (f *fakeWinNet) DeleteRoute(luid uint64, dst netip.Prefix, nextHop netip.Ad
 	return f.call("DeleteRoute %#x %v via %v", luid, dst, nextHop)
 }
 
+// HasIPv6 is a query: not recorded among the calls.
+func (f *fakeWinNet) HasIPv6(luid uint64) (bool, error) { return !f.noIPv6[luid], nil }
+
 func (f *fakeWinNet) SetDNS(luid uint64, servers []netip.Addr, domains []string) error {
 	return f.call("SetDNS %#x %v %q", luid, servers, domains)
 }
@@ -102,16 +106,22 @@ var windowsIPHelperCases = []windowsIPHelperCase{
 			"AddRoute 0x10 203.0.113.5/32 via 192.168.1.1 metric 0",
 			"AddRoute 0x2a 0.0.0.0/1 via invalid IP metric 0",
 			"AddRoute 0x2a 128.0.0.0/1 via invalid IP metric 0",
+			"AddRoute 0x2a ::/1 via invalid IP metric 0",
+			"AddRoute 0x2a 8000::/1 via invalid IP metric 0",
 			`SetDNS 0x2a [10.0.0.53 10.0.0.54] ["corp.example" "example.org"]`,
 		},
 		wantJournal: []string{
 			"netsh interface ipv4 set dnsservers name=Corridor VPN source=dhcp",
+			"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor VPN store=active",
+			"netsh interface ipv6 delete route prefix=::/1 interface=Corridor VPN store=active",
 			"netsh interface ipv4 delete route prefix=128.0.0.0/1 interface=Corridor VPN store=active",
 			"netsh interface ipv4 delete route prefix=0.0.0.0/1 interface=Corridor VPN store=active",
 			"netsh interface ipv4 delete route prefix=203.0.113.5/32 interface=12 nexthop=192.168.1.1 store=active",
 		},
 		wantClose: []string{
 			"SetDNS 0x2a [] []",
+			"DeleteRoute 0x2a 8000::/1 via invalid IP",
+			"DeleteRoute 0x2a ::/1 via invalid IP",
 			"DeleteRoute 0x2a 128.0.0.0/1 via invalid IP",
 			"DeleteRoute 0x2a 0.0.0.0/1 via invalid IP",
 			"DeleteRoute 0x10 203.0.113.5/32 via 192.168.1.1",
@@ -125,13 +135,19 @@ var windowsIPHelperCases = []windowsIPHelperCase{
 			"AddRoute 0x11 192.0.2.7/32 via invalid IP metric 0",
 			"AddRoute 0x2b 0.0.0.0/1 via invalid IP metric 0",
 			"AddRoute 0x2b 128.0.0.0/1 via invalid IP metric 0",
+			"AddRoute 0x2b ::/1 via invalid IP metric 0",
+			"AddRoute 0x2b 8000::/1 via invalid IP metric 0",
 		},
 		wantJournal: []string{
+			"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor store=active",
+			"netsh interface ipv6 delete route prefix=::/1 interface=Corridor store=active",
 			"netsh interface ipv4 delete route prefix=128.0.0.0/1 interface=Corridor store=active",
 			"netsh interface ipv4 delete route prefix=0.0.0.0/1 interface=Corridor store=active",
 			"netsh interface ipv4 delete route prefix=192.0.2.7/32 interface=7 store=active",
 		},
 		wantClose: []string{
+			"DeleteRoute 0x2b 8000::/1 via invalid IP",
+			"DeleteRoute 0x2b ::/1 via invalid IP",
 			"DeleteRoute 0x2b 128.0.0.0/1 via invalid IP",
 			"DeleteRoute 0x2b 0.0.0.0/1 via invalid IP",
 			"DeleteRoute 0x11 192.0.2.7/32 via invalid IP",
@@ -357,6 +373,12 @@ func TestParseWinNetCommand(t *testing.T) {
 		{"winipcfg rm -rf", "error"},
 		{"netsh interface ipv4 set dnsservers name=Corridor source=static address=10.0.0.53 register=none validate=no", ""},
 		{"netsh interface ipv4 add route prefix=::/1 interface=Corridor store=active", ""},
+		{"netsh interface ipv6 add route prefix=::/1 interface=Corridor VPN store=active", "add-route Corridor VPN 0 ::/1 invalid IP"},
+		{"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor store=active", "delete-route Corridor 0 8000::/1 invalid IP"},
+		{"netsh interface ipv6 add route prefix=::/0 interface=Corridor store=active", ""},
+		{"netsh interface ipv6 add route prefix=::/1 interface=12 store=active", ""},
+		{"netsh interface ipv6 add route prefix=::/1 interface=Corridor nexthop=::1 store=active", ""},
+		{"netsh interface ipv6 add route prefix=0.0.0.0/1 interface=Corridor store=active", ""},
 		{"netsh interface ipv4 add route prefix=0.0.0.0/1 interface=Corridor store=persistent", ""},
 		{"netsh interface ipv4 add route prefix=0.0.0.0/1 interface=Corridor metric=1 store=active", ""},
 		{winFind("203.0.113.5"), ""},

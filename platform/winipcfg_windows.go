@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"net/netip"
 
 	"golang.org/x/sys/windows"
@@ -82,6 +83,14 @@ func onLink(dst netip.Prefix, nextHop netip.Addr) netip.Addr {
 		return netip.IPv6Unspecified()
 	}
 	return netip.IPv4Unspecified()
+}
+
+func (ipHelper) HasIPv6(luid uint64) (bool, error) {
+	_, err := winipcfg.LUID(luid).IPInterface(windows.AF_INET6)
+	if errors.Is(err, windows.ERROR_NOT_FOUND) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (ipHelper) SetDNS(luid uint64, servers []netip.Addr, domains []string) error {

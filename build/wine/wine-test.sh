@@ -22,6 +22,9 @@
 # zip unzip); fails, not skips, without them. Every Wine call has a timeout;
 # the prefix and its wineserver go away at the end.
 set -euo pipefail
+# With pipefail, "producer | grep -q" fails at random: grep -q exits at
+# the first match and the producer dies of SIGPIPE. Pipelines here end in
+# grep ... >/dev/null, which reads everything.
 cd "$(dirname "$0")/../.."
 repo=$PWD
 
@@ -98,7 +101,7 @@ flush() { run "wineserver -w (registry to disk)" 30 "$WINESERVER" -w; [ "$rc" -e
 # --- the stand-in bcryptprimitives.dll and corridor.exe -------------------
 t0=$(date +%s.%N)
 x86_64-w64-mingw32-gcc -shared -O2 -Wall -Werror -o "$tmp/bcryptprimitives.dll" build/wine/processprng.c -ladvapi32
-x86_64-w64-mingw32-objdump -p "$tmp/bcryptprimitives.dll" | grep -q '] ProcessPrng$' ||
+x86_64-w64-mingw32-objdump -p "$tmp/bcryptprimitives.dll" | grep '] ProcessPrng$' >/dev/null ||
 	fail "the stand-in bcryptprimitives.dll does not export ProcessPrng"
 say "built the stand-in bcryptprimitives.dll (ProcessPrng via RtlGenRandom) ($(secs "$t0") s)"
 t0=$(date +%s.%N)
@@ -143,7 +146,7 @@ leaks() {
 		LC_ALL=C grep -rlaF "${plain[@]}" "$dir" || true
 		LC_ALL=C grep -rlaP -- "($p16)" "$dir" || true
 		find "$dir" -type f -name '*.reg' -print0 | while IFS= read -r -d '' f; do
-			if sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}' "$f" | grep -qiF "${hex[@]}"; then
+			if sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}' "$f" | grep -iF "${hex[@]}" >/dev/null; then
 				echo "$f (as hex)"
 			fi
 		done
@@ -254,8 +257,8 @@ expect_ok "windows-zip without WINTUN_ZIP"
 [ "$(zipped)" = "WINTUN.txt corridor.exe" ] || fail "the zip holds $(zipped), not corridor.exe and WINTUN.txt"
 unzip -p "$tmp/pkg/corridor-windows-amd64.zip" corridor.exe | cmp -s - "$tmp/work/corridor.exe" || fail "the zip's corridor.exe differs from the one given"
 unzip -p "$tmp/pkg/corridor-windows-amd64.zip" WINTUN.txt | tr -d '\r' | sed 's/^/  WINTUN.txt | /'
-unzip -p "$tmp/pkg/corridor-windows-amd64.zip" WINTUN.txt | grep -q 'https://www.wintun.net/builds/wintun-0.14.1.zip' || fail "WINTUN.txt does not say where to get wintun.dll"
-unzip -p "$tmp/pkg/corridor-windows-amd64.zip" WINTUN.txt | grep -q 'same folder as corridor.exe' || fail "WINTUN.txt does not say where to put wintun.dll"
+unzip -p "$tmp/pkg/corridor-windows-amd64.zip" WINTUN.txt | grep 'https://www.wintun.net/builds/wintun-0.14.1.zip' >/dev/null || fail "WINTUN.txt does not say where to get wintun.dll"
+unzip -p "$tmp/pkg/corridor-windows-amd64.zip" WINTUN.txt | grep 'same folder as corridor.exe' >/dev/null || fail "WINTUN.txt does not say where to put wintun.dll"
 
 # The unpacked package's exe starts under Wine.
 mkdir -p "$tmp/unpacked"

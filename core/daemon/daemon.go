@@ -485,37 +485,50 @@ func (d *Client) open(ctx context.Context) (_ net.Conn, dec *json.Decoder, err e
 			c.Close()
 		}
 	}()
+	dec, err = sayHello(ctx, c)
+	return c, dec, err
+}
+
+// sayHello speaks the hello exchange on c.
+func sayHello(ctx context.Context, c net.Conn) (*json.Decoder, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		dl = time.Now().Add(helloTimeout)
 	}
 	c.SetDeadline(dl)
-	dec = json.NewDecoder(bufio.NewReader(c))
+	dec := json.NewDecoder(bufio.NewReader(c))
 	p, _ := json.Marshal(hello{Version: ProtocolVersion})
 	if err := json.NewEncoder(c).Encode(request{ID: 1, Method: "hello", Params: p}); err != nil {
-		return nil, nil, fmt.Errorf("daemon: helper: %w", err)
+		// A helper that refuses a client writes why and closes without
+		// reading: the write may then fail (EPIPE) with the reason
+		// waiting to be read.
+		var resp response
+		if derr := dec.Decode(&resp); derr == nil && resp.Error != nil {
+			return nil, resp.Error.Err()
+		}
+		return nil, fmt.Errorf("daemon: helper: %w", err)
 	}
 	var resp response
 	if err := dec.Decode(&resp); err != nil {
-		return nil, nil, fmt.Errorf("daemon: helper: %w", err)
+		return nil, fmt.Errorf("daemon: helper: %w", err)
 	}
 	if resp.Error != nil {
 		if resp.Error.Msg == `unknown method "hello"` {
-			return nil, nil, versionError(1, ProtocolVersion) // the helper predates hello
+			return nil, versionError(1, ProtocolVersion) // the helper predates hello
 		}
-		return nil, nil, resp.Error.Err()
+		return nil, resp.Error.Err()
 	}
 	var h hello
 	if err := json.Unmarshal(resp.Result, &h); err != nil {
-		return nil, nil, fmt.Errorf("daemon: helper: hello: %w", err)
+		return nil, fmt.Errorf("daemon: helper: hello: %w", err)
 	}
 	if h.Version != ProtocolVersion {
-		return nil, nil, versionError(h.Version, ProtocolVersion)
+		return nil, versionError(h.Version, ProtocolVersion)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		c.SetDeadline(time.Time{})
 	}
-	return c, dec, nil
+	return dec, nil
 }
 
 func (d *Client) call(ctx context.Context, method string, params, result any) error {

@@ -150,3 +150,39 @@ func TestServerRefusesClientWithoutHello(t *testing.T) {
 		t.Fatalf("got %+v, want %q", resp.Error, want)
 	}
 }
+
+// TestHelloAfterRefusal: a helper that refuses a client writes why and
+// closes before the client's hello; the hello's write then fails (broken
+// pipe) and the client still reports the helper's reason, not the
+// write's error (seen as a flaky TestServePipeCallers).
+func TestHelloAfterRefusal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "helper.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		json.NewEncoder(c).Encode(response{Error: &core.ErrorInfo{Class: core.ClassUsage, Msg: "not allowed to use the Corridor helper"}})
+		c.Close()
+	}()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-done // the helper has refused and closed: the hello's write fails
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = sayHello(ctx, c)
+	var ce *core.Error
+	if !errors.As(err, &ce) || ce.Class != core.ClassUsage || !strings.Contains(ce.Msg, "not allowed to use the Corridor helper") {
+		t.Fatalf("sayHello: %v, want the helper's refusal", err)
+	}
+}

@@ -1,0 +1,5 @@
+package platform
+
+func newKillSwitchImpl(iface string, env *routerEnv) (killSwitchImpl, error) {
+	return newPFKillSwitch(iface, env)
+}
