@@ -213,6 +213,12 @@ rcvbuf_errors() {
 	ip netns exec "$1" awk '/^Udp:/ {if (!h) {for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1} else print $c}' /proc/net/snmp
 }
 
+# tx_dropped NS IF: packets the kernel dropped on their way out through a
+# TUN device (its queue full: the userspace side did not read fast enough).
+tx_dropped() {
+	ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_dropped" 2>/dev/null || echo 0
+}
+
 # cpu_per_gb TICKS MBPS SECONDS
 cpu_per_gb() {
 	awk -v t="$1" -v m="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN {
@@ -254,7 +260,7 @@ bench() {
 	# UDP: start a little above the single-stream TCP rate; raise by half
 	# after a try with < 1% loss, else bisect between the best good rate
 	# and the lowest bad one.
-	local rate good=0 bad=0 best=0 bestcpu=0 bestscpu=0 scpu i
+	local rate good=0 bad=0 best=0 bestcpu=0 bestscpu=0 scpu i tries=
 	rate=$(awk -v m="${MBPS[$c,tcp1]}" 'BEGIN {r = int(m * 1.2); if (r < 100) r = 100; print r}')
 	for ((i = 0; i < UDP_TRIES; i++)); do
 		t0=0 t1=0 s0=0 s1=0
@@ -274,6 +280,7 @@ bench() {
 			scpu=$(cpu_per_gb $((s1 - s0)) "$mbps" "$UDP_DURATION")
 		fi
 		log "$c udp: offered ${rate} Mbit/s, received $mbps Mbit/s, loss $loss%"
+		tries+=" ${rate}->${mbps}(${loss}%)"
 		if awk -v l="$loss" 'BEGIN {exit !(l < 1)}'; then
 			good=$rate
 			if awk -v m="$mbps" -v b="$best" 'BEGIN {exit !(m > b)}'; then best=$mbps bestcpu=$cpu bestscpu=$scpu; fi
@@ -287,6 +294,7 @@ bench() {
 			((rate > good && bad - good > bad / 50)) || break
 		fi
 	done
+	NOTES+=("$c: udp tries, offered->received Mbit/s (loss):$tries")
 	SCPU[$c,udp]=$bestscpu
 	record "$c" udp "$best" "$bestcpu"
 }
@@ -346,7 +354,9 @@ case_wireguard() {
 	ins ip link set "$WGS" up
 	inc ping -c 2 -i 0.2 -W 2 "$WGNET.1" >/dev/null || die "no ping through wireguard-go (logs in $d)"
 	NOTES+=("wireguard-go $WG_VERSION: MTU $(inc cat /sys/class/net/$WGC/mtu), offloads: $(inc ethtool -k "$WGC" 2>/dev/null | awk '/^tcp-segmentation-offload:/ {print "tso " $2}' || true)")
+	local d0=$(tx_dropped "$NSC" "$WGC")
 	bench wireguard-go "$WGNET.1" "$cpid" "$spid"
+	NOTES+=("wireguard-go: packets dropped at the client's TUN queue (tx_dropped of $WGC): $(($(tx_dropped "$NSC" "$WGC") - d0))")
 	stop_pid "${PIDS[-1]}"
 	stop_pid "${PIDS[-2]}"
 	PIDS=("${PIDS[@]:0:${#PIDS[@]}-2}")
@@ -368,7 +378,9 @@ case_corridor() { # CASE peer-esp client-esp
 		die "corridor did not connect: $(cat "$d/corridor.log"; echo ---; cat "$d/peer.log")"
 	inc ping -c 2 -i 0.2 -W 2 "$TUNNET.1" >/dev/null || die "no ping through corridor (logs in $d)"
 	NOTES+=("$c: corridor MTU $(inc cat /sys/class/net/$CORIF/mtu); $(grep -m1 '^esp:' "$d/peer.log")")
+	local d0=$(tx_dropped "$NSC" "$CORIF")
 	bench "$c" "$TUNNET.1" "$cpid" "$ppid"
+	NOTES+=("$c: packets dropped at the client's TUN queue (tx_dropped of $CORIF): $(($(tx_dropped "$NSC" "$CORIF") - d0))")
 	stop_pid "$cpid"
 	stop_pid "$ppid"
 	NOTES+=("$c: $(grep -m1 'benchpeer: in:' "$d/peer.log" || echo 'benchpeer: no counters')")

@@ -300,6 +300,7 @@ func (p *peer) fromClient() {
 					ap := ua.AddrPort()
 					p.handleIKE(b[4:], netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true, p.natt)
 				}
+				ch = p.child.Load() // QM3 and the first ESP may share a batch
 				continue
 			}
 			p.c.espIn.Add(1)
