@@ -17,11 +17,10 @@
 //	                          between UDP 4500 and a TUN device of its own
 //
 // The two data directions, one goroutine each, batched on both sides and
-// without allocations per packet (except the sender's address that
-// golang.org/x/net's ReadBatch makes, as in wireguard-go):
+// without allocations per packet:
 //
-//	client -> TUN   recvmmsg (ipv4.PacketConn.ReadBatch, 128 datagrams
-//	                into 64 KiB buffers); NAT keepalives dropped, IKE to
+//	client -> TUN   recvmmsg (mmsg.go: 128 datagrams into 64 KiB
+//	                buffers); NAT keepalives dropped, IKE to
 //	                the Responder; esp.SA.Open in place; inner UDP, L2TP
 //	                data header, PPP IPv4 frame parsed where they lie;
 //	                the IPv4 packets written with one tun.Device.Write
@@ -34,7 +33,7 @@
 //	                segments, up to 128 per read), each at offset 64: the
 //	                PPP header, L2TP data header and inner UDP header
 //	                written in front in place, esp.SA.Seal in place, the
-//	                batch sent with sendmmsg (ipv4.PacketConn.WriteBatch).
+//	                batch sent with sendmmsg (mmsg.go).
 //	l2tptest -> client  one goroutine: each datagram of the server sealed
 //	                and sent on its own (control traffic, a few per second).
 //
@@ -45,6 +44,8 @@
 //
 // It prints "ready" when it listens and "esp: ..." when the SA pair is up;
 // on SIGINT/SIGTERM it prints its counters to stderr and exits.
+//go:build linux
+
 package main
 
 import (
@@ -63,7 +64,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
@@ -103,13 +103,13 @@ type counters struct {
 type peer struct {
 	tun   tun.Device
 	natt  *net.UDPConn
-	pc    *ipv4.PacketConn
+	mc    *mmsgConn
 	resp  *ike.Responder
 	lns   l2tp.Transport
 	child atomic.Pointer[ike.Child]
-	dst   atomic.Pointer[net.UDPAddr] // the client's NAT-T address
-	ids   atomic.Uint32               // the client's tunnel ID << 16 | session ID; 0 until known
-	ikeMu sync.Mutex                  // one IKE message at a time across both sockets
+	dst   atomic.Pointer[netip.AddrPort] // the client's NAT-T address
+	ids   atomic.Uint32                  // the client's tunnel ID << 16 | session ID; 0 until known
+	ikeMu sync.Mutex                     // one IKE message at a time across both sockets
 	c     counters
 	logf  func(format string, a ...any)
 }
@@ -198,7 +198,9 @@ func main() {
 		fail("UDP 4500: %v", err)
 	}
 	bigBuffers(p.natt, 8<<20)
-	p.pc = ipv4.NewPacketConn(p.natt)
+	if p.mc, err = newMmsgConn(p.natt, batchSize); err != nil {
+		fail("UDP 4500: %v", err)
+	}
 
 	go p.serveIKE(ikeConn)
 	go p.fromClient()
@@ -264,7 +266,8 @@ func (p *peer) handleIKE(msg []byte, from netip.AddrPort, floated bool, c *net.U
 		c.WriteToUDPAddrPort(m, from)
 	}
 	if ch != nil {
-		p.dst.Store(net.UDPAddrFromAddrPort(ch.Client))
+		dst := ch.Client
+		p.dst.Store(&dst)
 		p.child.Store(ch)
 		fmt.Printf("esp: %v in %08x out %08x client %v\n", ch.Suite, ch.In.SPI(), ch.Out.SPI(), ch.Client)
 	}
@@ -272,13 +275,15 @@ func (p *peer) handleIKE(msg []byte, from netip.AddrPort, floated bool, c *net.U
 
 // fromClient is the client -> TUN direction (and IKE on port 4500).
 func (p *peer) fromClient() {
-	msgs := make([]ipv4.Message, batchSize)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, rxBufSize)}
+	bufs := make([][]byte, batchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, rxBufSize)
 	}
+	sizes := make([]int, batchSize)
+	from := make([]netip.AddrPort, batchSize)
 	out := make([][]byte, 0, batchSize)
 	for {
-		n, err := p.pc.ReadBatch(msgs, 0)
+		n, err := p.mc.ReadBatch(bufs, sizes, from)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -288,18 +293,14 @@ func (p *peer) fromClient() {
 		ch := p.child.Load()
 		out = out[:0]
 		for i := range n {
-			m := &msgs[i]
-			buf := m.Buffers[0]
-			b := buf[:m.N]
+			buf := bufs[i]
+			b := buf[:sizes[i]]
 			switch {
 			case len(b) == 1 && b[0] == 0xff:
 				p.c.keepalives.Add(1) // RFC 3948 2.3
 				continue
 			case len(b) >= 4 && b[0]|b[1]|b[2]|b[3] == 0:
-				if ua, ok := m.Addr.(*net.UDPAddr); ok {
-					ap := ua.AddrPort()
-					p.handleIKE(b[4:], netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true, p.natt)
-				}
+				p.handleIKE(b[4:], from[i], true, p.natt)
 				ch = p.child.Load() // QM3 and the first ESP may share a batch
 				continue
 			}
@@ -352,10 +353,7 @@ func (p *peer) fromTUN() {
 	for i := range bufs {
 		bufs[i] = make([]byte, txBufSize)
 	}
-	msgs := make([]ipv4.Message, bs)
-	for i := range msgs {
-		msgs[i].Buffers = make([][]byte, 1)
-	}
+	pkts := make([][]byte, bs)
 	for {
 		n, err := p.tun.Read(bufs, sizes, txOffset)
 		if err != nil {
@@ -390,18 +388,12 @@ func (p *peer) fromTUN() {
 				p.c.sendErr.Add(1)
 				continue
 			}
-			msgs[k].Buffers[0] = b[s:e]
-			msgs[k].Addr = dst
+			pkts[k] = b[s:e]
 			k++
 		}
 		p.c.ipFromTUN.Add(uint64(n))
-		for sent := 0; sent < k; {
-			m, err := p.pc.WriteBatch(msgs[sent:k], 0)
-			if err != nil {
-				p.c.sendErr.Add(uint64(k - sent))
-				break
-			}
-			sent += m
+		if err := p.mc.WriteBatch(pkts[:k], *dst); err != nil {
+			p.c.sendErr.Add(1)
 		}
 		p.c.espOut.Add(uint64(k))
 	}
@@ -436,7 +428,7 @@ func (p *peer) fromLNS() {
 		if err != nil {
 			continue
 		}
-		if _, err := p.natt.WriteToUDP(buf[s:e], dst); err != nil {
+		if _, err := p.natt.WriteToUDPAddrPort(buf[s:e], *dst); err != nil {
 			p.c.sendErr.Add(1)
 		}
 	}
