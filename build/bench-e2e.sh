@@ -22,9 +22,14 @@
 # time, utime+stime from /proc/PID/stat around the test, divided by the GB
 # (10^9 bytes) the receiver got; veth has no such process (0).
 #
-# Output: a table with ratios to wireguard-go, one line per case and test
+# Output: a table with ratios to wireguard-go (and, for information, the
+# server side's CPU per GB: benchpeer's, the server's wireguard-go's), notes
+# (MTUs, the UDP tries, drops at the client's TUN queue and at UDP receive
+# buffers, benchpeer's counters), one line per case and test
 #   BENCH case=<case> test=<tcp1|tcp4|tcp1r|tcp4r|udp> mbps=<x> cpu_s_per_gb=<y>
 # and the run's time, date, core count and GOMAXPROCS; also written to OUT.
+# Everything shares the machine's cores: iperf3 at both ends, both tunnel
+# endpoints and the kernel. One run at a time (a lock in /run/lock).
 #
 # Environment:
 #   DURATION=5       seconds per TCP test
@@ -39,7 +44,7 @@
 #   GOMAXPROCS       passed to corridor, benchpeer and wireguard-go if set
 #   OUT=build/out/bench-e2e.txt
 #   KEEP=1           keep the work directory (logs)
-# Needs root. Installs iperf3 and wireguard-tools with apt-get if missing;
+# Needs root. Installs iperf3, wireguard-tools and ethtool if missing;
 # builds corridor (-tags nogui), build/benchpeer and wireguard-go. Removes
 # the namespaces and stops what it started on exit, also on Ctrl-C.
 set -euo pipefail
@@ -79,7 +84,7 @@ done
 
 ensure_packages() {
 	local missing=() p
-	for p in iperf3 wireguard-tools iproute2; do
+	for p in iperf3 wireguard-tools iproute2 ethtool; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 	((${#missing[@]} == 0)) && return 0
@@ -90,6 +95,16 @@ ensure_packages() {
 		die "apt-get install ${missing[*]} failed"
 }
 
+# One run at a time on a machine: the namespace names are fixed, and a
+# second run would take CPU from the first one's measurements.
+LOCK=/run/lock/corridor-bench-e2e.lock
+mkdir -p "$(dirname "$LOCK")"
+exec 9>"$LOCK"
+if ! flock -n 9; then
+	log "another bench-e2e.sh is running; waiting for it (up to 15 minutes)"
+	flock -w 900 9 || die "another bench-e2e.sh still holds $LOCK"
+fi
+
 ensure_packages
 command -v go >/dev/null || die "go not found"
 command -v iperf3 >/dev/null && command -v wg >/dev/null || die "iperf3 or wg missing after install"
@@ -97,6 +112,7 @@ command -v iperf3 >/dev/null && command -v wg >/dev/null || die "iperf3 or wg mi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-e2e.XXXXXX")
 chmod 700 "$WORK"
 PIDS=()
+CREATED_NS=0
 
 stop_pid() { # PID: TERM our own child, KILL it after 5 s, reap it
 	local pid=$1 i
@@ -114,9 +130,11 @@ cleanup() {
 	local rc=$? i
 	trap - EXIT INT TERM
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-	ip netns del "$NSC" 2>/dev/null || true
-	ip netns del "$NSS" 2>/dev/null || true
-	rm -f "/var/run/wireguard/$WGC.sock" "/var/run/wireguard/$WGS.sock"
+	if ((CREATED_NS)); then # never another run's
+		ip netns del "$NSC" 2>/dev/null || true
+		ip netns del "$NSS" 2>/dev/null || true
+		rm -f "/var/run/wireguard/$WGC.sock" "/var/run/wireguard/$WGS.sock"
+	fi
 	if [[ ${KEEP:-0} == 1 || $rc != 0 ]]; then
 		log "work directory kept: $WORK"
 	else
@@ -154,6 +172,7 @@ log "building corridor (-tags nogui) and build/benchpeer"
 for ns in "$NSC" "$NSS"; do
 	[[ -e /run/netns/$ns ]] && die "namespace $ns exists (another run, or left over: ip netns del $ns)"
 done
+CREATED_NS=1
 ip netns add "$NSC"
 ip netns add "$NSS"
 ip link add "$VC" netns "$NSC" type veth peer name "$VS" netns "$NSS"
@@ -171,7 +190,7 @@ inc() { ip netns exec "$NSC" "$@"; }
 ins() { ip netns exec "$NSS" "$@"; }
 inc ping -c 1 -W 2 "$NET.1" >/dev/null 2>&1 || sleep 1
 
-ip netns exec "$NSS" iperf3 -s -p 5201 >"$WORK/iperf3-server.log" 2>&1 &
+ip netns exec "$NSS" iperf3 -s -p 5201 >"$WORK/iperf3-server.log" 2>&1 9>&- &
 PIDS+=($!)
 sleep 0.3
 
@@ -333,10 +352,10 @@ case_wireguard() {
 	)
 	wg pubkey <"$d/c.key" >"$d/c.pub"
 	wg pubkey <"$d/s.key" >"$d/s.pub"
-	ip netns exec "$NSC" env WG_PROCESS_FOREGROUND=1 "$WGGO" -f "$WGC" >"$d/c.log" 2>&1 &
+	ip netns exec "$NSC" env WG_PROCESS_FOREGROUND=1 "$WGGO" -f "$WGC" >"$d/c.log" 2>&1 9>&- &
 	local cpid=$!
 	PIDS+=("$cpid")
-	ip netns exec "$NSS" env WG_PROCESS_FOREGROUND=1 "$WGGO" -f "$WGS" >"$d/s.log" 2>&1 &
+	ip netns exec "$NSS" env WG_PROCESS_FOREGROUND=1 "$WGGO" -f "$WGS" >"$d/s.log" 2>&1 9>&- &
 	local spid=$!
 	PIDS+=("$spid")
 	local i
@@ -366,12 +385,12 @@ case_corridor() { # CASE peer-esp client-esp
 	local c=$1 d=$WORK/$1
 	mkdir -p "$d"
 	ip netns exec "$NSS" "$WORK/benchpeer" -listen "$NET.1" -psk-file "$WORK/psk" -user "$USER_NAME" -password-file "$WORK/password" \
-		-esp "$2" -tun "$PEERIF" -mtu 1500 -local "$TUNNET.1" -client "$TUNNET.2" -v >"$d/peer.log" 2>&1 &
+		-esp "$2" -tun "$PEERIF" -mtu 1500 -local "$TUNNET.1" -client "$TUNNET.2" -v >"$d/peer.log" 2>&1 9>&- &
 	local ppid=$!
 	PIDS+=("$ppid")
 	wait_line "$d/peer.log" '^ready' 10 "$ppid" || die "benchpeer did not start: $(cat "$d/peer.log")"
 	ip netns exec "$NSC" "$WORK/corridor" connect --psk-file "$WORK/psk" --user "$USER_NAME" --password-file "$WORK/password" \
-		--ifname "$CORIF" --esp "$3" "$NET.1" >"$d/corridor.log" 2>&1 &
+		--ifname "$CORIF" --esp "$3" "$NET.1" >"$d/corridor.log" 2>&1 9>&- &
 	local cpid=$!
 	PIDS+=("$cpid")
 	wait_line "$d/corridor.log" '^connected' 30 "$cpid" ||
