@@ -65,6 +65,10 @@ WGC=cbe-wgc WGS=cbe-wgs
 CORIF=cbe-cor0 PEERIF=cbepeer0
 PSK=bench-e2e-psk USER_NAME=bench PASSWORD=bench-e2e-pass
 START=$(date +%s)
+# The machine's load and CPU time stolen by the hypervisor, at the start
+# and over the run: other work on the machine skews every figure.
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r _ u0 n0 s0 i0 w0 q0 sq0 st0 _ </proc/stat
 
 log() { printf 'bench-e2e: %s\n' "$*" >&2; }
 die() {
@@ -421,9 +425,13 @@ done
 # ---- report ----
 
 ELAPSED=$(($(date +%s) - START))
+read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ </proc/stat
+STEAL=$(awk -v a=$((st1 - st0)) -v t=$((u1 + n1 + s1 + i1 + w1 + q1 + sq1 + st1 - u0 - n0 - s0 - i0 - w0 - q0 - sq0 - st0)) 'BEGIN {if (t > 0) printf "%.1f", 100 * a / t; else print 0}')
+BUSY=$(awk -v b=$((u1 + n1 + s1 + q1 + sq1 - u0 - n0 - s0 - q0 - sq0)) -v t=$((u1 + n1 + s1 + i1 + w1 + q1 + sq1 + st1 - u0 - n0 - s0 - i0 - w0 - q0 - sq0 - st0)) 'BEGIN {if (t > 0) printf "%.1f", 100 * b / t; else print 0}')
 mkdir -p "$(dirname "$OUT")"
 {
 	echo "bench-e2e: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), GOMAXPROCS=${GOMAXPROCS:-$(nproc) (unset: the Go default, one per core)}, kernel $(uname -r)"
+	echo "load average at the start $LOAD0, at the end $(cut -d' ' -f1-3 /proc/loadavg); over the run the CPUs were ${BUSY}% busy, ${STEAL}% stolen by the hypervisor"
 	echo "iperf3 $(iperf3 --version | awk 'NR==1 {print $2}'), TCP ${DURATION} s per test, UDP ${UDP_LEN}-byte datagrams, ${UDP_DURATION} s per try, < 1% loss"
 	echo
 	echo "CPU s/GB: the client-side process's CPU seconds per GB received; server: the server side's (benchpeer, wireguard-go)"
