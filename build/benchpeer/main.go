@@ -1,0 +1,435 @@
+// Command benchpeer is the fast benchmark peer of build/bench-e2e.sh: the
+// server side of L2TP/IPsec for one client, with a data plane that is not
+// the bottleneck. It is a bench tool only, never part of the shipped
+// binary, and shares the tunnel packages with the client, so it is no
+// independent interoperability check (SoftEther and the other servers
+// stay that).
+//
+// What it does, in the order a connection meets it:
+//
+//	IKE (UDP 500, then 4500)  ike.Responder: Main Mode PSK, Quick Mode,
+//	                          RFC 3947 NAT-T, R-U-THERE; -esp picks the
+//	                          one ESP suite it accepts
+//	L2TP control, PPP         l2tptest.Server over its in-memory
+//	  (LCP, MS-CHAPv2, IPCP)  transport: the peer only carries its
+//	                          datagrams in and out of ESP
+//	IPv4 data                 the peer's own fast path, both directions,
+//	                          between UDP 4500 and a TUN device of its own
+//
+// The two data directions, one goroutine each, batched on both sides and
+// without allocations per packet:
+//
+//	client -> TUN   recvmmsg (mmsg.go: 128 datagrams into 64 KiB
+//	                buffers); NAT keepalives dropped, IKE to
+//	                the Responder; esp.SA.Open in place; inner UDP, L2TP
+//	                data header, PPP IPv4 frame parsed where they lie;
+//	                the IPv4 packets written with one tun.Device.Write
+//	                (wireguard-go's, with virtio-net offloads: it
+//	                coalesces TCP segments into super-packets, GRO, using
+//	                the room behind each packet in its 64 KiB buffer).
+//	                Anything else (L2TP control, LCP, IPCP, auth) is
+//	                copied to the l2tptest server.
+//	TUN -> client   tun.Device.Read (TSO super-packets split into MTU-sized
+//	                segments, up to 128 per read), each at offset 64: the
+//	                PPP header, L2TP data header and inner UDP header
+//	                written in front in place, esp.SA.Seal in place, the
+//	                batch sent with sendmmsg (mmsg.go).
+//	l2tptest -> client  one goroutine: each datagram of the server sealed
+//	                and sent on its own (control traffic, a few per second).
+//
+// Usage (root, in the server's network namespace):
+//
+//	benchpeer -listen 10.231.0.1 -psk-file F -user U -password-file F \
+//	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2
+//
+// It prints "ready" when it listens and "esp: ..." when the SA pair is up;
+// on SIGINT/SIGTERM it prints its counters to stderr and exits.
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/corridorvpn/corridor/tunnel/esp"
+	"github.com/corridorvpn/corridor/tunnel/ike"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/l2tp/l2tptest"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
+)
+
+const (
+	batchSize = conn.IdealBatchSize
+	// rxBufSize: a whole datagram, and room behind each IPv4 packet for
+	// the TUN's GRO to coalesce the following segments into it.
+	rxBufSize = 65536
+	// tunOffset is the room the TUN's Write needs in front of a packet
+	// (its virtio-net header, 10 bytes), rounded up.
+	tunOffset = 16
+	// txOffset is where the TUN reader puts each packet: room for the ESP
+	// header and IV, inner UDP, L2TP data and PPP headers in front.
+	txOffset  = 64
+	txBufSize = 2048
+	// udpHeaderLen is the inner UDP header of L2TP in transport mode.
+	udpHeaderLen = 8
+	ipProtoUDP   = 17
+	l2tpPort     = 1701
+)
+
+// counters are read at exit.
+type counters struct {
+	espIn, espBad, ipToTUN, toLNS, tunWriteErr atomic.Uint64
+	ipFromTUN, espOut, sendErr, noSession      atomic.Uint64
+	ikeIn, keepalives                          atomic.Uint64
+}
+
+type peer struct {
+	tun   tun.Device
+	natt  *net.UDPConn
+	mc    *mmsgConn
+	resp  *ike.Responder
+	lns   l2tp.Transport
+	child atomic.Pointer[ike.Child]
+	dst   atomic.Pointer[netip.AddrPort] // the client's NAT-T address
+	ids   atomic.Uint32                  // the client's tunnel ID << 16 | session ID; 0 until known
+	ikeMu sync.Mutex                     // one IKE message at a time across both sockets
+	c     counters
+	logf  func(format string, a ...any)
+}
+
+func main() {
+	listen := flag.String("listen", "", "IPv4 address to bind UDP 500 and 4500 on (required)")
+	pskFile := flag.String("psk-file", "", "file with the IPsec pre-shared key (required)")
+	user := flag.String("user", "bench", "PPP user name accepted")
+	pwFile := flag.String("password-file", "", "file with the PPP password (required)")
+	espName := flag.String("esp", "gcm", "the ESP suite accepted: gcm (AES-128-GCM-16) or cbc (AES-128-CBC/HMAC-SHA1-96)")
+	auth := flag.String("auth", l2tptest.AuthMSCHAPv2, "PPP authentication asked for: mschapv2, pap, chap-md5")
+	tunName := flag.String("tun", "cbepeer0", "TUN device name")
+	mtu := flag.Int("mtu", 1400, "TUN device MTU")
+	localIP := flag.String("local", "10.233.0.1", "the peer's address inside the tunnel (IPCP, the TUN's local address)")
+	clientIP := flag.String("client", "10.233.0.2", "the address IPCP assigns the client (the TUN's peer address)")
+	verbose := flag.Bool("v", false, "log IKE errors and events")
+	flag.Parse()
+
+	fail := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "benchpeer: "+format+"\n", a...)
+		os.Exit(1)
+	}
+	la, err := netip.ParseAddr(*listen)
+	if err != nil || !la.Is4() {
+		fail("-listen: want an IPv4 address, got %q", *listen)
+	}
+	local, err1 := netip.ParseAddr(*localIP)
+	client, err2 := netip.ParseAddr(*clientIP)
+	if err1 != nil || err2 != nil || !local.Is4() || !client.Is4() {
+		fail("-local, -client: want IPv4 addresses")
+	}
+	readSecret := func(name, what string) string {
+		if name == "" {
+			fail("%s is required", what)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			fail("%s: %v", what, err)
+		}
+		return strings.TrimRight(string(b), "\r\n")
+	}
+	psk := readSecret(*pskFile, "-psk-file")
+	password := readSecret(*pwFile, "-password-file")
+	var suite ike.ESPSuite
+	switch *espName {
+	case "gcm":
+		suite = ike.ESPSuite{Suite: esp.AESGCM16, KeyLen: 16}
+	case "cbc":
+		suite = ike.ESPSuite{Suite: esp.AESCBC_HMACSHA1, KeyLen: 16}
+	default:
+		fail("-esp: want gcm or cbc, got %q", *espName)
+	}
+
+	p := &peer{logf: func(string, ...any) {}}
+	if *verbose {
+		p.logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "benchpeer: "+format+"\n", a...) }
+	}
+	p.resp = &ike.Responder{PSK: []byte(psk), ESP: []ike.ESPSuite{suite}, Local: la}
+
+	dev, err := tun.CreateTUN(*tunName, *mtu)
+	if err != nil {
+		fail("TUN %s: %v", *tunName, err)
+	}
+	p.tun = dev
+	name, _ := dev.Name()
+	for _, args := range [][]string{
+		{"addr", "add", local.String(), "peer", client.String() + "/32", "dev", name},
+		{"link", "set", name, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			fail("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+	}
+	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
+
+	srv := l2tptest.NewServer(l2tptest.Config{User: *user, Password: password, Auth: *auth,
+		Address: client, PeerAddress: local, HostName: "benchpeer"})
+	p.lns = srv.Transport()
+
+	ikeConn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(la, 500)))
+	if err != nil {
+		fail("UDP 500: %v", err)
+	}
+	p.natt, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(la, 4500)))
+	if err != nil {
+		fail("UDP 4500: %v", err)
+	}
+	bigBuffers(p.natt, 8<<20)
+	if p.mc, err = newMmsgConn(p.natt, batchSize); err != nil {
+		fail("UDP 4500: %v", err)
+	}
+
+	go p.serveIKE(ikeConn)
+	go p.fromClient()
+	go p.fromTUN()
+	go p.fromLNS()
+	fmt.Printf("ready: IKE on %v:500 and :4500, ESP %v, TUN %s (MTU %d, BatchSize %d)\n", la, suite, name, *mtu, dev.BatchSize())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	c := &p.c
+	fmt.Fprintf(os.Stderr, "benchpeer: in: esp %d (bad %d) ip->tun %d (write errors %d) ->lns %d; out: ip<-tun %d esp %d (send errors %d, before the session %d); ike %d keepalives %d\n",
+		c.espIn.Load(), c.espBad.Load(), c.ipToTUN.Load(), c.tunWriteErr.Load(), c.toLNS.Load(),
+		c.ipFromTUN.Load(), c.espOut.Load(), c.sendErr.Load(), c.noSession.Load(), c.ikeIn.Load(), c.keepalives.Load())
+	ikeConn.Close()
+	p.natt.Close()
+	dev.Close()
+	p.lns.Close()
+	srv.Close()
+}
+
+// bigBuffers raises the socket's buffers past the sysctl limits (root):
+// bursts of a batch must not overflow them.
+func bigBuffers(c *net.UDPConn, n int) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, n)
+	})
+}
+
+func (p *peer) serveIKE(c *net.UDPConn) {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		p.handleIKE(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), false, c)
+	}
+}
+
+// handleIKE passes one IKE message to the Responder and sends its answers
+// from socket c; a new SA pair replaces the old one.
+func (p *peer) handleIKE(msg []byte, from netip.AddrPort, floated bool, c *net.UDPConn) {
+	p.ikeMu.Lock()
+	defer p.ikeMu.Unlock()
+	p.c.ikeIn.Add(1)
+	replies, ch, err := p.resp.Handle(msg, from, floated)
+	if err != nil {
+		p.logf("ike: %v", err)
+	}
+	for _, m := range replies {
+		if floated {
+			m = append(make([]byte, 4), m...) // non-ESP marker (RFC 3948 2.2)
+		}
+		c.WriteToUDPAddrPort(m, from)
+	}
+	if ch != nil {
+		dst := ch.Client
+		p.dst.Store(&dst)
+		p.child.Store(ch)
+		fmt.Printf("esp: %v in %08x out %08x client %v\n", ch.Suite, ch.In.SPI(), ch.Out.SPI(), ch.Client)
+	}
+}
+
+// fromClient is the client -> TUN direction (and IKE on port 4500).
+func (p *peer) fromClient() {
+	bufs := make([][]byte, batchSize)
+	for i := range bufs {
+		bufs[i] = make([]byte, rxBufSize)
+	}
+	sizes := make([]int, batchSize)
+	from := make([]netip.AddrPort, batchSize)
+	out := make([][]byte, 0, batchSize)
+	for {
+		n, err := p.mc.ReadBatch(bufs, sizes, from)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		ch := p.child.Load()
+		out = out[:0]
+		for i := range n {
+			buf := bufs[i]
+			b := buf[:sizes[i]]
+			switch {
+			case len(b) == 1 && b[0] == 0xff:
+				p.c.keepalives.Add(1) // RFC 3948 2.3
+				continue
+			case len(b) >= 4 && b[0]|b[1]|b[2]|b[3] == 0:
+				p.handleIKE(b[4:], from[i], true, p.natt)
+				ch = p.child.Load() // QM3 and the first ESP may share a batch
+				continue
+			}
+			p.c.espIn.Add(1)
+			if ch == nil {
+				p.c.espBad.Add(1)
+				continue
+			}
+			if spi, ok := esp.PeekSPI(b); !ok || spi != ch.In.SPI() {
+				p.c.espBad.Add(1)
+				continue
+			}
+			off, end, next, err := ch.In.Open(b, 0, len(b))
+			if err != nil || next != ipProtoUDP || end-off < udpHeaderLen {
+				p.c.espBad.Add(1)
+				continue
+			}
+			l := b[off+udpHeaderLen : end] // the L2TP datagram
+			h, hoff, hend, err := l2tp.ParseHeader(l)
+			if err != nil {
+				p.c.espBad.Add(1)
+				continue
+			}
+			if !h.Control {
+				proto, pkt, err := ppp.ParseFrame(l[hoff:hend])
+				if err == nil && proto == ppp.ProtoIPv4 && len(pkt) >= 20 {
+					ipEnd := off + udpHeaderLen + hend
+					ipStart := ipEnd - len(pkt)
+					out = append(out, buf[ipStart-tunOffset:ipEnd])
+					continue
+				}
+			}
+			p.c.toLNS.Add(1)
+			p.lns.WritePacket(l[:hend], 0) // copies
+		}
+		if len(out) > 0 {
+			p.c.ipToTUN.Add(uint64(len(out)))
+			if _, err := p.tun.Write(out, tunOffset); err != nil {
+				p.c.tunWriteErr.Add(1)
+			}
+		}
+	}
+}
+
+// fromTUN is the TUN -> client direction.
+func (p *peer) fromTUN() {
+	bs := p.tun.BatchSize()
+	bufs := make([][]byte, bs)
+	sizes := make([]int, bs)
+	for i := range bufs {
+		bufs[i] = make([]byte, txBufSize)
+	}
+	pkts := make([][]byte, bs)
+	for {
+		n, err := p.tun.Read(bufs, sizes, txOffset)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			continue
+		}
+		ch, dst, ids := p.child.Load(), p.dst.Load(), p.ids.Load()
+		if ch == nil || ids == 0 {
+			p.c.noSession.Add(uint64(n))
+			continue
+		}
+		tid, sid := uint16(ids>>16), uint16(ids)
+		k := 0
+		for i := range n {
+			b, end := bufs[i], txOffset+sizes[i]
+			if sizes[i] < 20 || b[txOffset]>>4 != 4 {
+				continue
+			}
+			// PPP frame, L2TP data header, inner UDP header, in front.
+			start := txOffset - ppp.FrameHeaderLen - l2tp.DataHeaderLen - udpHeaderLen
+			u := b[start:]
+			binary.BigEndian.PutUint16(u[0:], l2tpPort)
+			binary.BigEndian.PutUint16(u[2:], l2tpPort)
+			binary.BigEndian.PutUint16(u[4:], uint16(end-start))
+			u[6], u[7] = 0, 0
+			l2tp.PutDataHeader(u[udpHeaderLen:], tid, sid)
+			ppp.PutFrameHeader(u[udpHeaderLen+l2tp.DataHeaderLen:], ppp.ProtoIPv4)
+			s, e, err := ch.Out.Seal(b[:end], start, end, ipProtoUDP)
+			if err != nil {
+				p.c.sendErr.Add(1)
+				continue
+			}
+			pkts[k] = b[s:e]
+			k++
+		}
+		p.c.ipFromTUN.Add(uint64(n))
+		if err := p.mc.WriteBatch(pkts[:k], *dst); err != nil {
+			p.c.sendErr.Add(1)
+		}
+		p.c.espOut.Add(uint64(k))
+	}
+}
+
+// fromLNS carries the l2tptest server's datagrams (L2TP control, PPP
+// negotiation and echoes) to the client, and learns the client's tunnel
+// and session IDs from the first data message.
+func (p *peer) fromLNS() {
+	buf := make([]byte, txBufSize)
+	const hr = txOffset
+	for {
+		_, n, err := p.lns.ReadPacket(buf[hr : txBufSize-64])
+		if err != nil {
+			return
+		}
+		l := buf[hr : hr+n]
+		if h, _, _, err := l2tp.ParseHeader(l); err == nil && !h.Control && h.SessionID != 0 {
+			p.ids.Store(uint32(h.TunnelID)<<16 | uint32(h.SessionID))
+		}
+		ch, dst := p.child.Load(), p.dst.Load()
+		if ch == nil {
+			continue
+		}
+		start := hr - udpHeaderLen
+		u := buf[start:hr]
+		binary.BigEndian.PutUint16(u[0:], l2tpPort)
+		binary.BigEndian.PutUint16(u[2:], l2tpPort)
+		binary.BigEndian.PutUint16(u[4:], uint16(udpHeaderLen+n))
+		u[6], u[7] = 0, 0
+		s, e, err := ch.Out.Seal(buf[:hr+n], start, hr+n, ipProtoUDP)
+		if err != nil {
+			continue
+		}
+		if _, err := p.natt.WriteToUDPAddrPort(buf[s:e], *dst); err != nil {
+			p.c.sendErr.Add(1)
+		}
+	}
+}
