@@ -42,6 +42,8 @@
 #                    500 Mbit/s on plain veth here)
 #   CASES="veth wireguard-go corridor-gcm corridor-cbc"
 #   GOMAXPROCS       passed to corridor, benchpeer and wireguard-go if set
+#   SCALING=1        then the Corridor cases again, TCP only, with corridor
+#                    connect at GOMAXPROCS=1: a scaling table (default; 0: off)
 #   OUT=build/out/bench-e2e.txt
 #   KEEP=1           keep the work directory (logs)
 # Needs root. Installs iperf3, wireguard-tools and ethtool if missing;
@@ -280,6 +282,7 @@ bench() {
 		fi
 		record "$c" "$t" "$mbps" "$cpu"
 	done
+	[[ -n ${TCP_ONLY:-} ]] && return
 	# UDP: start a little above the single-stream TCP rate; raise by half
 	# after a try with < 1% loss, else bisect between the best good rate
 	# and the lowest bad one.
@@ -325,6 +328,10 @@ bench() {
 record() { # CASE TEST MBPS CPU
 	MBPS[$1,$2]=$3
 	CPU[$1,$2]=$4
+	if [[ $1 == *@* ]]; then # a scaling run: its own table, no BENCH line
+		log "$1 $2: $3 Mbit/s, $4 CPU s/GB"
+		return
+	fi
 	RESULTS+=("BENCH case=$1 test=$2 mbps=$3 cpu_s_per_gb=$4")
 	log "BENCH case=$1 test=$2 mbps=$3 cpu_s_per_gb=$4"
 }
@@ -393,7 +400,9 @@ case_corridor() { # CASE peer-esp client-esp
 	local ppid=$!
 	PIDS+=("$ppid")
 	wait_line "$d/peer.log" '^ready' 10 "$ppid" || die "benchpeer did not start: $(cat "$d/peer.log")"
-	ip netns exec "$NSC" "$WORK/corridor" connect --psk-file "$WORK/psk" --user "$USER_NAME" --password-file "$WORK/password" \
+	local procs=()
+	[[ -n ${CLIENT_PROCS:-} ]] && procs=(env GOMAXPROCS="$CLIENT_PROCS")
+	ip netns exec "$NSC" "${procs[@]}" "$WORK/corridor" connect --psk-file "$WORK/psk" --user "$USER_NAME" --password-file "$WORK/password" \
 		--ifname "$CORIF" --esp "$3" "$NET.1" >"$d/corridor.log" 2>&1 9>&- &
 	local cpid=$!
 	PIDS+=("$cpid")
@@ -404,6 +413,7 @@ case_corridor() { # CASE peer-esp client-esp
 	local d0=$(tx_dropped "$NSC" "$CORIF")
 	bench "$c" "$TUNNET.1" "$cpid" "$ppid"
 	NOTES+=("$c: packets dropped at the client's TUN queue (tx_dropped of $CORIF): $(($(tx_dropped "$NSC" "$CORIF") - d0))")
+	NOTES+=("$c: corridor connect's peak resident memory (VmHWM) $(awk '/^VmHWM/ {print $2, $3}' "/proc/$cpid/status"), now $(awk '/^VmRSS/ {print $2, $3}' "/proc/$cpid/status")")
 	stop_pid "$cpid"
 	stop_pid "$ppid"
 	NOTES+=("$c: $(grep -m1 'benchpeer: in:' "$d/peer.log" || echo 'benchpeer: no counters')")
@@ -421,6 +431,19 @@ for c in $CASES; do
 	esac
 	NOTES+=("$c: UDP receive-buffer drops (UdpRcvbufErrors, iperf3 included) in $NSC: $(($(rcvbuf_errors "$NSC") - rc0)), in $NSS: $(($(rcvbuf_errors "$NSS") - rs0))")
 done
+
+# Scaling: the Corridor cases again, TCP only, with the client held to one
+# core (GOMAXPROCS=1 for corridor connect only; the peer and iperf3 as
+# before), against the run above with the Go default (one per core).
+SCALE_CASES=()
+if [[ ${SCALING:-1} == 1 ]]; then
+	for c in $CASES; do
+		case $c in
+		corridor-gcm) SCALE_CASES+=("$c") ; log "case $c, client GOMAXPROCS=1"; CLIENT_PROCS=1 TCP_ONLY=1 case_corridor "$c@1" gcm aes128gcm16 ;;
+		corridor-cbc) SCALE_CASES+=("$c") ; log "case $c, client GOMAXPROCS=1"; CLIENT_PROCS=1 TCP_ONLY=1 case_corridor "$c@1" cbc aes128-sha1 ;;
+		esac
+	done
+fi
 
 # ---- report ----
 
@@ -446,6 +469,17 @@ mkdir -p "$(dirname "$OUT")"
 				"${SCPU[$c,$t]:-0}"
 		done
 	done
+	if ((${#SCALE_CASES[@]} > 0)); then
+		echo
+		echo "scaling: Mbit/s with the client's GOMAXPROCS at the Go default ($(nproc) cores) and at 1, same run"
+		printf '%-14s %-6s %10s %10s %8s\n' case test default "1 core" ratio
+		for c in "${SCALE_CASES[@]}"; do
+			for t in tcp1 tcp4 tcp1r tcp4r; do
+				printf '%-14s %-6s %10s %10s %8s\n' "$c" "$t" "${MBPS[$c,$t]}" "${MBPS[$c@1,$t]}" \
+					"$(awk -v a="${MBPS[$c,$t]}" -v b="${MBPS[$c@1,$t]}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')"
+			done
+		done
+	fi
 	echo
 	for n in "${NOTES[@]}"; do echo "note: $n"; done
 	echo
