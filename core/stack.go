@@ -156,6 +156,7 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 	}
 	name := r.ifname()
 	cfg.IfName, cfg.Logger, cfg.OnStage, cfg.TUNOptions = name, log, progress, r.TUNOptions
+	cfg.CheckAddrs = addrCheckFrom(ctx)
 	sess, err := Connect(ctx, cfg)
 	if err != nil {
 		r.release(name)
