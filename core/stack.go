@@ -168,7 +168,13 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 		rt, err = platform.NewRouter(r.RouterOptions...)
 		if err == nil {
 			if err = rt.Set(nc); err == nil {
-				progress(Stage{Name: "os", Detail: routesWords(nc)})
+				words := routesWords(nc)
+				if n, ok := rt.(dnsNoter); ok && n.DNSNote() != "" {
+					// Another tunnel holds resolv.conf (platform/resolvconf.go).
+					log.Warn(n.DNSNote())
+					words = routesWords(&platform.NetConfig{FullTunnel: nc.FullTunnel, Routes: nc.Routes}) + "; " + n.DNSNote()
+				}
+				progress(Stage{Name: "os", Detail: words})
 				return &realLink{stack: r, sess: sess, router: rt, name: name, profile: req.Profile}, nil
 			}
 			rt.Close()
@@ -212,6 +218,10 @@ func routesWords(nc *platform.NetConfig) string {
 	}
 	return "os: " + strings.Join(parts, ", ")
 }
+
+// dnsNoter is a platform Router that says when the DNS it was asked for
+// is not in force.
+type dnsNoter interface{ DNSNote() string }
 
 type realLink struct {
 	stack   *RealStack

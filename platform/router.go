@@ -193,6 +193,9 @@ const legacyJournalDir = "/run/corridor/journal"
 type routerEnv struct {
 	routerOptions
 	detected DNSBackend // cached result of DNSAuto detection
+	// dnsNote says why the DNS asked for is not applied ("" when it is,
+	// or none was asked for): resolv.conf is held by another tunnel.
+	dnsNote string
 }
 
 // item is one thing the OS should have, named by a key that identifies it
@@ -245,6 +248,22 @@ func newRouter(build func(*NetConfig, *routerEnv) ([]item, error), opts ...Route
 }
 
 func (r *router) Close() error { return r.Set(nil) }
+
+// DNSNote says why the DNS of the last Set is not in force, or "" (see
+// resolvConfItem).
+func (r *router) DNSNote() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.env.dnsNote
+}
+
+// releaseIfOwner ends this Router's hold on resolv.conf when en restored
+// it.
+func (r *router) releaseIfOwner(en *journalEntry, iface string) {
+	if en != nil && en.Restore != nil && en.Restore.Path == r.env.resolvConf {
+		releaseResolvConf(en.Restore.Path, iface)
+	}
+}
 
 func (r *router) Set(cfg *NetConfig) error {
 	r.mu.Lock()
@@ -333,7 +352,7 @@ func (r *router) clear() error {
 	if r.iface != "" {
 		r.env.log.Info("router cleared", "interface", r.iface)
 	}
-	r.iface = ""
+	r.iface, r.env.dnsNote = "", ""
 	return nil
 }
 
@@ -345,6 +364,7 @@ func (r *router) remove(i int) error {
 		if err := r.env.undo(a.entry); err != nil {
 			return fmt.Errorf("platform: undoing %s on %s: %w", a.key, r.iface, err)
 		}
+		r.releaseIfOwner(a.entry, r.iface)
 	}
 	r.applied = append(r.applied[:i:i], r.applied[i+1:]...)
 	return r.save()
@@ -362,6 +382,7 @@ func (r *router) add(it item) error {
 	last := len(r.applied) - 1
 	if err := r.save(); err != nil {
 		r.applied = r.applied[:last]
+		r.releaseIfOwner(&entry, r.iface)
 		return err
 	}
 	err = r.env.do(ch)
@@ -383,6 +404,7 @@ func (r *router) add(it item) error {
 		return errors.Join(err, fmt.Errorf("platform: undoing failed %s: %w", it.key, uerr))
 	}
 	r.applied = r.applied[:last]
+	r.releaseIfOwner(&entry, r.iface)
 	return errors.Join(err, r.save())
 }
 
