@@ -184,3 +184,22 @@ func TestManagerAssignedAddressConflict(t *testing.T) {
 	h.waitProfile("b", StateFailed)
 	h.waitProfile("a", StateConnected)
 }
+
+// Devices are named corridor0, corridor1, ... per live session, skipping
+// names another process's device holds, and a name comes free again when
+// its session ends.
+func TestRealStackDeviceNames(t *testing.T) {
+	taken := map[string]bool{"corridor1": true}
+	old := interfaceExists
+	interfaceExists = func(n string) bool { return taken[n] }
+	t.Cleanup(func() { interfaceExists = old })
+	var r RealStack
+	a, b := r.ifname(), r.ifname()
+	if a != "corridor0" || b != "corridor2" {
+		t.Fatalf("names %q %q, want corridor0 corridor2", a, b)
+	}
+	r.release(a)
+	if c := r.ifname(); c != "corridor0" {
+		t.Errorf("after release: %q", c)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -130,11 +131,24 @@ func (r *RealStack) ifname() string {
 	}
 	for i := 0; ; i++ {
 		n := fmt.Sprintf("corridor%d", i)
-		if !r.used[n] {
-			r.used[n] = true
-			return n
+		if r.used[n] {
+			continue
 		}
+		// A device of that name that is not ours (corridor connect in
+		// another process, beside the helper) is left to its owner.
+		if i < 64 && interfaceExists(n) {
+			continue
+		}
+		r.used[n] = true
+		return n
 	}
+}
+
+// interfaceExists reports whether this machine has a network device
+// named name; tests replace it.
+var interfaceExists = func(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }
 
 func (r *RealStack) release(name string) {
