@@ -167,7 +167,7 @@ func (m *Manager) Up(ctx context.Context, req UpRequest) error {
 			return fmt.Errorf("%w: %s (%s)", ErrBusy, name, s.status.State.Words())
 		}
 	}
-	if e := m.conflictLocked(req.Profile); e != nil {
+	if e := m.conflictLocked(req.Profile, callerFrom(ctx)); e != nil {
 		return e
 	}
 	// The session keeps its own copy of the secrets, wiped when it ends.

@@ -66,9 +66,10 @@ func (s *msession) live() bool {
 	}
 }
 
-// conflictLocked says why profile p cannot start beside the live sessions
-// (nil: it can); m.mu must be held.
-func (m *Manager) conflictLocked(p profile.Profile) *Error {
+// conflictLocked says why profile p, started by c, cannot start beside the
+// live sessions (nil: it can); m.mu must be held. Of another user's
+// session it names only the profile and its state, as Status does.
+func (m *Manager) conflictLocked(p profile.Profile, c *Caller) *Error {
 	if p.IsProxy() {
 		return nil
 	}
@@ -78,26 +79,34 @@ func (m *Manager) conflictLocked(p profile.Profile) *Error {
 		if other == p.Name || !s.live() || s.req.Profile.IsProxy() {
 			continue
 		}
-		c := s.claimsLocked()
+		cl, theirs := s.claimsLocked(), !mayControl(c, s.owner)
 		switch {
 		case p.FullTunnel:
 			return conflict(fmt.Sprintf("profile %q sends all traffic through its tunnel, and profile %q is %s: "+
-				"a tunnel for all traffic cannot share the machine with another tunnel", p.Name, other, s.status.State.Words()), other)
-		case c.full:
+				"a tunnel for all traffic cannot share the machine with another tunnel", p.Name, other, s.status.State.Words()), other, theirs)
+		case cl.full:
 			return conflict(fmt.Sprintf("profile %q sends all traffic through its tunnel and is %s: "+
-				"no other tunnel can run beside it", other, s.status.State.Words()), other)
+				"no other tunnel can run beside it", other, s.status.State.Words()), other, theirs)
 		}
 		for _, r := range mine {
-			for _, q := range c.routes {
+			for _, q := range cl.routes {
 				if r.Overlaps(q) {
+					if theirs {
+						return conflict(fmt.Sprintf("profile %q routes %v through its tunnel, which overlaps the routes of profile %q, another user's session: "+
+							"two tunnels cannot carry the same addresses", p.Name, r, other), other, theirs)
+					}
 					return conflict(fmt.Sprintf("profile %q routes %v through its tunnel, which overlaps %v of profile %q, %s: "+
-						"two tunnels cannot carry the same addresses", p.Name, r, q, other, s.status.State.Words()), other)
+						"two tunnels cannot carry the same addresses", p.Name, r, q, other, s.status.State.Words()), other, theirs)
 				}
 			}
-			for _, a := range append(c.addrs, c.server) {
+			for _, a := range append(cl.addrs, cl.server) {
 				if a.IsValid() && r.Contains(a) {
+					if theirs {
+						return conflict(fmt.Sprintf("profile %q routes %v through its tunnel, which contains an address of profile %q's connection, another user's session: "+
+							"it would cut that connection off", p.Name, r, other), other, theirs)
+					}
 					return conflict(fmt.Sprintf("profile %q routes %v through its tunnel, which contains %v of profile %q's connection: "+
-						"it would cut that connection off", p.Name, r, a, other), other)
+						"it would cut that connection off", p.Name, r, a, other), other, theirs)
 				}
 			}
 		}
@@ -105,32 +114,37 @@ func (m *Manager) conflictLocked(p profile.Profile) *Error {
 	return nil
 }
 
-// addrConflictLocked says why a session of profile name that was
-// assigned local and peer cannot keep them (nil: it can); m.mu must be
-// held.
-func (m *Manager) addrConflictLocked(name string, local, peer netip.Addr) *Error {
+// addrConflictLocked says why a session of profile name, started by c,
+// that was assigned local and peer cannot keep them (nil: it can); m.mu
+// must be held.
+func (m *Manager) addrConflictLocked(name string, c *Caller, local, peer netip.Addr) *Error {
 	for _, other := range m.sortedLocked() {
 		s := m.sessions[other]
 		if other == name || !s.live() || s.req.Profile.IsProxy() {
 			continue
 		}
-		c := s.claimsLocked()
+		cl, theirs := s.claimsLocked(), !mayControl(c, s.owner)
 		for _, a := range []netip.Addr{local, peer} {
 			if !a.IsValid() {
 				continue
 			}
-			for _, q := range c.routes {
+			hit := ""
+			for _, q := range cl.routes {
 				if q.Contains(a) {
-					return conflict(fmt.Sprintf("the server of profile %q assigned the tunnel address %v, which is inside %v, "+
-						"a route of profile %q: two tunnels cannot carry the same addresses, so Corridor set nothing up", name, a, q, other), other)
+					hit = fmt.Sprintf("which is inside %v, a route of profile %q", q, other)
 				}
 			}
-			for _, b := range c.addrs {
-				if a == b {
-					return conflict(fmt.Sprintf("the server of profile %q assigned the tunnel address %v, which the tunnel of profile %q already uses: "+
-						"two tunnels cannot carry the same addresses, so Corridor set nothing up", name, a, other), other)
-				}
+			if slices.Contains(cl.addrs, a) {
+				hit = fmt.Sprintf("which the tunnel of profile %q already uses", other)
 			}
+			if hit == "" {
+				continue
+			}
+			if theirs {
+				hit = fmt.Sprintf("which the session of profile %q, another user's, already carries", other)
+			}
+			return conflict(fmt.Sprintf("the server of profile %q assigned the tunnel address %v, %s: "+
+				"two tunnels cannot carry the same addresses, so Corridor set nothing up", name, a, hit), other, theirs)
 		}
 	}
 	return nil
@@ -147,7 +161,13 @@ func (m *Manager) sortedLocked() []string {
 	return names
 }
 
-func conflict(msg, other string) *Error {
+// conflict is the refusal; theirs: the other session is another user's,
+// which this user cannot disconnect.
+func conflict(msg, other string, theirs bool) *Error {
+	if theirs {
+		return &Error{Class: ClassUsage, Msg: msg,
+			Hint: fmt.Sprintf("the session of profile %q belongs to another user: ask them to disconnect it, or give this profile routes that do not overlap", other)}
+	}
 	return &Error{Class: ClassUsage, Msg: msg,
 		Hint:    fmt.Sprintf("disconnect profile %q first, or give the profiles routes that do not overlap (split tunnels)", other),
 		HintKey: HintDisconnectFirst, HintArg: other}
@@ -179,7 +199,7 @@ func (m *Manager) checkAddrs(s *msession) AddrCheck {
 	return func(local, peer netip.Addr) error {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if e := m.addrConflictLocked(s.req.Profile.Name, local, peer); e != nil {
+		if e := m.addrConflictLocked(s.req.Profile.Name, s.owner, local, peer); e != nil {
 			return e
 		}
 		// Claimed now, before the device opens: a session connecting

@@ -203,3 +203,31 @@ func TestRealStackDeviceNames(t *testing.T) {
 		t.Errorf("after release: %q", c)
 	}
 }
+
+// Beside another user's session the refusal names only its profile and
+// state (as Status shows them), never its routes or addresses, and does
+// not suggest disconnecting what this user cannot.
+func TestManagerConflictWithAnotherUsersSession(t *testing.T) {
+	h := newHarness(t, connectsAs("192.168.30.10", "192.168.30.1"))
+	alice := WithCaller(context.Background(), Caller{UID: 1001})
+	bob := WithCaller(context.Background(), Caller{UID: 1002})
+	secrets := map[profile.SecretKind]string{profile.SecretPassword: "pw"}
+	if err := h.m.Up(alice, UpRequest{Profile: splitProfile("a", "10.0.0.0/8"), Secrets: secrets}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProfile("a", StateConnected)
+	for _, p := range []profile.Profile{splitProfile("b", "10.20.0.0/16"), splitProfile("b", "192.168.30.0/24"), fullProfile("b")} {
+		err := h.m.Up(bob, UpRequest{Profile: p, Secrets: secrets})
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%v: want a refusal, got %v", p.Routes, err)
+		}
+		if strings.Contains(e.Msg, "10.0.0.0/8") || strings.Contains(e.Msg, "192.168.30.10") || e.HintKey != "" ||
+			!strings.Contains(e.Hint, "belongs to another user") || !strings.Contains(e.Msg, `profile "a"`) {
+			t.Errorf("%v: %q (hint %q, key %q)", p.Routes, e.Msg, e.Hint, e.HintKey)
+		}
+	}
+	// Alice herself gets the details.
+	err := h.m.Up(alice, UpRequest{Profile: splitProfile("c", "10.20.0.0/16"), Secrets: secrets})
+	refusal(t, err, "a", "overlaps 10.0.0.0/8")
+}
