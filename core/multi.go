@@ -197,6 +197,9 @@ func addrCheckFrom(ctx context.Context) AddrCheck {
 // checkAddrs is the AddrCheck of session s.
 func (m *Manager) checkAddrs(s *msession) AddrCheck {
 	return func(local, peer netip.Addr) error {
+		if s.req.Profile.IsProxy() {
+			return nil // its addresses live in this process's userspace stack only
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if e := m.addrConflictLocked(s.req.Profile.Name, s.owner, local, peer); e != nil {
