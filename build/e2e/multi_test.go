@@ -21,30 +21,8 @@ import (
 // words; down of one leaves the other working with its routes; down of the
 // other restores routes and resolv.conf byte for byte.
 func TestDaemonTwoTunnels(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces, runs two SoftEther VPN Servers and TUN devices")
-	}
 	t0 := time.Now()
-	a := softether.Start(t)
-	b := softether.StartWith(t, softether.Options{Net: "10.99.1", VPNNet: "192.168.31", Join: a})
-	t.Logf("two servers ready in %v: %s (VPN %s) and %s (VPN %s), client namespace %s",
-		time.Since(t0).Round(10*time.Millisecond), a.Addr, a.VPNHost, b.Addr, b.VPNHost, a.ClientNS)
-	r := newDaemonRig(t, a)
-	routesBefore, resolvBefore := r.routes(), mustRead(t, r.resolv)
-	addProfileFor(r, a, "alpha", "--full-tunnel=false", "--route", "192.168.30.0/24")
-	addProfileFor(r, b, "beta", "--full-tunnel=false", "--route", "192.168.31.0/24")
-	addProfileFor(r, a, "gamma", "--full-tunnel")
-
-	upOut := map[string]string{}
-	for _, p := range []struct{ name, dev, net string }{{"alpha", "corridor0", "192.168.30."}, {"beta", "corridor1", "192.168.31."}} {
-		start := time.Now()
-		out, code := r.cli(90*time.Second, "", "up", p.name)
-		t.Logf("corridor up %s (%v):\n%s", p.name, time.Since(start).Round(time.Millisecond), out)
-		upOut[p.name] = out
-		if code != 0 || !strings.Contains(out, "connected: "+p.name+" interface "+p.dev+" address "+p.net) {
-			t.Fatalf("up %s: exit %d", p.name, code)
-		}
-	}
+	a, b, r, routesBefore, resolvBefore, upOut := twoTunnels(t)
 	sts := r.statuses()
 	if len(sts) != 2 || sts[0].Profile != "alpha" || sts[1].Profile != "beta" ||
 		sts[0].State != core.StateConnected || sts[1].State != core.StateConnected ||
@@ -125,6 +103,67 @@ func TestDaemonTwoTunnels(t *testing.T) {
 	}
 	scanForSecrets(t, r, a)
 	t.Logf("whole test body %v", time.Since(t0).Round(10*time.Millisecond))
+}
+
+// twoTunnels starts two SoftEther servers (the second in the first's client
+// namespace), a helper there, profiles alpha (split, server a), beta
+// (split, server b) and gamma (full tunnel, server a), and brings alpha
+// and beta up. It returns the routes and resolv.conf from before, and
+// the output of each up.
+func twoTunnels(t *testing.T) (a, b *softether.Server, r *daemonRig, routesBefore, resolvBefore string, upOut map[string]string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces, runs two SoftEther VPN Servers and TUN devices")
+	}
+	t0 := time.Now()
+	a = softether.Start(t)
+	b = softether.StartWith(t, softether.Options{Net: "10.99.1", VPNNet: "192.168.31", Join: a})
+	t.Logf("two servers ready in %v: %s (VPN %s) and %s (VPN %s), client namespace %s",
+		time.Since(t0).Round(10*time.Millisecond), a.Addr, a.VPNHost, b.Addr, b.VPNHost, a.ClientNS)
+	r = newDaemonRig(t, a)
+	routesBefore, resolvBefore = r.routes(), mustRead(t, r.resolv)
+	addProfileFor(r, a, "alpha", "--full-tunnel=false", "--route", "192.168.30.0/24")
+	addProfileFor(r, b, "beta", "--full-tunnel=false", "--route", "192.168.31.0/24")
+	addProfileFor(r, a, "gamma", "--full-tunnel")
+
+	upOut = map[string]string{}
+	for _, p := range []struct{ name, dev, net string }{{"alpha", "corridor0", "192.168.30."}, {"beta", "corridor1", "192.168.31."}} {
+		start := time.Now()
+		out, code := r.cli(90*time.Second, "", "up", p.name)
+		t.Logf("corridor up %s (%v):\n%s", p.name, time.Since(start).Round(time.Millisecond), out)
+		upOut[p.name] = out
+		if code != 0 || !strings.Contains(out, "connected: "+p.name+" interface "+p.dev+" address "+p.net) {
+			t.Fatalf("up %s: exit %d", p.name, code)
+		}
+	}
+	return a, b, r, routesBefore, resolvBefore, upOut
+}
+
+// TestDaemonTwoTunnelsKill9Recovers: the helper is killed with SIGKILL
+// while two tunnels are up; the next helper replays both journals (one
+// with resolv.conf, one without) and routes and resolv.conf are as before.
+func TestDaemonTwoTunnelsKill9Recovers(t *testing.T) {
+	_, _, r, routesBefore, resolvBefore, _ := twoTunnels(t)
+	if entries, _ := os.ReadDir(r.journal); len(entries) != 2 {
+		t.Errorf("journals with two tunnels up: %v, want two", entries)
+	}
+	r.daemon.Process.Kill()
+	<-r.waited
+	left := r.routes()
+	t.Logf("after kill -9: routes\n%sresolv.conf:\n%s", left, mustRead(t, r.resolv))
+	if left == routesBefore && mustRead(t, r.resolv) == resolvBefore {
+		t.Fatalf("kill -9 left nothing behind: the test proves nothing")
+	}
+	r.startDaemon()
+	if after := r.routes(); after != routesBefore {
+		t.Errorf("routes after recovery differ:\nbefore:\n%s\nafter:\n%s", routesBefore, after)
+	}
+	if after := mustRead(t, r.resolv); after != resolvBefore {
+		t.Errorf("resolv.conf after recovery differs:\nbefore:\n%q\nafter:\n%q", resolvBefore, after)
+	}
+	if entries, _ := os.ReadDir(r.journal); len(entries) != 0 {
+		t.Errorf("journal not empty after recovery: %v", entries)
+	}
 }
 
 // addProfileFor is daemonRig.addProfile for a server other than the rig's.
