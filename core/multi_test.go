@@ -134,6 +134,8 @@ func TestManagerFullTunnelAlone(t *testing.T) {
 	close(block)
 	h.waitProfile("office", StateConnected)
 	refusal(t, h.up(splitProfile("lab", "10.9.0.0/16")), "office", "is connected")
+	// A second full tunnel: refused, in the words of the new one.
+	refusal(t, h.up(fullProfile("home")), "office", `profile "home" sends all traffic through its tunnel, and profile "office" is connected`)
 	if err := h.m.Down(context.Background(), "office"); err != nil {
 		t.Fatal(err)
 	}

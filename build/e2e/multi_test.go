@@ -30,6 +30,11 @@ func TestDaemonTwoTunnels(t *testing.T) {
 		!strings.HasPrefix(sts[0].Address, "192.168.30.") || !strings.HasPrefix(sts[1].Address, "192.168.31.") {
 		t.Fatalf("status --json: %+v", sts)
 	}
+	if out, code := r.cli(10*time.Second, "", "status"); code != 0 ||
+		!strings.Contains(out, "alpha: connected for ") || !strings.Contains(out, " on corridor0 via "+a.Addr) ||
+		!strings.Contains(out, "beta: connected for ") || !strings.Contains(out, " on corridor1 via "+b.Addr) {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
 	// Routed, not only bound: no -I, the kernel picks each device.
 	for _, c := range []struct{ host, dev string }{{a.VPNHost, "corridor0"}, {b.VPNHost, "corridor1"}} {
 		if got := r.ns("ip", "-4", "route", "get", c.host); !strings.Contains(got, "dev "+c.dev) {
