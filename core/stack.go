@@ -29,8 +29,9 @@ type RealStack struct {
 	// TUNOptions are passed to platform.OpenTUN.
 	TUNOptions []platform.Option
 
-	mu   sync.Mutex
-	used map[string]bool
+	mu    sync.Mutex
+	used  map[string]bool
+	links map[*realLink]bool // connected, for retryDNS
 }
 
 // ConnectConfigFor turns a profile and its secrets into a ConnectConfig:
@@ -189,7 +190,14 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 					words = routesWords(&platform.NetConfig{FullTunnel: nc.FullTunnel, Routes: nc.Routes}) + "; " + n.DNSNote()
 				}
 				progress(Stage{Name: "os", Detail: words})
-				return &realLink{stack: r, sess: sess, router: rt, name: name, profile: req.Profile}, nil
+				l := &realLink{stack: r, sess: sess, router: rt, nc: nc, log: log, name: name, profile: req.Profile}
+				r.mu.Lock()
+				if r.links == nil {
+					r.links = map[*realLink]bool{}
+				}
+				r.links[l] = true
+				r.mu.Unlock()
+				return l, nil
 			}
 			rt.Close()
 		}
@@ -241,10 +249,15 @@ type realLink struct {
 	stack   *RealStack
 	sess    *Session
 	router  platform.Router
+	nc      *platform.NetConfig
+	log     *slog.Logger
 	name    string
 	profile profile.Profile
 	once    sync.Once
 	err     error
+
+	mu     sync.Mutex // orders retryDNS against Close
+	closed bool
 }
 
 func (l *realLink) Info() LinkInfo { return sessionInfo(l.sess) }
@@ -271,7 +284,10 @@ func (l *realLink) Err() error            { return l.sess.Err() }
 // disconnects.
 func (l *realLink) Close(ctx context.Context) error {
 	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
 		rerr := l.router.Close()
+		l.mu.Unlock()
 		serr := l.sess.Close(ctx)
 		l.stack.release(l.name)
 		if rerr != nil {
@@ -279,6 +295,44 @@ func (l *realLink) Close(ctx context.Context) error {
 		} else {
 			l.err = serr
 		}
+		l.stack.retryDNS(l)
 	})
 	return l.err
+}
+
+// retryDNS gives the other connected tunnels whose DNS was not applied
+// (another tunnel held resolv.conf, platform/resolvconf.go) another try,
+// now that gone has gone.
+func (r *RealStack) retryDNS(gone *realLink) {
+	r.mu.Lock()
+	delete(r.links, gone)
+	var others []*realLink
+	for l := range r.links {
+		others = append(others, l)
+	}
+	r.mu.Unlock()
+	for _, l := range others {
+		l.retryDNS()
+	}
+}
+
+// retryDNS sets the link's configuration again when its DNS is not in
+// force; only what was skipped is planned again.
+func (l *realLink) retryDNS() {
+	n, ok := l.router.(dnsNoter)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || n.DNSNote() == "" {
+		return
+	}
+	if err := l.router.Set(l.nc); err != nil {
+		l.log.Warn("could not apply this tunnel's DNS after another tunnel went: " + err.Error())
+		return
+	}
+	if n.DNSNote() == "" {
+		l.log.Info(fmt.Sprintf("DNS %v now set: the tunnel that held resolv.conf has gone", l.nc.DNS))
+	}
 }

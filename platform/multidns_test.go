@@ -153,3 +153,48 @@ func TestResolvedTwoTunnels(t *testing.T) {
 	}
 	wantList(t, "corridor1 down", b.run.take(), []string{"resolvectl revert corridor1", "ip -4 route del 172.16.5.0/24 dev corridor1"})
 }
+
+// When the owner goes, the next Set of a tunnel whose DNS was skipped
+// takes resolv.conf over (journaling the original anew); its routes are
+// left as they are.
+func TestResolvConfTakenOver(t *testing.T) {
+	a, b := twoRouters(t, DNSResolvConf)
+	original := []byte("nameserver 192.0.2.53\n")
+	if err := os.WriteFile(a.resolvConf, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Set(tunA); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(tunB); err != nil {
+		t.Fatal(err)
+	}
+	b.run.take()
+	// Nothing changes while the owner is there.
+	if err := b.Set(tunB); err != nil {
+		t.Fatal(err)
+	}
+	if b.DNSNote() == "" || len(b.run.take()) != 0 {
+		t.Errorf("second Set with the owner there: note %q", b.DNSNote())
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, a.resolvConf, original, 0o644)
+	if err := b.Set(tunB); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.run.take(); len(got) != 0 {
+		t.Errorf("takeover ran commands: %v", got)
+	}
+	if b.DNSNote() != "" {
+		t.Errorf("note after the takeover: %q", b.DNSNote())
+	}
+	assertFile(t, a.resolvConf, resolvConfContent("corridor1", tunB.DNS, tunB.Domains), 0o644)
+	wantList(t, "journal of corridor1", b.journalUndo(t, "corridor1"),
+		[]string{"restore " + a.resolvConf, "ip -4 route del 172.16.5.0/24 dev corridor1"})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, a.resolvConf, original, 0o644)
+}

@@ -183,9 +183,9 @@ func restoreFile(b *fileBackup, log *slog.Logger) error {
 // owner at a time: the first Router (of this process) whose tunnel asks
 // for DNS writes it and alone journals the original; a later tunnel's DNS
 // is not applied while the owner holds the file, which its Router says
-// (DNSNote) and logs. When the owner goes, the original comes back; the
-// later tunnel does not take the file over (its Router would have to
-// journal the original anew: reconnect it to get its DNS). With
+// (DNSNote) and logs. When the owner goes, the original comes back; a
+// later Set of the other tunnel's Router (the helper makes one when a
+// tunnel goes) then takes the file over, journaling the original anew. With
 // systemd-resolved each tunnel's link gets its own servers and domains
 // instead (resolvedItem), and nothing is shared.
 var resolvConfOwners = struct {
@@ -238,7 +238,7 @@ func resolvConfItem(c *NetConfig, env *routerEnv) item {
 				env.dnsNote = fmt.Sprintf("DNS servers %v not set: %s already carries the DNS of the tunnel on %s, "+
 					"and without systemd-resolved one resolv.conf cannot send each tunnel's names to its own servers", dns, path, owner)
 				env.log.Warn("resolv.conf held by another tunnel; this tunnel's DNS is not applied", "path", path, "owner", owner, "interface", iface)
-				return &change{}, nil
+				return &change{skipped: true}, nil
 			}
 			owner, ok := claimResolvConf(path, iface)
 			if !ok {

@@ -223,6 +223,10 @@ type change struct {
 	// noIPv6OK: a do command failing because the kernel has no IPv6
 	// (EAFNOSUPPORT) is skipped: there is no IPv6 to block.
 	noIPv6OK bool
+	// skipped: the item cannot be had now (resolv.conf is another
+	// tunnel's); nothing is done or journaled, and the next Set plans it
+	// again.
+	skipped bool
 }
 
 // applied is an item in force. entry is nil for one that existed before
@@ -230,6 +234,7 @@ type change struct {
 type applied struct {
 	key   string
 	route netip.Prefix
+	retry bool // skipped (change.skipped): planned again by the next Set
 	entry *journalEntry
 }
 
@@ -311,7 +316,7 @@ func (r *router) Set(cfg *NetConfig) error {
 	var removed, added int
 	for i := len(r.applied) - 1; i >= 0; i-- {
 		a := r.applied[i]
-		if want[a.key] && !(newHost && a.route.IsValid() && a.route.Contains(host)) {
+		if want[a.key] && !a.retry && !(newHost && a.route.IsValid() && a.route.Contains(host)) {
 			continue
 		}
 		if err := r.remove(i); err != nil {
@@ -375,6 +380,10 @@ func (r *router) add(it item) error {
 	ch, err := it.plan()
 	if err != nil {
 		return err
+	}
+	if ch.skipped {
+		r.applied = append(r.applied, applied{key: it.key, route: it.route, retry: true})
+		return r.save()
 	}
 	entry := ch.undo
 	entry.Key = it.key
