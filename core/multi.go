@@ -28,7 +28,14 @@ import (
 //     addrCheckFrom between IPCP and the device), with the same words.
 //
 // Proxy-mode sessions set up nothing on the machine and are never in the
-// way.
+// way. A refusal beside another user's session names only its profile and
+// state, as Status does.
+//
+// Not checked: the classful route (ClassfulRoute) of an address not yet
+// assigned, and routes the server pushes (Corridor takes none). DNS with
+// several tunnels: per link with systemd-resolved; with resolv.conf one
+// tunnel at a time owns the file (platform/resolvconf.go), and when it
+// goes the next one takes it over (RealStack.retryDNS).
 
 // claims is what a live session holds of the address space.
 type claims struct {
