@@ -31,8 +31,9 @@ import (
 // way. A refusal beside another user's session names only its profile and
 // state, as Status does.
 //
-// Not checked: the classful route (ClassfulRoute) of an address not yet
-// assigned, and routes the server pushes (Corridor takes none). DNS with
+// A profile with ClassfulRoute claims the classful network of its address
+// once assigned (checked like the address). Routes the server pushes
+// Corridor does not take. DNS with
 // several tunnels: per link with systemd-resolved; with resolv.conf one
 // tunnel at a time owns the file (platform/resolvconf.go), and when it
 // goes the next one takes it over (RealStack.retryDNS).
@@ -60,7 +61,30 @@ func profileRoutes(p profile.Profile) []netip.Prefix {
 func (s *msession) claimsLocked() claims {
 	c := claims{full: s.req.Profile.FullTunnel, routes: profileRoutes(s.req.Profile), server: s.server}
 	c.addrs = append(c.addrs, s.addrs...)
+	if s.req.Profile.ClassfulRoute && len(s.addrs) > 0 {
+		if n, ok := classful(s.addrs[0]); ok {
+			c.routes = append(c.routes, n)
+		}
+	}
 	return c
+}
+
+// classful is the classful network of a (RFC 791: A /8, B /16, C /24),
+// which a profile with ClassfulRoute routes through its tunnel (as
+// platform's NetConfig does).
+func classful(a netip.Addr) (netip.Prefix, bool) {
+	if !a.Is4() {
+		return netip.Prefix{}, false
+	}
+	switch b := a.As4()[0]; {
+	case b < 128:
+		return netip.PrefixFrom(a, 8).Masked(), true
+	case b < 192:
+		return netip.PrefixFrom(a, 16).Masked(), true
+	case b < 224:
+		return netip.PrefixFrom(a, 24).Masked(), true
+	}
+	return netip.Prefix{}, false
 }
 
 // live reports whether s has not ended for good.
@@ -121,10 +145,15 @@ func (m *Manager) conflictLocked(p profile.Profile, c *Caller) *Error {
 	return nil
 }
 
-// addrConflictLocked says why a session of profile name, started by c,
-// that was assigned local and peer cannot keep them (nil: it can); m.mu
-// must be held.
-func (m *Manager) addrConflictLocked(name string, c *Caller, local, peer netip.Addr) *Error {
+// addrConflictLocked says why a session of profile p, started by c, that
+// was assigned local and peer cannot keep them (nil: it can); m.mu must
+// be held.
+func (m *Manager) addrConflictLocked(p profile.Profile, c *Caller, local, peer netip.Addr) *Error {
+	name := p.Name
+	var net netip.Prefix // the classful route the session would add
+	if p.ClassfulRoute {
+		net, _ = classful(local)
+	}
 	for _, other := range m.sortedLocked() {
 		s := m.sessions[other]
 		if other == name || !s.live() || s.req.Profile.IsProxy() {
@@ -152,6 +181,19 @@ func (m *Manager) addrConflictLocked(name string, c *Caller, local, peer netip.A
 			}
 			return conflict(fmt.Sprintf("the server of profile %q assigned the tunnel address %v, %s: "+
 				"two tunnels cannot carry the same addresses, so Corridor set nothing up", name, a, hit), other, theirs)
+		}
+		if !net.IsValid() {
+			continue
+		}
+		hit := slices.ContainsFunc(cl.routes, net.Overlaps) ||
+			slices.ContainsFunc(append(cl.addrs, cl.server), func(a netip.Addr) bool { return a.IsValid() && net.Contains(a) })
+		if hit {
+			what := fmt.Sprintf("the routes or addresses of profile %q", other)
+			if theirs {
+				what += ", another user's session"
+			}
+			return conflict(fmt.Sprintf("profile %q routes the classful network %v of its assigned address %v through its tunnel, which overlaps %s: "+
+				"two tunnels cannot carry the same addresses, so Corridor set nothing up", name, net, local, what), other, theirs)
 		}
 	}
 	return nil
@@ -209,7 +251,7 @@ func (m *Manager) checkAddrs(s *msession) AddrCheck {
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if e := m.addrConflictLocked(s.req.Profile.Name, s.owner, local, peer); e != nil {
+		if e := m.addrConflictLocked(s.req.Profile, s.owner, local, peer); e != nil {
 			return e
 		}
 		// Claimed now, before the device opens: a session connecting

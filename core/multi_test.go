@@ -233,3 +233,32 @@ func TestManagerConflictWithAnotherUsersSession(t *testing.T) {
 	err := h.m.Up(alice, UpRequest{Profile: splitProfile("c", "10.20.0.0/16"), Secrets: secrets})
 	refusal(t, err, "a", "overlaps 10.0.0.0/8")
 }
+
+// A profile with the classful route claims its address's classful
+// network once assigned: another tunnel's routes may not overlap it, in
+// either order.
+func TestManagerClassfulRouteConflict(t *testing.T) {
+	classfulProfile := func(name string) profile.Profile {
+		p := splitProfile(name)
+		p.ClassfulRoute = true
+		return p
+	}
+	h := newHarness(t, connectsAs("192.168.30.10", "192.168.30.1"), connectsAs("10.5.0.10", "10.5.0.1"), connectsAs("172.20.0.10", "172.20.0.1"))
+	if err := h.up(splitProfile("a", "10.1.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProfile("a", StateConnected)
+	if err := h.up(classfulProfile("b")); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitProfile("b", StateFailed)
+	if st.Error == nil || !strings.Contains(st.Error.Msg, `profile "b" routes the classful network 10.0.0.0/8 of its assigned address 10.5.0.10 through its tunnel, which overlaps the routes or addresses of profile "a"`) {
+		t.Errorf("b: %+v", st.Error)
+	}
+	// The other order: c's classful 172.20.0.0/16 is claimed once it is up.
+	if err := h.up(classfulProfile("c")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProfile("c", StateConnected)
+	refusal(t, h.up(splitProfile("d", "172.20.5.0/24")), "c", "overlaps 172.20.0.0/16 of profile \"c\"")
+}
