@@ -142,12 +142,15 @@ const (
 	HintStorePassword   HintKey = "store-password"
 	HintStorePSK        HintKey = "store-psk"
 	HintStoreL2TPSecret HintKey = "store-l2tp-secret"
+	// Another live session is in the way (a full tunnel, or routes that
+	// overlap): disconnect the profile named HintArg first.
+	HintDisconnectFirst HintKey = "disconnect-first"
 )
 
 // HintKeys lists every hint key, for front ends' tests that each has
 // their wording.
 var HintKeys = []HintKey{HintProbe, HintProposals, HintESPProposal, HintAuthMethod, HintAllowAuth, HintTraceAdmin, HintTraceProtocol,
-	HintTracePPP, HintTraceTimeout, HintTraceReport, HintStorePassword, HintStorePSK, HintStoreL2TPSecret}
+	HintTracePPP, HintTraceTimeout, HintTraceReport, HintStorePassword, HintStorePSK, HintStoreL2TPSecret, HintDisconnectFirst}
 
 // StoreHint is the key of the advice to store a missing secret.
 func StoreHint(k profile.SecretKind) HintKey { return HintKey("store-" + string(k)) }

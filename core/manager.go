@@ -119,6 +119,7 @@ type msession struct {
 	kick          chan struct{}
 	netWhy        string
 	unblock       func() error // the kill switch's, while it blocks; run goroutine only
+	addrs         []netip.Addr // the tunnel's addresses while connected (multi.go), guarded by Manager.mu
 }
 
 // NewManager returns a Manager driving stack.
@@ -165,6 +166,9 @@ func (m *Manager) Up(ctx context.Context, req UpRequest) error {
 		default:
 			return fmt.Errorf("%w: %s (%s)", ErrBusy, name, s.status.State.Words())
 		}
+	}
+	if e := m.conflictLocked(req.Profile, callerFrom(ctx)); e != nil {
+		return e
 	}
 	// The session keeps its own copy of the secrets, wiped when it ends.
 	req.Secrets = cloneSecrets(req.Secrets)
@@ -341,7 +345,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		reached := StateResolving
 		actx, acancel := context.WithCancel(ctx)
 		m.beginAttempt(s, acancel)
-		link, err := m.stack.Up(actx, s.req, log, func(stg Stage) {
+		link, err := m.stack.Up(withAddrCheck(actx, m.checkAddrs(s)), s.req, log, func(stg Stage) {
 			if stg.Next != "" {
 				reached = stg.Next
 				m.setState(s, stg.Next, stg.Detail, nil)
@@ -352,6 +356,9 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		restarted := m.endAttempt(s)
 		acancel()
 		if err != nil {
+			m.mu.Lock()
+			s.addrs = nil // claimed by a check before the attempt failed
+			m.mu.Unlock()
 			if ctx.Err() != nil {
 				m.setState(s, StateIdle, "cancelled", nil)
 				return
@@ -383,6 +390,15 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			return
 		}
 		info := link.Info()
+		if e := m.noteAddrs(s, info); e != nil {
+			// A stack that did not run the check before the device
+			// opened: the session cannot stay beside the other.
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			link.Close(cctx)
+			cancel()
+			m.setState(s, StateFailed, e.Msg, func(st *Status) { st.Error = e.Info() })
+			return
+		}
 		now := m.clock.Now()
 		m.liftBlock(s) // the tunnel carries the traffic again
 		m.noteServer(s, info)
@@ -397,7 +413,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		backoff, attempt, lastErr = firstBackoff, 0, nil
 		dropped, why := m.hold(ctx, s, link)
 		m.mu.Lock()
-		s.link = nil
+		s.link, s.addrs = nil, nil
 		m.mu.Unlock()
 		if !dropped {
 			return

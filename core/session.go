@@ -56,6 +56,11 @@ type ConnectConfig struct {
 	// Session.Netstack (corridor connect --proxy). IfName and TUNOptions
 	// are then unused.
 	Userspace bool
+	// CheckAddrs, when set, decides whether the addresses IPCP assigned
+	// may be used beside the other tunnels of this machine (the
+	// Manager's check, multi.go): an error fails the connect before the
+	// device opens.
+	CheckAddrs func(local, peer netip.Addr) error
 }
 
 // IPsecConfig is the IPsec part of a connection.
@@ -187,6 +192,14 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		defer cancel()
 		t.Close(closeCtx)
 		return nil, e
+	}
+	if cfg.CheckAddrs != nil && !cfg.Userspace {
+		if err := cfg.CheckAddrs(info.Local, info.Peer); err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			t.Close(closeCtx)
+			return nil, err
+		}
 	}
 
 	mtu := cfg.MTU

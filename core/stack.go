@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -28,8 +29,9 @@ type RealStack struct {
 	// TUNOptions are passed to platform.OpenTUN.
 	TUNOptions []platform.Option
 
-	mu   sync.Mutex
-	used map[string]bool
+	mu    sync.Mutex
+	used  map[string]bool
+	links map[*realLink]bool // connected, for retryDNS
 }
 
 // ConnectConfigFor turns a profile and its secrets into a ConnectConfig:
@@ -130,11 +132,24 @@ func (r *RealStack) ifname() string {
 	}
 	for i := 0; ; i++ {
 		n := fmt.Sprintf("corridor%d", i)
-		if !r.used[n] {
-			r.used[n] = true
-			return n
+		if r.used[n] {
+			continue
 		}
+		// A device of that name that is not ours (corridor connect in
+		// another process, beside the helper) is left to its owner.
+		if i < 64 && interfaceExists(n) {
+			continue
+		}
+		r.used[n] = true
+		return n
 	}
+}
+
+// interfaceExists reports whether this machine has a network device
+// named name; tests replace it.
+var interfaceExists = func(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }
 
 func (r *RealStack) release(name string) {
@@ -156,6 +171,7 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 	}
 	name := r.ifname()
 	cfg.IfName, cfg.Logger, cfg.OnStage, cfg.TUNOptions = name, log, progress, r.TUNOptions
+	cfg.CheckAddrs = addrCheckFrom(ctx)
 	sess, err := Connect(ctx, cfg)
 	if err != nil {
 		r.release(name)
@@ -167,8 +183,21 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 		rt, err = platform.NewRouter(r.RouterOptions...)
 		if err == nil {
 			if err = rt.Set(nc); err == nil {
-				progress(Stage{Name: "os", Detail: routesWords(nc)})
-				return &realLink{stack: r, sess: sess, router: rt, name: name, profile: req.Profile}, nil
+				words := routesWords(nc)
+				if n, ok := rt.(dnsNoter); ok && n.DNSNote() != "" {
+					// Another tunnel holds resolv.conf (platform/resolvconf.go).
+					log.Warn(n.DNSNote())
+					words = routesWords(&platform.NetConfig{FullTunnel: nc.FullTunnel, Routes: nc.Routes}) + "; " + n.DNSNote()
+				}
+				progress(Stage{Name: "os", Detail: words})
+				l := &realLink{stack: r, sess: sess, router: rt, nc: nc, log: log, name: name, profile: req.Profile}
+				r.mu.Lock()
+				if r.links == nil {
+					r.links = map[*realLink]bool{}
+				}
+				r.links[l] = true
+				r.mu.Unlock()
+				return l, nil
 			}
 			rt.Close()
 		}
@@ -212,14 +241,23 @@ func routesWords(nc *platform.NetConfig) string {
 	return "os: " + strings.Join(parts, ", ")
 }
 
+// dnsNoter is a platform Router that says when the DNS it was asked for
+// is not in force.
+type dnsNoter interface{ DNSNote() string }
+
 type realLink struct {
 	stack   *RealStack
 	sess    *Session
 	router  platform.Router
+	nc      *platform.NetConfig
+	log     *slog.Logger
 	name    string
 	profile profile.Profile
 	once    sync.Once
 	err     error
+
+	mu     sync.Mutex // orders retryDNS against Close
+	closed bool
 }
 
 func (l *realLink) Info() LinkInfo { return sessionInfo(l.sess) }
@@ -246,7 +284,10 @@ func (l *realLink) Err() error            { return l.sess.Err() }
 // disconnects.
 func (l *realLink) Close(ctx context.Context) error {
 	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
 		rerr := l.router.Close()
+		l.mu.Unlock()
 		serr := l.sess.Close(ctx)
 		l.stack.release(l.name)
 		if rerr != nil {
@@ -254,6 +295,44 @@ func (l *realLink) Close(ctx context.Context) error {
 		} else {
 			l.err = serr
 		}
+		l.stack.retryDNS(l)
 	})
 	return l.err
+}
+
+// retryDNS gives the other connected tunnels whose DNS was not applied
+// (another tunnel held resolv.conf, platform/resolvconf.go) another try,
+// now that gone has gone.
+func (r *RealStack) retryDNS(gone *realLink) {
+	r.mu.Lock()
+	delete(r.links, gone)
+	var others []*realLink
+	for l := range r.links {
+		others = append(others, l)
+	}
+	r.mu.Unlock()
+	for _, l := range others {
+		l.retryDNS()
+	}
+}
+
+// retryDNS sets the link's configuration again when its DNS is not in
+// force; only what was skipped is planned again.
+func (l *realLink) retryDNS() {
+	n, ok := l.router.(dnsNoter)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || n.DNSNote() == "" {
+		return
+	}
+	if err := l.router.Set(l.nc); err != nil {
+		l.log.Warn("could not apply this tunnel's DNS after another tunnel went: " + err.Error())
+		return
+	}
+	if n.DNSNote() == "" {
+		l.log.Info(fmt.Sprintf("DNS %v now set: the tunnel that held resolv.conf has gone", l.nc.DNS))
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -174,20 +175,92 @@ func restoreFile(b *fileBackup, log *slog.Logger) error {
 	return nil
 }
 
-// resolvConfItem replaces the resolv.conf file at path.
+// One resolv.conf, several tunnels. A resolv.conf cannot send each domain
+// to its own tunnel's servers (the resolver asks its nameservers in order
+// and takes the first answer, "no such name" included), and two Routers
+// each replacing the file and restoring their own backup, in whatever
+// order they go, would leave one tunnel's file behind. So the file has one
+// owner at a time: the first Router (of this process) whose tunnel asks
+// for DNS writes it and alone journals the original; a later tunnel's DNS
+// is not applied while the owner holds the file, which its Router says
+// (DNSNote) and logs. When the owner goes, the original comes back; a
+// later Set of the other tunnel's Router (the helper makes one when a
+// tunnel goes) then takes the file over, journaling the original anew. With
+// systemd-resolved each tunnel's link gets its own servers and domains
+// instead (resolvedItem), and nothing is shared.
+var resolvConfOwners = struct {
+	sync.Mutex
+	m map[string]string // path -> interface
+}{m: map[string]string{}}
+
+// claimResolvConf makes iface the owner of path, unless another interface
+// owns it (returned).
+func claimResolvConf(path, iface string) (owner string, ok bool) {
+	resolvConfOwners.Lock()
+	defer resolvConfOwners.Unlock()
+	if o, held := resolvConfOwners.m[path]; held && o != iface {
+		return o, false
+	}
+	resolvConfOwners.m[path] = iface
+	return iface, true
+}
+
+// releaseResolvConf ends iface's ownership of path.
+func releaseResolvConf(path, iface string) {
+	resolvConfOwners.Lock()
+	defer resolvConfOwners.Unlock()
+	if resolvConfOwners.m[path] == iface {
+		delete(resolvConfOwners.m, path)
+	}
+}
+
+// writtenFor returns the interface a resolv.conf written by Corridor names
+// in its first line ("" when data is not such a file).
+func writtenFor(data []byte) string {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	rest, ok := bytes.CutPrefix(line, []byte("# written by Corridor for "))
+	if !ok {
+		return ""
+	}
+	iface, _, _ := bytes.Cut(rest, []byte(";"))
+	return string(iface)
+}
+
+// resolvConfItem replaces the resolv.conf file at path, when no other
+// tunnel holds it.
 func resolvConfItem(c *NetConfig, env *routerEnv) item {
 	path := env.resolvConf
 	iface, dns, domains := c.Interface, c.DNS, c.Domains
 	return item{
 		key: dnsKey("resolv.conf "+path, c),
 		plan: func() (*change, error) {
+			skip := func(owner string) (*change, error) {
+				env.dnsNote = fmt.Sprintf("DNS servers %v not set: %s already carries the DNS of the tunnel on %s, "+
+					"and without systemd-resolved one resolv.conf cannot send each tunnel's names to its own servers", dns, path, owner)
+				env.log.Warn("resolv.conf held by another tunnel; this tunnel's DNS is not applied", "path", path, "owner", owner, "interface", iface)
+				return &change{skipped: true}, nil
+			}
+			owner, ok := claimResolvConf(path, iface)
+			if !ok {
+				return skip(owner)
+			}
 			b, err := captureFile(path)
 			if err != nil {
+				releaseResolvConf(path, iface)
 				return nil, err
+			}
+			if other := writtenFor(b.Data); other != "" && other != iface {
+				// Another process's Router (corridor connect beside the
+				// helper) holds it: its journal has the original.
+				if _, err := os.Lstat(journalPath(env.journalDir, other)); err == nil {
+					releaseResolvConf(path, iface)
+					return skip(other)
+				}
 			}
 			if bytes.HasPrefix(b.Data, []byte("# written by Corridor")) {
 				env.log.Warn("resolv.conf was written by an earlier Corridor whose journal is lost; keeping it as the original", "path", path)
 			}
+			env.dnsNote = ""
 			data := resolvConfContent(iface, dns, domains)
 			b.Written = sha256Hex(data)
 			w := &fileWrite{path: path, data: data, mode: 0o644, uid: -1, gid: -1}

@@ -195,6 +195,9 @@ const legacyJournalDir = "/run/corridor/journal"
 type routerEnv struct {
 	routerOptions
 	detected DNSBackend // cached result of DNSAuto detection
+	// dnsNote says why the DNS asked for is not applied ("" when it is,
+	// or none was asked for): resolv.conf is held by another tunnel.
+	dnsNote string
 }
 
 // item is one thing the OS should have, named by a key that identifies it
@@ -222,6 +225,10 @@ type change struct {
 	// noIPv6OK: a do command failing because the kernel has no IPv6
 	// (EAFNOSUPPORT) is skipped: there is no IPv6 to block.
 	noIPv6OK bool
+	// skipped: the item cannot be had now (resolv.conf is another
+	// tunnel's); nothing is done or journaled, and the next Set plans it
+	// again.
+	skipped bool
 }
 
 // applied is an item in force. entry is nil for one that existed before
@@ -229,6 +236,7 @@ type change struct {
 type applied struct {
 	key   string
 	route netip.Prefix
+	retry bool // skipped (change.skipped): planned again by the next Set
 	entry *journalEntry
 }
 
@@ -247,6 +255,22 @@ func newRouter(build func(*NetConfig, *routerEnv) ([]item, error), opts ...Route
 }
 
 func (r *router) Close() error { return r.Set(nil) }
+
+// DNSNote says why the DNS of the last Set is not in force, or "" (see
+// resolvConfItem).
+func (r *router) DNSNote() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.env.dnsNote
+}
+
+// releaseIfOwner ends this Router's hold on resolv.conf when en restored
+// it.
+func (r *router) releaseIfOwner(en *journalEntry, iface string) {
+	if en != nil && en.Restore != nil && en.Restore.Path == r.env.resolvConf {
+		releaseResolvConf(en.Restore.Path, iface)
+	}
+}
 
 func (r *router) Set(cfg *NetConfig) error {
 	r.mu.Lock()
@@ -294,7 +318,7 @@ func (r *router) Set(cfg *NetConfig) error {
 	var removed, added int
 	for i := len(r.applied) - 1; i >= 0; i-- {
 		a := r.applied[i]
-		if want[a.key] && !(newHost && a.route.IsValid() && a.route.Contains(host)) {
+		if want[a.key] && !a.retry && !(newHost && a.route.IsValid() && a.route.Contains(host)) {
 			continue
 		}
 		if err := r.remove(i); err != nil {
@@ -335,7 +359,7 @@ func (r *router) clear() error {
 	if r.iface != "" {
 		r.env.log.Info("router cleared", "interface", r.iface)
 	}
-	r.iface = ""
+	r.iface, r.env.dnsNote = "", ""
 	return nil
 }
 
@@ -347,6 +371,7 @@ func (r *router) remove(i int) error {
 		if err := r.env.undo(a.entry); err != nil {
 			return fmt.Errorf("platform: undoing %s on %s: %w", a.key, r.iface, err)
 		}
+		r.releaseIfOwner(a.entry, r.iface)
 	}
 	r.applied = append(r.applied[:i:i], r.applied[i+1:]...)
 	return r.save()
@@ -358,12 +383,17 @@ func (r *router) add(it item) error {
 	if err != nil {
 		return err
 	}
+	if ch.skipped {
+		r.applied = append(r.applied, applied{key: it.key, route: it.route, retry: true})
+		return r.save()
+	}
 	entry := ch.undo
 	entry.Key = it.key
 	r.applied = append(r.applied, applied{key: it.key, route: it.route, entry: &entry})
 	last := len(r.applied) - 1
 	if err := r.save(); err != nil {
 		r.applied = r.applied[:last]
+		r.releaseIfOwner(&entry, r.iface)
 		return err
 	}
 	err = r.env.do(ch)
@@ -385,6 +415,7 @@ func (r *router) add(it item) error {
 		return errors.Join(err, fmt.Errorf("platform: undoing failed %s: %w", it.key, uerr))
 	}
 	r.applied = r.applied[:last]
+	r.releaseIfOwner(&entry, r.iface)
 	return errors.Join(err, r.save())
 }
 

@@ -39,6 +39,8 @@ func hint(key core.HintKey, arg, coreHint string) string {
 		return "store it with: corridor profile edit " + quoteName(arg) + " --psk-file FILE"
 	case core.HintStoreL2TPSecret:
 		return "store it with: corridor profile edit " + quoteName(arg) + " --l2tp-secret-file FILE"
+	case core.HintDisconnectFirst:
+		return "disconnect it first with: corridor down " + quoteName(arg) + " (or give the profiles routes that do not overlap)"
 	}
 	return coreHint
 }

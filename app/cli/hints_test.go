@@ -36,6 +36,8 @@ func TestFailWordsHints(t *testing.T) {
 			"hint: if you trust this server, allow it with --auth mschapv2,pap (or auth = [\"mschapv2\", \"pap\"] in the profile)\n"},
 		{&core.Error{Class: core.ClassAuth, Msg: "the server asked for no authentication at all", HintKey: core.HintAllowAuth, HintArg: "none"},
 			"hint: if you trust this server, allow it with --auth none (or auth = [\"none\"] in the profile)\n"},
+		{&core.Error{Class: core.ClassUsage, Msg: "m", HintKey: core.HintDisconnectFirst, HintArg: "home office"},
+			"hint: disconnect it first with: corridor down \"home office\" (or give the profiles routes that do not overlap)\n"},
 		{&core.Error{Class: core.ClassLocal, Msg: "m", Hint: "start it: sudo systemctl start corridor"},
 			"hint: start it: sudo systemctl start corridor\n"},
 	}

@@ -42,6 +42,8 @@ func hintFor(info *core.ErrorInfo) string {
 		return "save the diagnostics (Log tab) and report them"
 	case core.HintStorePassword, core.HintStorePSK, core.HintStoreL2TPSecret:
 		return storeHint
+	case core.HintDisconnectFirst:
+		return "disconnect " + info.HintArg + " first, or give the profiles routes in Edit that do not overlap"
 	}
 	return info.Hint
 }

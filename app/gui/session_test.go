@@ -235,6 +235,25 @@ func TestConnectErrorShowsPlainWords(t *testing.T) {
 	}
 }
 
+// A full tunnel refused beside another session: the window shows the
+// helper's plain words and its own wording of the hint (several tunnels at
+// once, core/multi.go).
+func TestConnectRefusedBesideAnotherTunnel(t *testing.T) {
+	b := newBackendWith("office")
+	b.SetConnectError(&core.Error{Class: core.ClassUsage, HintKey: core.HintDisconnectFirst, HintArg: "lab",
+		Msg:  `profile "office" sends all traffic through its tunnel, and profile "lab" is connected: a tunnel for all traffic cannot share the machine with another tunnel`,
+		Hint: `disconnect profile "lab" first, or give the profiles routes that do not overlap (split tunnels)`})
+	h := newHarness(t, b)
+	h.start()
+	test.Tap(h.u.detail.action)
+	h.settle()
+	p := h.u.detail.prob
+	if !p.content.Visible() || !strings.Contains(p.msg.Text, "cannot share the machine with another tunnel") ||
+		!strings.Contains(p.hint.Text, "Disconnect lab first") || strings.Contains(p.hint.Text, "corridor ") {
+		t.Errorf("problem view: visible %v msg %q hint %q", p.content.Visible(), p.msg.Text, p.hint.Text)
+	}
+}
+
 func TestNotificationsOnDropAndReconnect(t *testing.T) {
 	h := newHarness(t, newBackendWith("office"))
 	h.start()

@@ -4,13 +4,19 @@
 # client network namespace.
 #
 #   server.sh start NAME   start and configure; prints STATE=, PID=, SERVER=,
-#                          CLIENT_NS=, SERVER_NS= on stdout (nothing else)
+#                          CLIENT_NS=, SERVER_NS=, VPN_HOST= on stdout (nothing else)
 #   server.sh stop NAME    stop it and delete everything (idempotent, exit 0)
 #   server.sh log NAME     print the server's log
 #
 # NAME: 1-6 characters [a-z0-9]. Namespaces: ${NAME}s (server), ${NAME}c (client).
 # Environment:
 #   CORRIDOR_NET=10.99.0        first three octets of the veth /24 (server .1, client .2)
+#   CORRIDOR_CLIENT_NS=NS       put the client end of the veth into the existing
+#                               namespace NS (e.g. another server's client namespace,
+#                               for one client with several servers) instead of
+#                               creating ${NAME}c; stop leaves NS alone
+#   CORRIDOR_VPN_NET=192.168.30 first three octets of SecureNAT's /24 (virtual host .1,
+#                               DHCP .10-.200); give each server of one client its own
 #   CORRIDOR_TEST_USER=alice    VPN user created on hub DEFAULT
 #   CORRIDOR_TEST_PASSWORD=test-pass-1
 #   CORRIDOR_TEST_PSK=test-psk-1
@@ -120,7 +126,13 @@ do_start() {
 	local user=${CORRIDOR_TEST_USER:-alice}
 	local password=${CORRIDOR_TEST_PASSWORD:-test-pass-1}
 	local psk=${CORRIDOR_TEST_PSK:-test-psk-1}
-	local sns=${name}s cns=${name}c
+	local vnet=${CORRIDOR_VPN_NET:-192.168.30}
+	[[ $vnet =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "CORRIDOR_VPN_NET must look like 192.168.30, got '$vnet'"
+	local sns=${name}s cns=${name}c shared=0
+	if [[ -n ${CORRIDOR_CLIENT_NS:-} ]]; then
+		cns=$CORRIDOR_CLIENT_NS shared=1
+		[[ $cns =~ ^[A-Za-z0-9_.-]{1,64}$ && -e /run/netns/$cns ]] || die "CORRIDOR_CLIENT_NS: no network namespace '$cns'"
+	fi
 	local sif=${name}v0 cif=${name}v1
 	local sip=$net.1 cip=$net.2
 	# Fixed MACs so the neighbour entries can be permanent.
@@ -128,7 +140,7 @@ do_start() {
 	smac=$(printf '02:c0:%02x:00:00:01' "$o3")
 	cmac=$(printf '02:c0:%02x:00:00:02' "$o3")
 
-	if [[ -e $REGISTRY/$name || -e /run/netns/$sns || -e /run/netns/$cns ]]; then
+	if [[ -e $REGISTRY/$name || -e /run/netns/$sns || ($shared == 0 && -e /run/netns/$cns) ]]; then
 		die "'$name' already exists (namespaces or $REGISTRY/$name); run: $0 stop $name"
 	fi
 	mkdir -p "$REGISTRY"
@@ -140,9 +152,14 @@ do_start() {
 	# shellcheck disable=SC2064 # name is [a-z0-9]{1,6}, expanded now on purpose
 	trap "start_failed $name" EXIT
 
-	log "creating namespaces $sns, $cns and veth $sif <-> $cif ($sip <-> $cip)"
+	log "creating namespaces $sns, $cns$( ((shared)) && echo ' (shared, exists)') and veth $sif <-> $cif ($sip <-> $cip)"
 	ip netns add "$sns"
-	ip netns add "$cns"
+	if ((shared)); then
+		# Before anything can fail: stop must know not to delete it.
+		echo "$cns" >"$STATE/shared_client_ns"
+	else
+		ip netns add "$cns"
+	fi
 	ip link add "$sif" address "$smac" netns "$sns" type veth peer name "$cif" address "$cmac" netns "$cns"
 	local ns ifc addr peer pmac
 	for ns in "$sns" "$cns"; do
@@ -199,8 +216,8 @@ do_start() {
 			UserCreate $user /GROUP:none /REALNAME:none /NOTE:none
 			UserPasswordSet $user /PASSWORD:$password
 			SecureNatEnable
-			SecureNatHostSet /MAC:none /IP:192.168.30.1 /MASK:255.255.255.0
-			DhcpSet /START:192.168.30.10 /END:192.168.30.200 /MASK:255.255.255.0 /EXPIRE:7200 /GW:192.168.30.1 /DNS:192.168.30.1 /DNS2:none /DOMAIN:none /LOG:yes /PUSHROUTE:none
+			SecureNatHostSet /MAC:none /IP:$vnet.1 /MASK:255.255.255.0
+			DhcpSet /START:$vnet.10 /END:$vnet.200 /MASK:255.255.255.0 /EXPIRE:7200 /GW:$vnet.1 /DNS:$vnet.1 /DNS2:none /DOMAIN:none /LOG:yes /PUSHROUTE:none
 			ExtOptionSet DisableKernelModeSecureNAT /VALUE:1
 			ExtOptionSet DisableIpRawModeSecureNAT /VALUE:1
 		EOF
@@ -228,7 +245,7 @@ do_start() {
 	done
 	trap - EXIT
 	log "ready after $(elapsed "$t0") s (PID $PID, RSS $(awk '/^VmRSS/ { print $2 " " $3 }' "/proc/$PID/status"))"
-	printf 'STATE=%s\nPID=%s\nSERVER=%s\nCLIENT_NS=%s\nSERVER_NS=%s\n' "$STATE" "$PID" "$sip" "$cns" "$sns"
+	printf 'STATE=%s\nPID=%s\nSERVER=%s\nCLIENT_NS=%s\nSERVER_NS=%s\nVPN_HOST=%s\n' "$STATE" "$PID" "$sip" "$cns" "$sns" "$vnet.1"
 }
 
 do_stop() {
@@ -240,6 +257,15 @@ do_stop() {
 	fi
 	if [[ -n $state && -r $state/pid ]]; then
 		pid=$(cat "$state/pid" 2>/dev/null || true)
+	fi
+	local shared_cns=""
+	if [[ -n $state && -r $state/shared_client_ns ]]; then
+		# Not ours: only our end of the veth goes (with the server's namespace).
+		shared_cns=$(cat "$state/shared_client_ns" 2>/dev/null || true)
+		cns=""
+		if [[ -n $shared_cns && -e /run/netns/$shared_cns ]]; then
+			ip -n "$shared_cns" link del "${name}v1" 2>/dev/null || true
+		fi
 	fi
 	if [[ $pid =~ ^[0-9]+$ ]] && is_our_server "$pid" "$sns"; then
 		kill -TERM "$pid" 2>/dev/null || true
@@ -257,7 +283,7 @@ do_stop() {
 	# whose state dir is gone) was started by us: end it before deleting them.
 	local ns pids
 	for ns in "$sns" "$cns"; do
-		[[ -e /run/netns/$ns ]] || continue
+		[[ -n $ns && -e /run/netns/$ns ]] || continue
 		pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)
 		if [[ -n ${pids// /} ]]; then
 			# shellcheck disable=SC2086

@@ -35,18 +35,23 @@ const (
 
 // Server is a running SoftEther VPN Server configured for L2TP/IPsec and raw
 // L2TP (UDP 500, 4500, 1701) with hub DEFAULT, one user, and SecureNAT
-// (virtual host 192.168.30.1, DHCP 192.168.30.10-200).
+// (virtual host 192.168.30.1, DHCP 192.168.30.10-200; Options.VPNNet moves
+// it).
 type Server struct {
 	Name     string
 	Addr     string // "10.99.0.1"
 	ClientNS string // network namespace where the client must run
 	ServerNS string
+	// VPNHost is SecureNAT's virtual host inside the VPN ("192.168.30.1"):
+	// it answers ping, DHCP and DNS.
+	VPNHost string
 
 	User, Password, PSK string
 
 	StateDir string
 	PID      int
 
+	joined   bool // started with Options.Join: serverMu is the first server's
 	stopOnce sync.Once
 	stopErr  error
 	finalLog string // the log as it was when Stop removed the state directory
@@ -89,17 +94,55 @@ func randomName() string {
 	}
 }
 
+// Options change how StartWith sets a server up; the zero value is Start's.
+type Options struct {
+	// Net is the first three octets of the veth /24 between the server
+	// (.1) and the client (.2); "" is server.sh's default, 10.99.0.
+	Net string
+	// VPNNet is the first three octets of SecureNAT's /24 inside the VPN
+	// (virtual host .1, DHCP .10-.200); "" is 192.168.30.
+	VPNNet string
+	// Join, when set, is a running server whose client namespace this one
+	// shares: one client with two servers. Its veth and VPN nets must
+	// differ from Join's. Stopping this server leaves the namespace to
+	// Join; Stop it before Join (tb.Cleanup does, last in first out).
+	Join *Server
+}
+
 // Start starts a fresh server with a random name and registers its Stop with
 // tb.Cleanup. It skips the test when not root and fails it when the server
 // does not come up. When the test has failed, the cleanup logs the server's
 // log before stopping it.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return StartWith(tb, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(tb testing.TB, o Options) *Server {
+	tb.Helper()
 	if os.Geteuid() != 0 {
 		tb.Skip("needs root: creates network namespaces and runs SoftEther VPN Server")
 	}
-	serverMu.Lock()
-	s := &Server{
+	env := os.Environ()
+	if o.Net != "" {
+		env = append(env, "CORRIDOR_NET="+o.Net)
+	}
+	if o.VPNNet != "" {
+		env = append(env, "CORRIDOR_VPN_NET="+o.VPNNet)
+	}
+	if o.Join != nil {
+		// The first server holds serverMu until it stops, after this one.
+		env = append(env, "CORRIDOR_CLIENT_NS="+o.Join.ClientNS)
+	} else {
+		serverMu.Lock()
+	}
+	unlock := func() {
+		if o.Join == nil {
+			serverMu.Unlock()
+		}
+	}
+	s := &Server{joined: o.Join != nil,
 		Name:     randomName(),
 		User:     getenv("CORRIDOR_TEST_USER", DefaultUser),
 		Password: getenv("CORRIDOR_TEST_PASSWORD", DefaultPassword),
@@ -118,7 +161,7 @@ func Start(tb testing.TB) *Server {
 		stdout.Reset()
 		stderr.Reset()
 		cmd := exec.CommandContext(ctx, "bash", Script(), "start", s.Name)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Stdout, cmd.Stderr, cmd.Env = &stdout, &stderr, env
 		err := cmd.Run()
 		if err == nil {
 			break
@@ -130,7 +173,7 @@ func Start(tb testing.TB) *Server {
 			s.Name = randomName()
 			continue
 		}
-		serverMu.Unlock()
+		unlock()
 		tb.Fatalf("softether: server.sh start %s: %v\n%s", s.Name, err, stderr.String())
 	}
 	tb.Cleanup(func() {
@@ -174,9 +217,11 @@ func (s *Server) parse(out string) error {
 			s.ClientNS = v
 		case "SERVER_NS":
 			s.ServerNS = v
+		case "VPN_HOST":
+			s.VPNHost = v
 		}
 	}
-	if s.StateDir == "" || s.PID == 0 || s.Addr == "" || s.ClientNS == "" || s.ServerNS == "" {
+	if s.StateDir == "" || s.PID == 0 || s.Addr == "" || s.ClientNS == "" || s.ServerNS == "" || s.VPNHost == "" {
 		return errors.New("incomplete output")
 	}
 	return nil
@@ -187,7 +232,9 @@ func (s *Server) parse(out string) error {
 // after it, Log returns the whole log, shutdown messages included.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		defer serverMu.Unlock()
+		if !s.joined {
+			defer serverMu.Unlock()
+		}
 		s.finalLog, _ = s.readLog()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

@@ -168,3 +168,41 @@ func TestBadName(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoServersOneClient: a second server joins the first one's client
+// namespace with its own veth and VPN nets; stopping it leaves the
+// namespace, the first server and its link in place.
+func TestTwoServersOneClient(t *testing.T) {
+	a := Start(t)
+	b := StartWith(t, Options{Net: "10.99.1", VPNNet: "192.168.31", Join: a})
+	if b.ClientNS != a.ClientNS || b.Addr != "10.99.1.1" || b.VPNHost != "192.168.31.1" || a.VPNHost != "192.168.30.1" {
+		t.Fatalf("a %+v\nb %+v", a, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range []*Server{a, b} {
+		if out, err := s.Command(ctx, "ping", "-c", "1", "-W", "2", s.Addr).CombinedOutput(); err != nil {
+			t.Errorf("ping %s from %s: %v\n%s", s.Addr, s.ClientNS, err, out)
+		}
+	}
+	if l, _ := b.Log(); !strings.Contains(l, "SecureNAT has started.") {
+		t.Errorf("b's log lacks SecureNAT")
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var haveClient, haveB bool
+	for _, ns := range netnsList(t) {
+		haveClient = haveClient || ns == a.ClientNS
+		haveB = haveB || ns == b.ServerNS
+	}
+	if !haveClient || haveB {
+		t.Fatalf("after b's stop: client namespace kept %v, b's server namespace kept %v", haveClient, haveB)
+	}
+	if out, _ := exec.Command("ip", "-n", a.ClientNS, "-br", "link").Output(); strings.Contains(string(out), b.Name+"v1") {
+		t.Errorf("b's veth end still in the client namespace:\n%s", out)
+	}
+	if out, err := a.Command(ctx, "ping", "-c", "1", "-W", "2", a.Addr).CombinedOutput(); err != nil {
+		t.Errorf("ping %s after b's stop: %v\n%s", a.Addr, err, out)
+	}
+}
