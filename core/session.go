@@ -42,6 +42,9 @@ type ConnectConfig struct {
 	// EchoInterval / EchoFailures tune the LCP keepalive (0: defaults).
 	EchoInterval time.Duration
 	EchoFailures int
+	// IPv6 negotiates IPV6CP next to IPCP (ppp.Config.IPv6, experimental):
+	// IPv6 packets then pass between the device and the tunnel.
+	IPv6 bool
 
 	// IPsec, when set, runs L2TP inside ESP (L2TP/IPsec); nil: raw L2TP.
 	IPsec *IPsecConfig
@@ -157,7 +160,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	tcfg := tunnel.Config{
 		L2TP: l2tp.Config{Secret: cfg.TunnelSecret, Logger: cfg.Logger},
 		PPP: ppp.Config{User: cfg.User, Password: cfg.Password, Auth: cfg.Auth,
-			EchoInterval: cfg.EchoInterval, EchoFailures: cfg.EchoFailures, Logger: cfg.Logger},
+			EchoInterval: cfg.EchoInterval, EchoFailures: cfg.EchoFailures, IPv6: cfg.IPv6, Logger: cfg.Logger},
 		Logger: cfg.Logger,
 		OnStage: func(s tunnel.Stage) {
 			name := "l2tp"

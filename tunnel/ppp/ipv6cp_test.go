@@ -185,6 +185,17 @@ func TestLinkIPv6CP(t *testing.T) {
 	if !r.l.IPv6Open() || !r.l.IPv4Open() {
 		t.Errorf("IPv6Open %v IPv4Open %v, want both", r.l.IPv6Open(), r.l.IPv4Open())
 	}
+	// IPV6CP starts only once IPCP is open (startIPv6CP: SoftEther).
+	evs, at := r.ev.get()
+	for i, e := range evs {
+		if e.Kind == EventIPCPUp {
+			for _, p := range srv.received() {
+				if p.proto == ProtoIPv6CP && p.at.Before(at[i]) {
+					t.Errorf("IPV6CP %v sent at %v, before IPCP opened at %v", p.code, p.at, at[i])
+				}
+			}
+		}
+	}
 	if r.l.IPv6Info() != info {
 		t.Errorf("IPv6Info() = %+v, want %+v", r.l.IPv6Info(), info)
 	}
@@ -447,4 +458,19 @@ func TestLinkIPv6CPMaxFailure(t *testing.T) {
 		t.Error("IPv4 down")
 	}
 	r.closeAndWait()
+}
+
+// A peer that starts IPV6CP before our IPCP has opened gets its answer at
+// once: the link starts IPV6CP then rather than after IPCP.
+func TestLinkIPv6CPPeerFirst(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.ipcpSilent = true // IPCP never opens
+	srv.v6 = &v6Server{iid: srvIID}
+	r := startLink(t, testConfig6(), srv)
+	r.waitEvent(EventAuthOK)
+	srv.locked(func() { srv.sendIPv6CPReq() })
+	ev := r.waitEvent(EventIPv6CPUp)
+	if ev.IPv6.PeerIID != srvIID || r.l.IPv4Open() {
+		t.Errorf("IPv6CPUp %+v, IPv4Open %v", ev.IPv6, r.l.IPv4Open())
+	}
 }
