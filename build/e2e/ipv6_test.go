@@ -12,8 +12,11 @@ import (
 // come up at the usual time, IPV6CP opens about 4 s later (SoftEther
 // answers our first IPV6CP request only after its router solicitation
 // wait, and Naks our random identifier with one of its own, which we
-// take), and IPv4 passes again once it has. SecureNAT sends no router
-// advertisement, so no global IPv6 address follows.
+// take), and IPv4 passes again once it has. The device then carries
+// that link-local address only, and the kernel solicits routers from it
+// through the tunnel; SecureNAT sends no router advertisement, so no
+// global IPv6 address follows, and nothing answers a ping of the
+// server's link-local address.
 func TestIPv6SoftEther(t *testing.T) {
 	s := server(t)
 	c := startClient(t, s, s.Password, "--ipv6", "-v")
@@ -32,6 +35,41 @@ func TestIPv6SoftEther(t *testing.T) {
 	if got := ping(t, s, 3); got != 3 {
 		t.Errorf("IPv4 ping through the tunnel after IPV6CP: %d of 3 replies", got)
 	}
+	// The negotiated link-local address is on the device, and no other:
+	// the kernel made none of its own (addrgenmode none).
+	local := regexp.MustCompile(`^ipv6cp: (\S+) peer (\S+)$`).FindStringSubmatch(v6line)
+	deadline = time.Now().Add(5 * time.Second)
+	var addrs []byte
+	for time.Now().Before(deadline) {
+		addrs, _ = s.Command(t.Context(), "ip", "-6", "addr", "show", "dev", "ctest0").CombinedOutput()
+		if strings.Contains(string(addrs), local[1]+"/64") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(string(addrs), local[1]+"/64") {
+		t.Errorf("device lacks %s/64:\n%s", local[1], addrs)
+	}
+	if n := strings.Count(string(addrs), "inet6 "); n != 1 {
+		t.Errorf("device has %d IPv6 addresses, want only %s:\n%s", n, local[1], addrs)
+	}
+	t.Logf("ip -6 addr show dev ctest0:\n%s", addrs)
+	// What IPv6 comes back through the tunnel: router advertisements
+	// (none from SecureNAT), answers to pings of the server's link-local
+	// address and of all routers.
+	capture := s.Command(t.Context(), "timeout", "6", "tcpdump", "-l", "-n", "-i", "ctest0", "ip6")
+	var capOut strings.Builder
+	capture.Stdout, capture.Stderr = &capOut, &capOut
+	if err := capture.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	for _, dst := range []string{local[2] + "%ctest0", "ff02::2%ctest0"} {
+		out, _ := s.Command(t.Context(), "ping", "-6", "-c", "2", "-i", "0.5", "-W", "1", dst).CombinedOutput()
+		t.Logf("ping -6 %s:\n%s", dst, out)
+	}
+	capture.Wait()
+	t.Logf("tcpdump -i ctest0 ip6:\n%s", capOut.String())
 	if code := c.terminate(); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
