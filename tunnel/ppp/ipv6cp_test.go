@@ -3,6 +3,7 @@ package ppp
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -472,5 +473,35 @@ func TestLinkIPv6CPPeerFirst(t *testing.T) {
 	ev := r.waitEvent(EventIPv6CPUp)
 	if ev.IPv6.PeerIID != srvIID || r.l.IPv4Open() {
 		t.Errorf("IPv6CPUp %+v, IPv4Open %v", ev.IPv6, r.l.IPv4Open())
+	}
+}
+
+// LCP going down takes IPV6CP with it (RFC 1661 3.4: the NCPs are brought
+// down with the link), without an IPV6CP Terminate of its own.
+func TestLinkIPv6CPDownWithLCP(t *testing.T) {
+	srv := newFakeServer(t)
+	srv.v6 = &v6Server{iid: srvIID}
+	r := startLink(t, testConfig6(), srv)
+	r.waitEvent(EventIPv6CPUp)
+	srv.out(ProtoLCP, AppendCP(nil, CodeTermReq, 0x55, []byte("admin reset")))
+	var te *TerminatedError
+	if err := r.wait(); !errors.As(err, &te) {
+		t.Fatalf("Run = %v, want *TerminatedError", err)
+	}
+	if r.l.IPv6Open() || r.l.IPv4Open() {
+		t.Errorf("IPv6Open %v IPv4Open %v after LCP went down", r.l.IPv6Open(), r.l.IPv4Open())
+	}
+	if n := count(srv.received(), ProtoIPv6CP, CodeTermReq); n != 0 {
+		t.Errorf("%d IPV6CP Terminate-Requests, want none", n)
+	}
+}
+
+func TestDescribeIPv6CPOptions(t *testing.T) {
+	opts := append(iidOpt(srvIID), AppendOption(nil, ipv6cpOptCompression, []byte{0x00, 0x4f})...)
+	if got, want := describeOptions(ProtoIPv6CP, opts), "IID=021122fffe334455 opt2=004f"; got != want {
+		t.Errorf("describeOptions = %q, want %q", got, want)
+	}
+	if got, want := (IPv6Info{LocalIID: 1, Local: LinkLocal(1), PeerIID: 2, Peer: LinkLocal(2)}).String(), "fe80::1 peer fe80::2"; got != want {
+		t.Errorf("IPv6Info.String() = %q, want %q", got, want)
 	}
 }
