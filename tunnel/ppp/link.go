@@ -32,11 +32,11 @@ type Config struct {
 	NoMagic bool
 	// NoDNS stops us from asking for DNS servers (RFC 1877).
 	NoDNS bool
-	// IPv6 negotiates IPV6CP (RFC 5072) once IPCP has opened (or when the
-	// peer starts it; see startIPv6CP). Off, the link answers IPV6CP with Protocol-Reject and
-	// sends no IPV6CP, as it always has. IPV6CP failing (the server
-	// rejecting it, not answering, Protocol-Reject) ends IPV6CP only:
-	// IPv4 goes on.
+	// IPv6 negotiates IPV6CP (RFC 5072) once IPCP has opened, or when the
+	// peer starts it (see startIPv6CP). Off, the link answers IPV6CP with
+	// Protocol-Reject and sends no IPV6CP, as it always has. IPV6CP
+	// failing (the server rejecting it, not answering, Protocol-Reject)
+	// ends IPV6CP only: IPv4 goes on.
 	IPv6 bool
 
 	// RestartInterval is the first restart timer period; each further
@@ -694,11 +694,11 @@ func (l *Link) authDone(m AuthMethod) {
 // when the peer starts it. Not together with IPCP: SoftEther (5.01.9674)
 // stops answering for about 4 s when our first IPV6CP request arrives
 // (the length of its router solicitation wait, 2 tries 2 s apart, for a
-// router advertisement SecureNAT never sends), and with both NCPs at once its IPCP answers came that much late
-// and connecting took 9 s instead of 1 s. After IPCP the connection is up
-// at the usual time; IPv4 pauses for those seconds instead. No
-// Discard-Request nudge (Config.NudgeDelay) for IPV6CP: tried, it does
-// not shorten that wait.
+// router advertisement SecureNAT never sends). With both NCPs at once
+// its IPCP answers came that much later and connecting took 9 s instead
+// of 1 s; after IPCP the connection is up at the usual time and IPv4
+// pauses for those seconds instead. A Discard-Request nudge (as for IPCP,
+// Config.NudgeDelay) does not shorten that wait: tried.
 func (l *Link) startIPv6CP() {
 	if !l.cfg.IPv6 || l.v6Dead {
 		return
