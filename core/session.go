@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/corridorvpn/corridor/core/profile"
@@ -42,6 +43,9 @@ type ConnectConfig struct {
 	// EchoInterval / EchoFailures tune the LCP keepalive (0: defaults).
 	EchoInterval time.Duration
 	EchoFailures int
+	// IPv6 negotiates IPV6CP next to IPCP (ppp.Config.IPv6, experimental):
+	// IPv6 packets then pass between the device and the tunnel.
+	IPv6 bool
 
 	// IPsec, when set, runs L2TP inside ESP (L2TP/IPsec); nil: raw L2TP.
 	IPsec *IPsecConfig
@@ -159,10 +163,11 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		}
 		tr, ref = u, u
 	}
+	ll := &linkLocal{log: cfg.Logger}
 	tcfg := tunnel.Config{
 		L2TP: l2tp.Config{Secret: cfg.TunnelSecret, Logger: cfg.Logger},
 		PPP: ppp.Config{User: cfg.User, Password: cfg.Password, Auth: cfg.Auth,
-			EchoInterval: cfg.EchoInterval, EchoFailures: cfg.EchoFailures, Logger: cfg.Logger},
+			EchoInterval: cfg.EchoInterval, EchoFailures: cfg.EchoFailures, IPv6: cfg.IPv6, Logger: cfg.Logger},
 		Logger: cfg.Logger,
 		OnStage: func(s tunnel.Stage) {
 			name := "l2tp"
@@ -170,6 +175,9 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 				name = "ppp"
 			}
 			stage(name, s.String(), tunnelNext[s.Kind])
+			if s.Kind == tunnel.StageIPv6CP {
+				go ll.address(s.IPv6.Local) // runs a command: not on the PPP goroutine
+			}
 		},
 	}
 	// The tunnel outlives Connect's ctx: it is ended by Session.Close.
@@ -219,7 +227,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		dev = ns
 		stage("device", fmt.Sprintf("userspace network stack (no TUN device) mtu %d", mtu), StateConfiguringOS)
 	} else {
-		tdev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer}, cfg.TUNOptions...)
+		tdev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer, IPv6: cfg.IPv6}, cfg.TUNOptions...)
 		if err != nil {
 			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -229,6 +237,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		}
 		dev = tdev
 		stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu), StateConfiguringOS)
+		ll.device(tdev)
 	}
 	t.Attach(dev)
 	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, ns: ns, info: info, mtu: mtu, done: make(chan struct{})}
@@ -241,6 +250,46 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// linkLocal puts the IPv6 link-local address IPV6CP negotiated (ConnectConfig.IPv6)
+// on the TUN device, once both exist: IPV6CP usually opens after the
+// device is configured. With it the kernel solicits routers through the
+// tunnel and autoconfigures from their advertisements, if the server
+// sends any. A failure is logged; IPv4 is not affected.
+type linkLocal struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	dev   *platform.TUN
+	addr  netip.Addr
+	added netip.Addr
+}
+
+func (l *linkLocal) device(d *platform.TUN) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dev = d
+	l.apply()
+}
+
+func (l *linkLocal) address(a netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.addr = a
+	l.apply()
+}
+
+func (l *linkLocal) apply() {
+	if l.dev == nil || !l.addr.IsValid() || l.addr == l.added {
+		return
+	}
+	if err := l.dev.AddLinkLocal(l.addr); err != nil {
+		if l.log != nil {
+			l.log.Warn("ipv6: could not add the link-local address", "addr", l.addr, "dev", l.dev.Name(), "err", err)
+		}
+		return
+	}
+	l.added = l.addr
 }
 
 // defaultGateways and localPrefixes read this machine's routing; tests

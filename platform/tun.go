@@ -11,10 +11,12 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -43,6 +45,11 @@ type TUNConfig struct {
 	// the server gave none; then the address is configured without a peer
 	// and no peer route exists.
 	Peer netip.Addr
+	// IPv6: IPV6CP will supply the IPv6 link-local address (AddLinkLocal),
+	// so the system makes none of its own (Linux: addrgenmode none): its
+	// router solicitations and neighbour discovery then come from the
+	// negotiated address (RFC 5072 section 5). Ignored elsewhere so far.
+	IPv6 bool
 }
 
 // Routes through the device are the Router's (router.go): it journals each
@@ -150,6 +157,32 @@ func (t *TUN) Close() error {
 		t.log.Info("tun closed", "name", t.name, "err", t.closeErr)
 	})
 	return t.closeErr
+}
+
+// AddLinkLocal gives the device the IPv6 link-local address a (fe80::IID
+// from IPV6CP, RFC 5072 section 5) as a /64, so that the kernel can
+// solicit routers and autoconfigure from their advertisements through
+// the tunnel. IPV6CP has already made the identifier unique on the link
+// (RFC 5072 4.1), so duplicate address detection is skipped. The address
+// vanishes with the device. Linux only so far; elsewhere it returns an
+// error matching errors.ErrUnsupported.
+func (t *TUN) AddLinkLocal(a netip.Addr) error {
+	c, err := linkLocalCommand(runtime.GOOS, t.name, a)
+	if err != nil {
+		return err
+	}
+	return t.run(c...)
+}
+
+// linkLocalCommand is AddLinkLocal's command on goos.
+func linkLocalCommand(goos, dev string, a netip.Addr) ([]string, error) {
+	if !a.Is6() || a.Is4In6() || !a.IsLinkLocalUnicast() {
+		return nil, fmt.Errorf("platform: %v is not an IPv6 link-local address", a)
+	}
+	if goos != "linux" {
+		return nil, fmt.Errorf("platform: IPv6 link-local address on %s: %w", goos, errors.ErrUnsupported)
+	}
+	return []string{"ip", "-6", "addr", "add", netip.PrefixFrom(a, 64).String(), "dev", dev, "nodad"}, nil
 }
 
 // run executes one configuration command.

@@ -54,5 +54,10 @@ func (t *TUN) configure(cfg TUNConfig) error {
 	if err := t.run(addr...); err != nil {
 		return err
 	}
+	if cfg.IPv6 {
+		if err := t.run("ip", "link", "set", "dev", t.name, "addrgenmode", "none"); err != nil {
+			return err
+		}
+	}
 	return t.run("ip", "link", "set", "dev", t.name, "mtu", strconv.Itoa(cfg.MTU), "up")
 }

@@ -138,6 +138,16 @@ func TestOpenTUNCommands(t *testing.T) {
 			},
 		},
 		{
+			name:     "ipv6: no link-local of the kernel's own",
+			cfg:      TUNConfig{MTU: 1400, Local: local, Peer: peer, IPv6: true},
+			wantName: "corridor0",
+			wantOpen: []string{
+				"ip addr add 192.168.30.10 peer 192.168.30.1 dev corridor0",
+				"ip link set dev corridor0 addrgenmode none",
+				"ip link set dev corridor0 mtu 1400 up",
+			},
+		},
+		{
 			name:     "mapped addresses",
 			cfg:      TUNConfig{MTU: 1400, Local: netip.AddrFrom16(local.As16()), Peer: netip.AddrFrom16(peer.As16())},
 			wantName: "corridor0",

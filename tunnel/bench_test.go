@@ -17,7 +17,7 @@ const benchIPLen = 1400
 // outbound packets get the PPP and L2TP data headers written in place and
 // go to tr; inbound ones are written to dev.
 func benchTunnel(tr l2tp.Transport, dev Device) *Tunnel {
-	t := &Tunnel{ipv4Open: func() bool { return true }, input: func(ppp.Protocol, []byte) {},
+	t := &Tunnel{ipv4Open: func() bool { return true }, ipv6Open: func() bool { return false }, input: func(ppp.Protocol, []byte) {},
 		log: slog.New(slog.DiscardHandler)}
 	t.sendData = func(buf []byte, off int) error { // as l2tp.Conn.SendData
 		off -= l2tp.DataHeaderLen
@@ -194,6 +194,69 @@ func TestDataPathFraming(t *testing.T) {
 	tun.flushRx()
 	if dev.n != 1 || dev.bytes != 20 {
 		t.Fatalf("device got %d packets %d bytes, want 1 of 20", dev.n, dev.bytes)
+	}
+}
+
+// TestDataPathFramingIPv6: once IPV6CP is open, IPv6 packets go out as
+// PPP protocol 0x0057 and come in to the device like IPv4, counted in the
+// totals and in the IPv6 counters; before, they are dropped on the way
+// out and handed to PPP on the way in (which drops them, or
+// Protocol-Rejects them without IPv6).
+func TestDataPathFramingIPv6(t *testing.T) {
+	var sent []byte
+	tr := writeFunc(func(buf []byte, off int) error { sent = append([]byte(nil), buf[off:]...); return nil })
+	dev := &recordDevice{}
+	tun := benchTunnel(tr, dev)
+	var open6 bool
+	tun.ipv6Open = func() bool { return open6 }
+	var toPPP []ppp.Protocol
+	tun.input = func(p ppp.Protocol, _ []byte) { toPPP = append(toPPP, p) }
+
+	buf := make([]byte, BufSize)
+	pkt := buf[Headroom : Headroom+48]
+	for i := range pkt {
+		pkt[i] = byte(i)
+	}
+	pkt[0] = 0x60
+	tun.sendPacket(buf, len(pkt))
+	if sent != nil || tun.Stats().TxDropped != 1 {
+		t.Fatalf("IPv6 before IPV6CP: sent % x, stats %+v", sent, tun.Stats())
+	}
+	frame := append([]byte{0xff, 0x03, 0x00, 0x57}, pkt...)
+	rx := make([]byte, BufSize)
+	n := copy(rx[30:], frame)
+	tun.onData(rx, 30, 30+n)
+	tun.flushRx()
+	if len(dev.writes) != 0 || len(toPPP) != 1 || toPPP[0] != ppp.ProtoIPv6 {
+		t.Fatalf("IPv6 before IPV6CP: %d writes, to PPP %v", len(dev.writes), toPPP)
+	}
+
+	open6 = true
+	tun.sendPacket(buf, len(pkt))
+	want := append([]byte{0x00, 0x02, 0x12, 0x34, 0x56, 0x78}, frame...)
+	if string(sent) != string(want) {
+		t.Fatalf("sent % x\nwant % x", sent, want)
+	}
+	// An IPv4 packet and an IPv6 one in the same inbound batch.
+	rx4 := make([]byte, BufSize)
+	ppp.PutFrameHeader(rx4[40:], ppp.ProtoIPv4)
+	ipv4Packet(rx4[44 : 44+20])
+	tun.onData(rx4, 40, 64)
+	tun.onData(rx, 30, 30+n)
+	tun.flushRx()
+	if len(dev.writes) != 1 || len(dev.writes[0]) != 2 || string(dev.writes[0][1]) != string(pkt) {
+		t.Fatalf("device writes %x", dev.writes)
+	}
+	st := tun.Stats()
+	if st.TxPackets != 1 || st.TxBytes != 48 || st.TxPackets6 != 1 || st.TxBytes6 != 48 ||
+		st.RxPackets != 2 || st.RxBytes != 68 || st.RxPackets6 != 1 || st.RxBytes6 != 48 || st.TxDropped != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	// IPv4 is still counted in the totals only.
+	ipv4Packet(buf[Headroom : Headroom+20])
+	tun.sendPacket(buf, 20)
+	if st := tun.Stats(); st.TxPackets != 2 || st.TxPackets6 != 1 {
+		t.Errorf("stats after IPv4 %+v", st)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
-// The outbound data path, a batch of IPv4 packets from the TUN device to
+// The outbound data path, a batch of IP packets from the TUN device to
 // the UDP socket (RoutineReadFromDevice; byte offsets in each packet's
 // BufSize buffer, for a packet of n bytes), every header written in place:
 //
@@ -22,6 +22,8 @@ import (
 //	  Linux device splits TSO
 //	  super-packets, up to 128)
 //	sendPackets                   PPP header     buf[124 : 128]   ff 03 00 21
+//	                                             (00 57 for IPv6, once
+//	                                             IPV6CP is open)
 //	l2tp Conn.SendDataBatch       L2TP header    buf[118 : 124]
 //	Transport.WritePackets (l2tp.BatchWriter), or WritePacket one by one:
 //	  UDPTransport (no IPsec)     socket write   buf[118 : 128+n] each
@@ -49,9 +51,10 @@ import (
 //	                              buf[32 :]; IKE and keepalives drop out
 //	l2tp dispatch, each           L2TP header (6), our session: PPP frame
 //	                              at L2TP+6 to onData
-//	onData, each                  PPP header (4): an IPv4 packet at
-//	                              L2TP+10 is queued in place; other
-//	                              protocols go to the PPP control goroutine
+//	onData, each                  PPP header (4): an IPv4 packet (or
+//	                              IPv6 once IPV6CP is open) at L2TP+10
+//	                              is queued in place; other protocols go
+//	                              to the PPP control goroutine
 //	flushRx (l2tp OnDataEnd)      the queued packets to Device.Write in one
 //	                              batch, each at a common offset (the
 //	                              headers before it are the device's
@@ -101,6 +104,7 @@ type Stage struct {
 	Kind   StageKind
 	Auth   ppp.AuthMethod // StageAuth
 	IP     ppp.IPInfo     // StageIPCP
+	IPv6   ppp.IPv6Info   // StageIPv6CP
 	Detail string         // StageL2TPTunnel: the server's host name
 }
 
@@ -118,6 +122,9 @@ const (
 	// lost CHAP Success, which SoftEther never repeats); the tunnel
 	// opens a new L2TP session and starts PPP over.
 	StageAuthRetry
+	// StageIPv6CP: IPV6CP opened (ppp.Config.IPv6); reported after or
+	// before StageIPCP, whichever NCP opens first.
+	StageIPv6CP
 )
 
 func (s Stage) String() string {
@@ -132,6 +139,8 @@ func (s Stage) String() string {
 		return fmt.Sprintf("ppp auth ok (%v)", s.Auth)
 	case StageIPCP:
 		return "ipcp: " + s.IP.String()
+	case StageIPv6CP:
+		return "ipv6cp: " + s.IPv6.String()
 	case StageAuthRetry:
 		if s.Detail != "" {
 			return "ppp: " + s.Detail + "; trying again in a new l2tp session"
@@ -150,10 +159,13 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
-// Stats are the tunnel's data counters.
+// Stats are the tunnel's data counters. The first six count both
+// families; the IPv6 ones are the IPv6 part of them.
 type Stats struct {
 	TxPackets, TxBytes, RxPackets, RxBytes uint64
 	TxDropped, RxDropped                   uint64
+
+	TxPackets6, TxBytes6, RxPackets6, RxBytes6 uint64
 }
 
 // Tunnel is one L2TP session carrying one PPP link.
@@ -166,7 +178,7 @@ type Tunnel struct {
 
 	dev     atomic.Pointer[deviceBox]
 	rx      rxQueue // owned by the L2TP receiving goroutine
-	stats   struct{ txP, txB, rxP, rxB, txD, rxD atomic.Uint64 }
+	stats   struct{ txP, txB, rxP, rxB, txD, rxD, txP6, txB6, rxP6, rxB6 atomic.Uint64 }
 	done    chan struct{}
 	err     error
 	linkUp  chan struct{} // closed when a link's IPCP first opens
@@ -178,6 +190,7 @@ type Tunnel struct {
 	sendData  func(buf []byte, off int) error              // l2tp Conn.SendData
 	sendBatch func(bufs [][]byte, offs []int) (int, error) // l2tp Conn.SendDataBatch
 	ipv4Open  func() bool                                  // ppp Link.IPv4Open
+	ipv6Open  func() bool                                  // ppp Link.IPv6Open
 	input     func(ppp.Protocol, []byte)                   // ppp Link.Input
 	attached  sync.Once
 }
@@ -208,6 +221,7 @@ func Start(ctx context.Context, tr l2tp.Transport, cfg Config) *Tunnel {
 	t.sendData = t.conn.SendData
 	t.sendBatch = t.conn.SendDataBatch
 	t.ipv4Open = func() bool { return t.link.Load().IPv4Open() }
+	t.ipv6Open = func() bool { return t.link.Load().IPv6Open() }
 	t.input = func(p ppp.Protocol, b []byte) { t.link.Load().Input(p, b) }
 	go t.run(ctx)
 	return t
@@ -236,6 +250,8 @@ func (t *Tunnel) onPPPEvent(e ppp.Event) {
 		t.stage(Stage{Kind: StageAuth, Auth: e.Auth})
 	case ppp.EventIPCPUp:
 		t.stage(Stage{Kind: StageIPCP, IP: e.IP})
+	case ppp.EventIPv6CPUp:
+		t.stage(Stage{Kind: StageIPv6CP, IPv6: e.IPv6})
 	}
 }
 
@@ -377,6 +393,13 @@ func (t *Tunnel) WaitUp(ctx context.Context) (ppp.IPInfo, error) {
 	}
 }
 
+// IPv6Open reports whether IPV6CP is open (ppp.Config.IPv6), and
+// IPv6Info what it negotiated: IPv6 packets then flow both ways.
+func (t *Tunnel) IPv6Open() bool { return t.link.Load().IPv6Open() }
+
+// IPv6Info is what IPV6CP last negotiated; see IPv6Open.
+func (t *Tunnel) IPv6Info() ppp.IPv6Info { return t.link.Load().IPv6Info() }
+
 // PeerMRU is the largest IP packet the server accepts (its LCP MRU).
 func (t *Tunnel) PeerMRU() int { return t.link.Load().PeerMRU() }
 
@@ -410,7 +433,9 @@ func (t *Tunnel) Close(ctx context.Context) error {
 func (t *Tunnel) Stats() Stats {
 	return Stats{TxPackets: t.stats.txP.Load(), TxBytes: t.stats.txB.Load(),
 		RxPackets: t.stats.rxP.Load(), RxBytes: t.stats.rxB.Load(),
-		TxDropped: t.stats.txD.Load(), RxDropped: t.stats.rxD.Load()}
+		TxDropped: t.stats.txD.Load(), RxDropped: t.stats.rxD.Load(),
+		TxPackets6: t.stats.txP6.Load(), TxBytes6: t.stats.txB6.Load(),
+		RxPackets6: t.stats.rxP6.Load(), RxBytes6: t.stats.rxB6.Load()}
 }
 
 // sendControl sends a PPP control packet (from the PPP goroutine).
@@ -421,34 +446,47 @@ func (t *Tunnel) sendControl(proto ppp.Protocol, pkt []byte) error {
 	return t.conn.SendData(buf, Headroom-ppp.FrameHeaderLen)
 }
 
-// rxQueue holds the IPv4 packets of one read from the transport (a batch
+// rxQueue holds the IP packets of one read from the transport (a batch
 // from a batching transport) until l2tp's OnDataEnd hands them to the
 // device in one Write.
 type rxQueue struct {
-	bufs  [][]byte // packet i at bufs[i][offs[i]:]
-	offs  []int
-	write [][]byte // what Write gets: bufs[i] cut to a common offset
-	bytes uint64
+	bufs   [][]byte // packet i at bufs[i][offs[i]:]
+	offs   []int
+	write  [][]byte // what Write gets: bufs[i] cut to a common offset
+	bytes  uint64
+	n6     uint64 // of which IPv6: packets and bytes
+	bytes6 uint64
 }
 
 // onData handles one inbound PPP frame, buf[off:end], on the L2TP
-// receiving goroutine: an IPv4 packet is queued for flushRx in place,
-// anything else goes to PPP.
+// receiving goroutine: an IPv4 packet, or an IPv6 one while IPV6CP is
+// open, is queued for flushRx in place; anything else goes to PPP (which
+// drops IPv6 before IPV6CP opens and Protocol-Rejects it without
+// ppp.Config.IPv6).
 func (t *Tunnel) onData(buf []byte, off, end int) {
 	proto, payload, err := ppp.ParseFrame(buf[off:end])
 	if err != nil {
 		t.stats.rxD.Add(1)
 		return
 	}
-	if proto != ppp.ProtoIPv4 {
+	q := &t.rx
+	switch {
+	case proto == ppp.ProtoIPv4:
+		if t.dev.Load() == nil || !t.ipv4Open() || len(payload) == 0 {
+			t.stats.rxD.Add(1)
+			return
+		}
+	case proto == ppp.ProtoIPv6 && t.ipv6Open():
+		if t.dev.Load() == nil || len(payload) == 0 {
+			t.stats.rxD.Add(1)
+			return
+		}
+		q.n6++
+		q.bytes6 += uint64(len(payload))
+	default:
 		t.input(proto, payload)
 		return
 	}
-	if t.dev.Load() == nil || !t.ipv4Open() || len(payload) == 0 {
-		t.stats.rxD.Add(1)
-		return
-	}
-	q := &t.rx
 	q.bufs = append(q.bufs, buf[:end])
 	q.offs = append(q.offs, end-len(payload))
 	q.bytes += uint64(len(payload))
@@ -479,10 +517,14 @@ func (t *Tunnel) flushRx() {
 	} else {
 		t.stats.rxP.Add(uint64(n))
 		t.stats.rxB.Add(q.bytes)
+		if q.n6 > 0 {
+			t.stats.rxP6.Add(q.n6)
+			t.stats.rxB6.Add(q.bytes6)
+		}
 	}
 	clear(q.write)
 	clear(q.bufs)
-	q.bufs, q.offs, q.write, q.bytes = q.bufs[:0], q.offs[:0], q.write[:0], 0
+	q.bufs, q.offs, q.write, q.bytes, q.n6, q.bytes6 = q.bufs[:0], q.offs[:0], q.write[:0], 0, 0, 0
 }
 
 // Attach connects dev to the tunnel: packets the server sends are written
@@ -500,7 +542,7 @@ func (t *Tunnel) Attach(dev Device) {
 const maxDeviceFailures = 100
 
 // RoutineReadFromDevice reads batches of packets from dev and sends the
-// IPv4 packets of each batch through the tunnel in one batch, headers
+// IPv4 (and, while IPV6CP is open, IPv6) packets of each batch through the tunnel in one batch, headers
 // written in place.
 func (t *Tunnel) RoutineReadFromDevice(dev Device) {
 	n := max(dev.BatchSize(), 1)
@@ -547,17 +589,28 @@ func (t *Tunnel) sendPackets(bufs [][]byte, sizes []int, out [][]byte, offs []in
 	if len(bufs) == 0 {
 		return out, offs
 	}
-	// Only IPv4 is negotiated (IPCP); anything else has nowhere to go.
-	open := t.ipv4Open()
-	var bytes uint64
+	// IPv4 goes once IPCP is open, IPv6 once IPV6CP is; anything else
+	// has nowhere to go.
+	open4, open6 := t.ipv4Open(), t.ipv6Open()
+	var bytes, n6, bytes6 uint64
 	for i, buf := range bufs {
 		size := sizes[i]
-		if size == 0 || buf[Headroom]>>4 != 4 || !open {
+		proto := ppp.ProtoIPv4
+		switch v := buf[Headroom] >> 4; {
+		case size == 0:
+			t.stats.txD.Add(1)
+			continue
+		case v == 4 && open4:
+		case v == 6 && open6:
+			proto = ppp.ProtoIPv6
+			n6++
+			bytes6 += uint64(size)
+		default:
 			t.stats.txD.Add(1)
 			continue
 		}
 		off := Headroom - ppp.FrameHeaderLen
-		ppp.PutFrameHeader(buf[off:], ppp.ProtoIPv4)
+		ppp.PutFrameHeader(buf[off:], proto)
 		out = append(out, buf[:Headroom+size])
 		offs = append(offs, off)
 		bytes += uint64(size)
@@ -570,10 +623,18 @@ func (t *Tunnel) sendPackets(bufs [][]byte, sizes []int, out [][]byte, offs []in
 		t.stats.txD.Add(uint64(len(out) - sent))
 		for _, b := range out[sent:] {
 			bytes -= uint64(len(b) - Headroom)
+			if b[Headroom]>>4 == 6 {
+				n6--
+				bytes6 -= uint64(len(b) - Headroom)
+			}
 		}
 	}
 	t.stats.txP.Add(uint64(sent))
 	t.stats.txB.Add(bytes)
+	if n6 > 0 {
+		t.stats.txP6.Add(n6)
+		t.stats.txB6.Add(bytes6)
+	}
 	clear(out)
 	return out, offs
 }

@@ -619,3 +619,139 @@ func TestTunnelStallStartsOver(t *testing.T) {
 		})
 	}
 }
+
+// ipv6 returns an IPv6 packet from src to dst carrying payload after a
+// No Next Header (59) header.
+func ipv6(src, dst string, payload string) []byte {
+	b := make([]byte, 40, 40+len(payload))
+	b[0] = 0x60
+	binary.BigEndian.PutUint16(b[4:], uint16(len(payload)))
+	b[6] = 59
+	b[7] = 64
+	s, d := netip.MustParseAddr(src).As16(), netip.MustParseAddr(dst).As16()
+	copy(b[8:], s[:])
+	copy(b[24:], d[:])
+	return append(b, payload...)
+}
+
+// waitIPv6 waits until the tunnel's IPV6CP is open.
+func (h *harness) waitIPv6() {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.tun.IPv6Open() {
+		if time.Now().After(deadline) {
+			h.t.Fatal("IPV6CP did not open")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTunnelIPv6: with ppp.Config.IPv6, IPV6CP opens next to IPCP against
+// a server that offers it, and IPv6 packets pass both ways through the
+// device, counted in the IPv6 statistics as well as the totals.
+func TestTunnelIPv6(t *testing.T) {
+	scfg := testServerConfig()
+	scfg.IPv6, scfg.EchoIPv6, scfg.EchoIPv4 = true, true, true
+	h := startTunnel(t, scfg, func(c *Config) { c.PPP.IPv6 = true })
+	h.mustUp()
+	h.waitIPv6()
+	info := h.tun.IPv6Info()
+	if info.PeerIID != 0x0200_5eff_fe00_0001 || info.Peer != netip.MustParseAddr("fe80::200:5eff:fe00:1") {
+		t.Errorf("IPv6Info %+v: want the server's identifier", info)
+	}
+	if !info.Local.IsLinkLocalUnicast() || info.LocalIID == 0 || info.LocalIID == info.PeerIID {
+		t.Errorf("IPv6Info %+v: want a link-local address of our own", info)
+	}
+	ev, err := h.srv.WaitEvent(context.Background(), l2tptest.EventIPv6CPUp)
+	if err != nil || ev.Detail != info.Local.String() {
+		t.Errorf("server IPv6CPUp %v %v, want %v", ev, err, info.Local)
+	}
+	if h.stageCount(StageIPv6CP) != 1 {
+		t.Errorf("StageIPv6CP reported %d times", h.stageCount(StageIPv6CP))
+	}
+	h.tun.Attach(h.dev)
+
+	src, dst := info.Local.String(), info.Peer.String()
+	out := ipv6(src, dst, "to the server over IPv6")
+	h.dev.Inbound <- out
+	if got := recvPacket(t, h.srv.Packets(), "at the server"); !bytes.Equal(got, out) {
+		t.Fatalf("server got % x, want % x", got, out)
+	}
+	if got, want := recvPacket(t, h.dev.Outbound, "echoed to the device"), ipv6(dst, src, "to the server over IPv6"); !bytes.Equal(got, want) {
+		t.Fatalf("device got echo % x, want % x", got, want)
+	}
+	in := ipv6("2001:db8::1", src, "from the server")
+	if n, err := h.srv.SendIP(in); n != 1 || err != nil {
+		t.Fatalf("SendIP = %d, %v", n, err)
+	}
+	if got := recvPacket(t, h.dev.Outbound, "from the server at the device"); !bytes.Equal(got, in) {
+		t.Fatalf("device got % x, want % x", got, in)
+	}
+	// IPv4 still works next to it.
+	out4 := ipv4("10.99.0.2", "192.0.2.7", "v4")
+	h.dev.Inbound <- out4
+	recvPacket(t, h.srv.Packets(), "IPv4 at the server")
+	recvPacket(t, h.dev.Outbound, "IPv4 echo at the device")
+
+	deadline := time.Now().Add(5 * time.Second)
+	st := h.tun.Stats()
+	for (st.TxPackets != 2 || st.RxPackets != 3) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		st = h.tun.Stats()
+	}
+	n6in, n6out := uint64(len(out)), uint64(len(out)+len(in))
+	if st.TxPackets != 2 || st.RxPackets != 3 || st.TxPackets6 != 1 || st.RxPackets6 != 2 ||
+		st.TxBytes6 != n6in || st.RxBytes6 != n6out || st.TxBytes != n6in+uint64(len(out4)) || st.TxDropped+st.RxDropped != 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+	if s := h.srv.Stats(); s.IPv6In != 1 || s.IPv6Out != 2 || s.IPv6CPUp != 1 {
+		t.Errorf("server stats %+v", s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.tun.Close(ctx); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if h.tun.IPv6Open() {
+		t.Error("IPv6Open after Close")
+	}
+}
+
+// TestTunnelIPv6Nak: the server Naks our identifier with a suggestion,
+// which the tunnel takes (RFC 5072 4.1).
+func TestTunnelIPv6Nak(t *testing.T) {
+	scfg := testServerConfig()
+	scfg.IPv6, scfg.IPv6NakIID = true, 0x1234
+	h := startTunnel(t, scfg, func(c *Config) { c.PPP.IPv6 = true })
+	h.mustUp()
+	h.waitIPv6()
+	if info := h.tun.IPv6Info(); info.LocalIID != 0x1234 || info.Local != netip.MustParseAddr("fe80::1234") {
+		t.Errorf("IPv6Info %+v, want the suggested identifier", info)
+	}
+}
+
+// TestTunnelIPv6NotOffered: a server without IPV6CP Protocol-Rejects it;
+// the tunnel stays up with IPv4 only and drops IPv6 from the device.
+func TestTunnelIPv6NotOffered(t *testing.T) {
+	scfg := testServerConfig()
+	scfg.EchoIPv4 = true
+	h := startTunnel(t, scfg, func(c *Config) { c.PPP.IPv6 = true })
+	h.mustUp()
+	h.tun.Attach(h.dev)
+	h.dev.Inbound <- ipv6("fe80::1", "fe80::2", "nowhere to go")
+	out4 := ipv4("10.99.0.2", "192.0.2.7", "v4")
+	h.dev.Inbound <- out4
+	if got := recvPacket(t, h.srv.Packets(), "IPv4 at the server"); !bytes.Equal(got, out4) {
+		t.Fatalf("server got % x", got)
+	}
+	recvPacket(t, h.dev.Outbound, "IPv4 echo at the device")
+	if h.tun.IPv6Open() {
+		t.Error("IPv6Open against a server without IPV6CP")
+	}
+	if st := h.tun.Stats(); st.TxDropped != 1 || st.TxPackets6 != 0 {
+		t.Errorf("Stats = %+v, want the IPv6 packet dropped", st)
+	}
+	if s := h.srv.Stats(); s.IPv6CPUp != 0 || s.IPv6In != 0 {
+		t.Errorf("server stats %+v", s)
+	}
+}

@@ -99,3 +99,26 @@ func TestConnectWarnings(t *testing.T) {
 		t.Errorf("default auth %v, %v", cfg.Auth, err)
 	}
 }
+
+// --ipv6 (experimental) turns IPV6CP on; without it the connection is as
+// before.
+func TestConnectIPv6Flag(t *testing.T) {
+	secrets := map[profile.SecretKind]string{profile.SecretPassword: "pw"}
+	for _, ipv6 := range []bool{false, true} {
+		fs, f := newConnectFlags(io.Discard)
+		args := []string{"--no-ipsec", "--user", "a"}
+		if ipv6 {
+			args = append(args, "--ipv6")
+		}
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := f.config("10.0.0.1", secrets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.IPv6 != ipv6 {
+			t.Errorf("%v: IPv6 = %v", args, cfg.IPv6)
+		}
+	}
+}

@@ -449,5 +449,16 @@ func (f *fsm) sendPkt(code Code, id byte, data []byte) {
 	f.send(f.proto, f.scratch)
 }
 
+// kill stops the automaton without sending anything (for a protocol the
+// peer Protocol-Rejected, RFC 1661 5.7): This-Layer-Down if it was
+// Opened, then Initial, where it ignores every packet and event but Up.
+func (f *fsm) kill() {
+	if f.state == stOpened {
+		f.l.down()
+	}
+	f.timerOn = false
+	f.state = stInitial
+}
+
 // Opened reports whether the layer is up.
 func (f *fsm) Opened() bool { return f.state == stOpened }

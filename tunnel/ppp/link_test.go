@@ -66,6 +66,7 @@ type fakeServer struct {
 	ipcpSilent   bool       // never answer IPCP
 	noTermAck    bool       // do not answer Terminate-Request
 	ipcpLag      bool       // like SoftEther: an IPCP packet is handled only when the next packet arrives
+	v6           *v6Server  // answers IPV6CP (ipv6cp_test.go); nil: ignores it
 
 	mu          sync.Mutex
 	link        *Link
@@ -161,6 +162,10 @@ func (s *fakeServer) recv(proto Protocol, pkt []byte) error {
 	case ProtoIPCP:
 		if !s.ipcpSilent {
 			s.ipcp(p)
+		}
+	case ProtoIPv6CP:
+		if s.v6 != nil {
+			s.ipv6cp(p)
 		}
 	}
 	return nil

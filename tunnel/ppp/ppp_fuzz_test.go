@@ -23,7 +23,7 @@ func (r *patternReader) Read(b []byte) (int, error) {
 // fuzzLink returns a Link whose LCP has opened with auth (AuthNone, which
 // the profile allows, goes on to IPCP), driven by hand on the calling
 // goroutine: no Run.
-func fuzzLink(auth AuthMethod, debug bool) *Link {
+func fuzzLink(auth AuthMethod, debug, ipv6 bool) *Link {
 	cfg := Config{
 		User: "u", Password: "p",
 		Auth:            []AuthMethod{AuthMSCHAPv2, AuthPAP, AuthCHAPMD5, AuthNone},
@@ -31,6 +31,7 @@ func fuzzLink(auth AuthMethod, debug bool) *Link {
 		EchoInterval:    30 * time.Millisecond,
 		AuthTimeout:     50 * time.Millisecond,
 		Rand:            &patternReader{},
+		IPv6:            ipv6,
 	}
 	if debug { // exercise the trace formatting too
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -61,6 +62,7 @@ func FuzzPPP(f *testing.F) {
 	f.Add([]byte{3, 3, 1, 1, 0, 21, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}) // CHAP Challenge
 	f.Add([]byte{0, 1, 5, 9, 0, 4, 6, 0xff})                                                    // Terminate-Request, then time
 	f.Add([]byte{0, 0, 1, 5, 0, 12, 3, 4, 0xc0, 0x23, 5, 6, 1, 2, 3, 4})                        // LCP renegotiation
+	f.Add([]byte{8, 0x44, 14, 1, 1, 0, 14, 1, 10, 0, 0, 0, 0, 0, 0, 0, 0})                      // IPV6CP Configure-Request, IID 0
 	f.Add(append([]byte{3, 1, 3, 2, 0, 46}, "S=0000000000000000000000000000000000000000"...))
 
 	f.Fuzz(fuzzPPP)
@@ -95,12 +97,13 @@ func fuzzPPP(t *testing.T, b []byte) {
 	}
 	_ = describeOptions(ProtoLCP, b)
 	_ = describeOptions(ProtoIPCP, b)
+	_ = describeOptions(ProtoIPv6CP, b)
 
 	if len(b) < 1 {
 		return
 	}
 	auths := [...]AuthMethod{AuthNone, AuthPAP, AuthCHAPMD5, AuthMSCHAPv2}
-	l := fuzzLink(auths[b[0]%4], b[0]&4 != 0)
+	l := fuzzLink(auths[b[0]%4], b[0]&4 != 0, b[0]&8 != 0)
 	// Then records: selector, length, payload. Bounded, so that
 	// minimizing a long input stays quick.
 	b = b[1:min(len(b), 1024)]
@@ -120,7 +123,11 @@ func fuzzPPP(t *testing.T, b []byte) {
 		case 3:
 			l.handle(ProtoCHAP, pkt)
 		case 4:
-			l.handle(Protocol(0x8000|uint16(sel)<<1|1), pkt)
+			if sel&0x40 != 0 {
+				l.handle(ProtoIPv6CP, pkt) // with Config.IPv6 when b[0]&8
+			} else {
+				l.handle(Protocol(0x8000|uint16(sel)<<1|1), pkt)
+			}
 		case 5: // time passes
 			l.now = l.now.Add(time.Duration(sel) * time.Millisecond)
 			l.armTimers()
@@ -132,4 +139,6 @@ func fuzzPPP(t *testing.T, b []byte) {
 	_ = l.AuthFailure()
 	_ = l.Info()
 	_ = l.IPv4Open()
+	_ = l.IPv6Open()
+	_ = l.IPv6Info()
 }

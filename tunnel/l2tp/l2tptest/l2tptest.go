@@ -6,7 +6,8 @@
 // acknowledgements (section 5.8) but without retransmission: it is meant
 // for lossless links. Inside each session it runs the authenticator side
 // of PPP: LCP (RFC 1661), CHAP (RFC 1994) with MD5 or MS-CHAPv2 (RFC 2759),
-// PAP (RFC 1334), and IPCP (RFC 1332) with DNS addresses (RFC 1877). PPP
+// PAP (RFC 1334), IPCP (RFC 1332) with DNS addresses (RFC 1877), and,
+// with Config.IPv6, IPV6CP (RFC 5072; otherwise it is Protocol-Rejected). PPP
 // Configure-Requests and CHAP Challenges are retransmitted on a restart
 // timer, as a real PPP peer does.
 //
@@ -94,6 +95,20 @@ type Config struct {
 	// and destination addresses swapped (besides being queued on
 	// Packets).
 	EchoIPv4 bool
+
+	// IPv6: the server negotiates IPV6CP (RFC 5072) with its own
+	// Interface-Identifier IPv6IID (default 0x0200_5eff_fe00_0001) and
+	// passes IPv6 packets (protocol 0x0057) once it is open: queued on
+	// Packets, echoed with the addresses swapped when EchoIPv6 is set. A
+	// client identifier that is zero or equals the server's is Nak'd with
+	// a suggestion. Without IPv6 the server answers IPV6CP with an LCP
+	// Protocol-Reject, as pppd without IPv6 support does.
+	IPv6     bool
+	IPv6IID  uint64
+	EchoIPv6 bool
+	// IPv6NakIID: the server Naks the client's first IPV6CP request,
+	// suggesting this identifier instead (0: no such Nak).
+	IPv6NakIID uint64
 	// RestartInterval is the PPP restart timer of the server's
 	// Configure-Requests and CHAP Challenges; default 1s. Each is sent at
 	// most 10 times.
@@ -124,11 +139,12 @@ const (
 	EventStopCCN                             // StopCCN received
 	EventSentCDN                             // the server sent a CDN
 	EventSentStopCCN                         // the server sent a StopCCN
+	EventIPv6CPUp                            // IPV6CP opened (Detail: the client's link-local address)
 )
 
 var eventNames = [...]string{"", "TunnelUp", "SessionUp", "LCPUp", "AuthNak", "AuthRefused",
 	"AuthOK", "AuthFailed", "SuccessDropped", "IPCPUp", "LCPTerminate", "CDN", "StopCCN",
-	"SentCDN", "SentStopCCN"}
+	"SentCDN", "SentStopCCN", "IPv6CPUp"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
@@ -165,6 +181,8 @@ type Stats struct {
 	RepeatsIgnored   int // CHAP Responses ignored after a dropped Success
 	IPCPUp           int
 	IPv4In, IPv4Out  int // data packets from and to clients
+	IPv6CPUp         int
+	IPv6In, IPv6Out  int
 }
 
 // Server is the scripted LNS. Its methods are safe for concurrent use.
@@ -224,6 +242,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.HostName == "" {
 		cfg.HostName = "l2tptest"
+	}
+	if cfg.IPv6IID == 0 {
+		cfg.IPv6IID = 0x0200_5eff_fe00_0001
 	}
 	s := &Server{cfg: cfg, in: make(chan datagram, 1024), cmd: make(chan func()),
 		done: make(chan struct{}), pkts: make(chan []byte, 256), notify: make(chan struct{}),
@@ -288,13 +309,19 @@ func (s *Server) WaitEvent(ctx context.Context, kind EventKind) (Event, error) {
 func (s *Server) Packets() <-chan []byte { return s.pkts }
 
 // SendIP sends the IPv4 packet pkt to the client of every session whose
-// IPCP is open, and returns how many sessions that was.
+// IPCP is open, or the IPv6 packet pkt (version 6) to those whose IPV6CP
+// is open, and returns how many sessions that was.
 func (s *Server) SendIP(pkt []byte) (int, error) {
 	n := 0
+	v6 := len(pkt) > 0 && pkt[0]>>4 == 6
 	err := s.do(func() {
 		for _, t := range s.tunnels {
 			for _, se := range t.sessions {
-				if se.ppp.ipcpOpen() {
+				switch {
+				case v6 && se.ppp.ipv6Open():
+					se.sendIPv6(pkt)
+					n++
+				case !v6 && se.ppp.ipcpOpen():
 					se.sendIPv4(pkt)
 					n++
 				}

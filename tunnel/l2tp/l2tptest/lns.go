@@ -234,6 +234,11 @@ func (se *session) sendIPv4(pkt []byte) {
 	se.t.s.count(func(st *Stats) { st.IPv4Out++ })
 }
 
+func (se *session) sendIPv6(pkt []byte) {
+	se.sendPPP(ppp.ProtoIPv6, pkt)
+	se.t.s.count(func(st *Stats) { st.IPv6Out++ })
+}
+
 // after runs f on the server goroutine d from now.
 func (s *Server) after(d time.Duration, f func()) {
 	s.later = append(s.later, delayed{time.Now().Add(d), f})

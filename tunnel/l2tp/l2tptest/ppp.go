@@ -22,6 +22,8 @@ const (
 	ipcpOptDNS1    = 129
 	ipcpOptDNS2    = 131
 
+	ipv6cpOptIID = 1
+
 	maxSends = 10 // Max-Configure (RFC 1661 4.6), also for Challenges
 )
 
@@ -69,6 +71,15 @@ type pppServer struct {
 	ipcpAcking bool
 	ipcpUp     bool
 	peerAddr   bool // our Configure-Request carries PeerAddress
+
+	v6ID     byte
+	v6Req    retx
+	v6Acked  bool
+	v6Acking bool
+	v6Up     bool
+	v6Naked  bool
+	v6Client uint64 // the client's identifier, as acknowledged
+	rejID    byte   // Identifier of our last Protocol-Reject
 }
 
 func newPPPServer(se *session) *pppServer {
@@ -79,6 +90,7 @@ func newPPPServer(se *session) *pppServer {
 }
 
 func (p *pppServer) ipcpOpen() bool { return p.ipcpUp }
+func (p *pppServer) ipv6Open() bool { return p.v6Up }
 
 func (p *pppServer) event(kind EventKind, detail string, count func(*Stats)) {
 	p.se.t.event(kind, p.se.sid, detail, count)
@@ -101,7 +113,7 @@ func (p *pppServer) transmit(r *retx) {
 
 func (p *pppServer) nextDue() time.Time {
 	var next time.Time
-	for _, r := range [...]*retx{&p.lcpReq, &p.chap, &p.ipcpReq} {
+	for _, r := range [...]*retx{&p.lcpReq, &p.chap, &p.ipcpReq, &p.v6Req} {
 		if !r.due.IsZero() && (next.IsZero() || r.due.Before(next)) {
 			next = r.due
 		}
@@ -111,7 +123,7 @@ func (p *pppServer) nextDue() time.Time {
 
 func (p *pppServer) fire(now time.Time) {
 	p.now = now
-	for _, r := range [...]*retx{&p.lcpReq, &p.chap, &p.ipcpReq} {
+	for _, r := range [...]*retx{&p.lcpReq, &p.chap, &p.ipcpReq, &p.v6Req} {
 		if !r.due.IsZero() && !r.due.After(now) && p.phase != phDead {
 			p.transmit(r)
 		}
@@ -138,6 +150,37 @@ func (p *pppServer) input(frame []byte) {
 	case ppp.ProtoIPCP:
 		if p.phase == phNetwork {
 			p.ipcpInput(pkt)
+		}
+	case ppp.ProtoIPv6CP:
+		if !p.cfg.IPv6 {
+			if p.phase != phLCP { // RFC 1661 5.7: only while LCP is Opened
+				p.rejID++
+				p.sendCP(ppp.ProtoLCP, ppp.CodeProtoRej, p.rejID, append([]byte{0x80, 0x57}, pkt...))
+			}
+			return
+		}
+		if p.phase == phNetwork {
+			p.ipv6cpInput(pkt)
+		}
+	case ppp.ProtoIPv6:
+		if !p.v6Up {
+			return
+		}
+		s := p.se.t.s
+		s.count(func(st *Stats) { st.IPv6In++ })
+		select {
+		case s.pkts <- append([]byte(nil), pkt...):
+		default:
+		}
+		if s.cfg.EchoIPv6 && len(pkt) >= 40 && pkt[0]>>4 == 6 {
+			// Swapping the addresses leaves upper-layer checksums valid
+			// (the pseudo-header sums both).
+			e := append([]byte(nil), pkt...)
+			var a [16]byte
+			copy(a[:], e[8:24])
+			copy(e[8:24], e[24:40])
+			copy(e[24:40], a[:])
+			p.se.sendIPv6(e)
 		}
 	case ppp.ProtoIPv4:
 		if !p.ipcpUp {
@@ -216,6 +259,7 @@ func (p *pppServer) lcpInput(pkt []byte) {
 			// RFC 1661 4.3 (Opened, RCR): the link renegotiates.
 			p.phase, p.lcpAcking = phLCP, false
 			p.chap.due, p.ipcpReq.due, p.ipcpUp = time.Time{}, time.Time{}, false
+			p.v6Req.due, p.v6Up, p.v6Acking = time.Time{}, false, false
 			p.sendLCPReq()
 		}
 		opts, err := ppp.ParseOptions(data)
@@ -284,7 +328,7 @@ func (p *pppServer) lcpInput(pkt []byte) {
 		p.sendCP(ppp.ProtoLCP, ppp.CodeTermAck, id, nil)
 		p.event(EventLCPTerminate, string(data), func(st *Stats) { st.LCPTerminates++ })
 		p.phase = phDead
-		p.ipcpUp = false
+		p.ipcpUp, p.v6Up = false, false
 		return
 	case ppp.CodeTermAck:
 		p.phase = phDead
@@ -473,6 +517,9 @@ func (p *pppServer) authFailed(proto ppp.Protocol, answer []byte) {
 func (p *pppServer) startIPCP() {
 	p.phase = phNetwork
 	p.sendIPCPReq()
+	if p.cfg.IPv6 {
+		p.sendIPv6CPReq()
+	}
 }
 
 func (p *pppServer) sendIPCPReq() {
@@ -542,5 +589,73 @@ func (p *pppServer) ipcpInput(pkt []byte) {
 	if !p.ipcpUp && p.ipcpAcked && p.ipcpAcking {
 		p.ipcpUp = true
 		p.event(EventIPCPUp, p.cfg.Address.String(), func(st *Stats) { st.IPCPUp++ })
+	}
+}
+
+// IPV6CP (RFC 5072).
+
+func (p *pppServer) sendIPv6CPReq() {
+	p.v6ID++
+	p.v6Acked = false
+	opts := ppp.AppendOption(nil, ipv6cpOptIID, binary.BigEndian.AppendUint64(nil, p.cfg.IPv6IID))
+	p.v6Req = retx{proto: ppp.ProtoIPv6CP, pkt: ppp.AppendCP(nil, ppp.CodeConfReq, p.v6ID, opts)}
+	p.transmit(&p.v6Req)
+}
+
+func (p *pppServer) ipv6cpInput(pkt []byte) {
+	code, id, data, err := ppp.ParseCP(pkt)
+	if err != nil {
+		return
+	}
+	switch code {
+	case ppp.CodeConfReq:
+		opts, err := ppp.ParseOptions(data)
+		if err != nil {
+			return
+		}
+		var rej, nak []byte
+		var client uint64
+		for _, o := range opts {
+			if o.Type != ipv6cpOptIID || len(o.Data) != 8 {
+				rej = ppp.AppendOption(rej, o.Type, o.Data)
+				continue
+			}
+			client = binary.BigEndian.Uint64(o.Data)
+			switch {
+			case p.cfg.IPv6NakIID != 0 && !p.v6Naked:
+				p.v6Naked = true
+				nak = ppp.AppendOption(nak, o.Type, binary.BigEndian.AppendUint64(nil, p.cfg.IPv6NakIID))
+			case client == 0 || client == p.cfg.IPv6IID:
+				// RFC 5072 4.1: suggest a different, non-zero one.
+				nak = ppp.AppendOption(nak, o.Type, binary.BigEndian.AppendUint64(nil, p.cfg.IPv6IID^0xffff))
+			}
+		}
+		switch {
+		case rej != nil:
+			p.sendCP(ppp.ProtoIPv6CP, ppp.CodeConfRej, id, rej)
+		case nak != nil:
+			p.sendCP(ppp.ProtoIPv6CP, ppp.CodeConfNak, id, nak)
+		default:
+			p.sendCP(ppp.ProtoIPv6CP, ppp.CodeConfAck, id, data)
+			p.v6Acking = true
+			p.v6Client = client
+		}
+	case ppp.CodeConfAck:
+		if id == p.v6ID {
+			p.v6Acked = true
+			p.v6Req.due = time.Time{}
+		}
+	case ppp.CodeConfNak, ppp.CodeConfRej:
+		// This server insists on its identifier: ask again.
+		if id == p.v6ID {
+			p.sendIPv6CPReq()
+		}
+	case ppp.CodeTermReq:
+		p.sendCP(ppp.ProtoIPv6CP, ppp.CodeTermAck, id, nil)
+		p.v6Up, p.v6Acking = false, false
+	}
+	if !p.v6Up && p.v6Acked && p.v6Acking {
+		p.v6Up = true
+		p.event(EventIPv6CPUp, ppp.LinkLocal(p.v6Client).String(), func(st *Stats) { st.IPv6CPUp++ })
 	}
 }
