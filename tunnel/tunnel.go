@@ -32,8 +32,8 @@ import (
 //	                                             buf[94 : 110]    AES-GCM, 3DES
 //	                              padding, pad length, next header, ICV:
 //	                                             buf[128+n : 128+n+t], t <= 33
-//	                              numbered in order, sealed in parallel,
-//	                              sent in order: sendmmsg with UDP GSO
+//	                              numbered in order, sealed (in parallel
+//	                              with 4+ cores), sent in order: sendmmsg with UDP GSO
 //	                              runs of buf[86 : 128+n+t] to port 4500
 //	the kernel                    UDP (8) and IPv4 (20) in front
 //
@@ -44,8 +44,9 @@ import (
 //	Transport.ReadPackets         recvmmsg (ike.Conn; one ReadPacket
 //	  (l2tp.BatchReader)          otherwise)      buf[0 : m] each
 //	  UDPTransport                L2TP at        buf[0 :]
-//	  ike.Conn (receive.go)       ESP opened in place (in parallel, the
-//	                              replay window in order): header and IV
+//	  ike.Conn (receive.go)       ESP opened in place (in parallel with
+//	                              4+ cores, the replay window in order):
+//	                              header and IV
 //	                              buf[0 : 24] (AES-CBC; [0 : 16] AES-GCM,
 //	                              3DES), inner UDP buf[24 : 32], L2TP at
 //	                              buf[32 :]; IKE and keepalives drop out

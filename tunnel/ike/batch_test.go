@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
 
@@ -75,6 +76,15 @@ func (rd *batchReader) nextOr(d time.Duration) []byte {
 	}
 }
 
+// spreadAlways makes the test's batches go to the crypto workers whatever
+// the number of cores (with at least two Ps).
+func spreadAlways(t *testing.T) {
+	old := parallelMinProcs.Load()
+	parallelMinProcs.Store(1)
+	prev := runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
+	t.Cleanup(func() { parallelMinProcs.Store(old); runtime.GOMAXPROCS(prev) })
+}
+
 // sendBatch sends n payloads of the given sizes through WritePackets.
 func sendBatch(t *testing.T, c *Conn, base int, sizes []int) [][]byte {
 	t.Helper()
@@ -100,8 +110,21 @@ func sendBatch(t *testing.T, c *Conn, base int, sizes []int) [][]byte {
 // their echoes come back through ReadPackets in order, for AES-GCM and
 // AES-CBC with HMAC-SHA1.
 func TestBatchEcho(t *testing.T) {
-	for _, suite := range []string{"aes128gcm16", "aes128-sha1"} {
-		t.Run(suite, func(t *testing.T) {
+	for _, tc := range []struct{ suite, mode string }{
+		{"aes128gcm16", "one goroutine"}, {"aes128-sha1", "one goroutine"},
+		{"aes128gcm16", "spread"}, {"aes128-sha1", "spread"},
+	} {
+		suite := tc.suite
+		t.Run(suite+" "+tc.mode, func(t *testing.T) {
+			spread0 := spreadCount.Load()
+			if tc.mode == "spread" {
+				spreadAlways(t)
+				defer func() {
+					if spreadCount.Load() == spread0 && batchedIO() {
+						t.Error("no batch went to the crypto workers")
+					}
+				}()
+			}
 			r := newTestResponder(t, "secret psk")
 			cfg := r.config()
 			cfg.ESP = mustESP(t, suite)
@@ -159,6 +182,7 @@ func TestBatchEcho(t *testing.T) {
 // port and a NAT keepalive among the server's packets are dropped as
 // batch members (size 0), and the packets around them arrive intact.
 func TestBatchDroppedMembers(t *testing.T) {
+	spreadAlways(t)
 	r := newTestResponder(t, "secret psk")
 	r.start()
 	c, err := dialTest(r.config())
@@ -234,3 +258,7 @@ func TestBatchDroppedMembers(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+// batchedIO reports whether this system has the batched socket I/O
+// (Linux): elsewhere ReadPackets and WritePackets go one datagram at a time.
+func batchedIO() bool { return runtime.GOOS == "linux" }

@@ -109,7 +109,8 @@ func (c *Conn) decap(buf []byte, n int) (int, int, error) {
 //	esp.SA.Fresh, in order         the anti-replay window: a cheap drop of
 //	                               what it would refuse, before any crypto
 //	esp.SA.Unseal, in shares       ICV, decryption and padding, in parallel
-//	                               on the crypto workers (batch.go)
+//	                               on the crypto workers (batch.go; with 4
+//	                               or more cores)
 //	esp.SA.Accept, in order        the window moves for each verified
 //	                               packet; a number twice in one batch is
 //	                               refused the second time (RFC 4303 3.4.3)

@@ -125,7 +125,7 @@ func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error
 //	inner UDP headers              as encap writes them, in order
 //	esp.SA.SealAt, in shares       the caller seals the first share, the
 //	                               crypto workers the others (batch.go,
-//	                               cryptoShares)
+//	                               cryptoShares: with 4 or more cores)
 //	sequence number past seqRekey  routineIKE is asked for a new SA pair
 //	batchIO.send                   in batch order: Linux coalesces runs of
 //	                               equal-sized packets with UDP GSO and
