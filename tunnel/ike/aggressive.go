@@ -232,16 +232,7 @@ func (c *Conn) aggressiveMode(ctx context.Context) (*ikeSA, error) {
 	}
 	// NAT detection (RFC 3947 3.2), as in Main Mode message 4.
 	nt := sa.natt.natdType()
-	natds := am2.All(nt)
-	if len(natds) >= 2 {
-		sa.natFound = !bytes.Equal(natds[0].Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, c.local))
-		own := false
-		for _, p := range natds[1:] {
-			own = own || bytes.Equal(p.Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, serverAP))
-		}
-		sa.natFound = sa.natFound || !own
-	}
-	c.log.Debug("ike nat detection", "nat", sa.natFound, "natd", len(natds))
+	c.detectNAT(sa, am2.All(nt), serverAP)
 
 	// Message 3, encrypted, to port 4500 (RFC 3947 4: the initiator
 	// floats with the message that carries HASH_I).

@@ -671,18 +671,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
 		return nil, err
 	}
-	// NAT detection (RFC 3947 3.2): the server's first NAT-D hashes us as
-	// it sees us, the others its own addresses.
-	natds := m4.All(nt)
-	if len(natds) >= 2 {
-		sa.natFound = !bytes.Equal(natds[0].Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, c.local))
-		own := false
-		for _, p := range natds[1:] {
-			own = own || bytes.Equal(p.Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, serverAP))
-		}
-		sa.natFound = sa.natFound || !own
-	}
-	c.log.Debug("ike nat detection", "nat", sa.natFound, "natd", len(natds))
+	c.detectNAT(sa, m4.All(nt), serverAP)
 
 	// Message 5, encrypted, to port 4500 (RFC 3947 4: float).
 	c.port.Store(uint32(c.nattPort))
@@ -794,6 +783,21 @@ type mm2 struct {
 	life  time.Duration // 0: none given
 	natt  natt
 	dpd   bool
+}
+
+// detectNAT reads the server's NAT-D payloads (RFC 3947 3.2): the first
+// hashes us as it sees us, the others its own addresses; a mismatch in
+// either means a NAT on the way.
+func (c *Conn) detectNAT(sa *ikeSA, natds []Payload, serverAP netip.AddrPort) {
+	if len(natds) >= 2 {
+		sa.natFound = !bytes.Equal(natds[0].Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, c.local))
+		own := false
+		for _, p := range natds[1:] {
+			own = own || bytes.Equal(p.Body, natdHash(sa.suite.Hash, sa.ci, sa.cr, serverAP))
+		}
+		sa.natFound = sa.natFound || !own
+	}
+	c.log.Debug("ike nat detection", "nat", sa.natFound, "natd", len(natds))
 }
 
 // checkMM2 reads the server's choice in message 2 (checkP1Choice).
