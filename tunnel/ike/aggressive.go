@@ -169,7 +169,7 @@ func (c *Conn) aggressiveMode(ctx context.Context) (*ikeSA, error) {
 		if m.Exchange != ExchangeAggressive {
 			return notMine, nil
 		}
-		mv, err := checkP1Choice(m, offered)
+		mv, err := checkP1Choice(m, offered, authPSK)
 		if err != nil {
 			notice = fmt.Errorf("ike: aggressive mode msg 2: %w", err)
 			return dropped, notice
@@ -317,8 +317,8 @@ func (c *Conn) aggressiveTimeout(notice error, badHashR int, offered []IKESuite,
 
 // checkP1Choice reads the server's choice in Main Mode or Aggressive Mode
 // message 2: one transform of our offer (RFC 2408 4.2) and the NAT-T and
-// DPD vendor IDs.
-func checkP1Choice(m *Message, offered []IKESuite) (mm2, error) {
+// DPD vendor IDs; auth is the authentication method we offered.
+func checkP1Choice(m *Message, offered []IKESuite, auth uint64) (mm2, error) {
 	var v mm2
 	p, ok := m.Find(PayloadSA)
 	if !ok {
@@ -332,7 +332,7 @@ func checkP1Choice(m *Message, offered []IKESuite) (mm2, error) {
 		return v, fmt.Errorf("%w: want one transform", ErrProposal2)
 	}
 	t := chosen.Proposals[0].Transforms[0]
-	if v.suite, err = matchP1(t, offered); err != nil {
+	if v.suite, err = matchP1Auth(t, offered, auth); err != nil {
 		return v, err
 	}
 	v.life, _ = lifeOf(t, p1AttrLifeType, p1AttrLifeDur)

@@ -3,8 +3,10 @@ package ike
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,6 +38,20 @@ type Config struct {
 	Aggressive  bool
 	GroupID     string
 	GroupIDType uint8
+
+	// Certificate authentication (Main Mode with RSA signatures, RFC
+	// 2409 5.1, cert.go) instead of PSK: Cert is our certificate, leaf
+	// first, then its chain; Key its private key (RSA; never logged).
+	// CA holds the CAs that may sign the server's certificate (nil: the
+	// system's roots). ServerID is the identity the server's certificate
+	// must name: a DN ("CN=vpn.example.com"), a host name or an address;
+	// "" means ServerName, the host name the user connects to, matched
+	// against the subject alternative names ("": the server's address).
+	Cert       []*x509.Certificate
+	Key        crypto.Signer
+	CA         []*x509.Certificate
+	ServerID   string
+	ServerName string
 
 	// L2TPPort is the UDP port of L2TP on both sides, carried in the
 	// Quick Mode IDs and the inner UDP header; default 1701.
@@ -226,7 +242,11 @@ func Dial(ctx context.Context, server netip.Addr, cfg Config) (*Conn, error) {
 	if !server.Is4() {
 		return nil, fmt.Errorf("ike: server %v is not an IPv4 address", server)
 	}
-	if len(cfg.PSK) == 0 {
+	if cfg.certMode() {
+		if err := checkCertConfig(&cfg); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.PSK) == 0 {
 		return nil, errors.New("ike: empty pre-shared key")
 	}
 	if err := checkPFS(cfg.ESP); err != nil {
@@ -479,11 +499,17 @@ type dhResult struct {
 }
 
 // mainMode runs the six messages of Main Mode with a pre-shared key
-// (RFC 2409 5.4) plus NAT-T (RFC 3947 3, 4).
+// (RFC 2409 5.4) or RSA signatures (5.1, cert.go) plus NAT-T (RFC 3947
+// 3, 4).
 func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	cfg := &c.cfg
 	if cfg.Aggressive {
 		return c.aggressiveMode(ctx)
+	}
+	certs := cfg.certMode()
+	auth := uint64(authPSK)
+	if certs {
+		auth = authRSASig
 	}
 	sa := &ikeSA{lifetime: cfg.IKELifetime}
 	ck, err := random(cfg.Rand, 8)
@@ -493,7 +519,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	copy(sa.ci[:], ck)
 	offer := &SA{Proposals: []Proposal{{Num: 1, Protocol: protoISAKMP}}}
 	for i, s := range cfg.IKE {
-		offer.Proposals[0].Transforms = append(offer.Proposals[0].Transforms, p1Transform(i+1, s, cfg.IKELifetime))
+		offer.Proposals[0].Transforms = append(offer.Proposals[0].Transforms, withAuth(p1Transform(i+1, s, cfg.IKELifetime), auth))
 	}
 	saBody := offer.Append(nil)
 	// Our Diffie-Hellman half is made while messages 1 and 2 are on the
@@ -548,7 +574,7 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		if m.Exchange != ExchangeMain {
 			return notMine, nil
 		}
-		v, err := checkMM2(m, cfg)
+		v, err := checkMM2(m, cfg, auth)
 		if err != nil {
 			notice = err
 			return dropped, err
@@ -605,10 +631,16 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		natdLocal = junk
 	}
 	nt := sa.natt.natdType()
-	m3 := (&Message{ICookie: sa.ci, RCookie: sa.cr, Exchange: ExchangeMain, Payloads: []Payload{
+	m3ps := []Payload{
 		{PayloadKE, dh.pub}, {PayloadNonce, ni},
 		{nt, natdHash(sa.suite.Hash, sa.ci, sa.cr, serverAP)}, {nt, natdLocal},
-	}}).Marshal()
+	}
+	if certs {
+		// RFC 2409 5.1 leaves CERTREQ to either side; charon sends its
+		// certificate when asked (its default send_cert = ifasked).
+		m3ps = append(m3ps, certReqs(cfg)...)
+	}
+	m3 := (&Message{ICookie: sa.ci, RCookie: sa.cr, Exchange: ExchangeMain, Payloads: m3ps}).Marshal()
 	c.log.Debug("ike send", "msg", "MM3")
 	var m4 *Message
 	var m4raw, gxr, nr, gxy []byte
@@ -667,7 +699,12 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		return nil, err
 	}
 	c.log.Debug("ike recv", "msg", "MM4", "payloads", m4.Types())
-	sa.keys = deriveP1(sa.suite, cfg.PSK, ni, nr, gxy, sa.ci, sa.cr)
+	if certs {
+		sa.keys = deriveP1Sig(sa.suite, ni, nr, gxy, sa.ci, sa.cr)
+	} else {
+		sa.keys = deriveP1(sa.suite, cfg.PSK, ni, nr, gxy, sa.ci, sa.cr)
+	}
+	clear(gxy)
 	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
 		return nil, err
 	}
@@ -678,14 +715,24 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	idi := ID{Type: IDIPv4Addr}
 	a4 := c.local.Addr().As4()
 	idi.Data = a4[:]
+	if certs {
+		idi = ourCertID(cfg)
+	}
 	idiBody := idi.Append(nil)
 	hashI := prf(sa.suite.Hash, sa.keys.skeyid, dh.pub, gxr, sa.ci[:], sa.cr[:], saBody, idiBody)
 	iv := digest(sa.suite.Hash, dh.pub, gxr)[:sa.block.BlockSize()]
 	cookies := append(append([]byte(nil), sa.ci[:]...), sa.cr[:]...)
-	m5, m5last := sa.seal(ExchangeMain, 0, iv, []Payload{
-		{PayloadID, idiBody}, {PayloadHash, hashI},
-		{PayloadNotify, Notify{Protocol: protoISAKMP, Type: NotifyInitialContact, SPI: cookies}.Append(nil)},
-	})
+	m5ps := []Payload{{PayloadID, idiBody}, {PayloadHash, hashI}}
+	if certs {
+		// MM5 = IDii, [CERT], SIG_I (RFC 2409 5.1).
+		sig, err := signHash(cfg.Key, cfg.Rand, hashI)
+		if err != nil {
+			return nil, fmt.Errorf("%w: signing: %v", ErrCertConfig, err)
+		}
+		m5ps = append(append([]Payload{{PayloadID, idiBody}}, certPayloads(cfg.Cert)...), Payload{PayloadSig, sig})
+	}
+	m5, m5last := sa.seal(ExchangeMain, 0, iv, append(m5ps,
+		Payload{PayloadNotify, Notify{Protocol: protoISAKMP, Type: NotifyInitialContact, SPI: cookies}.Append(nil)}))
 	c.log.Debug("ike send", "msg", "MM5", "id", idi)
 	// Message 6 is the first that proves the server knows the key. What
 	// does not decrypt or verify is dropped; if nothing better comes
@@ -723,19 +770,45 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 		}
 		var hashR []byte
 		var idrBody []byte
+		var pc peerCert
 		for _, p := range ps {
 			switch p.Type {
 			case PayloadID:
 				idrBody = p.Body
 			case PayloadHash:
 				hashR = p.Body
+			case PayloadSig:
+				pc.sig = p.Body
+			case PayloadCert:
+				if len(p.Body) > 1 && p.Body[0] == certX509Sig {
+					pc.certs = append(pc.certs, p.Body[1:])
+				}
 			}
+		}
+		want := prf(sa.suite.Hash, sa.keys.skeyid, gxr, dh.pub, sa.cr[:], sa.ci[:], saBody, idrBody)
+		if certs {
+			// It decrypted with keys only our Diffie-Hellman peer holds:
+			// what it says about its certificate ends the exchange.
+			if idrBody == nil || pc.sig == nil {
+				return answered, fmt.Errorf("ike: main mode msg 6: %w: want ID and SIG (RFC 2409 5.1), got %d payloads", ErrPayload, len(ps))
+			}
+			rid, err := ParseID(idrBody)
+			if err != nil {
+				return answered, fmt.Errorf("ike: main mode msg 6: %w", err)
+			}
+			leaf, err := checkServerCert(cfg, pc, rid, want, c.serverName())
+			if err != nil {
+				return answered, err
+			}
+			c.log.Debug("ike: server certificate verified", "subject", leaf.Subject.String())
+			idr = rid
+			sa.lastIV = last
+			return answered, nil
 		}
 		if idrBody == nil || hashR == nil {
 			badHashR++
 			return dropped, errors.New("main mode msg 6: no ID or HASH")
 		}
-		want := prf(sa.suite.Hash, sa.keys.skeyid, gxr, dh.pub, sa.cr[:], sa.ci[:], saBody, idrBody)
 		if !hmac.Equal(hashR, want) {
 			badHashR++
 			return dropped, errors.New("main mode msg 6: HASH_R does not verify")
@@ -758,6 +831,10 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 			}
 		}
 		switch {
+		case certs && said != 0:
+			return nil, fmt.Errorf("%w (then it sent %v)", ErrCertRefused, said)
+		case certs:
+			return nil, fmt.Errorf("%w: no answer to message 5 after %v", ErrCertRefused, total(cfg.Retransmit))
 		case badHashR > 0:
 			return nil, fmt.Errorf("ike: main mode msg 6: %w (%d answers in %v, none verified)",
 				ErrPeerAuth, badHashR, total(cfg.Retransmit))
@@ -775,6 +852,16 @@ func (c *Conn) mainMode(ctx context.Context) (*ikeSA, error) {
 	c.log.Debug("ike recv", "msg", "MM6", "id", idr)
 	sa.born = c.cfg.now()
 	return sa, nil
+}
+
+// serverName is the name the server's certificate must carry when
+// Config.ServerID is empty: the host name the user gave, else the
+// address.
+func (c *Conn) serverName() string {
+	if c.cfg.ServerName != "" {
+		return c.cfg.ServerName
+	}
+	return c.server.String()
 }
 
 // mm2 is what Main Mode message 2 settles.
@@ -801,8 +888,8 @@ func (c *Conn) detectNAT(sa *ikeSA, natds []Payload, serverAP netip.AddrPort) {
 }
 
 // checkMM2 reads the server's choice in message 2 (checkP1Choice).
-func checkMM2(m *Message, cfg *Config) (mm2, error) {
-	v, err := checkP1Choice(m, cfg.IKE)
+func checkMM2(m *Message, cfg *Config, auth uint64) (mm2, error) {
+	v, err := checkP1Choice(m, cfg.IKE, auth)
 	if err != nil && err != ErrNoNATT {
 		err = fmt.Errorf("ike: main mode msg 2: %w", err)
 	}

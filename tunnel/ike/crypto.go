@@ -140,9 +140,22 @@ type p1Keys struct {
 
 // deriveP1 computes the keys of a pre-shared-key IKE SA.
 func deriveP1(s IKESuite, psk, ni, nr, gxy []byte, ci, cr [8]byte) p1Keys {
-	var k p1Keys
 	// RFC 2409 5: for pre-shared keys SKEYID = prf(pre-shared-key, Ni_b | Nr_b).
-	k.skeyid = prf(s.Hash, psk, ni, nr)
+	return deriveP1From(s, prf(s.Hash, psk, ni, nr), gxy, ci, cr)
+}
+
+// deriveP1Sig computes the keys of an IKE SA authenticated with
+// signatures: RFC 2409 5 (5.1): SKEYID = prf(Ni_b | Nr_b, g^xy).
+func deriveP1Sig(s IKESuite, ni, nr, gxy []byte, ci, cr [8]byte) p1Keys {
+	key := append(append([]byte(nil), ni...), nr...)
+	return deriveP1From(s, prf(s.Hash, key, gxy), gxy, ci, cr)
+}
+
+// deriveP1From derives SKEYID_d, _a, _e and the cipher key from SKEYID
+// (RFC 2409 5, appendix B).
+func deriveP1From(s IKESuite, skeyid, gxy []byte, ci, cr [8]byte) p1Keys {
+	var k p1Keys
+	k.skeyid = skeyid
 	k.d = prf(s.Hash, k.skeyid, gxy, ci[:], cr[:], []byte{0})
 	k.a = prf(s.Hash, k.skeyid, k.d, gxy, ci[:], cr[:], []byte{1})
 	k.e = prf(s.Hash, k.skeyid, k.a, gxy, ci[:], cr[:], []byte{2})

@@ -63,6 +63,7 @@ const (
 	p1AttrLifeDur  = 12
 	p1AttrKeyLen   = 14
 	authPSK        = 1
+	authRSASig     = 3 // RSA signatures (RFC 2409 appendix A, 5.1)
 	lifeSeconds    = 1
 
 	p2AttrLifeType = 1
@@ -227,13 +228,29 @@ func p1Transform(num int, s IKESuite, life time.Duration) Transform {
 	return t
 }
 
+// withAuth returns t with its authentication method set to auth.
+func withAuth(t Transform, auth uint64) Transform {
+	t.Attrs = append([]Attr(nil), t.Attrs...)
+	for i := range t.Attrs {
+		if t.Attrs[i].Type == p1AttrAuth {
+			t.Attrs[i].Value = auth
+		}
+	}
+	return t
+}
+
 // matchP1 finds which of our suites the server's chosen transform is.
 func matchP1(t Transform, offer []IKESuite) (IKESuite, error) {
+	return matchP1Auth(t, offer, authPSK)
+}
+
+// matchP1Auth is matchP1 for the authentication method want.
+func matchP1Auth(t Transform, offer []IKESuite, want uint64) (IKESuite, error) {
 	enc, _ := t.Attr(p1AttrEnc)
 	h, _ := t.Attr(p1AttrHash)
 	g, _ := t.Attr(p1AttrGroup)
 	kl, _ := t.Attr(p1AttrKeyLen)
-	if auth, _ := t.Attr(p1AttrAuth); auth != authPSK {
+	if auth, _ := t.Attr(p1AttrAuth); auth != want {
 		return IKESuite{}, fmt.Errorf("%w: authentication method %d", ErrProposal2, auth)
 	}
 	for _, s := range offer {

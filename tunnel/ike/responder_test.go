@@ -66,6 +66,9 @@ type testResponder struct {
 	amIDr       []byte // its IDir body (nil: ID_IPV4_ADDR 0.0.0.0)
 	amBadIDr    bool   // HASH_R covers another IDir than the one sent
 	amDropAM3   bool   // the first AM3 is dropped and AM2 sent again
+	// cert, when set, makes it answer Main Mode with RSA signatures
+	// (RFC 2409 5.1) instead of the pre-shared key (cert_test.go).
+	cert *rCertAuth
 	// lns, when set (attachLNS), gets the L2TP datagrams the client sends
 	// in ESP instead of the echo, and its answers go back in ESP: the
 	// whole stack runs over this responder.
@@ -118,6 +121,10 @@ type rStats struct {
 	am1, am3, am3OnIKE      int
 	am3Dropped              int
 	amIDi                   ID   // the identity of the last AM1
+	certReqs                int  // CERTREQ payloads in MM3
+	clientSigOK             bool // the client's SIG_I verified with the key of its CERT
+	clientChainOK           bool // its certificate verified against cert.clientCA
+	clientID                ID   // its IDii in MM5
 	am3Clear                bool // an AM3 came unencrypted
 }
 
@@ -394,7 +401,11 @@ func (r *testResponder) mm1(msg []byte, from netip.AddrPort, floated bool) {
 	var suite IKESuite
 	found := false
 	for _, t := range offer.Proposals[0].Transforms {
-		if s, err := matchP1(t, r.ikeAccept); err == nil {
+		auth := uint64(authPSK)
+		if r.cert != nil {
+			auth = authRSASig
+		}
+		if s, err := matchP1Auth(t, r.ikeAccept, auth); err == nil {
 			chosen, suite, found = t, s, true
 			break
 		}
@@ -482,6 +493,10 @@ func (r *testResponder) mm3(msg []byte, from netip.AddrPort, floated bool) {
 		psk = []byte("some other pre-shared key")
 	}
 	sa.keys = deriveP1(sa.suite, psk, ni.Body, nr, gxy, sa.ci, sa.cr)
+	if r.cert != nil {
+		sa.keys = deriveP1Sig(sa.suite, ni.Body, nr, gxy, sa.ci, sa.cr)
+		r.st.certReqs += len(m.All(PayloadCertReq))
+	}
 	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
 		return
 	}
@@ -545,6 +560,10 @@ func (r *testResponder) mm5(msg []byte, h Header, body []byte, from netip.AddrPo
 	}
 	sa := s.sa
 	bs := sa.block.BlockSize()
+	if r.cert != nil {
+		r.certMM5(s, msg, h, body, from)
+		return
+	}
 	if !r.wrongPSK {
 		iv := digest(sa.suite.Hash, s.gxi, s.gxr)[:bs]
 		ps, _, _, err := sa.open(h, body, iv)
