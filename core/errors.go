@@ -197,6 +197,22 @@ func explain(err error, server netip.AddrPort, tr refuser) *Error {
 			Msg:     fmt.Sprintf("no answer from %v to IPsec (IKE on UDP 500): the server is unreachable, filtered, or does not run L2TP/IPsec", server.Addr()),
 			Hint:    "check the address, and that no firewall drops UDP ports 500 and 4500; servers also stay silent to proposals they refuse: probing the server shows which ones it accepts",
 			HintKey: HintProbe, HintArg: server.Addr().String()}
+	case errors.Is(err, ike.ErrServerCertUntrusted), errors.Is(err, ike.ErrServerCertExpired),
+		errors.Is(err, ike.ErrServerCertInvalid), errors.Is(err, ike.ErrServerNoCert):
+		return &Error{Class: ClassAuth, Err: err, Msg: strings.TrimPrefix(err.Error(), "ike: "),
+			Hint: "this may not be the real server; if it is, check the CA file (--ca) with your administrator"}
+	case errors.Is(err, ike.ErrServerIdentity):
+		return &Error{Class: ClassAuth, Err: err, Msg: strings.TrimPrefix(err.Error(), "ike: "),
+			Hint: "this may not be the real server; if it is, connect to the name its certificate carries, or give the identity it should prove (--server-id)"}
+	case errors.Is(err, ike.ErrServerSignature):
+		return &Error{Class: ClassAuth, Err: err, Msg: strings.TrimPrefix(err.Error(), "ike: ") + ": it does not hold that certificate's key",
+			Hint: "this is not the server the certificate names; do not connect"}
+	case errors.Is(err, ike.ErrCertRefused):
+		return &Error{Class: ClassAuth, Err: err,
+			Msg:  "the server stopped answering once we proved our certificate: it does not accept our certificate or its identity",
+			Hint: "check with your administrator that the server trusts the CA of your certificate and knows its subject"}
+	case errors.Is(err, ike.ErrCertConfig):
+		return &Error{Class: ClassUsage, Err: err, Msg: strings.TrimPrefix(err.Error(), "ike: ")}
 	case errors.Is(err, ike.ErrPSK):
 		return &Error{Class: ClassAuth, Err: err,
 			Msg:  "the server stopped answering once we proved the pre-shared key: the pre-shared key is probably wrong",

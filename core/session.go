@@ -5,6 +5,8 @@ package core
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +83,22 @@ type IPsecConfig struct {
 	Aggressive  bool
 	GroupID     string
 	GroupIDType uint8
+	// Cert, when set, authenticates with a certificate (Main Mode with
+	// RSA signatures, RFC 2409 5.1) instead of PSK.
+	Cert *CertAuth
+}
+
+// CertAuth is certificate authentication for IKE: our certificate
+// (leaf first, then its chain) and its private key, the CAs that may
+// sign the server's certificate (nil: the system's roots), and the
+// identity the server must prove (a DN, host name or address; "": the
+// server as the user wrote it, against its subject alternative names).
+// The key is a secret: never logged.
+type CertAuth struct {
+	Cert     []*x509.Certificate
+	Key      crypto.Signer
+	CA       []*x509.Certificate
+	ServerID string
 }
 
 // Stage is a progress report of Connect.
@@ -138,11 +156,17 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	overhead := rawL2TPOverhead
 	if cfg.IPsec != nil {
 		upCtx, cancel := context.WithTimeout(ctx, connectTimeout)
-		c, err := ike.Dial(upCtx, server.Addr(), ike.Config{
+		icfg := ike.Config{
 			PSK: cfg.IPsec.PSK, IKE: cfg.IPsec.IKE, ESP: cfg.IPsec.ESP, ESPLifetime: cfg.IPsec.ESPLifetime, IKELifetime: cfg.IPsec.IKELifetime,
 			Aggressive: cfg.IPsec.Aggressive, GroupID: cfg.IPsec.GroupID, GroupIDType: cfg.IPsec.GroupIDType,
 			Logger: cfg.Logger, OnStage: func(s ike.Stage) { stage("ipsec", s.String(), ipsecNext(s)) },
-		})
+		}
+		if ca := cfg.IPsec.Cert; ca != nil {
+			icfg.PSK = nil
+			icfg.Cert, icfg.Key, icfg.CA, icfg.ServerID = ca.Cert, ca.Key, ca.CA, ca.ServerID
+			icfg.ServerName = serverHost(cfg.Server)
+		}
+		c, err := ike.Dial(upCtx, server.Addr(), icfg)
 		cancel()
 		if err != nil {
 			e := explain(err, netip.AddrPortFrom(server.Addr(), 500), nil)
@@ -364,6 +388,15 @@ func ipsecNext(s ike.Stage) State {
 		return StateL2TPTunnel
 	}
 	return ""
+}
+
+// serverHost is the host part of a server as the user wrote it (HOST
+// or HOST:PORT): the name its certificate must carry.
+func serverHost(server string) string {
+	if host, _, err := net.SplitHostPort(server); err == nil {
+		return host
+	}
+	return server
 }
 
 func resolve(ctx context.Context, server string) (netip.AddrPort, error) {

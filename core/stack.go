@@ -60,13 +60,37 @@ func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) 
 		}
 		cfg.TunnelSecret = []byte(s)
 	}
+	return ipsecFor(p, secrets, cfg, nil)
+}
+
+// ConnectConfigForCert is ConnectConfigFor with certificate
+// authentication instead of a pre-shared key (corridor connect --cert).
+func ConnectConfigForCert(p profile.Profile, secrets map[profile.SecretKind]string, ca *CertAuth) (ConnectConfig, error) {
+	cfg, err := ConnectConfigFor(withoutIPsec(p), secrets)
+	if err != nil || !p.IPsec {
+		return cfg, err
+	}
+	return ipsecFor(p, secrets, cfg, ca)
+}
+
+func withoutIPsec(p profile.Profile) profile.Profile {
+	p.IPsec = false
+	return p
+}
+
+// ipsecFor fills in the IPsec part of cfg: with the profile's pre-shared
+// key, or with ca.
+func ipsecFor(p profile.Profile, secrets map[profile.SecretKind]string, cfg ConnectConfig, ca *CertAuth) (ConnectConfig, error) {
 	if p.IPsec {
-		psk := secrets[profile.SecretPSK]
-		if psk == "" {
-			return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no pre-shared key for profile %q", p.Name),
-				Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: HintStorePSK, HintArg: p.Name}
+		ic := &IPsecConfig{Cert: ca}
+		if ca == nil {
+			psk := secrets[profile.SecretPSK]
+			if psk == "" {
+				return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no pre-shared key for profile %q", p.Name),
+					Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: HintStorePSK, HintArg: p.Name}
+			}
+			ic.PSK = []byte(psk)
 		}
-		ic := &IPsecConfig{PSK: []byte(psk)}
 		var err error
 		if p.Aggressive {
 			ic.Aggressive, ic.GroupID = true, p.Group

@@ -102,9 +102,11 @@ lists the exit codes.
 }
 
 const connectHelp = `Usage: corridor connect --psk-file FILE --user NAME --password-file FILE [flags] SERVER
+       corridor connect --cert FILE --key FILE [--ca FILE] [--server-id ID] --user NAME --password-file FILE [flags] SERVER
        corridor connect --no-ipsec --user NAME --password-file FILE [flags] SERVER[:PORT]
 
-Brings up L2TP/IPsec to SERVER: IKEv1 with a pre-shared key, ESP in UDP
+Brings up L2TP/IPsec to SERVER: IKEv1 with a pre-shared key (or a
+certificate: --cert and --key, the server's checked against --ca), ESP in UDP
 (NAT-T, port 4500), then L2TP and PPP; with --no-ipsec, plain L2TP (UDP
 port 1701 unless given). It configures a TUN device with the address the server assigns, and stays in
 the foreground until SIGINT or SIGTERM, then disconnects cleanly.
@@ -162,6 +164,12 @@ type connectFlags struct {
 	group        string
 	groupType    string
 	ipv6         bool
+	certFile     string
+	keyFile      string
+	caFile       string
+	serverID     string
+	// certAuth is what --cert, --key and --ca hold, once read.
+	certAuth *core.CertAuth
 }
 
 // newConnectFlags declares corridor connect's flags.
@@ -171,6 +179,10 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	fs.SetOutput(out)
 	fs.BoolVar(&f.noIPsec, "no-ipsec", false, "plain L2TP without IPsec: NOT encrypted, the password and all traffic cross the network readable (a warning says so)")
 	fs.StringVar(&f.pskFile, "psk-file", "", "read the IPsec pre-shared key from `FILE` (\"-\": standard input)")
+	fs.StringVar(&f.certFile, "cert", "", "authenticate with a certificate instead of a pre-shared key: `FILE` holds it in PEM,\noptionally followed by its chain (IKE Main Mode with RSA signatures); with --key")
+	fs.StringVar(&f.keyFile, "key", "", "with --cert: the certificate's RSA private key, a PEM `FILE` only you can read (PKCS#1 or PKCS#8, not encrypted)")
+	fs.StringVar(&f.caFile, "ca", "", "with --cert: the CA certificates (PEM `FILE`) that may sign the server's certificate (default: the system's)")
+	fs.StringVar(&f.serverID, "server-id", "", "with --cert: the identity the server's certificate must prove: a DN such as CN=vpn.example.com,\na host name or an address (`ID`; default: SERVER, matched against the certificate's alternative names)")
 	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ike.Notations(ike.DefaultIKE)+")")
 	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+ike.Notations(ike.DefaultESP)+")")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "also allow 3DES, MD5 and MODP1024/1536 (old servers; weaker)")
@@ -210,7 +222,13 @@ func (f *connectFlags) config(server string, secrets map[profile.SecretKind]stri
 	p.Auth, p.MTU, p.Keepalive, p.L2TPPort = strings.Split(f.auth, ","), f.mtu, profile.Duration(f.keepalive), f.localPort
 	p.L2TPSecret = secrets[profile.SecretL2TP] != ""
 	p.Aggressive, p.Group, p.GroupType = f.aggressive, f.group, f.groupType
-	cfg, err := core.ConnectConfigFor(p, secrets)
+	var cfg core.ConnectConfig
+	var err error
+	if f.certAuth != nil {
+		cfg, err = core.ConnectConfigForCert(p, secrets, f.certAuth)
+	} else {
+		cfg, err = core.ConnectConfigFor(p, secrets)
+	}
 	if err != nil {
 		return cfg, err
 	}
@@ -273,8 +291,18 @@ func connect(args []string, env Env) int {
 	switch {
 	case len(pos) != 1:
 		return bad("expected exactly one SERVER argument, got %d", len(pos))
-	case !f.noIPsec && f.pskFile == "":
-		return bad("--psk-file is required for L2TP/IPsec (use - for standard input), or pass --no-ipsec for plain L2TP")
+	case f.noIPsec && (f.certFile != "" || f.keyFile != "" || f.caFile != "" || f.serverID != ""):
+		return bad("--cert, --key, --ca and --server-id need IPsec; drop --no-ipsec")
+	case f.certFile != "" && f.pskFile != "":
+		return bad("--cert and --psk-file exclude each other: the certificate authenticates instead of a pre-shared key")
+	case (f.certFile == "") != (f.keyFile == ""):
+		return bad("--cert and --key go together: the certificate and its private key")
+	case f.certFile == "" && (f.caFile != "" || f.serverID != ""):
+		return bad("--ca and --server-id go with --cert")
+	case f.certFile != "" && f.aggressive:
+		return bad("--cert works with Main Mode only; drop --aggressive")
+	case !f.noIPsec && f.pskFile == "" && f.certFile == "":
+		return bad("--psk-file (or --cert with --key) is required for L2TP/IPsec (use - for standard input), or pass --no-ipsec for plain L2TP")
 	case f.noIPsec && (f.pskFile != "" || f.ikeList != "" || f.espList != "" || f.aggressive):
 		return bad("--psk-file, --ike, --esp and --aggressive need IPsec; drop --no-ipsec")
 	case f.aggressive && f.group == "":
@@ -327,15 +355,24 @@ func connect(args []string, env Env) int {
 		}
 		secrets[profile.SecretL2TP] = s
 	}
+	if !f.noIPsec && f.certFile != "" {
+		ca, err := loadCertAuth(f, func(w string) { fmt.Fprintln(env.Stderr, "corridor: warning: "+w) })
+		if err != nil {
+			return bad("%v", err)
+		}
+		f.certAuth = ca
+	}
 	if !f.noIPsec {
 		if f.pskFile == f.passwordFile && f.pskFile == "-" {
 			return bad("only one of --psk-file and --password-file can be standard input")
 		}
-		psk, err := readSecret(f.pskFile, env.Stdin)
-		if err != nil {
-			return bad("pre-shared key file: %v", err)
+		if f.certAuth == nil {
+			psk, err := readSecret(f.pskFile, env.Stdin)
+			if err != nil {
+				return bad("pre-shared key file: %v", err)
+			}
+			secrets[profile.SecretPSK] = psk
 		}
-		secrets[profile.SecretPSK] = psk
 		if f.aggressive {
 			p := profile.Profile{IPsec: true, Aggressive: true, Group: f.group, GroupType: f.groupType}
 			var es profile.ValidationErrors
