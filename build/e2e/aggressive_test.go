@@ -41,68 +41,19 @@ type charonRig struct {
 	done     chan struct{}
 }
 
+// charonSpec is what differs between the charon rigs: names, addresses
+// and configuration.
+type charonSpec struct {
+	tag      string            // prefix of the namespace and veth names
+	net      string            // the /24: server .1, client .2
+	more     []string          // more server addresses (last octets)
+	settings string            // more lines in strongswan.conf's charon section
+	swan     string            // swanctl.conf
+	files    map[string][]byte // more files in the swanctl directory (SWANCTL_DIR)
+}
+
 func startCharon(t *testing.T) *charonRig {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and runs strongSwan's charon")
-	}
-	for _, p := range []string{charonBin, "/usr/sbin/swanctl", "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("needs strongSwan (%s missing): build/setup.sh installs strongswan-charon, strongswan-swanctl, libcharon-extra-plugins, libstrongswan-standard-plugins", p)
-		}
-	}
-	dir := t.TempDir()
-	id := os.Getpid() % 100000
-	r := &charonRig{dir: dir, sns: fmt.Sprintf("cam%ds", id), cns: fmt.Sprintf("cam%dc", id),
-		uri: "unix://" + filepath.Join(dir, "charon.vici"), done: make(chan struct{})}
-	sh := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", r.sns).Run()
-		exec.Command("ip", "netns", "del", r.cns).Run()
-	})
-	sh("ip", "netns", "add", r.sns)
-	sh("ip", "netns", "add", r.cns)
-	sh("ip", "link", "add", "camv0", "netns", r.sns, "type", "veth", "peer", "name", "camv1", "netns", r.cns)
-	sh("ip", "-n", r.sns, "addr", "add", charonServer+"/24", "dev", "camv0")
-	sh("ip", "-n", r.cns, "addr", "add", charonNet+".2/24", "dev", "camv1")
-	for _, ns := range []string{r.sns, r.cns} {
-		sh("ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh("ip", "-n", r.sns, "link", "set", "camv0", "up")
-	sh("ip", "-n", r.cns, "link", "set", "camv1", "up")
-
-	conf := fmt.Sprintf(`charon {
-  load = random nonce openssl kdf pem pkcs1 x509 kernel-libipsec kernel-netlink socket-default vici
-  # charon refuses Aggressive Mode with a PSK unless told (RFC 2409 5: it
-  # hands out a hash of the key).
-  i_dont_care_about_security_and_use_aggressive_mode_psk = yes
-  install_routes = no
-  install_virtual_ip = no
-  plugins {
-    vici {
-      socket = %s
-    }
-  }
-  syslog {
-    daemon {
-      default = -1
-    }
-  }
-  filelog {
-    e2e {
-      path = %s
-      time_format = %%H:%%M:%%S
-      default = 1
-      flush_line = yes
-    }
-  }
-}
-`, r.uri, filepath.Join(dir, "charon.log"))
 	child := func(name string) string {
 		return fmt.Sprintf(`children {
       %s {
@@ -151,7 +102,84 @@ secrets {
   }
 }
 `, charonServer, charonGroup, charonKeyID, child("l2tp"), child("l2tpk"), charonPSK)
-	for name, data := range map[string]string{"strongswan.conf": conf, "swanctl.conf": swan} {
+	return startCharonSpec(t, charonSpec{tag: "cam", net: charonNet, swan: swan,
+		// charon refuses Aggressive Mode with a PSK unless told (RFC 2409 5:
+		// it hands out a hash of the key).
+		settings: "i_dont_care_about_security_and_use_aggressive_mode_psk = yes"})
+}
+
+func startCharonSpec(t *testing.T, spec charonSpec) *charonRig {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces and runs strongSwan's charon")
+	}
+	for _, p := range []string{charonBin, "/usr/sbin/swanctl", "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("needs strongSwan (%s missing): build/setup.sh installs strongswan-charon, strongswan-swanctl, libcharon-extra-plugins, libstrongswan-standard-plugins", p)
+		}
+	}
+	dir := t.TempDir()
+	id := os.Getpid() % 100000
+	r := &charonRig{dir: dir, sns: fmt.Sprintf("%s%ds", spec.tag, id), cns: fmt.Sprintf("%s%dc", spec.tag, id),
+		uri: "unix://" + filepath.Join(dir, "charon.vici"), done: make(chan struct{})}
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", r.sns).Run()
+		exec.Command("ip", "netns", "del", r.cns).Run()
+	})
+	sh("ip", "netns", "add", r.sns)
+	sh("ip", "netns", "add", r.cns)
+	v0, v1 := spec.tag+"v0", spec.tag+"v1"
+	sh("ip", "link", "add", v0, "netns", r.sns, "type", "veth", "peer", "name", v1, "netns", r.cns)
+	sh("ip", "-n", r.sns, "addr", "add", spec.net+".1/24", "dev", v0)
+	for _, a := range spec.more {
+		sh("ip", "-n", r.sns, "addr", "add", spec.net+"."+a+"/24", "dev", v0)
+	}
+	sh("ip", "-n", r.cns, "addr", "add", spec.net+".2/24", "dev", v1)
+	for _, ns := range []string{r.sns, r.cns} {
+		sh("ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	sh("ip", "-n", r.sns, "link", "set", v0, "up")
+	sh("ip", "-n", r.cns, "link", "set", v1, "up")
+
+	conf := fmt.Sprintf(`charon {
+  load = random nonce openssl kdf pem pkcs1 x509 kernel-libipsec kernel-netlink socket-default vici
+  %s
+  install_routes = no
+  install_virtual_ip = no
+  plugins {
+    vici {
+      socket = %s
+    }
+  }
+  syslog {
+    daemon {
+      default = -1
+    }
+  }
+  filelog {
+    e2e {
+      path = %s
+      time_format = %%H:%%M:%%S
+      default = 1
+      flush_line = yes
+    }
+  }
+}
+`, spec.settings, r.uri, filepath.Join(dir, "charon.log"))
+	for name, data := range spec.files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range map[string]string{"strongswan.conf": conf, "swanctl.conf": spec.swan} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +190,7 @@ secrets {
 	// sh execs charon, so the process is charon itself.
 	r.cmd = exec.Command("ip", "netns", "exec", r.sns, "unshare", "-m", "--propagation", "private",
 		"sh", "-c", `mount --bind "$1" /run && exec "$2"`, "charon", run, charonBin)
-	r.cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"))
+	r.cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"), "SWANCTL_DIR="+dir)
 	out, err := os.Create(filepath.Join(dir, "charon.out"))
 	if err != nil {
 		t.Fatal(err)

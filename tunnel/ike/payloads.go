@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -231,6 +233,13 @@ func (id ID) String() string {
 		return fmt.Sprintf("%v (proto %d port %d)", netip.AddrFrom4([4]byte(id.Data)), id.Protocol, id.Port)
 	case id.Type == IDFQDN || id.Type == IDUserFQDN || id.Type == IDKeyID:
 		return fmt.Sprintf("%q", id.Data)
+	case id.Type == IDDERASN1DN:
+		var rdn pkix.RDNSequence
+		if rest, err := asn1.Unmarshal(id.Data, &rdn); err == nil && len(rest) == 0 {
+			var n pkix.Name
+			n.FillFromRDNSequence(&rdn)
+			return fmt.Sprintf("DN %q", n.String())
+		}
 	}
 	return fmt.Sprintf("type %d % x", id.Type, id.Data)
 }
