@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,6 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/corridorvpn/corridor/tunnel"
+	"github.com/corridorvpn/corridor/tunnel/l2tp"
+	"github.com/corridorvpn/corridor/tunnel/l2tp/l2tptest"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
 // rCertAuth makes the test responder answer Main Mode with RSA
@@ -407,5 +414,79 @@ func TestSameDN(t *testing.T) {
 		if got := sameDN(c.a, c.b); got != c.want {
 			t.Errorf("sameDN(%q, %q) = %v", c.a, c.b, got)
 		}
+	}
+}
+
+// TestCertFullStack: L2TP and PPP (MS-CHAPv2, IPCP) over ESP after Main
+// Mode with certificates, against the test responder with an L2TP server
+// behind it.
+func TestCertFullStack(t *testing.T) {
+	p := newTestPKI(t)
+	r, cfg := certSetup(t, p)
+	srv := l2tptest.NewServer(l2tptest.Config{User: "alice", Password: "correct horse", RestartInterval: 300 * time.Millisecond,
+		DNS: []netip.Addr{netip.MustParseAddr("192.0.2.53")}})
+	defer srv.Close()
+	r.attachLNS(t, srv.Transport())
+	r.start()
+	c, err := dialTest(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tun := tunnel.Start(context.Background(), c, tunnel.Config{
+		L2TP: l2tp.Config{Reliable: l2tp.ReliableConfig{InitialTimeout: 500 * time.Millisecond, AckDelay: 5 * time.Millisecond}},
+		PPP: ppp.Config{User: "alice", Password: "correct horse", RestartInterval: 100 * time.Millisecond,
+			MaxRestartInterval: 400 * time.Millisecond, EchoInterval: -1},
+	})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tun.Close(ctx)
+		c.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := tun.WaitUp(ctx)
+	if err != nil {
+		t.Fatalf("WaitUp: %v (server events %v)", err, srv.Events())
+	}
+	if info.Local != netip.MustParseAddr("10.99.0.2") || len(info.DNS) != 1 {
+		t.Errorf("IPCP: %+v", info)
+	}
+	if s := r.stats(); !s.clientSigOK || !s.clientChainOK || s.qmDone != 1 || s.espOnNATT == 0 {
+		t.Errorf("client SIG_I %v, chain %v, Quick Modes %d, ESP %d", s.clientSigOK, s.clientChainOK, s.qmDone, s.espOnNATT)
+	}
+}
+
+// TestCertRekeyIKE: the IKE SA is renewed with a new Main Mode that
+// authenticates with the certificates again, and checks the server's
+// again.
+func TestCertRekeyIKE(t *testing.T) {
+	p := newTestPKI(t)
+	r, cfg := certSetup(t, p)
+	r.start()
+	cfg.IKELifetime = 2 * time.Second
+	cfg.DPDInterval = 400 * time.Millisecond
+	var stages stageLog
+	cfg.OnStage = stages.add
+	c, rd := mustDial(t, cfg)
+	old := r.ikeCookies()
+	deadline := time.Now().Add(4 * time.Second)
+	for stages.count("ike: main mode rekeyed") < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if stages.count("ike: main mode rekeyed") < 1 {
+		t.Fatalf("no IKE rekey: %s", stages.String())
+	}
+	if !r.waitFor(time.Second, func(s rStats) bool {
+		return len(s.deletes) == 1 && s.deletes[0].proto == protoISAKMP && bytes.Equal(s.deletes[0].spi, old)
+	}) {
+		t.Fatalf("Deletes %+v", r.stats().deletes)
+	}
+	if s := r.stats(); s.mm1 != 2 || s.certReqs != 2 || s.badHash != 0 {
+		t.Errorf("MM1 %d, CERTREQ %d, bad %d", s.mm1, s.certReqs, s.badHash)
+	}
+	echo(t, c, rd, []byte("after the IKE rekey"), true)
+	if err := c.Err(); err != nil {
+		t.Error(err)
 	}
 }
