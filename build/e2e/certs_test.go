@@ -41,13 +41,15 @@ type certPKI struct {
 	serverPEM, expiredPEM     []byte
 	serverKeyPEM              []byte
 	clientPEM, clientKeyPEM   []byte
+	rogueClientPEM            []byte // mallory's certificate from the other CA (key rogueKeyPEM)
+	rogueKeyPEM               []byte
 	clientKeyDER              []byte
 	serverSubject, clientSubj string
 }
 
 func makeCertPKI(t *testing.T) *certPKI {
 	t.Helper()
-	keys := make([]*rsa.PrivateKey, 4) // CA, other CA, server, client
+	keys := make([]*rsa.PrivateKey, 5) // CA, other CA, server, client, mallory
 	var wg sync.WaitGroup
 	for i := range keys {
 		wg.Add(1)
@@ -88,7 +90,8 @@ func makeCertPKI(t *testing.T) *certPKI {
 	}
 	var p certPKI
 	ca, caPEM := mk(caT("Corridor E2E CA"), nil, &keys[0].PublicKey, keys[0])
-	_, p.otherCAPEM = mk(caT("Some Other CA"), nil, &keys[1].PublicKey, keys[1])
+	otherCA, otherCAPEM := mk(caT("Some Other CA"), nil, &keys[1].PublicKey, keys[1])
+	p.otherCAPEM = otherCAPEM
 	p.caPEM = caPEM
 	srv, srvPEM := mk(&x509.Certificate{Subject: pkix.Name{CommonName: certName, Organization: []string{"Corridor E2E"}},
 		DNSNames: []string{certName}, IPAddresses: []net.IP{net.ParseIP(certServer)},
@@ -101,6 +104,9 @@ func makeCertPKI(t *testing.T) *certPKI {
 	cl, clPEM := mk(&x509.Certificate{Subject: pkix.Name{CommonName: "alice", Organization: []string{"Corridor E2E"}},
 		KeyUsage: x509.KeyUsageDigitalSignature}, ca, &keys[3].PublicKey, keys[0])
 	p.clientPEM, p.clientSubj = clPEM, cl.Subject.String()
+	_, p.rogueClientPEM = mk(&x509.Certificate{Subject: pkix.Name{CommonName: "mallory", Organization: []string{"Corridor E2E"}},
+		KeyUsage: x509.KeyUsageDigitalSignature}, otherCA, &keys[4].PublicKey, keys[1])
+	p.rogueKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(keys[4])})
 	p.serverKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(keys[2])})
 	p.clientKeyDER = x509.MarshalPKCS1PrivateKey(keys[3])
 	p.clientKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: p.clientKeyDER})
@@ -147,12 +153,16 @@ func startCharonCerts(t *testing.T, p *certPKI) *charonRig {
 // corridorCert runs corridor connect -v --cert --key in the client
 // namespace against server, with the extra flags.
 func (r *charonRig) corridorCert(t *testing.T, p *certPKI, server string, extra ...string) *client {
+	return r.corridorCertPEM(t, p.clientPEM, p.clientKeyPEM, server, extra...)
+}
+
+func (r *charonRig) corridorCertPEM(t *testing.T, certPEM, keyPEM []byte, server string, extra ...string) *client {
 	t.Helper()
 	dir := t.TempDir()
 	pw, cert, key := filepath.Join(dir, "password"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
 	os.WriteFile(pw, []byte("pw-unused-3\n"), 0o600)
-	os.WriteFile(cert, p.clientPEM, 0o644)
-	os.WriteFile(key, p.clientKeyPEM, 0o600)
+	os.WriteFile(cert, certPEM, 0o644)
+	os.WriteFile(key, keyPEM, 0o600)
 	args := append([]string{"netns", "exec", r.cns, corridorBin, "connect", "-v", "--user", "alice",
 		"--password-file", pw, "--cert", cert, "--key", key, "--ifname", "cmctun0"}, extra...)
 	return startCmd(t, exec.CommandContext(context.Background(), "ip", append(args, server)...))
@@ -173,7 +183,9 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 // as the host name (charon logs our signature as RSA_EMSA_PKCS1_NULL:
 // PKCS#1 v1.5 without DigestInfo, as it signs its own); a wrong CA, a mismatched identity and an expired
 // server certificate end in Corridor's plain words naming the check
-// that failed, with exit code 3, before Quick Mode.
+// that failed, with exit code 3, before Quick Mode; so does a client
+// certificate charon does not trust (after the retransmissions: charon's
+// refusal is not authenticated).
 func TestCharonCertificates(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and runs strongSwan's charon")
@@ -236,28 +248,37 @@ func TestCharonCertificates(t *testing.T) {
 
 	t.Run("failures", func(t *testing.T) {
 		var wg sync.WaitGroup
-		for _, tc := range []struct {
+		// The last waits out the retransmissions (15.5 s): all run at once.
+		type failure struct {
 			name, server string
 			extra        []string
 			want         string
-		}{
+			rogue        bool
+		}
+		for _, tc := range []failure{
 			{"wrong CA", certServer, []string{"--ca", otherCA},
-				`the server's certificate is not signed by a CA we trust: certificate "` + p.serverSubject + `"`},
+				`the server's certificate is not signed by a CA we trust: certificate "` + p.serverSubject + `"`, false},
 			{"mismatched identity", certServer, []string{"--ca", ca, "--server-id", "vpn.other.test"},
-				"the server's certificate is for another server: we want vpn.other.test"},
+				"the server's certificate is for another server: we want vpn.other.test", false},
 			{"mismatched DN", certServer, []string{"--ca", ca, "--server-id", "CN=vpn.other.test"},
-				`the server's certificate is for another server: we want "CN=vpn.other.test"`},
+				`the server's certificate is for another server: we want "CN=vpn.other.test"`, false},
 			{"expired server certificate", certExpired, []string{"--ca", ca},
-				"the server's certificate has expired or is not yet valid"},
+				"the server's certificate has expired or is not yet valid", false},
+			{"the server does not trust our certificate", certServer, []string{"--ca", ca},
+				"the server stopped answering once we proved our certificate", true},
 		} {
-			c := r.corridorCert(t, p, tc.server, tc.extra...)
+			cert, key := p.clientPEM, p.clientKeyPEM
+			if tc.rogue {
+				cert, key = p.rogueClientPEM, p.rogueKeyPEM
+			}
+			c := r.corridorCertPEM(t, cert, key, tc.server, tc.extra...)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				select {
 				case <-c.waited:
-				case <-time.After(20 * time.Second):
-					t.Errorf("%s: corridor still running after 20 s", tc.name)
+				case <-time.After(25 * time.Second):
+					t.Errorf("%s: corridor still running after 25 s", tc.name)
 					return
 				}
 				code, took := c.exit(time.Second)
@@ -280,6 +301,9 @@ func TestCharonCertificates(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		if log := r.log(); !regexp.MustCompile(`no trusted RSA public key found for 'O=Corridor E2E, CN=mallory'`).MatchString(log) {
+			t.Errorf("charon's log does not show it refusing the rogue client certificate")
+		}
 	})
 }
 
