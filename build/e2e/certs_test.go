@@ -264,6 +264,9 @@ func TestCharonCertificates(t *testing.T) {
 				`the server's certificate is for another server: we want "CN=vpn.other.test"`, false},
 			{"expired server certificate", certExpired, []string{"--ca", ca},
 				"the server's certificate has expired or is not yet valid", false},
+			// Without --ca: the system's roots, and a CERTREQ that names no CA.
+			{"system roots", certServer, nil,
+				"the server's certificate is not signed by a CA we trust: certificate \"" + p.serverSubject + "\"", false},
 			{"the server does not trust our certificate", certServer, []string{"--ca", ca},
 				"the server stopped answering once we proved our certificate", true},
 		} {
