@@ -153,7 +153,12 @@ var HintKeys = []HintKey{HintProbe, HintProposals, HintESPProposal, HintAuthMeth
 	HintTracePPP, HintTraceTimeout, HintTraceReport, HintStorePassword, HintStorePSK, HintStoreL2TPSecret, HintDisconnectFirst}
 
 // StoreHint is the key of the advice to store a missing secret.
-func StoreHint(k profile.SecretKind) HintKey { return HintKey("store-" + string(k)) }
+func StoreHint(k profile.SecretKind) HintKey {
+	if k == profile.SecretCertKey {
+		return "" // no client has words for it yet: the Hint text says it
+	}
+	return HintKey("store-" + string(k))
+}
 
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }

@@ -69,7 +69,10 @@ func (s *Service) Secrets(p profile.Profile) (map[profile.SecretKind]string, err
 // does not hold, leaving out the kinds p asks for.
 func (s *Service) secrets(p profile.Profile, typed map[profile.SecretKind]string) (map[profile.SecretKind]string, error) {
 	kinds := []profile.SecretKind{profile.SecretPassword}
-	if p.IPsec {
+	switch {
+	case p.UsesCert():
+		kinds = append(kinds, profile.SecretCertKey)
+	case p.IPsec:
 		kinds = append(kinds, profile.SecretPSK)
 	}
 	if p.L2TPSecret {
@@ -100,6 +103,8 @@ func secretWords(k profile.SecretKind) string {
 		return "pre-shared key"
 	case profile.SecretL2TP:
 		return "L2TP tunnel secret"
+	case profile.SecretCertKey:
+		return "certificate private key"
 	}
 	return "password"
 }

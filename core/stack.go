@@ -60,7 +60,39 @@ func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) 
 		}
 		cfg.TunnelSecret = []byte(s)
 	}
-	return ipsecFor(p, secrets, cfg, nil)
+	var ca *CertAuth
+	if p.UsesCert() {
+		var err error
+		if ca, err = certAuthFor(p, secrets); err != nil {
+			return cfg, err
+		}
+	}
+	return ipsecFor(p, secrets, cfg, ca)
+}
+
+// certAuthFor reads a profile's certificate, CAs and private key (from
+// secrets: the keychain's copy).
+func certAuthFor(p profile.Profile, secrets map[profile.SecretKind]string) (*CertAuth, error) {
+	certs, err := profile.ParseCertsPEM([]byte(p.Cert))
+	if err != nil {
+		return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q certificate: %v", p.Name, err), Err: err}
+	}
+	pemKey := secrets[profile.SecretCertKey]
+	if pemKey == "" {
+		return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no private key for the certificate of profile %q", p.Name),
+			Hint: "store it for the profile (corridor profile edit NAME --key FILE): keys are kept in the system keychain"}
+	}
+	key, err := profile.ParseKeyPEM([]byte(pemKey))
+	if err != nil {
+		return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q private key: %v", p.Name, err), Err: err}
+	}
+	ca := &CertAuth{Cert: certs, Key: key, ServerID: p.ServerID}
+	if p.CA != "" {
+		if ca.CA, err = profile.ParseCertsPEM([]byte(p.CA)); err != nil {
+			return nil, &Error{Class: ClassUsage, Msg: fmt.Sprintf("profile %q CA certificates: %v", p.Name, err), Err: err}
+		}
+	}
+	return ca, nil
 }
 
 // ConnectConfigForCert is ConnectConfigFor with certificate

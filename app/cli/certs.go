@@ -4,14 +4,14 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 
 	"github.com/corridorvpn/corridor/core"
+	"github.com/corridorvpn/corridor/core/profile"
 )
 
 // Certificate authentication for corridor connect (--cert, --key, --ca,
@@ -27,26 +27,7 @@ func readPEMCerts(name string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %v", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
-	}
-	return out, nil
+	return profile.ParseCertsPEM(b)
 }
 
 // readPEMKey reads an RSA private key (PKCS#1 "RSA PRIVATE KEY" or
@@ -63,38 +44,7 @@ func readPEMKey(name string, warn func(string)) (crypto.Signer, error) {
 		return nil, err
 	}
 	defer clear(b)
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return nil, errors.New("no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----) in it")
-		}
-		var key any
-		switch blk.Type {
-		case "RSA PRIVATE KEY":
-			if _, enc := blk.Headers["DEK-Info"]; enc {
-				return nil, errors.New("the key is encrypted with a passphrase, which is not supported yet: decrypt it (openssl pkey -in KEY -out PLAIN) into a file only you can read")
-			}
-			key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("the key is encrypted with a passphrase, which is not supported yet: decrypt it (openssl pkey -in KEY -out PLAIN) into a file only you can read")
-		case "EC PRIVATE KEY":
-			return nil, errors.New("an EC key: only RSA keys are supported (IKEv1 RSA signatures)")
-		default:
-			continue
-		}
-		clear(blk.Bytes)
-		if err != nil {
-			return nil, errors.New("the private key does not parse")
-		}
-		k, ok := key.(*rsa.PrivateKey)
-		if !ok {
-			return nil, errors.New("not an RSA key: only RSA keys are supported (IKEv1 RSA signatures)")
-		}
-		return k, nil
-	}
+	return profile.ParseKeyPEM(b)
 }
 
 func readBounded(name string) ([]byte, error) {
@@ -126,4 +76,65 @@ func loadCertAuth(f *connectFlags, warn func(string)) (*core.CertAuth, error) {
 		}
 	}
 	return ca, nil
+}
+
+// applyCert copies --cert, --key, --ca and --server-id of profile
+// add/edit onto p; the key goes to secrets (the keychain), checked
+// against the certificate.
+func (f *profileFlags) applyCert(p *profile.Profile, secrets map[profile.SecretKind]string) error {
+	switch f.certFile {
+	case "":
+	case "none":
+		p.Cert, p.CA, p.ServerID = "", "", ""
+	default:
+		b, err := readBounded(f.certFile)
+		if err != nil {
+			return fmt.Errorf("--cert %s: %w", f.certFile, err)
+		}
+		if _, err := profile.ParseCertsPEM(b); err != nil {
+			return fmt.Errorf("--cert %s: %w", f.certFile, err)
+		}
+		p.Cert = string(b)
+	}
+	if f.keyFile != "" {
+		if p.Cert == "" {
+			return fmt.Errorf("--key goes with a certificate (--cert FILE)")
+		}
+		b, err := readBounded(f.keyFile)
+		if err != nil {
+			return fmt.Errorf("--key %s: %w", f.keyFile, err)
+		}
+		key, err := profile.ParseKeyPEM(b)
+		if err != nil {
+			clear(b)
+			return fmt.Errorf("--key %s: %w", f.keyFile, err)
+		}
+		certs, _ := profile.ParseCertsPEM([]byte(p.Cert))
+		if pub, ok := certs[0].PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(key.Public()) {
+			clear(b)
+			return fmt.Errorf("--key %s is not the key of the profile's certificate (%q)", f.keyFile, certs[0].Subject.String())
+		}
+		secrets[profile.SecretCertKey] = string(b)
+		clear(b)
+	}
+	switch f.caFile {
+	case "":
+	case "none":
+		p.CA = ""
+	default:
+		b, err := readBounded(f.caFile)
+		if err != nil {
+			return fmt.Errorf("--ca %s: %w", f.caFile, err)
+		}
+		if _, err := profile.ParseCertsPEM(b); err != nil {
+			return fmt.Errorf("--ca %s: %w", f.caFile, err)
+		}
+		p.CA = string(b)
+	}
+	f.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "server-id" {
+			p.ServerID = f.serverID
+		}
+	})
+	return nil
 }

@@ -99,6 +99,8 @@ type profileFlags struct {
 	mode, proxy                    string
 	aggressive                     bool
 	group, groupType               string
+	certFile, keyFile, caFile      string
+	serverID                       string
 }
 
 func newProfileFlags(name string, env Env) *profileFlags {
@@ -118,6 +120,10 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.BoolVar(&f.aggressive, "aggressive", false, "IKE Aggressive Mode with --group as the identity (=false: Main Mode again). LESS SECURE: anyone\nwho knows the group name can get a hash of the pre-shared key and guess the key offline")
 	fs.StringVar(&f.group, "group", "", "the group `NAME` of Aggressive Mode")
 	fs.StringVar(&f.groupType, "group-type", "", "how the group name is sent: `TYPE` fqdn (default) or keyid (Cisco-style gateways)")
+	fs.StringVar(&f.certFile, "cert", "", "authenticate IPsec with this computer's certificate (PEM `FILE`, optionally followed by its\nchain) instead of a pre-shared key; its key comes with --key (\"none\": back to the pre-shared key)")
+	fs.StringVar(&f.keyFile, "key", "", "store the certificate's RSA private key (PEM `FILE`, not encrypted) in the keychain")
+	fs.StringVar(&f.caFile, "ca", "", "the CA certificates (PEM `FILE`) that may sign the server's certificate (\"none\": the system's)")
+	fs.StringVar(&f.serverID, "server-id", "", "the identity the server's certificate must prove: a DN, host name or address (`ID`; \"\": the server)")
 	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS`, preferred first: mschapv2,pap,chap,none (default: mschapv2 only; pap sends the password readable to anyone holding the pre-shared key)")
 	fs.IntVar(&f.mtu, "mtu", 0, "device `MTU` (0: automatic)")
 	fs.BoolVar(&f.full, "full-tunnel", false, "send all traffic through the VPN")
@@ -263,6 +269,9 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 			return nil, err
 		}
 	}
+	if err := f.applyCert(p, secrets); err != nil {
+		return nil, err
+	}
 	if f.l2tpSec == "none" {
 		p.L2TPSecret = false
 	} else if f.l2tpSec != "" {
@@ -327,7 +336,10 @@ func profileCmd(args []string, env Env) int {
 			if secrets[profile.SecretPassword] == "" && !p.AskPassword {
 				return bad("--password-file is required (the password goes to the keychain), or --ask-password to type it at each connect")
 			}
-			if p.IPsec && secrets[profile.SecretPSK] == "" && !p.AskPSK {
+			if p.UsesCert() && secrets[profile.SecretCertKey] == "" {
+				return bad("--cert needs --key: the certificate's private key goes to the keychain")
+			}
+			if p.IPsec && !p.UsesCert() && secrets[profile.SecretPSK] == "" && !p.AskPSK {
 				return bad("--psk-file is required for L2TP/IPsec (or pass --no-ipsec, or --ask-psk to type it at each connect)")
 			}
 		}

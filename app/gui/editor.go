@@ -699,7 +699,9 @@ func (e *editor) problems() (profile.Profile, map[string]string) {
 	if !p.AskPassword && e.password.Text == "" && e.stored[profile.SecretPassword] == "" {
 		msgs[fieldPassword] = "enter the password, or have it asked for at every connect"
 	}
-	if p.IPsec && !p.AskPSK && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
+	// A certificate profile (set up with corridor profile add --cert; the
+	// editor has no certificate fields yet) needs no pre-shared key.
+	if p.IPsec && !p.UsesCert() && !p.AskPSK && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
 		msgs[fieldPSK] = "enter the pre-shared key (PSK) your administrator gave you; it is not your password"
 	}
 	if p.L2TPSecret && e.l2tpSecret.Text == "" && e.stored[profile.SecretL2TP] == "" {

@@ -64,7 +64,23 @@ type Profile struct {
 	Aggressive bool   `toml:"aggressive" json:"aggressive,omitempty"`
 	Group      string `toml:"group" json:"group,omitempty"`
 	GroupType  string `toml:"group_type" json:"group_type,omitempty"`
+
+	// Cert (with IPsec), when set, authenticates with a certificate
+	// instead of the pre-shared key (IKE Main Mode with RSA signatures):
+	// this computer's certificate in PEM, optionally followed by its
+	// chain; its private key lives in the keychain (SecretCertKey). CA is
+	// the PEM of the CAs that may sign the server's certificate ("": the
+	// system's roots); ServerID the identity the server must prove ("":
+	// the server as written). Certificates are public: they may sit in
+	// the file.
+	Cert     string `toml:"cert" json:"cert,omitempty"`
+	CA       string `toml:"ca" json:"ca,omitempty"`
+	ServerID string `toml:"server_id" json:"server_id,omitempty"`
 }
+
+// UsesCert reports whether p authenticates IPsec with a certificate
+// (and so needs SecretCertKey instead of SecretPSK).
+func (p *Profile) UsesCert() bool { return p.IPsec && p.Cert != "" }
 
 // Group ID types of a profile (RFC 2407 4.6.2.1): how the group name of
 // Aggressive Mode travels.
@@ -278,6 +294,28 @@ func (p *Profile) Validate() error {
 	}
 	if _, err := ike.ParseGroupIDType(p.GroupType); err != nil {
 		bad("group_type", "%v", err)
+	}
+	if p.Cert != "" {
+		switch {
+		case !p.IPsec:
+			bad("cert", "a certificate authenticates IPsec: turn IPsec on, or remove the certificate")
+		case p.Aggressive:
+			bad("cert", "certificates work with Main Mode only: turn Aggressive Mode off")
+		}
+		if _, err := ParseCertsPEM([]byte(p.Cert)); err != nil {
+			bad("cert", "%v", err)
+		}
+	}
+	if p.CA != "" {
+		if _, err := ParseCertsPEM([]byte(p.CA)); err != nil {
+			bad("ca", "%v", err)
+		}
+	}
+	if p.Cert == "" && (p.CA != "" || p.ServerID != "") {
+		bad("cert", "the CA and the server identity go with a certificate")
+	}
+	if strings.IndexFunc(p.ServerID, unicode.IsControl) >= 0 || len(p.ServerID) > 1024 {
+		bad("server_id", "contains control characters or is too long")
 	}
 	if len(p.Auth) == 0 {
 		bad("auth", "allow at least one authentication method (mschapv2, pap, chap, none)")

@@ -17,14 +17,15 @@ const (
 	SecretPSK      SecretKind = "psk"         // IPsec pre-shared key
 	SecretPassword SecretKind = "password"    // PPP password
 	SecretL2TP     SecretKind = "l2tp-secret" // L2TP tunnel secret (RFC 2661 5.1.1)
+	SecretCertKey  SecretKind = "cert-key"    // private key of the profile's certificate, PEM
 )
 
 // SecretKinds lists every kind, for moving or deleting all of a profile's
 // secrets.
-var SecretKinds = []SecretKind{SecretPSK, SecretPassword, SecretL2TP}
+var SecretKinds = []SecretKind{SecretPSK, SecretPassword, SecretL2TP, SecretCertKey}
 
 func (k SecretKind) valid() bool {
-	return k == SecretPSK || k == SecretPassword || k == SecretL2TP
+	return k == SecretPSK || k == SecretPassword || k == SecretL2TP || k == SecretCertKey
 }
 
 // Secrets stores the secrets of profiles. Implementations never put a
@@ -74,7 +75,7 @@ func checkSecretKey(profile string, kind SecretKind) error {
 		return fmt.Errorf("keychain: profile name %q: %s", profile, msg)
 	}
 	if !kind.valid() {
-		return fmt.Errorf("keychain: unknown secret kind %q (psk, password, l2tp-secret)", kind)
+		return fmt.Errorf("keychain: unknown secret kind %q (psk, password, l2tp-secret, cert-key)", kind)
 	}
 	return nil
 }
