@@ -234,4 +234,7 @@ func TestProfileCertFlags(t *testing.T) {
 	if _, out, _ := run(t, "", "profile", "show", "office"); !strings.Contains(out, `cert = ""`) || !strings.Contains(out, `ca = ""`) {
 		t.Errorf("show after --cert none:\n%s", out)
 	}
+	if _, err := keyring.Get(profile.KeyringService, "office/"+string(profile.SecretCertKey)); err == nil {
+		t.Error("the certificate's key is still in the keychain after --cert none")
+	}
 }

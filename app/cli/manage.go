@@ -352,6 +352,12 @@ func profileCmd(args []string, env Env) int {
 		if err := svc.SaveProfile(p, secrets); err != nil {
 			return fail(env.Stderr, err)
 		}
+		if f.certFile == "none" {
+			// Back to the pre-shared key: the certificate's key leaves the keychain.
+			if err := st.Secrets().Delete(p.Name, profile.SecretCertKey); err != nil {
+				return fail(env.Stderr, err)
+			}
+		}
 		if f.rename != "" {
 			if err := svc.RenameProfile(name, f.rename); err != nil {
 				return fail(env.Stderr, err)
