@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,40 +19,7 @@ func WatchNetwork(ctx context.Context) (<-chan struct{}, error) {
 		return nil, fmt.Errorf("platform: routing socket: %w", err)
 	}
 	unix.CloseOnExec(fd)
-	// Non-blocking, so that the File is pollable and Close ends a Read.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("platform: routing socket: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "route")
-	out := make(chan struct{}, 1)
-	go func() {
-		<-ctx.Done()
-		f.Close() // ends the read below
-	}()
-	go func() {
-		defer close(out)
-		buf := make([]byte, 16<<10)
-		for {
-			n, err := f.Read(buf)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				// ENOBUFS: the kernel dropped messages; still a change.
-				if err != unix.ENOBUFS {
-					return
-				}
-			} else if !darwinRouteMsgsChange(buf[:n]) {
-				continue
-			}
-			select {
-			case out <- struct{}{}:
-			default: // one is pending already
-			}
-		}
-	}()
-	return out, nil
+	return watchSocket(ctx, fd, "route", 16<<10, darwinRouteMsgsChange)
 }
 
 // PathTo describes the route this Mac gives dst ("dev en0 via

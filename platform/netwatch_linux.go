@@ -25,41 +25,7 @@ func WatchNetwork(ctx context.Context) (<-chan struct{}, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("platform: netlink bind: %w", err)
 	}
-	// Non-blocking, so that the File is pollable and Close ends a Read.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("platform: netlink: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "rtnetlink")
-	out := make(chan struct{}, 1)
-	go func() {
-		<-ctx.Done()
-		f.Close() // ends the read below
-	}()
-	go func() {
-		defer close(out)
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := f.Read(buf)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				// ENOBUFS: the kernel dropped messages; still a change.
-				if err != unix.ENOBUFS {
-					return
-				}
-			}
-			if n == 0 && err == nil {
-				continue
-			}
-			select {
-			case out <- struct{}{}:
-			default: // one is pending already
-			}
-		}
-	}()
-	return out, nil
+	return watchSocket(ctx, fd, "rtnetlink", 64<<10, func(b []byte) bool { return len(b) > 0 })
 }
 
 // PathTo describes the route this machine's main table gives dst: "dev
