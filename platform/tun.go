@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -96,6 +97,10 @@ type TUN struct {
 	name   string
 	runner Runner
 	log    *slog.Logger
+	// drained is closed when the device's event channel has ended (its
+	// Close closes it): Close waits for that, briefly, so the drain's
+	// last log line comes before Close returns.
+	drained chan struct{}
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -145,6 +150,9 @@ func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
 // carry; it does not change while the device is open.
 func (t *TUN) BatchSize() int { return t.dev.BatchSize() }
 
+// drainWait bounds how long Close waits for the device's events to end.
+const drainWait = time.Second
+
 // Close removes the device, and with it its address and the routes through
 // it. It is idempotent and may run while a Read is blocked; that Read then
 // returns an error matching os.ErrClosed.
@@ -153,6 +161,12 @@ func (t *TUN) Close() error {
 		t.closed.Store(true)
 		if err := t.dev.Close(); err != nil {
 			t.closeErr = fmt.Errorf("platform: closing %s: %w", t.name, err)
+		}
+		if t.drained != nil {
+			select {
+			case <-t.drained:
+			case <-time.After(drainWait):
+			}
 		}
 		t.log.Info("tun closed", "name", t.name, "err", t.closeErr)
 	})
@@ -228,10 +242,12 @@ func openDevice(o options, name string, mtu int, createErr func(error) error) (*
 		dev.Close()
 		return nil, fmt.Errorf("platform: reading TUN name: %w", err)
 	}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		for ev := range dev.Events() {
 			o.log.Debug("tun event", "name", name, "event", ev)
 		}
 	}()
-	return &TUN{dev: dev, name: name, runner: o.runner, log: o.log}, nil
+	return &TUN{dev: dev, name: name, runner: o.runner, log: o.log, drained: drained}, nil
 }
