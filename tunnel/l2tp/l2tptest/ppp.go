@@ -163,45 +163,39 @@ func (p *pppServer) input(frame []byte) {
 			p.ipv6cpInput(pkt)
 		}
 	case ppp.ProtoIPv6:
-		if !p.v6Up {
-			return
-		}
-		s := p.se.t.s
-		s.count(func(st *Stats) { st.IPv6In++ })
-		select {
-		case s.pkts <- append([]byte(nil), pkt...):
-		default:
-		}
-		if s.cfg.EchoIPv6 && len(pkt) >= 40 && pkt[0]>>4 == 6 {
-			// Swapping the addresses leaves upper-layer checksums valid
-			// (the pseudo-header sums both).
-			e := append([]byte(nil), pkt...)
-			var a [16]byte
-			copy(a[:], e[8:24])
-			copy(e[8:24], e[24:40])
-			copy(e[24:40], a[:])
-			p.se.sendIPv6(e)
+		if p.v6Up {
+			s := p.se.t.s
+			s.count(func(st *Stats) { st.IPv6In++ })
+			p.deliver(pkt, s.cfg.EchoIPv6, 6, 8, 16, p.se.sendIPv6)
 		}
 	case ppp.ProtoIPv4:
-		if !p.ipcpUp {
-			return
-		}
-		s := p.se.t.s
-		s.count(func(st *Stats) { st.IPv4In++ })
-		select {
-		case s.pkts <- append([]byte(nil), pkt...):
-		default:
-		}
-		if s.cfg.EchoIPv4 && len(pkt) >= 20 && pkt[0]>>4 == 4 {
-			// Swapping the addresses leaves the header checksum valid.
-			e := append([]byte(nil), pkt...)
-			var a [4]byte
-			copy(a[:], e[12:16])
-			copy(e[12:16], e[16:20])
-			copy(e[16:20], a[:])
-			p.se.sendIPv4(e)
+		if p.ipcpUp {
+			s := p.se.t.s
+			s.count(func(st *Stats) { st.IPv4In++ })
+			p.deliver(pkt, s.cfg.EchoIPv4, 4, 12, 4, p.se.sendIPv4)
 		}
 	}
+}
+
+// deliver hands an IP packet of version v to Packets and, when echo is
+// set, sends it back with its source and destination addresses (n bytes
+// each, the source at offset src) swapped: that leaves the IPv4 header
+// checksum and the upper-layer checksums (whose pseudo-header sums both
+// addresses) valid.
+func (p *pppServer) deliver(pkt []byte, echo bool, v byte, src, n int, send func([]byte)) {
+	s := p.se.t.s
+	select {
+	case s.pkts <- append([]byte(nil), pkt...):
+	default:
+	}
+	if !echo || len(pkt) < src+2*n || pkt[0]>>4 != v {
+		return
+	}
+	e := append([]byte(nil), pkt...)
+	a := append([]byte(nil), e[src:src+n]...)
+	copy(e[src:src+n], e[src+n:src+2*n])
+	copy(e[src+n:src+2*n], a)
+	send(e)
 }
 
 // LCP (RFC 1661).
