@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/corridorvpn/corridor/tunnel/ipv6"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
@@ -102,11 +103,12 @@ const (
 
 // Stage names a step of bringing the tunnel up, for progress lines.
 type Stage struct {
-	Kind   StageKind
-	Auth   ppp.AuthMethod // StageAuth
-	IP     ppp.IPInfo     // StageIPCP
-	IPv6   ppp.IPv6Info   // StageIPv6CP
-	Detail string         // StageL2TPTunnel: the server's host name
+	Kind       StageKind
+	Auth       ppp.AuthMethod // StageAuth
+	IP         ppp.IPInfo     // StageIPCP
+	IPv6       ppp.IPv6Info   // StageIPv6CP
+	IPv6Config ipv6.Config    // StageIPv6Config
+	Detail     string         // StageL2TPTunnel: the server's host name
 }
 
 // StageKind enumerates stages in the order they happen.
@@ -126,6 +128,10 @@ const (
 	// StageIPv6CP: IPV6CP opened (ppp.Config.IPv6); reported after or
 	// before StageIPCP, whichever NCP opens first.
 	StageIPv6CP
+	// StageIPv6Config: the server's router advertisement (and DHCPv6, when
+	// it asks for it) gave global addresses, routes or DNS servers
+	// (package ipv6); reported again whenever that configuration changes.
+	StageIPv6Config
 )
 
 func (s Stage) String() string {
@@ -142,6 +148,8 @@ func (s Stage) String() string {
 		return "ipcp: " + s.IP.String()
 	case StageIPv6CP:
 		return "ipv6cp: " + s.IPv6.String()
+	case StageIPv6Config:
+		return "ipv6: " + s.IPv6Config.String()
 	case StageAuthRetry:
 		if s.Detail != "" {
 			return "ppp: " + s.Detail + "; trying again in a new l2tp session"

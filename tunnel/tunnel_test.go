@@ -620,9 +620,9 @@ func TestTunnelStallStartsOver(t *testing.T) {
 	}
 }
 
-// ipv6 returns an IPv6 packet from src to dst carrying payload after a
+// ipv6Packet returns an IPv6 packet from src to dst carrying payload after a
 // No Next Header (59) header.
-func ipv6(src, dst string, payload string) []byte {
+func ipv6Packet(src, dst string, payload string) []byte {
 	b := make([]byte, 40, 40+len(payload))
 	b[0] = 0x60
 	binary.BigEndian.PutUint16(b[4:], uint16(len(payload)))
@@ -672,15 +672,15 @@ func TestTunnelIPv6(t *testing.T) {
 	h.tun.Attach(h.dev)
 
 	src, dst := info.Local.String(), info.Peer.String()
-	out := ipv6(src, dst, "to the server over IPv6")
+	out := ipv6Packet(src, dst, "to the server over IPv6")
 	h.dev.Inbound <- out
 	if got := recvPacket(t, h.srv.Packets(), "at the server"); !bytes.Equal(got, out) {
 		t.Fatalf("server got % x, want % x", got, out)
 	}
-	if got, want := recvPacket(t, h.dev.Outbound, "echoed to the device"), ipv6(dst, src, "to the server over IPv6"); !bytes.Equal(got, want) {
+	if got, want := recvPacket(t, h.dev.Outbound, "echoed to the device"), ipv6Packet(dst, src, "to the server over IPv6"); !bytes.Equal(got, want) {
 		t.Fatalf("device got echo % x, want % x", got, want)
 	}
-	in := ipv6("2001:db8::1", src, "from the server")
+	in := ipv6Packet("2001:db8::1", src, "from the server")
 	if n, err := h.srv.SendIP(in); n != 1 || err != nil {
 		t.Fatalf("SendIP = %d, %v", n, err)
 	}
@@ -738,7 +738,7 @@ func TestTunnelIPv6NotOffered(t *testing.T) {
 	h := startTunnel(t, scfg, func(c *Config) { c.PPP.IPv6 = true })
 	h.mustUp()
 	h.tun.Attach(h.dev)
-	h.dev.Inbound <- ipv6("fe80::1", "fe80::2", "nowhere to go")
+	h.dev.Inbound <- ipv6Packet("fe80::1", "fe80::2", "nowhere to go")
 	out4 := ipv4("10.99.0.2", "192.0.2.7", "v4")
 	h.dev.Inbound <- out4
 	if got := recvPacket(t, h.srv.Packets(), "IPv4 at the server"); !bytes.Equal(got, out4) {
