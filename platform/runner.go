@@ -146,6 +146,7 @@ var (
 		"pfctl":      {"does not exist"}, // an anchor that is gone (unverified wording)
 		"netsh":      {"Element not found", "cannot find the file specified"},
 		"powershell": {"cannot find the file specified", "not found"},
+		"reg":        {"unable to find the specified registry key", "cannot find the file specified"}, // an NRPT rule that is gone (nrpt.go)
 	}
 )
 
