@@ -359,7 +359,10 @@ func TestNRPTRecover(t *testing.T) {
 	t.Run("reg.exe", func(t *testing.T) {
 		dir := crash(t)
 		gone := &CommandError{Args: []string{"reg"}, ExitCode: 1, Output: "ERROR: The system was unable to find the specified registry key or value."}
-		run := &fakeRunner{fail: map[string]error{`reg delete HKLM\` + keyB: gone}}
+		// And a cache that cannot be flushed (the DNS Client stopped; Wine's
+		// ipconfig has no /flushdns) does not keep the journal.
+		noFlush := &CommandError{Args: []string{"ipconfig", "/flushdns"}, ExitCode: 1, Output: "Could not flush the DNS Resolver Cache: Function failed during execution."}
+		run := &fakeRunner{fail: map[string]error{`reg delete HKLM\` + keyB: gone, "ipconfig": noFlush}}
 		if err := Recover(WithRouterRunner(run), WithJournalDir(dir), WithRouterLogger(testLogger(t))); err != nil {
 			t.Fatalf("Recover: %v", err)
 		}
