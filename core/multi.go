@@ -38,6 +38,32 @@ import (
 // tunnel at a time owns the file (platform/resolvconf.go), and when it
 // goes the next one takes it over (RealStack.retryDNS).
 
+// dnsHeldWords says, in the words of profiles, why the DNS of profile is
+// not in use (its Router's note, platform/resolvconf.go): another tunnel
+// holds resolv.conf, and one resolv.conf cannot send each tunnel's names
+// to its own servers. The holder is the connected tunnel whose DNS is in
+// force; one of another process (corridor connect beside the helper) is
+// "another Corridor tunnel" (the Router's note, logged just before, names
+// its device and the file).
+func (r *RealStack) dnsHeldWords(profile string) string {
+	r.mu.Lock()
+	links := make([]*realLink, 0, len(r.links))
+	for l := range r.links {
+		links = append(links, l)
+	}
+	r.mu.Unlock()
+	holder := "another Corridor tunnel"
+	for _, l := range links {
+		n, ok := l.router.(dnsNoter)
+		if ok && len(l.nc.DNS) > 0 && n.DNSNote() == "" {
+			holder = fmt.Sprintf("profile %q", l.profile.Name)
+			break
+		}
+	}
+	return fmt.Sprintf("DNS for profile %q is not in use: %s holds resolv.conf, and one resolv.conf cannot send each tunnel's names to its own servers; "+
+		"install systemd-resolved for DNS per tunnel (without it, this tunnel's DNS takes over when the other disconnects)", profile, holder)
+}
+
 // claims is what a live session holds of the address space.
 type claims struct {
 	full   bool

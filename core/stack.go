@@ -243,6 +243,7 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 				if n, ok := rt.(dnsNoter); ok && n.DNSNote() != "" {
 					// Another tunnel holds resolv.conf (platform/resolvconf.go).
 					log.Warn(n.DNSNote())
+					log.Warn(r.dnsHeldWords(req.Profile.Name))
 					words = routesWords(&platform.NetConfig{FullTunnel: nc.FullTunnel, Routes: nc.Routes}) + "; " + n.DNSNote()
 				}
 				progress(Stage{Name: "os", Detail: words})
@@ -389,6 +390,6 @@ func (l *realLink) retryDNS() {
 		return
 	}
 	if n.DNSNote() == "" {
-		l.log.Info(fmt.Sprintf("DNS %v now set: the tunnel that held resolv.conf has gone", l.nc.DNS))
+		l.log.Info(fmt.Sprintf("DNS for profile %q now in use (%v): the tunnel that held resolv.conf has gone", l.profile.Name, l.nc.DNS))
 	}
 }
