@@ -132,3 +132,22 @@ func TestKillSwitchBesideSplitTunnels(t *testing.T) {
 		t.Errorf("sessions after the refusal: %+v", sts)
 	}
 }
+
+// The Router's warnings (Group Policy overriding Windows NRPT rules, a
+// route someone else added) reach the session's log; its per-command
+// lines do not.
+func TestRouterWarnings(t *testing.T) {
+	var buf bytes.Buffer
+	session := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l := slog.New(warnOnly{session.Handler()}).With("interface", "corridor1")
+	l.Debug("platform command", "cmd", "route add")
+	l.Info("router set")
+	l.Warn("Group Policy sets this machine's NRPT rules")
+	got := buf.String()
+	if strings.Contains(got, "platform command") || strings.Contains(got, "router set") {
+		t.Errorf("debug or info lines passed:\n%s", got)
+	}
+	if !strings.Contains(got, "Group Policy sets this machine's NRPT rules") || !strings.Contains(got, "interface=corridor1") {
+		t.Errorf("the warning is missing:\n%s", got)
+	}
+}

@@ -236,7 +236,7 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 	nc, err := NetConfigFor(req.Profile, sess)
 	if err == nil {
 		var rt platform.Router
-		rt, err = platform.NewRouter(r.RouterOptions...)
+		rt, err = platform.NewRouter(append([]platform.RouterOption{routerWarnings(log)}, r.RouterOptions...)...)
 		if err == nil {
 			if err = rt.Set(nc); err == nil {
 				words := routesWords(nc)
