@@ -19,12 +19,13 @@ import (
 // adapter's servers as before (windowsIPHelperDNSItem).
 //
 // A rule is a registry key, [MS-GPNRPT] 2.2.2 (the layout the DNS Client
-// reads, also what Add-DnsClientNrptRule writes):
+// reads; Add-DnsClientNrptRule writes the same values, with Version 2,
+// according to public code that read them back):
 //
 //	HKLM\SYSTEM\CurrentControlSet\Services\Dnscache\Parameters\DnsPolicyConfig\{RULE GUID}
 //	  Version            REG_DWORD     1                                  (2.2.2.3: MUST be 1)
-//	  Name               REG_MULTI_SZ  corp.example .corp.example ...     (2.2.2.1: FQDNs, suffixes with a leading dot)
-//	  GenericDNSServers  REG_SZ        10.0.0.53;10.0.0.54                (2.2.2.13: semicolon-delimited)
+//	  Name               REG_MULTI_SZ  corp.example .corp.example ...     (the name itself, and with a leading dot the names under it)
+//	  GenericDNSServers  REG_SZ        10.0.0.53;10.0.0.54                (2.2.2.13; semicolon-delimited as the other server lists of 2.2.2)
 //	  ConfigOptions      REG_DWORD     8                                  (2.2.2.2: only the generic DNS servers option)
 //	  IPSECCARestriction REG_SZ        ""
 //	  DisplayName, Comment REG_SZ      what Get-DnsClientNrptRule shows an administrator
@@ -32,7 +33,7 @@ import (
 // The rule's GUID is derived from the adapter's name (a name-based UUID,
 // RFC 9562 5.5), so the rule of each session has its own key, the same on
 // every Set, and a second tunnel never touches the first one's rule. A
-// rule lists at most 50 names (tailscale found that more are ignored);
+// rule lists at most 50 names (an undocumented limit tailscale's code notes);
 // each domain takes two (the domain itself and everything under it), so
 // more than 25 domains take several rules.
 //
