@@ -239,14 +239,17 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 		rt, err = platform.NewRouter(append([]platform.RouterOption{routerWarnings(log)}, r.RouterOptions...)...)
 		if err == nil {
 			if err = rt.Set(nc); err == nil {
-				words := routesWords(nc)
+				words, held := routesWords(nc), ""
 				if n, ok := rt.(dnsNoter); ok && n.DNSNote() != "" {
 					// Another tunnel holds resolv.conf (platform/resolvconf.go).
+					held = r.dnsHeldWords(req.Profile.Name)
 					log.Warn(n.DNSNote())
-					log.Warn(r.dnsHeldWords(req.Profile.Name))
 					words = routesWords(&platform.NetConfig{FullTunnel: nc.FullTunnel, Routes: nc.Routes}) + "; " + n.DNSNote()
 				}
 				progress(Stage{Name: "os", Detail: words})
+				if held != "" {
+					progress(Stage{Name: "dns", Detail: "dns: " + held})
+				}
 				l := &realLink{stack: r, sess: sess, router: rt, nc: nc, log: log, name: name, profile: req.Profile}
 				r.mu.Lock()
 				if r.links == nil {
