@@ -3,10 +3,12 @@ package core
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 
 	"github.com/corridorvpn/corridor/core/profile"
+	"github.com/corridorvpn/corridor/platform"
 )
 
 // Several tunnels at once. The Manager runs one session per profile, each
@@ -37,6 +39,50 @@ import (
 // several tunnels: per link with systemd-resolved; with resolv.conf one
 // tunnel at a time owns the file (platform/resolvconf.go), and when it
 // goes the next one takes it over (RealStack.retryDNS).
+
+// dnsHeldWords says, in the words of profiles, why the DNS of profile is
+// not in use (its Router's note, platform/resolvconf.go): another tunnel
+// holds resolv.conf, and one resolv.conf cannot send each tunnel's names
+// to its own servers. The holder is the connected tunnel whose DNS is in
+// force; one of another process (corridor connect beside the helper) is
+// "another Corridor tunnel" (the Router's note, logged just before, names
+// its device and the file).
+func (r *RealStack) dnsHeldWords(profile string) string {
+	r.mu.Lock()
+	links := make([]*realLink, 0, len(r.links))
+	for l := range r.links {
+		links = append(links, l)
+	}
+	r.mu.Unlock()
+	holder := "another Corridor tunnel"
+	for _, l := range links {
+		n, ok := l.router.(dnsNoter)
+		if ok && len(l.nc.DNS) > 0 && n.DNSNote() == "" {
+			holder = fmt.Sprintf("profile %q", l.profile.Name)
+			break
+		}
+	}
+	return fmt.Sprintf("DNS for profile %q is not in use: %s holds resolv.conf, and one resolv.conf cannot send each tunnel's names to its own servers; "+
+		"install systemd-resolved for DNS per tunnel (without it, this tunnel's DNS takes over when the other disconnects)", profile, holder)
+}
+
+// routerWarnings gives a session's Router the session's log for its
+// warnings only (a route someone else added, resolv.conf held by another
+// tunnel, Windows NRPT rules that Group Policy overrides), not a line per
+// command. Options given after it (RealStack.RouterOptions) win.
+func routerWarnings(log *slog.Logger) platform.RouterOption {
+	return platform.WithRouterLogger(slog.New(warnOnly{log.Handler()}))
+}
+
+// warnOnly passes records of level Warn and above to h.
+type warnOnly struct{ h slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.h.Enabled(ctx, l)
+}
+func (w warnOnly) Handle(ctx context.Context, r slog.Record) error { return w.h.Handle(ctx, r) }
+func (w warnOnly) WithAttrs(as []slog.Attr) slog.Handler           { return warnOnly{w.h.WithAttrs(as)} }
+func (w warnOnly) WithGroup(name string) slog.Handler              { return warnOnly{w.h.WithGroup(name)} }
 
 // claims is what a live session holds of the address space.
 type claims struct {

@@ -236,16 +236,20 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 	nc, err := NetConfigFor(req.Profile, sess)
 	if err == nil {
 		var rt platform.Router
-		rt, err = platform.NewRouter(r.RouterOptions...)
+		rt, err = platform.NewRouter(append([]platform.RouterOption{routerWarnings(log)}, r.RouterOptions...)...)
 		if err == nil {
 			if err = rt.Set(nc); err == nil {
-				words := routesWords(nc)
+				words, held := routesWords(nc), ""
 				if n, ok := rt.(dnsNoter); ok && n.DNSNote() != "" {
 					// Another tunnel holds resolv.conf (platform/resolvconf.go).
+					held = r.dnsHeldWords(req.Profile.Name)
 					log.Warn(n.DNSNote())
 					words = routesWords(&platform.NetConfig{FullTunnel: nc.FullTunnel, Routes: nc.Routes}) + "; " + n.DNSNote()
 				}
 				progress(Stage{Name: "os", Detail: words})
+				if held != "" {
+					progress(Stage{Name: "dns", Detail: "dns: " + held})
+				}
 				l := &realLink{stack: r, sess: sess, router: rt, nc: nc, log: log, name: name, profile: req.Profile}
 				r.mu.Lock()
 				if r.links == nil {
@@ -389,6 +393,6 @@ func (l *realLink) retryDNS() {
 		return
 	}
 	if n.DNSNote() == "" {
-		l.log.Info(fmt.Sprintf("DNS %v now set: the tunnel that held resolv.conf has gone", l.nc.DNS))
+		l.log.Info(fmt.Sprintf("DNS for profile %q now in use (%v): the tunnel that held resolv.conf has gone", l.profile.Name, l.nc.DNS))
 	}
 }

@@ -158,6 +158,8 @@ func checkUndoCommand(c Command) error {
 		ok = c.Stdin == "" && netshUndoOK(a[1:])
 	case "powershell":
 		ok = c.Stdin == "" && powershellUndoOK(a[1:])
+	case "reg", "ipconfig":
+		ok = c.Stdin == "" && nrptUndoOK(a) // Windows NRPT rules: nrpt.go
 	default:
 		return fmt.Errorf("program %q is not one the Router runs", a[0])
 	}

@@ -3,6 +3,7 @@ package platform
 import (
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -197,4 +198,80 @@ func TestResolvConfTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertFile(t, a.resolvConf, original, 0o644)
+}
+
+// macOS, two split tunnels at once (fake runner: never run on a Mac). The
+// kernel numbers the utun devices, so the tunnels are utun3 and utun4: each
+// has its own dynamic-store DNS service, whose match domains scope its
+// servers to its domains, its own routes and journal; closing either
+// leaves the other's in force, and Recover after a crash undoes both.
+func TestDarwinTwoTunnels(t *testing.T) {
+	cfgA, cfgB := *tunA, *tunB
+	cfgA.Interface, cfgB.Interface = "utun3", "utun4"
+	for _, firstGoes := range []string{"utun3", "utun4"} {
+		t.Run(firstGoes+" goes first", func(t *testing.T) {
+			a := newTestRouter(t, darwinItems, nil)
+			b := newTestRouter(t, darwinItems, nil, WithJournalDir(a.dir))
+			b.dir = a.dir
+			if err := a.Set(&cfgA); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Set(&cfgB); err != nil {
+				t.Fatal(err)
+			}
+			wantList(t, "utun3", a.run.take(), []string{
+				"route -n add -net 10.77.0.0/16 -interface utun3",
+				"scutil <<EOF\nd.init\nd.add ServerAddresses * 10.0.0.53\nd.add SearchDomains * a.example\n" +
+					"d.add SupplementalMatchDomains * a.example\nset State:/Network/Service/corridor-utun3/DNS\nquit\nEOF",
+			})
+			wantList(t, "utun4", b.run.take(), []string{
+				"route -n add -net 172.16.5.0/24 -interface utun4",
+				"scutil <<EOF\nd.init\nd.add ServerAddresses * 192.168.31.1\nd.add SearchDomains * b.example\n" +
+					"d.add SupplementalMatchDomains * b.example\nset State:/Network/Service/corridor-utun4/DNS\nquit\nEOF",
+			})
+			first, second, keep := a, b, "utun4"
+			if firstGoes == "utun4" {
+				first, second, keep = b, a, "utun3"
+			}
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range first.run.take() {
+				if !strings.Contains(c, firstGoes) {
+					t.Errorf("closing %s ran %q", firstGoes, c)
+				}
+			}
+			if got := second.run.take(); len(got) != 0 {
+				t.Errorf("%s touched by the other's down: %q", keep, got)
+			}
+			if j := second.journal(t, keep); j == nil || len(j.Entries) != 2 {
+				t.Errorf("journal of %s after the other's down: %+v", keep, j)
+			}
+			if err := second.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("Recover", func(t *testing.T) {
+		a := newTestRouter(t, darwinItems, nil)
+		b := newTestRouter(t, darwinItems, nil, WithJournalDir(a.dir))
+		if err := a.Set(&cfgA); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Set(&cfgB); err != nil {
+			t.Fatal(err)
+		}
+		run := &fakeRunner{}
+		if err := Recover(WithRouterRunner(run), WithJournalDir(a.dir), WithResolvConf(a.resolvConf), WithRouterLogger(testLogger(t))); err != nil {
+			t.Fatal(err)
+		}
+		got := run.take()
+		slices.Sort(got)
+		wantList(t, "Recover", got, []string{
+			"route -n delete -net 10.77.0.0/16 -interface utun3",
+			"route -n delete -net 172.16.5.0/24 -interface utun4",
+			"scutil <<EOF\nremove State:/Network/Service/corridor-utun3/DNS\nquit\nEOF",
+			"scutil <<EOF\nremove State:/Network/Service/corridor-utun4/DNS\nquit\nEOF",
+		})
+	})
 }

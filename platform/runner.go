@@ -146,6 +146,7 @@ var (
 		"pfctl":      {"does not exist"}, // an anchor that is gone (unverified wording)
 		"netsh":      {"Element not found", "cannot find the file specified"},
 		"powershell": {"cannot find the file specified", "not found"},
+		"reg":        {"unable to find the specified registry key", "Unable to find the specified registry key", "cannot find the file specified"}, // an NRPT rule that is gone (nrpt.go); Windows, Wine, winNetRunner
 	}
 )
 
@@ -198,6 +199,12 @@ func isGone(err error) bool {
 		// A pf reference that cannot be released (released already, or
 		// pf restarted) holds no block: the anchor's flush lifted it.
 		// Failing here would keep the journal, and Recover, failing.
+		return true
+	}
+	if prog == "ipconfig" {
+		// ipconfig /flushdns after an NRPT rule went (nrpt.go): a cache
+		// that cannot be flushed (the DNS Client stopped) holds nothing
+		// to undo, and the rule is gone either way.
 		return true
 	}
 	if prog == "ip" && ce.ExitCode != 2 {

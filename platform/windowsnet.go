@@ -67,6 +67,11 @@ type winNet interface {
 	// row): not when IPv6 is turned off on the machine or unbound from
 	// the adapter.
 	HasIPv6(luid uint64) (bool, error)
+	// The registry, for the NRPT rules of split DNS (nrpt.go).
+	winRegistry
+	// FlushDNSCache empties the DNS Client's cache
+	// (DnsFlushResolverCache), which also makes it read the NRPT again.
+	FlushDNSCache() error
 }
 
 // windowsTUNMetric is the interface metric of the Corridor adapter: lower
@@ -113,7 +118,11 @@ func windowsIPHelperItems(c *NetConfig, env *routerEnv) ([]item, error) {
 		// "interface=12" is an index to netsh and to winNetRunner.
 		return nil, fmt.Errorf("platform: a Windows interface name cannot be a number: %q", c.Interface)
 	}
-	return windowsItemsWith(c, env, windowsIPHelperDNSItem)
+	items, err := windowsItemsWith(c, env, windowsIPHelperDNSItem)
+	if err != nil {
+		return nil, err
+	}
+	return append(items, windowsNRPTItems(c, env)...), nil
 }
 
 // windowsIPHelperDNSItem sets the interface's DNS servers and search
@@ -122,15 +131,24 @@ func windowsIPHelperItems(c *NetConfig, env *routerEnv) ([]item, error) {
 // one server per command and no search list. Undo removes both.
 //
 // Windows asks the DNS servers of all interfaces; the adapter's low metric
-// (configureWindowsTUN) makes it ask these first.
+// (configureWindowsTUN) makes it ask these first. That is what a full
+// tunnel wants, and all a tunnel without domains can have. A split tunnel
+// with domains (nrptScoped) sets the search domains only: its servers get
+// the names under its domains through an NRPT rule (nrpt.go) and no
+// others.
 func windowsIPHelperDNSItem(c *NetConfig, env *routerEnv) item {
-	servers := make([]string, len(c.DNS))
-	for i, a := range c.DNS {
-		servers[i] = a.String()
+	var servers []string
+	backend := "winipcfg"
+	if nrptScoped(c) {
+		backend = "winipcfg search-only"
+	} else {
+		for _, a := range c.DNS {
+			servers = append(servers, a.String())
+		}
 	}
 	do := cmd("winipcfg", "set-dns", "interface="+c.Interface, "servers="+strings.Join(servers, ","), "domains="+strings.Join(c.Domains, ","))
 	undo := cmd("netsh", "interface", "ipv4", "set", "dnsservers", "name="+c.Interface, "source=dhcp")
-	return staticItem(dnsKey("winipcfg", c), netip.Prefix{}, []Command{do}, []Command{undo}, false)
+	return staticItem(dnsKey(backend, c), netip.Prefix{}, []Command{do}, []Command{undo}, false)
 }
 
 // winNetRunner is the Router's Runner on Windows: it executes the commands
@@ -149,17 +167,19 @@ func (r winNetRunner) Run(c Command) ([]byte, error) {
 	if !ok {
 		return r.next.Run(c)
 	}
-	if err := op.apply(r.n); err != nil {
+	out, err := op.apply(r.n)
+	if err != nil {
 		return nil, winNetCommandError(c, err)
 	}
-	return nil, nil
+	return out, nil
 }
 
 // winNetOp is one call, parsed from its command.
 type winNetOp struct {
-	kind    string // "add-route", "delete-route", "set-dns", "flush-dns"
+	kind    string // "add-route", "delete-route", "set-dns", "flush-dns", and those of applyNRPT
 	alias   string // the interface by name, or
 	index   uint32 // by index
+	regKey  string // the NRPT rule's key (nrpt.go)
 	prefix  netip.Prefix
 	nextHop netip.Addr
 	servers []netip.Addr
@@ -173,7 +193,14 @@ func (op winNetOp) luid(n winNet) (uint64, error) {
 	return n.LUIDByIndex(op.index)
 }
 
-func (op winNetOp) apply(n winNet) error {
+func (op winNetOp) apply(n winNet) ([]byte, error) {
+	if op.regKey != "" || op.kind == "flush-dns-cache" || op.kind == "nrpt-group-policy" {
+		return op.applyNRPT(n)
+	}
+	return nil, op.applyIface(n)
+}
+
+func (op winNetOp) applyIface(n winNet) error {
 	luid, err := op.luid(n)
 	if err != nil {
 		return err
@@ -211,8 +238,9 @@ func (op winNetOp) apply(n winNet) error {
 //	winipcfg set-dns interface=NAME servers=A,B domains=D,E
 //	netsh interface ipv6 add|delete route prefix=::/1|8000::/1 interface=NAME store=active
 //
-// ok is false for any other command (run as it is); err is set for a
-// "winipcfg" command that is malformed, which must never reach a shell.
+// and the NRPT commands of parseNRPTCommand. ok is false for any other
+// command (run as it is); err is set for a "winipcfg" command that is
+// malformed, which must never reach a shell.
 func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
 	a := c.Args
 	if c.Stdin != "" || len(a) == 0 {
@@ -220,8 +248,13 @@ func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
 	}
 	switch a[0] {
 	case "winipcfg":
+		if len(a) > 1 && a[1] != "set-dns" {
+			return parseNRPTCommand(a)
+		}
 		op, err = parseSetDNS(a[1:])
 		return op, err == nil, err
+	case "reg", "ipconfig":
+		return parseNRPTCommand(a)
 	case "netsh":
 	default:
 		return op, false, nil
@@ -318,11 +351,17 @@ func parseSetDNS(a []string) (winNetOp, error) {
 	name, ok1 := strings.CutPrefix(a[1], "interface=")
 	servers, ok2 := strings.CutPrefix(a[2], "servers=")
 	domains, ok3 := strings.CutPrefix(a[3], "domains=")
-	if !ok1 || !ok2 || !ok3 || name == "" || servers == "" {
+	// No servers: the search domains of a tunnel whose DNS an NRPT rule
+	// scopes (windowsIPHelperDNSItem).
+	if !ok1 || !ok2 || !ok3 || name == "" || servers == "" && domains == "" {
 		return op, fmt.Errorf("malformed winipcfg command %q", a)
 	}
 	op.alias = name
-	for _, s := range strings.Split(servers, ",") {
+	var list []string
+	if servers != "" {
+		list = strings.Split(servers, ",")
+	}
+	for _, s := range list {
 		addr, err := netip.ParseAddr(s)
 		if err != nil || !addr.Is4() {
 			return op, fmt.Errorf("bad DNS server %q", s)

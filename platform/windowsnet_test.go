@@ -16,14 +16,16 @@ type fakeWinNet struct {
 	calls   []string
 	aliases map[string]uint64
 	indexes map[uint32]uint64
-	fail    map[string]error // by call prefix
-	noIPv6  map[uint64]bool  // interfaces without IPv6
+	fail    map[string]error      // by call prefix
+	noIPv6  map[uint64]bool       // interfaces without IPv6
+	reg     map[string][]regValue // HKLM keys and their values (nrpt_test.go)
 }
 
 func newFakeWinNet() *fakeWinNet {
 	return &fakeWinNet{
 		aliases: map[string]uint64{"Corridor VPN": 0x2a, "Corridor": 0x2b, "Bob (2)": 0x2c, "Ethernet": 0x10},
 		indexes: map[uint32]uint64{12: 0x10, 7: 0x11},
+		reg:     map[string][]regValue{},
 	}
 }
 
@@ -237,12 +239,15 @@ func TestWindowsIPHelperDNSOnOff(t *testing.T) {
 	if err := tr.Set(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "DNS on", n.take(), []string{`SetDNS 0x2a [10.0.0.53] ["corp.example"]`})
+	// A split tunnel with domains: its servers through an NRPT rule
+	// (nrpt.go), the search domains on the adapter.
+	wantList(t, "DNS on", n.take(), []string{`SetDNS 0x2a [] ["corp.example"]`, "SetRegValues " + nrptLocalBase + `\` + nrptRuleID("Corridor VPN", 0), "FlushDNSCache"})
 	cfg.Domains = nil
 	if err := tr.Set(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	wantList(t, "domains off", n.take(), []string{"SetDNS 0x2a [] []", "SetDNS 0x2a [10.0.0.53] []"})
+	wantList(t, "domains off", n.take(), []string{"DeleteRegKey " + nrptLocalBase + `\` + nrptRuleID("Corridor VPN", 0), "FlushDNSCache",
+		"SetDNS 0x2a [] []", "SetDNS 0x2a [10.0.0.53] []"})
 	cfg.DNS = nil
 	if err := tr.Set(&cfg); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,14 @@
 # secret's text, UTF-8 or UTF-16LE, plain or as the .reg files' hex, in any
 # file of the prefix; status fails in plain words with the helper not
 # running; profile rm removes the profile and its credentials, and a second
-# add works; the packaged zip's corridor.exe starts.
+# add works; the packaged zip's corridor.exe starts. The NRPT rules of
+# Windows split DNS (platform/nrpt.go) against Wine's registry: the
+# platform package's Windows test binary runs TestNRPTRegistryWine (two
+# split tunnels' rules written through the registry API with their value
+# types read back, closing one leaving the other's, Recover after a crash
+# through the registry API and through Wine's reg.exe and ipconfig.exe),
+# then reg.exe lists what is left under DnsPolicyConfig (nothing may be).
+# The adapters' IP Helper calls in that test are faked (no Wintun here).
 # Not under Wine: connecting (Go's UDP sockets fail there with WSAEOPNOTSUPP,
 # so no IKE), the helper (go-winio's named pipes never accept there) and
 # the GUI build (DESIGN.md §8).
@@ -244,6 +251,25 @@ expect_in "profile show" '^# password: stored in the keychain$'
 expect_in "profile show" '^# psk: stored in the keychain$'
 corridor profile rm office
 expect_ok "second profile rm"
+
+# --- NRPT rules in Wine's registry (platform/nrpt.go) ------------------------
+t0=$(date +%s.%N)
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go test -c -o "$tmp/work/platform.test.exe" ./platform/
+say "built platform.test.exe (GOOS=windows GOARCH=amd64) ($(secs "$t0") s)"
+run "platform.test.exe -test.run TestNRPTRegistryWine" "$CALL_TIMEOUT" env CORRIDOR_WINE_REGISTRY=1 "$WINE" "$tmp/work/platform.test.exe" -test.run '^TestNRPTRegistryWine$' -test.v
+grep -E '^\s+nrpt_windows_test.go:[0-9]+: ' <<<"$out" | sed 's/^ */  | /' || true
+expect_ok "TestNRPTRegistryWine"
+expect_in "TestNRPTRegistryWine" '^--- PASS: TestNRPTRegistryWine'
+! grep -q -- '--- SKIP' <<<"$out" || { show_out; fail "TestNRPTRegistryWine skipped"; }
+# What is left, from the registry file itself (reg query's output to a
+# file comes out empty under this Wine): the DnsPolicyConfig key the test
+# created, and no rule under it.
+flush
+grep -F 'Dnscache\\Parameters\\DnsPolicyConfig]' "$WINEPREFIX/system.reg" >/dev/null ||
+	fail "no DnsPolicyConfig key in the prefix's system.reg: did the test write elsewhere?"
+! grep -F 'Dnscache\\Parameters\\DnsPolicyConfig\\{' "$WINEPREFIX/system.reg" >/dev/null ||
+	fail "NRPT rules left in the registry after the test: $(grep -F 'DnsPolicyConfig\\{' "$WINEPREFIX/system.reg" | tr '\n' ' ')"
+say "NRPT: rules written, read back, removed by Close and by Recover; system.reg has DnsPolicyConfig and no rule under it"
 
 # --- the Windows package zip (build/package.sh windows-zip; no Wine) -------
 # pkg LABEL [NAME=VALUE...] COMMAND...: package.sh windows-zip into
