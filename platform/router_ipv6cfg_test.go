@@ -2,6 +2,7 @@ package platform
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -303,4 +304,44 @@ func addrStrings(a []netip.Addr) []string {
 		s[i] = x.String()
 	}
 	return s
+}
+
+// TestRecoverIPv6Config: the journal of an IPv6 configuration, left by a
+// router that crashed, is trusted and replayed on every system: Recover
+// runs exactly its undo, the IPv6 lines included.
+func TestRecoverIPv6Config(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		build   planner
+		outputs map[string]string
+		iface   string
+		want6   []string
+	}{
+		{"linux", linuxItems, map[string]string{ipGetCommand: ipGetViaGW}, "corridor0",
+			[]string{"ip -6 addr del 2001:db8:1::5/64 dev corridor0", "ip -6 route del 8000::/1 dev corridor0"}},
+		{"darwin", darwinItems, map[string]string{"route -n get 203.0.113.5": darwinGetViaGW}, "utun4",
+			[]string{"ifconfig utun4 inet6 2001:db8:1::5 -alias", "route -n delete -inet6 2001:db8:ff00::/40 -interface utun4"}},
+		{"windows", windowsItems, map[string]string{winFind("203.0.113.5"): winGetViaGW}, "Corridor",
+			[]string{"netsh interface ipv6 delete address interface=Corridor address=2001:db8:1::5 store=active",
+				"netsh interface ipv6 delete route prefix=::/1 interface=Corridor store=active"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			crashed := newTestRouter(t, tc.build, tc.outputs, withIPv6(t))
+			cfg := fullWithIPv6(tc.iface)
+			if err := crashed.Set(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			want := crashed.journalUndo(t, tc.iface)
+			for _, w := range tc.want6 {
+				if !slices.Contains(want, w) {
+					t.Errorf("journal lacks %q: %q", w, want)
+				}
+			}
+			run := &fakeRunner{}
+			if err := Recover(WithRouterRunner(run), WithJournalDir(crashed.dir), WithResolvConf(crashed.resolvConf), WithRouterLogger(testLogger(t))); err != nil {
+				t.Fatalf("Recover: %v", err)
+			}
+			wantList(t, "Recover", run.take(), want)
+		})
+	}
 }

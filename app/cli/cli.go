@@ -325,6 +325,8 @@ func connect(args []string, env Env) int {
 		return bad("--ifname names a TUN device; --proxy uses none")
 	case f.proxy == "" && f.proxyRemote:
 		return bad("--proxy-allow-remote goes with --proxy")
+	case f.proxy != "" && f.ipv6:
+		return bad("--ipv6 needs a TUN device: the network stack of --proxy carries IPv4 only")
 	}
 	// The proxy's port is taken before anything is read or sent: a port
 	// in use fails here, not after the tunnel is up.
