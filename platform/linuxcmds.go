@@ -89,6 +89,11 @@ func linuxBlock6Items() []item {
 			}
 			return ch, err
 		}
+		// When the session's IPv6 default replaces the block, the routes
+		// through the device (metric 1024) are added first, beside the
+		// unreachable ones (metric 1), which then go: IPv6 never finds
+		// the way outside the tunnel open in between.
+		it.removeLast = true
 		items = append(items, it)
 	}
 	return items

@@ -226,7 +226,12 @@ type item struct {
 	route netip.Prefix
 	// host is the server's address when the item pins its host route.
 	host netip.Addr
-	plan func() (*change, error)
+	// removeLast: when no longer wanted, the item is undone after the
+	// new items are in force, not before (Linux's IPv6 block, so that
+	// IPv6 routed through the device replaces it without a moment in
+	// which IPv6 could leave outside the tunnel).
+	removeLast bool
+	plan       func() (*change, error)
 }
 
 // change is one step: commands to run, or a file to write, and how to undo
@@ -250,10 +255,11 @@ type change struct {
 // applied is an item in force. entry is nil for one that existed before
 // (existsOK): nothing to undo.
 type applied struct {
-	key   string
-	route netip.Prefix
-	retry bool // skipped (change.skipped): planned again by the next Set
-	entry *journalEntry
+	key        string
+	route      netip.Prefix
+	retry      bool // skipped (change.skipped): planned again by the next Set
+	removeLast bool // item.removeLast
+	entry      *journalEntry
 }
 
 type router struct {
@@ -337,6 +343,9 @@ func (r *router) Set(cfg *NetConfig) error {
 		if want[a.key] && !a.retry && !(newHost && a.route.IsValid() && a.route.Contains(host)) {
 			continue
 		}
+		if a.removeLast && !want[a.key] {
+			continue // below, once the new items are in
+		}
 		if err := r.remove(i); err != nil {
 			return err
 		}
@@ -354,6 +363,14 @@ func (r *router) Set(cfg *NetConfig) error {
 			return err
 		}
 		added++
+	}
+	for i := len(r.applied) - 1; i >= 0; i-- {
+		if a := r.applied[i]; a.removeLast && !want[a.key] {
+			if err := r.remove(i); err != nil {
+				return err
+			}
+			removed++
+		}
 	}
 	r.env.log.Info("router set", "interface", c.Interface, "full_tunnel", c.FullTunnel,
 		"routes", len(c.Routes), "dns", len(c.DNS), "addrs6", len(c.Addrs6), "routes6", len(c.Routes6), "default6", c.Default6, "removed", removed, "added", added, "in_force", len(r.applied))
@@ -400,12 +417,12 @@ func (r *router) add(it item) error {
 		return err
 	}
 	if ch.skipped {
-		r.applied = append(r.applied, applied{key: it.key, route: it.route, retry: true})
+		r.applied = append(r.applied, applied{key: it.key, route: it.route, retry: true, removeLast: it.removeLast})
 		return r.save()
 	}
 	entry := ch.undo
 	entry.Key = it.key
-	r.applied = append(r.applied, applied{key: it.key, route: it.route, entry: &entry})
+	r.applied = append(r.applied, applied{key: it.key, route: it.route, removeLast: it.removeLast, entry: &entry})
 	last := len(r.applied) - 1
 	if err := r.save(); err != nil {
 		r.applied = r.applied[:last]
