@@ -201,18 +201,18 @@ func TestWindowsIPv6Config(t *testing.T) {
 		"AddRoute 0x2b 0.0.0.0/1 via invalid IP metric 0",
 		"AddRoute 0x2b 128.0.0.0/1 via invalid IP metric 0",
 		"AddAddress 0x2b 2001:db8:1::5/64",
-		"AddRoute 0x2b ::/1 via invalid IP metric 0",
-		"AddRoute 0x2b 8000::/1 via invalid IP metric 0",
 		"AddRoute 0x2b 2001:db8:1::/64 via invalid IP metric 0",
 		"AddRoute 0x2b 2001:db8:ff00::/40 via invalid IP metric 0",
+		"AddRoute 0x2b ::/1 via invalid IP metric 0",
+		"AddRoute 0x2b 8000::/1 via invalid IP metric 0",
 		"SetDNS 0x2b [10.0.0.53 2001:db8:1::53] []",
 	})
 	wantList(t, "journal undo", tr.journalUndo(t, "Corridor"), []string{
 		"netsh interface ipv4 set dnsservers name=Corridor source=dhcp",
-		"netsh interface ipv6 delete route prefix=2001:db8:ff00::/40 interface=Corridor store=active",
-		"netsh interface ipv6 delete route prefix=2001:db8:1::/64 interface=Corridor store=active",
 		"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor store=active",
 		"netsh interface ipv6 delete route prefix=::/1 interface=Corridor store=active",
+		"netsh interface ipv6 delete route prefix=2001:db8:ff00::/40 interface=Corridor store=active",
+		"netsh interface ipv6 delete route prefix=2001:db8:1::/64 interface=Corridor store=active",
 		"netsh interface ipv6 delete address interface=Corridor address=2001:db8:1::5 store=active",
 		"netsh interface ipv4 delete route prefix=128.0.0.0/1 interface=Corridor store=active",
 		"netsh interface ipv4 delete route prefix=0.0.0.0/1 interface=Corridor store=active",
@@ -223,15 +223,37 @@ func TestWindowsIPv6Config(t *testing.T) {
 	}
 	wantList(t, "Close", n.take(), []string{
 		"SetDNS 0x2b [] []",
-		"DeleteRoute 0x2b 2001:db8:ff00::/40 via invalid IP",
-		"DeleteRoute 0x2b 2001:db8:1::/64 via invalid IP",
 		"DeleteRoute 0x2b 8000::/1 via invalid IP",
 		"DeleteRoute 0x2b ::/1 via invalid IP",
+		"DeleteRoute 0x2b 2001:db8:ff00::/40 via invalid IP",
+		"DeleteRoute 0x2b 2001:db8:1::/64 via invalid IP",
 		"DeleteAddress 0x2b 2001:db8:1::5",
 		"DeleteRoute 0x2b 128.0.0.0/1 via invalid IP",
 		"DeleteRoute 0x2b 0.0.0.0/1 via invalid IP",
 		"DeleteRoute 0x10 203.0.113.5/32 via 192.168.1.1",
 	})
+}
+
+// TestWindowsIPv6BlockToDefault: on Windows the block and the IPv6
+// default are the same routes into the adapter: the offer of a default
+// (and its withdrawal) adds the address and changes no route.
+func TestWindowsIPv6BlockToDefault(t *testing.T) {
+	tr, n, _ := newWindowsIPHelperRouter(t, map[string]string{winFind("203.0.113.5"): winGetViaGW})
+	base := NetConfig{Interface: "Corridor", Local: localAddr, Server: server, FullTunnel: true}
+	if err := tr.Set(&base); err != nil {
+		t.Fatal(err)
+	}
+	n.take()
+	with := base
+	with.Addrs6, with.Default6 = []netip.Prefix{addr6}, true
+	if err := tr.Set(&with); err != nil {
+		t.Fatal(err)
+	}
+	wantList(t, "default offered", n.take(), []string{"AddAddress 0x2b 2001:db8:1::5/64"})
+	if err := tr.Set(&base); err != nil {
+		t.Fatal(err)
+	}
+	wantList(t, "default withdrawn", n.take(), []string{"DeleteAddress 0x2b 2001:db8:1::5"})
 }
 
 // TestCheckUndoIPv6Config: every undo the IPv6 configuration journals on

@@ -54,7 +54,11 @@ func windowsItemsWith(c *NetConfig, env *routerEnv, dnsItem func(*NetConfig, *ro
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
 	}
 	items = append(items, windowsIPv6Items(c)...)
-	if c.block6() {
+	if c.block6() || c.Default6 {
+		// The same two routes into the adapter block IPv6 (the tunnel
+		// drops it while the session has no IPv6) and carry it (Default6):
+		// kept under one key, a switch between the two leaves them in
+		// place, with no moment for IPv6 to leave outside.
 		items = append(items, windowsBlock6Items(iface)...)
 	}
 	if len(c.DNS) > 0 {
@@ -69,8 +73,9 @@ func windowsItemsWith(c *NetConfig, env *routerEnv, dnsItem func(*NetConfig, *ro
 //
 //	netsh interface ipv6 add route prefix=::/1 interface=NAME store=active
 //
-// where the tunnel, which carries only IPv4, drops them (tunnel.go:
-// sendPacket). Windows routes have no "unreachable" type; a route through
+// where the tunnel, while the session carries no IPv6, drops them
+// (tunnel.go: sendPacket); with the session's IPv6 default (Default6) the
+// same routes carry IPv6 through the tunnel. Windows routes have no "unreachable" type; a route through
 // the adapter needs no other interface, and it goes away with the adapter
 // (Wintun removes it when the helper dies), like the IPv4 routes of the
 // full tunnel. Each half is more specific than the IPv6 default route,
@@ -109,9 +114,9 @@ func windowsBlock6Items(iface string) []item {
 // undone by "netsh interface ipv6 delete address interface=NAME
 // address=2001:db8:1::5 store=active" and the route line with "delete".
 // winNetRunner executes them through the IP Helper API. With Default6
-// the halves are the same routes the IPv6 block uses (into the adapter),
-// now carried by the tunnel since IPV6CP is open. Compiled and tested
-// with fakes only: never run on Windows.
+// the halves are the IPv6 block's own routes into the adapter
+// (windowsBlock6Items), which the tunnel now carries since IPV6CP is
+// open. Compiled and tested with fakes only: never run on Windows.
 func windowsIPv6Items(c *NetConfig) []item {
 	var items []item
 	for _, a := range c.Addrs6 {
@@ -119,7 +124,7 @@ func windowsIPv6Items(c *NetConfig) []item {
 			[]Command{cmd("netsh", "interface", "ipv6", "add", "address", "interface="+c.Interface, "address="+a.String(), "store=active")},
 			[]Command{cmd("netsh", "interface", "ipv6", "delete", "address", "interface="+c.Interface, "address="+a.Addr().String(), "store=active")}, true))
 	}
-	for _, p := range c.tunnelRoutes6() {
+	for _, p := range c.Routes6 { // the halves of Default6: windowsBlock6Items
 		spec := []string{"prefix=" + p.String(), "interface=" + c.Interface, "store=active"}
 		items = append(items, staticItem("route6 "+p.String(), p,
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv6", "add", "route"}, spec...)...)},
