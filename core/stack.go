@@ -340,8 +340,9 @@ func (l *realLink) Info() LinkInfo {
 // IPv6 offer c (ipv6.go), on the session's IPv6 goroutine. A failure is
 // logged: IPv4 goes on as it was.
 func (l *realLink) applyIPv6(c ipv6.Config) {
-	// The check takes the Manager's lock: not under l.mu, which the
-	// Manager's tick waits for (Info) while holding its own.
+	// The check takes the Manager's lock: it runs before l.mu is taken,
+	// so that this goroutine never holds one lock while waiting for the
+	// other.
 	nc, notes := withIPv6(l.base, l.profile, c, l.check6)
 	for _, n := range notes {
 		l.log.Warn("ipv6: " + n)
