@@ -122,6 +122,11 @@ type Stats struct {
 	RxPackets uint64  `json:"rx_packets"`
 	TxRate    float64 `json:"tx_rate"` // bytes per second, over the last sample
 	RxRate    float64 `json:"rx_rate"`
+	// The IPv6 part of the counters above (IPv6 inside the tunnel).
+	TxBytes6   uint64 `json:"tx_bytes6,omitempty"`
+	RxBytes6   uint64 `json:"rx_bytes6,omitempty"`
+	TxPackets6 uint64 `json:"tx_packets6,omitempty"`
+	RxPackets6 uint64 `json:"rx_packets6,omitempty"`
 }
 
 // Status is the state of one profile's session.
@@ -143,9 +148,12 @@ type Status struct {
 	Address   string   `json:"address,omitempty"`
 	Peer      string   `json:"peer,omitempty"`
 	DNS       []string `json:"dns,omitempty"`
-	MTU       int      `json:"mtu,omitempty"`
-	IKE       string   `json:"ike,omitempty"` // negotiated suites
-	ESP       string   `json:"esp,omitempty"`
+	// IPv6: the global IPv6 addresses of the device (ADDR/LEN), once the
+	// server offered them (IPv6 inside the tunnel).
+	IPv6 []string `json:"ipv6,omitempty"`
+	MTU  int      `json:"mtu,omitempty"`
+	IKE  string   `json:"ike,omitempty"` // negotiated suites
+	ESP  string   `json:"esp,omitempty"`
 	// Proxy: a proxy-mode session's SOCKS5/HTTP proxy address
 	// (ADDR:PORT), where programs reach the VPN.
 	Proxy string `json:"proxy,omitempty"`

@@ -42,6 +42,7 @@ type Link interface {
 type LinkInfo struct {
 	Server, Interface, Address, Peer string
 	DNS                              []string
+	IPv6                             []string // global IPv6 addresses on the device (ADDR/LEN), once the server offered them
 	MTU                              int
 	IKE, ESP                         string
 	Proxy                            string // proxy mode: where the SOCKS5/HTTP proxy listens
@@ -118,8 +119,10 @@ type msession struct {
 	restarted     bool // the attempt was cancelled by a network change
 	kick          chan struct{}
 	netWhy        string
-	unblock       func() error // the kill switch's, while it blocks; run goroutine only
-	addrs         []netip.Addr // the tunnel's addresses while connected (multi.go), guarded by Manager.mu
+	unblock       func() error   // the kill switch's, while it blocks; run goroutine only
+	addrs         []netip.Addr   // the tunnel's addresses while connected (multi.go), guarded by Manager.mu
+	addrs6        []netip.Prefix // its IPv6 addresses and routes in force (multi.go: checkIPv6), guarded by Manager.mu
+	routes6       []netip.Prefix
 }
 
 // NewManager returns a Manager driving stack.
@@ -232,6 +235,7 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 		st := s.status
 		if s.link != nil {
 			st.Stats = statsOf(s.link.Stats(), st.Stats)
+			st.IPv6 = s.link.Info().IPv6
 		}
 		if !mayControl(c, s.owner) {
 			st = redacted(st)
@@ -345,7 +349,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		reached := StateResolving
 		actx, acancel := context.WithCancel(ctx)
 		m.beginAttempt(s, acancel)
-		link, err := m.stack.Up(withAddrCheck(actx, m.checkAddrs(s)), s.req, log, func(stg Stage) {
+		link, err := m.stack.Up(withIPv6Check(withAddrCheck(actx, m.checkAddrs(s)), m.checkIPv6(s)), s.req, log, func(stg Stage) {
 			if stg.Next != "" {
 				reached = stg.Next
 				m.setState(s, stg.Next, stg.Detail, nil)
@@ -357,7 +361,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		acancel()
 		if err != nil {
 			m.mu.Lock()
-			s.addrs = nil // claimed by a check before the attempt failed
+			s.addrs, s.routes6, s.addrs6 = nil, nil, nil // claimed by a check before the attempt failed
 			m.mu.Unlock()
 			if ctx.Err() != nil {
 				m.setState(s, StateIdle, "cancelled", nil)
@@ -409,11 +413,12 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			st.Connected, st.Error, st.Attempt = now, nil, attempt
 			st.Server, st.Interface, st.Address, st.Peer = info.Server, info.Interface, info.Address, info.Peer
 			st.DNS, st.MTU, st.IKE, st.ESP, st.Proxy = info.DNS, info.MTU, info.IKE, info.ESP, info.Proxy
+			st.IPv6 = info.IPv6
 		})
 		backoff, attempt, lastErr = firstBackoff, 0, nil
 		dropped, why := m.hold(ctx, s, link)
 		m.mu.Lock()
-		s.link, s.addrs = nil, nil
+		s.link, s.addrs, s.routes6, s.addrs6 = nil, nil, nil, nil
 		m.mu.Unlock()
 		if !dropped {
 			return
@@ -522,6 +527,9 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped boo
 			now := m.clock.Now()
 			cur := link.Stats()
 			st := statsOf(cur, Stats{})
+			// The IPv6 addresses come when the server offers them,
+			// after the connect: refreshed with the counters.
+			s.status.IPv6 = link.Info().IPv6
 			if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
 				st.TxRate = float64(cur.TxBytes-s.prev.TxBytes) / dt
 				st.RxRate = float64(cur.RxBytes-s.prev.RxBytes) / dt
@@ -587,7 +595,8 @@ func asError(err error) *Error {
 
 func statsOf(t tunnel.Stats, prev Stats) Stats {
 	return Stats{TxBytes: t.TxBytes, RxBytes: t.RxBytes, TxPackets: t.TxPackets, RxPackets: t.RxPackets,
-		TxRate: prev.TxRate, RxRate: prev.RxRate}
+		TxRate: prev.TxRate, RxRate: prev.RxRate,
+		TxBytes6: t.TxBytes6, RxBytes6: t.RxBytes6, TxPackets6: t.TxPackets6, RxPackets6: t.RxPackets6}
 }
 
 // eventHandler turns a session's log records into EventLog events.

@@ -322,3 +322,83 @@ func (m *Manager) noteAddrs(s *msession, info LinkInfo) *Error {
 	}
 	return nil
 }
+
+// IPv6 inside the tunnel (ipv6.go): the prefixes a server offers over
+// IPv6 come at any time after the connect, and again when the offer
+// changes, so they are not refused at Up like the profile's routes: a
+// prefix that overlaps an IPv6 route another live tunnel carries, or
+// contains one of its IPv6 addresses, is left out of this session's
+// routes (and said so in its log); the rest is applied. An address of
+// ours inside another tunnel's IPv6 route is noted: the longer prefix
+// wins in the routing table, so traffic to it may leave through the
+// other tunnel. A full tunnel is alone anyway (above), so its IPv6
+// default never meets another tunnel.
+
+type ipv6CheckKey struct{}
+
+func withIPv6Check(ctx context.Context, f IPv6Check) context.Context {
+	return context.WithValue(ctx, ipv6CheckKey{}, f)
+}
+
+// ipv6CheckFrom returns the Manager's IPv6 check in ctx, or nil (every
+// route is kept) when there is none.
+func ipv6CheckFrom(ctx context.Context) IPv6Check {
+	f, _ := ctx.Value(ipv6CheckKey{}).(IPv6Check)
+	return f
+}
+
+// checkIPv6 is the IPv6Check of session s: it keeps the routes no other
+// live session carries, and records what s now holds.
+func (m *Manager) checkIPv6(s *msession) IPv6Check {
+	return func(addrs, routes []netip.Prefix) ([]netip.Prefix, []string) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		keep, notes := m.ipv6ConflictsLocked(s, addrs, routes)
+		s.addrs6, s.routes6 = slices.Clone(addrs), slices.Clone(keep)
+		return keep, notes
+	}
+}
+
+// ipv6ConflictsLocked filters routes against the IPv6 claims of the other
+// live sessions; m.mu must be held. Of another user's session it names
+// only the profile.
+func (m *Manager) ipv6ConflictsLocked(s *msession, addrs, routes []netip.Prefix) (keep []netip.Prefix, notes []string) {
+	keep = slices.Clone(routes)
+	for _, other := range m.sortedLocked() {
+		o := m.sessions[other]
+		if o == s || !o.live() || o.req.Profile.IsProxy() {
+			continue
+		}
+		theirs := !mayControl(s.owner, o.owner)
+		keep = slices.DeleteFunc(keep, func(r netip.Prefix) bool {
+			why := ""
+			for _, q := range o.routes6 {
+				if r.Overlaps(q) {
+					why = fmt.Sprintf("it overlaps %v, which the tunnel of profile %q carries", q, other)
+				}
+			}
+			for _, a := range o.addrs6 {
+				if why == "" && r.Contains(a.Addr()) {
+					why = fmt.Sprintf("it contains %v, an address of the tunnel of profile %q", a.Addr(), other)
+				}
+			}
+			if why == "" {
+				return false
+			}
+			if theirs {
+				why = fmt.Sprintf("the tunnel of profile %q, another user's session, already carries addresses in it", other)
+			}
+			notes = append(notes, fmt.Sprintf("the server offered the route %v, not taken: %s", r, why))
+			return true
+		})
+		for _, a := range addrs {
+			for _, q := range o.routes6 {
+				if q.Contains(a.Addr()) && !theirs {
+					notes = append(notes, fmt.Sprintf("the address %v the server offered is inside %v, which the tunnel of profile %q carries: "+
+						"traffic to it may take that tunnel", a.Addr(), q, other))
+				}
+			}
+		}
+	}
+	return keep, notes
+}

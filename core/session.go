@@ -20,6 +20,7 @@ import (
 	"github.com/corridorvpn/corridor/platform"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
+	"github.com/corridorvpn/corridor/tunnel/ipv6"
 	"github.com/corridorvpn/corridor/tunnel/l2tp"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
@@ -46,7 +47,9 @@ type ConnectConfig struct {
 	EchoInterval time.Duration
 	EchoFailures int
 	// IPv6 negotiates IPV6CP next to IPCP (ppp.Config.IPv6, experimental):
-	// IPv6 packets then pass between the device and the tunnel.
+	// IPv6 packets then pass between the device and the tunnel, and the
+	// IPv6 configuration the server offers (router advertisement,
+	// DHCPv6) is kept for the OS layer (ipv6.go).
 	IPv6 bool
 
 	// IPsec, when set, runs L2TP inside ESP (L2TP/IPsec); nil: raw L2TP.
@@ -119,6 +122,7 @@ type Session struct {
 	ns     *platform.Netstack // the device in userspace mode, else nil
 	info   ppp.IPInfo
 	mtu    int
+	v6     *ipv6Watch
 	done   chan struct{}
 	err    error
 }
@@ -188,21 +192,13 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		tr, ref = u, u
 	}
 	ll := &linkLocal{log: cfg.Logger}
+	v6 := newIPv6Watch(cfg.Logger)
 	tcfg := tunnel.Config{
 		L2TP: l2tp.Config{Secret: cfg.TunnelSecret, Logger: cfg.Logger},
 		PPP: ppp.Config{User: cfg.User, Password: cfg.Password, Auth: cfg.Auth,
 			EchoInterval: cfg.EchoInterval, EchoFailures: cfg.EchoFailures, IPv6: cfg.IPv6, Logger: cfg.Logger},
-		Logger: cfg.Logger,
-		OnStage: func(s tunnel.Stage) {
-			name := "l2tp"
-			if s.Kind >= tunnel.StageLCP {
-				name = "ppp"
-			}
-			stage(name, s.String(), tunnelNext[s.Kind])
-			if s.Kind == tunnel.StageIPv6CP {
-				go ll.address(s.IPv6.Local) // runs a command: not on the PPP goroutine
-			}
-		},
+		Logger:  cfg.Logger,
+		OnStage: func(s tunnel.Stage) { onTunnelStage(s, stage, ll, v6) },
 	}
 	// The tunnel outlives Connect's ctx: it is ended by Session.Close.
 	t := tunnel.Start(context.WithoutCancel(ctx), tr, tcfg)
@@ -264,7 +260,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		ll.device(tdev)
 	}
 	t.Attach(dev)
-	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, ns: ns, info: info, mtu: mtu, done: make(chan struct{})}
+	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, ns: ns, info: info, mtu: mtu, v6: v6, done: make(chan struct{})}
 	go func() {
 		<-t.Done()
 		dev.Close() // also ends the device reading routine
@@ -274,6 +270,23 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// onTunnelStage reports a tunnel stage as progress and hands what IPv6
+// needs to the goroutines that act on it: it runs on the protocol's
+// goroutine and must not block.
+func onTunnelStage(s tunnel.Stage, stage func(name, detail string, next State), ll *linkLocal, v6 *ipv6Watch) {
+	name := "l2tp"
+	if s.Kind >= tunnel.StageLCP {
+		name = "ppp"
+	}
+	stage(name, s.String(), tunnelNext[s.Kind])
+	switch s.Kind {
+	case tunnel.StageIPv6CP:
+		go ll.address(s.IPv6.Local) // runs a command: not on the PPP goroutine
+	case tunnel.StageIPv6Config:
+		v6.offer(s.IPv6Config) // applied by the link's own goroutine (ipv6.go)
+	}
 }
 
 // linkLocal puts the IPv6 link-local address IPV6CP negotiated (ConnectConfig.IPv6)
@@ -451,6 +464,15 @@ func (s *Session) MTU() int { return s.mtu }
 
 // Stats returns the data counters.
 func (s *Session) Stats() tunnel.Stats { return s.tun.Stats() }
+
+// IPv6Config is the latest IPv6 configuration the server offered
+// (ConnectConfig.IPv6), and whether one came.
+func (s *Session) IPv6Config() (ipv6.Config, bool) { return s.v6.latest() }
+
+// watchIPv6 calls f, on a goroutine of its own, with the IPv6
+// configuration the server offers each time it changes (at once when one
+// came already), until the session ends.
+func (s *Session) watchIPv6(f func(ipv6.Config)) { go s.v6.run(f, s.done) }
 
 // Done is closed when the session has ended (after Close, or when the
 // tunnel failed); Err then says why.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/corridorvpn/corridor/platform"
 	"github.com/corridorvpn/corridor/tunnel"
 	"github.com/corridorvpn/corridor/tunnel/ike"
+	"github.com/corridorvpn/corridor/tunnel/ipv6"
 	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
@@ -41,7 +43,8 @@ type RealStack struct {
 // misses in a row, so a dead link is noticed within about 30 s.
 func ConnectConfigFor(p profile.Profile, secrets map[profile.SecretKind]string) (ConnectConfig, error) {
 	cfg := ConnectConfig{Server: p.Server, User: p.User, Password: secrets[profile.SecretPassword], MTU: p.MTU,
-		EchoInterval: p.EffectiveKeepalive(), EchoFailures: profile.DefaultKeepaliveFailures, LocalPort: p.L2TPPort}
+		EchoInterval: p.EffectiveKeepalive(), EchoFailures: profile.DefaultKeepaliveFailures, LocalPort: p.L2TPPort,
+		IPv6: p.IPv6}
 	if cfg.Password == "" {
 		return cfg, &Error{Class: ClassUsage, Msg: fmt.Sprintf("no password for profile %q", p.Name),
 			Hint: "store it for the profile: secrets are kept in the system keychain", HintKey: HintStorePassword, HintArg: p.Name}
@@ -250,13 +253,17 @@ func (r *RealStack) Up(ctx context.Context, req UpRequest, log *slog.Logger, pro
 				if held != "" {
 					progress(Stage{Name: "dns", Detail: "dns: " + held})
 				}
-				l := &realLink{stack: r, sess: sess, router: rt, nc: nc, log: log, name: name, profile: req.Profile}
+				l := &realLink{stack: r, sess: sess, router: rt, nc: nc, base: nc, log: log, name: name, profile: req.Profile,
+					check6: ipv6CheckFrom(ctx)}
 				r.mu.Lock()
 				if r.links == nil {
 					r.links = map[*realLink]bool{}
 				}
 				r.links[l] = true
 				r.mu.Unlock()
+				if cfg.IPv6 {
+					sess.watchIPv6(l.applyIPv6)
+				}
 				return l, nil
 			}
 			rt.Close()
@@ -309,18 +316,60 @@ type realLink struct {
 	stack   *RealStack
 	sess    *Session
 	router  platform.Router
-	nc      *platform.NetConfig
+	nc      *platform.NetConfig // in force: base and the IPv6 offer; guarded by mu
+	base    *platform.NetConfig // the profile's, before any IPv6 offer
+	check6  IPv6Check           // the Manager's check of IPv6 routes (multi.go)
 	log     *slog.Logger
 	name    string
 	profile profile.Profile
 	once    sync.Once
 	err     error
 
-	mu     sync.Mutex // orders retryDNS against Close
+	mu     sync.Mutex // orders retryDNS and applyIPv6 against Close
 	closed bool
+
+	v6mu   sync.Mutex // guards addrs6
+	addrs6 []string   // the IPv6 addresses in force on the device
 }
 
-func (l *realLink) Info() LinkInfo { return sessionInfo(l.sess) }
+func (l *realLink) Info() LinkInfo {
+	li := sessionInfo(l.sess)
+	l.v6mu.Lock()
+	li.IPv6 = slices.Clone(l.addrs6)
+	l.v6mu.Unlock()
+	return li
+}
+
+// applyIPv6 converges the Router to the profile's configuration with the
+// IPv6 offer c (ipv6.go), on the session's IPv6 goroutine. A failure is
+// logged: IPv4 goes on as it was.
+func (l *realLink) applyIPv6(c ipv6.Config) {
+	// The check takes the Manager's lock: it runs before l.mu is taken,
+	// so that this goroutine never holds one lock while waiting for the
+	// other.
+	nc, notes := withIPv6(l.base, l.profile, c, l.check6)
+	for _, n := range notes {
+		l.log.Warn("ipv6: " + n)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	if err := l.router.Set(nc); err != nil {
+		l.log.Warn(fmt.Sprintf("ipv6: could not set up IPv6 on %s: %v (IPv4 goes on as before)", nc.Interface, err))
+		return
+	}
+	l.nc = nc
+	addrs := make([]string, 0, len(nc.Addrs6))
+	for _, a := range nc.Addrs6 {
+		addrs = append(addrs, a.String())
+	}
+	l.v6mu.Lock()
+	l.addrs6 = addrs
+	l.v6mu.Unlock()
+	l.log.Info(fmt.Sprintf("ipv6: %s on %s", ipv6Summary(nc, c), nc.Interface))
+}
 
 // sessionInfo describes a connected session.
 func sessionInfo(s *Session) LinkInfo {

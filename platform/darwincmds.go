@@ -13,8 +13,9 @@ import (
 // run everywhere; router_darwin.go only selects it.
 
 // darwinItems lists, in order: the server's host route (when the tunnel
-// covers the server), the routes through the device, the IPv6 block of a
-// full tunnel, DNS.
+// covers the server), the routes through the device, the device's IPv6
+// addresses and routes, the IPv6 block of a full tunnel without IPv6,
+// DNS.
 func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	for _, ch := range c.Interface {
 		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
@@ -31,13 +32,38 @@ func darwinItems(c *NetConfig, env *routerEnv) ([]item, error) {
 			[]Command{cmd("route", "-n", "add", "-net", p.String(), "-interface", c.Interface)},
 			[]Command{cmd("route", "-n", "delete", "-net", p.String(), "-interface", c.Interface)}, true))
 	}
-	if c.FullTunnel {
+	items = append(items, darwinIPv6Items(c)...)
+	if c.block6() {
 		items = append(items, darwinBlock6Items()...)
 	}
 	if len(c.DNS) > 0 {
 		items = append(items, scutilItem(c))
 	}
 	return items, nil
+}
+
+// darwinIPv6Items put the session's IPv6 addresses on the utun device and
+// route its IPv6 prefixes (with Default6, ::/1 and 8000::/1) through it:
+//
+//	ifconfig utun4 inet6 2001:db8:1::5/64 alias
+//	route -n add -inet6 2001:db8:1::/64 -interface utun4
+//
+// undone by "ifconfig utun4 inet6 2001:db8:1::5 -alias" and "route -n
+// delete -inet6 PREFIX -interface utun4". Both go with the device anyway.
+// Compiled and tested with a fake runner only: never run on a Mac.
+func darwinIPv6Items(c *NetConfig) []item {
+	var items []item
+	for _, a := range c.Addrs6 {
+		items = append(items, staticItem("addr6 "+a.String(), netip.Prefix{},
+			[]Command{cmd("ifconfig", c.Interface, "inet6", a.String(), "alias")},
+			[]Command{cmd("ifconfig", c.Interface, "inet6", a.Addr().String(), "-alias")}, true))
+	}
+	for _, p := range c.tunnelRoutes6() {
+		items = append(items, staticItem("route6 "+p.String(), p,
+			[]Command{cmd("route", "-n", "add", "-inet6", p.String(), "-interface", c.Interface)},
+			[]Command{cmd("route", "-n", "delete", "-inet6", p.String(), "-interface", c.Interface)}, true))
+	}
+	return items
 }
 
 // darwinBlock6Items make both IPv6 halves (ipv6Halves) unreachable while

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -152,6 +153,9 @@ func checkUndoCommand(c Command) error {
 		ok = c.Stdin == "" && pfctlUndoOK(a[1:])
 	case "route":
 		ok = c.Stdin == "" && darwinRouteUndoOK(a[1:])
+	case "ifconfig":
+		// ifconfig IFACE inet6 ADDR6 -alias
+		ok = c.Stdin == "" && len(a) == 5 && darwinIfaceOK(a[1]) && a[2] == "inet6" && addr6OK(a[3]) && a[4] == "-alias"
 	case "scutil":
 		ok = len(a) == 1 && scutilUndoOK(c.Stdin)
 	case "netsh":
@@ -197,9 +201,31 @@ func addrOK(s string) bool {
 	return err == nil && a.Is4() && a.String() == s
 }
 
+// addr6OK accepts an IPv6 address without zone as netip.Addr.String
+// writes it.
+func addr6OK(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is6() && !a.Is4In6() && a.Zone() == "" && a.String() == s
+}
+
 // linuxIfaceOK accepts a Linux interface name (IFNAMSIZ) that is no option.
 func linuxIfaceOK(s string) bool {
 	return checkIfaceName(s) == nil && len(s) <= 15 && !strings.ContainsAny(s, " \t:") && !strings.HasPrefix(s, "-")
+}
+
+// prefix6OK accepts an IPv6 prefix as netip.Prefix.String writes it,
+// masked, with no zone, and not ::/0 (the planners never route it: see
+// NetConfig.Default6).
+func prefix6OK(s string) bool {
+	p, err := netip.ParsePrefix(s)
+	return err == nil && p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() > 0 && p == p.Masked() && p.String() == s
+}
+
+// addr6PrefixOK accepts an IPv6 address with its prefix length (the
+// device's addresses: not masked), as netip.Prefix.String writes it.
+func addr6PrefixOK(s string) bool {
+	p, err := netip.ParsePrefix(s)
+	return err == nil && p.Addr().Is6() && !p.Addr().Is4In6() && p.String() == s
 }
 
 // linuxUndoOK accepts the arguments of
@@ -207,10 +233,15 @@ func linuxIfaceOK(s string) bool {
 //	ip -4 route del PREFIX dev IFACE
 //	ip -4 route del PREFIX via GATEWAY dev IFACE
 //	ip -6 route del unreachable ::/1 metric 1     (and 8000::/1: a full tunnel's IPv6 block)
+//	ip -6 route del PREFIX6 dev IFACE
+//	ip -6 addr del ADDR6/LEN dev IFACE
 func linuxUndoOK(a []string) bool {
 	if len(a) == 7 && a[0] == "-6" {
 		return a[1] == "route" && a[2] == "del" && a[3] == "unreachable" && block6PrefixOK(a[4]) &&
 			a[5] == "metric" && a[6] == block6Metric
+	}
+	if len(a) == 6 && a[0] == "-6" && a[2] == "del" && a[4] == "dev" && linuxIfaceOK(a[5]) {
+		return a[1] == "route" && prefix6OK(a[3]) || a[1] == "addr" && addr6PrefixOK(a[3])
 	}
 	if len(a) < 6 || a[0] != "-4" || a[1] != "route" || a[2] != "del" || !prefixOK(a[3]) {
 		return false
@@ -241,6 +272,7 @@ func darwinIfaceOK(s string) bool {
 //	route -n delete -host ADDR GATEWAY
 //	route -n delete -host ADDR -interface IFACE
 //	route -n delete -inet6 ::/1 ::1                 (and 8000::/1: a full tunnel's IPv6 block)
+//	route -n delete -inet6 PREFIX6 -interface IFACE
 func darwinRouteUndoOK(a []string) bool {
 	if len(a) < 4 || a[0] != "-n" || a[1] != "delete" {
 		return false
@@ -248,6 +280,8 @@ func darwinRouteUndoOK(a []string) bool {
 	switch {
 	case len(a) == 5 && a[2] == "-inet6":
 		return block6PrefixOK(a[3]) && a[4] == "::1"
+	case len(a) == 6 && a[2] == "-inet6" && prefix6OK(a[3]):
+		return a[4] == "-interface" && darwinIfaceOK(a[5])
 	case len(a) == 6 && a[2] == "-net" && prefixOK(a[3]):
 		return a[4] == "-interface" && darwinIfaceOK(a[5])
 	case len(a) == 5 && a[2] == "-host" && addrOK(a[3]):
@@ -295,13 +329,21 @@ func windowsIfaceOK(s string) bool {
 //	netsh interface ipv4 delete route prefix=PREFIX interface=IFACE store=active
 //	netsh interface ipv4 delete route prefix=ADDR/32 interface=INDEX [nexthop=GATEWAY] store=active
 //	netsh interface ipv4 set dnsservers name=IFACE source=dhcp
-//	netsh interface ipv6 delete route prefix=::/1 interface=IFACE store=active   (and 8000::/1: a full tunnel's IPv6 block)
+//	netsh interface ipv6 delete route prefix=PREFIX6 interface=IFACE store=active   (::/1 and 8000::/1: a full tunnel's IPv6 block or Default6)
+//	netsh interface ipv6 delete address interface=IFACE address=ADDR6 store=active
 func netshUndoOK(a []string) bool {
-	if len(a) == 7 && a[0] == "interface" && a[1] == "ipv6" {
-		p, ok1 := strings.CutPrefix(a[4], "prefix=")
-		iface, ok2 := strings.CutPrefix(a[5], "interface=")
-		return a[2] == "delete" && a[3] == "route" && ok1 && block6PrefixOK(p) && ok2 && windowsIfaceOK(iface) &&
-			a[6] == "store=active"
+	if len(a) == 7 && a[0] == "interface" && a[1] == "ipv6" && a[2] == "delete" && a[6] == "store=active" {
+		switch a[3] {
+		case "route":
+			p, ok1 := strings.CutPrefix(a[4], "prefix=")
+			iface, ok2 := strings.CutPrefix(a[5], "interface=")
+			return ok1 && prefix6OK(p) && ok2 && windowsIfaceOK(iface) && !isDecimal(iface)
+		case "address":
+			iface, ok1 := strings.CutPrefix(a[4], "interface=")
+			addr, ok2 := strings.CutPrefix(a[5], "address=")
+			return ok1 && windowsIfaceOK(iface) && !isDecimal(iface) && ok2 && addr6OK(addr)
+		}
+		return false
 	}
 	if len(a) < 2 || a[0] != "interface" || a[1] != "ipv4" {
 		return false
@@ -327,6 +369,12 @@ func netshUndoOK(a []string) bool {
 		return ok && addrOK(gw)
 	}
 	return false
+}
+
+// isDecimal: netsh and winNetRunner read "interface=12" as an index.
+func isDecimal(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
 }
 
 // powershellUndoOK accepts the arguments of

@@ -16,8 +16,9 @@ import (
 // suffix so that its tests run everywhere; router_linux.go only selects it.
 
 // linuxItems lists, in order: the server's host route (when the tunnel
-// covers the server), the routes through the device, the IPv6 block of a
-// full tunnel, DNS.
+// covers the server), the routes through the device, the device's IPv6
+// addresses and IPv6 routes, the IPv6 block of a full tunnel without
+// IPv6, DNS.
 func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 	if len(c.Interface) > 15 || strings.ContainsAny(c.Interface, " \t:") {
 		return nil, fmt.Errorf("platform: invalid Linux interface name %q", c.Interface)
@@ -33,7 +34,8 @@ func linuxItems(c *NetConfig, env *routerEnv) ([]item, error) {
 			[]Command{cmd(slices.Concat([]string{"ip", "-4", "route", "add"}, spec)...)},
 			[]Command{cmd(slices.Concat([]string{"ip", "-4", "route", "del"}, spec)...)}, true))
 	}
-	if c.FullTunnel {
+	items = append(items, linuxIPv6Items(c)...)
+	if c.block6() {
 		if env.ipv6Available() {
 			items = append(items, linuxBlock6Items()...)
 		} else {
@@ -87,7 +89,44 @@ func linuxBlock6Items() []item {
 			}
 			return ch, err
 		}
+		// When the session's IPv6 default replaces the block, the routes
+		// through the device (metric 1024) are added first, beside the
+		// unreachable ones (metric 1), which then go: IPv6 never finds
+		// the way outside the tunnel open in between.
+		it.removeLast = true
 		items = append(items, it)
+	}
+	return items
+}
+
+// linuxIPv6Items put the session's IPv6 addresses on the device and route
+// its IPv6 prefixes through it:
+//
+//	ip -6 addr add 2001:db8:1::5/64 dev corridor0 nodad noprefixroute
+//	ip -6 route add 2001:db8:1::/64 dev corridor0
+//	ip -6 route add ::/1 dev corridor0            (and 8000::/1: Default6)
+//
+// undone by "ip -6 addr del ADDR/LEN dev IFACE" and "ip -6 route del
+// PREFIX dev IFACE". nodad: the interface identifier was negotiated by
+// IPV6CP (RFC 5072 §4.1), and a tentative address could not be used for
+// the second or so of duplicate address detection. noprefixroute: the
+// on-link prefix is routed only when the configuration lists it (the
+// L flag of the advertisement, RFC 4861 §4.6.2), as a route of its own,
+// journaled. The device's routes and addresses go with the device, so
+// their undo often finds them gone, which it tolerates.
+func linuxIPv6Items(c *NetConfig) []item {
+	var items []item
+	for _, a := range c.Addrs6 {
+		spec := []string{a.String(), "dev", c.Interface}
+		items = append(items, staticItem("addr6 "+a.String(), netip.Prefix{},
+			[]Command{cmd(slices.Concat([]string{"ip", "-6", "addr", "add"}, spec, []string{"nodad", "noprefixroute"})...)},
+			[]Command{cmd(slices.Concat([]string{"ip", "-6", "addr", "del"}, spec)...)}, true))
+	}
+	for _, p := range c.tunnelRoutes6() {
+		spec := []string{p.String(), "dev", c.Interface}
+		items = append(items, staticItem("route6 "+p.String(), p,
+			[]Command{cmd(slices.Concat([]string{"ip", "-6", "route", "add"}, spec)...)},
+			[]Command{cmd(slices.Concat([]string{"ip", "-6", "route", "del"}, spec)...)}, true))
 	}
 	return items
 }

@@ -30,6 +30,7 @@ func (cfg *NetConfig) normalize() (NetConfig, error) {
 		Server:        cfg.Server.Unmap(),
 		FullTunnel:    cfg.FullTunnel,
 		ClassfulRoute: cfg.ClassfulRoute,
+		Default6:      cfg.Default6,
 	}
 	if err := checkIfaceName(c.Interface); err != nil {
 		return c, err
@@ -72,12 +73,17 @@ func (cfg *NetConfig) normalize() (NetConfig, error) {
 	}
 	for _, a := range cfg.DNS {
 		a = a.Unmap()
-		if !a.Is4() || a.IsUnspecified() {
-			return c, fmt.Errorf("platform: DNS server %v is not a usable IPv4 address", a)
+		// A link-local server needs a zone, which resolv.conf, scutil and
+		// Windows spell differently: not taken.
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" || a.Is6() && a.IsLinkLocalUnicast() {
+			return c, fmt.Errorf("platform: DNS server %v is not a usable address", a)
 		}
 		if !slices.Contains(c.DNS, a) {
 			c.DNS = append(c.DNS, a)
 		}
+	}
+	if err := c.normalize6(cfg); err != nil {
+		return c, err
 	}
 	for _, d := range cfg.Domains {
 		d = strings.TrimSuffix(d, ".")
@@ -90,6 +96,58 @@ func (cfg *NetConfig) normalize() (NetConfig, error) {
 	}
 	return c, nil
 }
+
+// normalize6 checks and copies the IPv6 part of cfg into c: global
+// (or unique local) unicast addresses with their prefix length, routes
+// masked and without duplicates; a route ::/0 turns into Default6, as
+// 0.0.0.0/0 turns into FullTunnel.
+func (c *NetConfig) normalize6(cfg *NetConfig) error {
+	for _, a := range cfg.Addrs6 {
+		ad := a.Addr()
+		if !a.IsValid() || !ad.Is6() || ad.Is4In6() || ad.Zone() != "" || !ad.IsGlobalUnicast() || ad.IsLinkLocalUnicast() {
+			return fmt.Errorf("platform: IPv6 address %v is not a global IPv6 address with a prefix length", a)
+		}
+		if !slices.Contains(c.Addrs6, a) {
+			c.Addrs6 = append(c.Addrs6, a)
+		}
+	}
+	for _, r := range cfg.Routes6 {
+		if !r.IsValid() || !r.Addr().Is6() || r.Addr().Is4In6() || r.Addr().Zone() != "" {
+			return fmt.Errorf("platform: IPv6 route %v is not an IPv6 prefix", r)
+		}
+		r = r.Masked()
+		if r.Bits() == 0 {
+			c.Default6 = true
+			continue
+		}
+		if r.Addr().IsLinkLocalUnicast() || r.Addr().IsMulticast() {
+			return fmt.Errorf("platform: IPv6 route %v: link-local and multicast prefixes are not routed", r)
+		}
+		if !slices.Contains(c.Routes6, r) {
+			c.Routes6 = append(c.Routes6, r)
+		}
+	}
+	return nil
+}
+
+// tunnelRoutes6 lists the IPv6 prefixes to route through the device: the
+// two halves with Default6, then Routes6.
+func (c *NetConfig) tunnelRoutes6() []netip.Prefix {
+	var out []netip.Prefix
+	if c.Default6 {
+		out = append(out, ipv6Halves...)
+	}
+	for _, p := range c.Routes6 {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// block6 reports whether IPv6 is to be blocked: a full tunnel whose
+// session offers no IPv6 default.
+func (c *NetConfig) block6() bool { return c.FullTunnel && !c.Default6 }
 
 // classfulNetwork returns the network of a in the classful scheme of RFC 791
 // (class A /8, B /16, C /24), which Windows routes when "use default gateway

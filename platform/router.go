@@ -21,8 +21,20 @@ type NetConfig struct {
 	FullTunnel    bool           // route all IPv4 through the device
 	Routes        []netip.Prefix // split tunnel: these prefixes via the device
 	ClassfulRoute bool           // also route Local's classful network (A /8, B /16, C /24), as Windows does when asked
-	DNS           []netip.Addr   // nameservers to use; empty: DNS untouched
+	DNS           []netip.Addr   // nameservers to use (IPv4 and IPv6); empty: DNS untouched
 	Domains       []string       // search domains
+
+	// IPv6 inside the tunnel (the session's IPv6 configuration, from the
+	// server's router advertisement or DHCPv6): the device's global
+	// addresses, the IPv6 prefixes routed through it, and Default6, all
+	// of IPv6 through it (::/1 and 8000::/1, more specific than the
+	// system's IPv6 default route, as the IPv4 halves are). With
+	// FullTunnel and without Default6, IPv6 is blocked as described on
+	// Router. Link-local addresses are not listed: the device has its
+	// own from IPV6CP.
+	Addrs6   []netip.Prefix
+	Routes6  []netip.Prefix
+	Default6 bool
 }
 
 // Router applies a NetConfig to the OS, in the style of tailscale's
@@ -43,7 +55,8 @@ type NetConfig struct {
 // host route is looked up when the server first needs one; after the machine
 // moves to another network, Set(nil) and Set(cfg) pin it again.
 //
-// IPv6: the tunnel carries only IPv4, so a full tunnel makes the two
+// IPv6: when the session carries no IPv6 (or the server offered no IPv6
+// default router: Default6 unset), a full tunnel makes the two
 // halves of the IPv6 space, ::/1 and 8000::/1, unreachable while it is in
 // force (journaled and undone like the IPv4 routes), and IPv6 cannot leave
 // outside the tunnel: on Linux unreachable routes ("ip -6 route add
@@ -51,8 +64,11 @@ type NetConfig struct {
 // -inet6 ::/1 ::1 -reject"), on Windows routes into the Corridor adapter,
 // where the tunnel drops them (Windows routes have no unreachable type).
 // A machine without IPv6 (Linux: no if_inet6; Windows: the adapter has no
-// IPv6) is left alone. A split tunnel leaves IPv6 untouched. The macOS
-// and Windows blocks are compiled and tested with fakes only.
+// IPv6) is left alone. A split tunnel leaves IPv6 untouched but for
+// Routes6. With Default6 the two halves go through the device instead,
+// and Addrs6 and Routes6 are set on it (journaled and undone like the
+// IPv4 routes). The macOS and Windows IPv6 items are compiled and tested
+// with fakes only.
 //
 // A route that already exists (added by someone else) is left alone and not
 // removed later. Undo tolerates what is already gone: the kernel drops a
@@ -210,7 +226,12 @@ type item struct {
 	route netip.Prefix
 	// host is the server's address when the item pins its host route.
 	host netip.Addr
-	plan func() (*change, error)
+	// removeLast: when no longer wanted, the item is undone after the
+	// new items are in force, not before (Linux's IPv6 block, so that
+	// IPv6 routed through the device replaces it without a moment in
+	// which IPv6 could leave outside the tunnel).
+	removeLast bool
+	plan       func() (*change, error)
 }
 
 // change is one step: commands to run, or a file to write, and how to undo
@@ -234,10 +255,11 @@ type change struct {
 // applied is an item in force. entry is nil for one that existed before
 // (existsOK): nothing to undo.
 type applied struct {
-	key   string
-	route netip.Prefix
-	retry bool // skipped (change.skipped): planned again by the next Set
-	entry *journalEntry
+	key        string
+	route      netip.Prefix
+	retry      bool // skipped (change.skipped): planned again by the next Set
+	removeLast bool // item.removeLast
+	entry      *journalEntry
 }
 
 type router struct {
@@ -321,6 +343,9 @@ func (r *router) Set(cfg *NetConfig) error {
 		if want[a.key] && !a.retry && !(newHost && a.route.IsValid() && a.route.Contains(host)) {
 			continue
 		}
+		if a.removeLast && !want[a.key] {
+			continue // below, once the new items are in
+		}
 		if err := r.remove(i); err != nil {
 			return err
 		}
@@ -339,8 +364,16 @@ func (r *router) Set(cfg *NetConfig) error {
 		}
 		added++
 	}
+	for i := len(r.applied) - 1; i >= 0; i-- {
+		if a := r.applied[i]; a.removeLast && !want[a.key] {
+			if err := r.remove(i); err != nil {
+				return err
+			}
+			removed++
+		}
+	}
 	r.env.log.Info("router set", "interface", c.Interface, "full_tunnel", c.FullTunnel,
-		"routes", len(c.Routes), "dns", len(c.DNS), "removed", removed, "added", added, "in_force", len(r.applied))
+		"routes", len(c.Routes), "dns", len(c.DNS), "addrs6", len(c.Addrs6), "routes6", len(c.Routes6), "default6", c.Default6, "removed", removed, "added", added, "in_force", len(r.applied))
 	return nil
 }
 
@@ -384,12 +417,12 @@ func (r *router) add(it item) error {
 		return err
 	}
 	if ch.skipped {
-		r.applied = append(r.applied, applied{key: it.key, route: it.route, retry: true})
+		r.applied = append(r.applied, applied{key: it.key, route: it.route, retry: true, removeLast: it.removeLast})
 		return r.save()
 	}
 	entry := ch.undo
 	entry.Key = it.key
-	r.applied = append(r.applied, applied{key: it.key, route: it.route, entry: &entry})
+	r.applied = append(r.applied, applied{key: it.key, route: it.route, removeLast: it.removeLast, entry: &entry})
 	last := len(r.applied) - 1
 	if err := r.save(); err != nil {
 		r.applied = r.applied[:last]

@@ -23,7 +23,9 @@ func TestCheckUndoIPv6Block(t *testing.T) {
 		{"ip", "-6", "route", "del", "unreachable", "::/1", "metric"},
 		{"ip", "-6", "route", "del", "prohibit", "8000::/1", "metric", "1"},
 		{"ip", "-6", "route", "add", "unreachable", "::/1", "metric", "1"},
-		{"ip", "-6", "route", "del", "::/1", "dev", "corridor0"},
+		{"ip", "-6", "route", "del", "::/0", "dev", "corridor0"},
+		{"ip", "-6", "route", "del", "10.0.0.0/8", "dev", "corridor0"},
+		{"ip", "-6", "addr", "del", "2001:db8::5/64", "dev", "-x"},
 		{"ip", "-6", "addr", "del", "unreachable", "::/1", "metric", "1"},
 		{"ip", "-4", "route", "del", "unreachable", "::/1", "metric", "1"},
 		{"ip", "-6", "route", "del", "unreachable", "0.0.0.0/1", "metric", "1"},
@@ -61,12 +63,13 @@ func TestLinuxIPv6BlockFollowsFullTunnel(t *testing.T) {
 	if err := tr.Set(split); err != nil {
 		t.Fatal(err)
 	}
+	// The block goes last (removeLast): it only ever holds IPv6 back.
 	wantList(t, "full to split", tr.run.take(), []string{
-		"ip -6 route del unreachable 8000::/1 metric 1",
-		"ip -6 route del unreachable ::/1 metric 1",
 		"ip -4 route del 128.0.0.0/1 dev corridor0",
 		"ip -4 route del 0.0.0.0/1 dev corridor0",
 		"ip -4 route del 203.0.113.5/32 via 192.0.2.1 dev eth0",
+		"ip -6 route del unreachable 8000::/1 metric 1",
+		"ip -6 route del unreachable ::/1 metric 1",
 	})
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)

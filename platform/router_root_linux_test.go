@@ -202,6 +202,81 @@ func testRouterInNamespaces(t *testing.T, host string) {
 
 	t.Run("set and close", func(t *testing.T) { routerSetClose(t) })
 	t.Run("crash and recover", func(t *testing.T) { routerCrashRecover(t) })
+	t.Run("ipv6 config", func(t *testing.T) { routerIPv6Config(t) })
+}
+
+// routerIPv6Config: a full tunnel whose session then offers IPv6 (the
+// ipv6.Config of a router advertisement) gets the address on the TUN
+// device and IPv6 routed through it instead of the unreachable block;
+// Close leaves the IPv6 routes and the device's addresses as they were.
+func routerIPv6Config(t *testing.T) {
+	tn, err := OpenTUN(TUNConfig{Name: "corridor6", MTU: 1400, Local: localAddr, Peer: netip.MustParseAddr("192.168.30.1"), IPv6: true})
+	if err != nil {
+		t.Fatalf("OpenTUN: %v", err)
+	}
+	defer tn.Close()
+	if err := tn.AddLinkLocal(netip.MustParseAddr("fe80::5")); err != nil {
+		t.Fatalf("AddLinkLocal: %v", err)
+	}
+	routesBefore, routes6Before := mainRoutes(t), mainRoutes6(t)
+	addrsBefore := ipRun(t, "-6", "addr", "show", "dev", "corridor6")
+	resolvBefore := readState(t, etcResolvConf)
+	journal := filepath.Join(t.TempDir(), "journal")
+	r, err := NewRouter(WithJournalDir(journal), WithDNSBackend(DNSResolvConf), WithRouterLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &NetConfig{Interface: "corridor6", Local: localAddr, Server: server, FullTunnel: true, DNS: []netip.Addr{dnsA}}
+	if err := r.Set(base); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	wantRoutes(t, "IPv6 blocked before the offer", mainRoutes6(t), []string{"unreachable ::/1 dev lo metric 1"}, nil)
+
+	with := *base
+	with.Addrs6 = []netip.Prefix{netip.MustParsePrefix("2001:db8:5::5/64")}
+	with.Routes6 = []netip.Prefix{netip.MustParsePrefix("2001:db8:5::/64"), netip.MustParsePrefix("2001:db8:77::/48")}
+	with.Default6 = true
+	with.DNS = []netip.Addr{dnsA, netip.MustParseAddr("2001:db8:5::53")}
+	if err := r.Set(&with); err != nil {
+		t.Fatalf("Set with IPv6: %v", err)
+	}
+	table6 := mainRoutes6(t)
+	t.Logf("IPv6 after the offer:\n%s", table6)
+	wantRoutes(t, "IPv6 through the tunnel", table6, []string{"::/1 dev corridor6", "8000::/1 dev corridor6",
+		"2001:db8:5::/64 dev corridor6", "2001:db8:77::/48 dev corridor6", "default via 2001:db8:1::1 dev uplink0"}, []string{"unreachable"})
+	if got := ipRun(t, "-6", "addr", "show", "dev", "corridor6"); !strings.Contains(got, "inet6 2001:db8:5::5/64 scope global") || strings.Contains(got, "tentative") {
+		t.Errorf("device addresses after the offer:\n%s", got)
+	}
+	for _, a := range []string{"2a00:1450::1", "2001:db8:77::9", "2001:db8::1"} {
+		if got, ok := route6Get(t, a); !ok || !strings.Contains(got, "dev corridor6") {
+			t.Errorf("ip -6 route get %s: %s (found: %v), want through corridor6", a, got, ok)
+		}
+	}
+	if got, ok := route6Get(t, "2001:db8:1::1"); !ok || !strings.Contains(got, "dev uplink0") {
+		t.Errorf("IPv6 LAN not on the LAN: %s", got)
+	}
+	if got := string(readState(t, etcResolvConf).data); !strings.Contains(got, "nameserver 10.0.0.53\nnameserver 2001:db8:5::53\n") {
+		t.Errorf("resolv.conf with IPv6 DNS: %q", got)
+	}
+
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := mainRoutes(t); got != routesBefore {
+		t.Errorf("routes after Close:\n%s\nwant, byte for byte:\n%s", got, routesBefore)
+	}
+	if got := mainRoutes6(t); got != routes6Before {
+		t.Errorf("IPv6 routes after Close:\n%s\nwant, byte for byte:\n%s", got, routes6Before)
+	}
+	if got := ipRun(t, "-6", "addr", "show", "dev", "corridor6"); got != addrsBefore {
+		t.Errorf("device addresses after Close:\n%s\nwant:\n%s", got, addrsBefore)
+	}
+	if got := readState(t, etcResolvConf); !bytes.Equal(got.data, resolvBefore.data) {
+		t.Errorf("resolv.conf after Close: %q, want %q", got.data, resolvBefore.data)
+	}
+	if _, err := os.Stat(journalPath(journal, "corridor6")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal after Close: %v", err)
+	}
 }
 
 func routerSetClose(t *testing.T) {

@@ -53,7 +53,12 @@ func windowsItemsWith(c *NetConfig, env *routerEnv, dnsItem func(*NetConfig, *ro
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "add", "route"}, spec...)...)},
 			[]Command{cmd(append([]string{"netsh", "interface", "ipv4", "delete", "route"}, spec...)...)}, true))
 	}
-	if c.FullTunnel {
+	items = append(items, windowsIPv6Items(c)...)
+	if c.block6() || c.Default6 {
+		// The same two routes into the adapter block IPv6 (the tunnel
+		// drops it while the session has no IPv6) and carry it (Default6):
+		// kept under one key, a switch between the two leaves them in
+		// place, with no moment for IPv6 to leave outside.
 		items = append(items, windowsBlock6Items(iface)...)
 	}
 	if len(c.DNS) > 0 {
@@ -68,8 +73,9 @@ func windowsItemsWith(c *NetConfig, env *routerEnv, dnsItem func(*NetConfig, *ro
 //
 //	netsh interface ipv6 add route prefix=::/1 interface=NAME store=active
 //
-// where the tunnel, which carries only IPv4, drops them (tunnel.go:
-// sendPacket). Windows routes have no "unreachable" type; a route through
+// where the tunnel, while the session carries no IPv6, drops them
+// (tunnel.go: sendPacket); with the session's IPv6 default (Default6) the
+// same routes carry IPv6 through the tunnel. Windows routes have no "unreachable" type; a route through
 // the adapter needs no other interface, and it goes away with the adapter
 // (Wintun removes it when the helper dies), like the IPv4 routes of the
 // full tunnel. Each half is more specific than the IPv6 default route,
@@ -95,6 +101,34 @@ func windowsBlock6Items(iface string) []item {
 			return ch, err
 		}
 		items = append(items, it)
+	}
+	return items
+}
+
+// windowsIPv6Items give the adapter the session's IPv6 addresses and
+// route its IPv6 prefixes (with Default6, ::/1 and 8000::/1) through it:
+//
+//	netsh interface ipv6 add address interface=NAME address=2001:db8:1::5/64 store=active
+//	netsh interface ipv6 add route prefix=2001:db8:1::/64 interface=NAME store=active
+//
+// undone by "netsh interface ipv6 delete address interface=NAME
+// address=2001:db8:1::5 store=active" and the route line with "delete".
+// winNetRunner executes them through the IP Helper API. With Default6
+// the halves are the IPv6 block's own routes into the adapter
+// (windowsBlock6Items), which the tunnel now carries since IPV6CP is
+// open. Compiled and tested with fakes only: never run on Windows.
+func windowsIPv6Items(c *NetConfig) []item {
+	var items []item
+	for _, a := range c.Addrs6 {
+		items = append(items, staticItem("addr6 "+a.String(), netip.Prefix{},
+			[]Command{cmd("netsh", "interface", "ipv6", "add", "address", "interface="+c.Interface, "address="+a.String(), "store=active")},
+			[]Command{cmd("netsh", "interface", "ipv6", "delete", "address", "interface="+c.Interface, "address="+a.Addr().String(), "store=active")}, true))
+	}
+	for _, p := range c.Routes6 { // the halves of Default6: windowsBlock6Items
+		spec := []string{"prefix=" + p.String(), "interface=" + c.Interface, "store=active"}
+		items = append(items, staticItem("route6 "+p.String(), p,
+			[]Command{cmd(append([]string{"netsh", "interface", "ipv6", "add", "route"}, spec...)...)},
+			[]Command{cmd(append([]string{"netsh", "interface", "ipv6", "delete", "route"}, spec...)...)}, true))
 	}
 	return items
 }
@@ -184,7 +218,16 @@ func parseFindNetRoute(out []byte) (idx int, alias string, gw netip.Addr, err er
 func windowsDNSItem(c *NetConfig, env *routerEnv) item {
 	iface := c.Interface
 	var do []Command
-	for i, a := range c.DNS {
+	// netsh sets each family's servers apart ("interface ipv4|ipv6"); this
+	// older planner (tests only: the Router uses windowsIPHelperDNSItem)
+	// sets the IPv4 ones.
+	var dns4 []netip.Addr
+	for _, a := range c.DNS {
+		if a.Is4() {
+			dns4 = append(dns4, a)
+		}
+	}
+	for i, a := range dns4 {
 		if i == 0 {
 			do = append(do, cmd("netsh", "interface", "ipv4", "set", "dnsservers", "name="+iface,
 				"source=static", "address="+a.String(), "register=none", "validate=no"))

@@ -60,8 +60,14 @@ type winNet interface {
 	AddRoute(luid uint64, dst netip.Prefix, nextHop netip.Addr, metric uint32) error
 	// DeleteRoute removes the route AddRoute added.
 	DeleteRoute(luid uint64, dst netip.Prefix, nextHop netip.Addr) error
-	// SetDNS sets the interface's IPv4 DNS servers and search domains;
-	// nil, nil removes them (back to what DHCP gives, if anything).
+	// AddAddress adds one more unicast address (an IPv6 one of the
+	// session) with its on-link prefix length; DeleteAddress removes it.
+	AddAddress(luid uint64, addr netip.Prefix) error
+	DeleteAddress(luid uint64, addr netip.Addr) error
+	// SetDNS sets the interface's DNS servers (of both families: the
+	// IPv6 ones when there are any) and search domains; nil, nil
+	// removes them (back to what DHCP gives, if anything), for both
+	// families where the interface has IPv6.
 	SetDNS(luid uint64, servers []netip.Addr, domains []string) error
 	// HasIPv6 reports whether the interface has IPv6 (an IPv6 IPInterface
 	// row): not when IPv6 is turned off on the machine or unbound from
@@ -176,7 +182,7 @@ func (r winNetRunner) Run(c Command) ([]byte, error) {
 
 // winNetOp is one call, parsed from its command.
 type winNetOp struct {
-	kind    string // "add-route", "delete-route", "set-dns", "flush-dns", and those of applyNRPT
+	kind    string // "add-route", "delete-route", "add-address", "delete-address", "set-dns", "flush-dns", and those of applyNRPT
 	alias   string // the interface by name, or
 	index   uint32 // by index
 	regKey  string // the NRPT rule's key (nrpt.go)
@@ -205,7 +211,7 @@ func (op winNetOp) applyIface(n winNet) error {
 	if err != nil {
 		return err
 	}
-	if op.prefix.Addr().Is6() {
+	if op.prefix.Addr().Is6() || op.kind == "add-address" || op.kind == "delete-address" {
 		// An IPv6 route on an interface without IPv6 cannot be made, and
 		// there is no IPv6 on it to block: say so in words the Router
 		// reads (isNoIPv6), which skips the block, and takes for "gone"
@@ -223,6 +229,10 @@ func (op winNetOp) applyIface(n winNet) error {
 		return n.AddRoute(luid, op.prefix, op.nextHop, 0)
 	case "delete-route":
 		return n.DeleteRoute(luid, op.prefix, op.nextHop)
+	case "add-address":
+		return n.AddAddress(luid, op.prefix)
+	case "delete-address":
+		return n.DeleteAddress(luid, op.prefix.Addr())
 	case "set-dns":
 		return n.SetDNS(luid, op.servers, op.domains)
 	case "flush-dns":
@@ -236,7 +246,9 @@ func (op winNetOp) applyIface(n winNet) error {
 //	netsh interface ipv4 add|delete route prefix=PREFIX interface=NAME|INDEX [nexthop=ADDR] store=active
 //	netsh interface ipv4 set dnsservers name=NAME source=dhcp
 //	winipcfg set-dns interface=NAME servers=A,B domains=D,E
-//	netsh interface ipv6 add|delete route prefix=::/1|8000::/1 interface=NAME store=active
+//	netsh interface ipv6 add|delete route prefix=PREFIX6 interface=NAME store=active
+//	netsh interface ipv6 add address interface=NAME address=ADDR6/LEN store=active
+//	netsh interface ipv6 delete address interface=NAME address=ADDR6 store=active
 //
 // and the NRPT commands of parseNRPTCommand. ok is false for any other
 // command (run as it is); err is set for a "winipcfg" command that is
@@ -265,7 +277,10 @@ func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
 	v6 := a[2] == "ipv6"
 	a = a[3:]
 	if v6 {
-		return parseBlock6Route(a)
+		if len(a) > 1 && a[1] == "address" {
+			return parseAddress6(a)
+		}
+		return parseRoute6(a)
 	}
 	if len(a) == 4 && a[0] == "set" && a[1] == "dnsservers" && a[3] == "source=dhcp" {
 		name, ok := strings.CutPrefix(a[2], "name=")
@@ -314,10 +329,11 @@ func parseWinNetCommand(c Command) (op winNetOp, ok bool, err error) {
 	return op, true, nil
 }
 
-// parseBlock6Route reads the rest of "netsh interface ipv6 add|delete
-// route prefix=HALF interface=NAME store=active", the IPv6 block of a full
-// tunnel (windowsBlock6Items): only the two halves, only by name.
-func parseBlock6Route(a []string) (op winNetOp, ok bool, err error) {
+// parseRoute6 reads the rest of "netsh interface ipv6 add|delete route
+// prefix=PREFIX6 interface=NAME store=active": the IPv6 block of a full
+// tunnel (windowsBlock6Items) and the session's IPv6 routes
+// (windowsIPv6Items); only by name.
+func parseRoute6(a []string) (op winNetOp, ok bool, err error) {
 	if len(a) != 5 || a[1] != "route" || a[4] != "store=active" {
 		return op, false, nil
 	}
@@ -331,13 +347,34 @@ func parseBlock6Route(a []string) (op winNetOp, ok bool, err error) {
 	}
 	p, ok1 := strings.CutPrefix(a[2], "prefix=")
 	iface, ok2 := strings.CutPrefix(a[3], "interface=")
-	if !ok1 || !ok2 || !block6PrefixOK(p) || iface == "" {
-		return winNetOp{}, false, nil
-	}
-	if _, err := strconv.ParseUint(iface, 10, 32); err == nil {
+	if !ok1 || !ok2 || !prefix6OK(p) || iface == "" || isDecimal(iface) {
 		return winNetOp{}, false, nil
 	}
 	op.prefix = netip.MustParsePrefix(p)
+	op.alias = iface
+	return op, true, nil
+}
+
+// parseAddress6 reads the rest of "netsh interface ipv6 add address
+// interface=NAME address=ADDR6/LEN store=active" and of its undo, "delete
+// address interface=NAME address=ADDR6 store=active" (windowsIPv6Items).
+func parseAddress6(a []string) (op winNetOp, ok bool, err error) {
+	if len(a) != 5 || a[1] != "address" || a[4] != "store=active" {
+		return op, false, nil
+	}
+	iface, ok1 := strings.CutPrefix(a[2], "interface=")
+	addr, ok2 := strings.CutPrefix(a[3], "address=")
+	if !ok1 || !ok2 || iface == "" || isDecimal(iface) {
+		return op, false, nil
+	}
+	switch {
+	case a[0] == "add" && addr6PrefixOK(addr):
+		op.kind, op.prefix = "add-address", netip.MustParsePrefix(addr)
+	case a[0] == "delete" && addr6OK(addr):
+		op.kind, op.prefix = "delete-address", netip.PrefixFrom(netip.MustParseAddr(addr), 128)
+	default:
+		return winNetOp{}, false, nil
+	}
 	op.alias = iface
 	return op, true, nil
 }
@@ -363,7 +400,7 @@ func parseSetDNS(a []string) (winNetOp, error) {
 	}
 	for _, s := range list {
 		addr, err := netip.ParseAddr(s)
-		if err != nil || !addr.Is4() {
+		if err != nil || addr.Is4In6() || addr.Zone() != "" || addr.IsLinkLocalUnicast() || addr.IsUnspecified() {
 			return op, fmt.Errorf("bad DNS server %q", s)
 		}
 		op.servers = append(op.servers, addr)

@@ -78,6 +78,14 @@ func (f *fakeWinNet) DeleteRoute(luid uint64, dst netip.Prefix, nextHop netip.Ad
 	return f.call("DeleteRoute %#x %v via %v", luid, dst, nextHop)
 }
 
+func (f *fakeWinNet) AddAddress(luid uint64, addr netip.Prefix) error {
+	return f.call("AddAddress %#x %v", luid, addr)
+}
+
+func (f *fakeWinNet) DeleteAddress(luid uint64, addr netip.Addr) error {
+	return f.call("DeleteAddress %#x %v", luid, addr)
+}
+
 // HasIPv6 is a query: not recorded among the calls.
 func (f *fakeWinNet) HasIPv6(luid uint64) (bool, error) { return !f.noIPv6[luid], nil }
 

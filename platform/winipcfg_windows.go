@@ -93,6 +93,29 @@ func (ipHelper) HasIPv6(luid uint64) (bool, error) {
 	return err == nil, err
 }
 
-func (ipHelper) SetDNS(luid uint64, servers []netip.Addr, domains []string) error {
-	return winipcfg.LUID(luid).SetDNS(windows.AF_INET, servers, domains)
+// SetDNS sets both families: winipcfg's SetDNS keeps the servers of the
+// family it is given. The IPv6 family is set when there are IPv6 servers,
+// and cleared (nil servers) where the interface has IPv6.
+func (h ipHelper) SetDNS(luid uint64, servers []netip.Addr, domains []string) error {
+	if err := winipcfg.LUID(luid).SetDNS(windows.AF_INET, servers, domains); err != nil {
+		return err
+	}
+	has6 := false
+	for _, a := range servers {
+		has6 = has6 || a.Is6()
+	}
+	if !has6 {
+		if ok, err := h.HasIPv6(luid); err != nil || !ok {
+			return err
+		}
+	}
+	return winipcfg.LUID(luid).SetDNS(windows.AF_INET6, servers, domains)
+}
+
+func (ipHelper) AddAddress(luid uint64, addr netip.Prefix) error {
+	return winipcfg.LUID(luid).AddIPAddress(addr)
+}
+
+func (ipHelper) DeleteAddress(luid uint64, addr netip.Addr) error {
+	return winipcfg.LUID(luid).DeleteIPAddress(netip.PrefixFrom(addr, addr.BitLen()))
 }

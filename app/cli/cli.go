@@ -202,7 +202,7 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	fs.IntVar(&f.kaFailures, "keepalive-failures", profile.DefaultKeepaliveFailures, "disconnect after `N` unanswered LCP echoes in a row (with the default interval: a dead link is noticed within about 30 s)")
 	fs.StringVar(&f.secretFile, "l2tp-secret-file", "", "read an L2TP tunnel secret from `FILE` (enables tunnel authentication)")
 	fs.StringVar(&f.proxy, "proxy", "", "no admin rights needed: serve a SOCKS5 and HTTP proxy into the VPN on `[ADDR:]PORT` (default address 127.0.0.1)\ninstead of setting up a TUN device, routes and DNS")
-	fs.BoolVar(&f.ipv6, "ipv6", false, "EXPERIMENTAL: also negotiate IPv6 inside the tunnel (IPV6CP, RFC 5072) and carry IPv6 packets;\nso far only the link-local addresses are agreed: no IPv6 address, route or DNS is set up")
+	fs.BoolVar(&f.ipv6, "ipv6", false, "EXPERIMENTAL: also negotiate IPv6 inside the tunnel (IPV6CP, RFC 5072) and carry IPv6 packets;\nthe device gets its link-local address, and what the server offers over IPv6 (addresses, routes,\nDNS) is printed; like the IPv4 routes and DNS, corridor connect sets none of it up: a profile with\nipv6 = true does (corridor up)")
 	fs.BoolVar(&f.proxyRemote, "proxy-allow-remote", false, "let --proxy listen on an address other computers can reach (the proxy asks for no password)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), connectHelp)
@@ -325,6 +325,8 @@ func connect(args []string, env Env) int {
 		return bad("--ifname names a TUN device; --proxy uses none")
 	case f.proxy == "" && f.proxyRemote:
 		return bad("--proxy-allow-remote goes with --proxy")
+	case f.proxy != "" && f.ipv6:
+		return bad("--ipv6 needs a TUN device: the network stack of --proxy carries IPv4 only")
 	}
 	// The proxy's port is taken before anything is read or sent: a port
 	// in use fails here, not after the tunnel is up.

@@ -35,6 +35,7 @@ func TestConnectUsageErrors(t *testing.T) {
 		{"keepalive failures", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--keepalive-failures", "0", "x"}, "--keepalive-failures"},
 		{"missing file", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw + "nope", "x"}, "password file"},
 		{"empty stdin", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", "-", "x"}, "password file: empty"},
+		{"ipv6 with proxy", []string{"connect", "--no-ipsec", "--user", "a", "--password-file", pw, "--proxy", "1080", "--ipv6", "x"}, "--ipv6 needs a TUN device"},
 		{"unknown flag", []string{"connect", "--bogus"}, "flag provided but not defined"},
 		{"unknown command", []string{"dance"}, `unknown command "dance"`},
 	}

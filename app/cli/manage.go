@@ -92,6 +92,7 @@ type profileFlags struct {
 	pskFile, passwordFile, l2tpSec string
 	noIPsec, legacy, full, classfl bool
 	noReconnect, killSwitch        bool
+	ipv6                           bool
 	askPassword, askPSK            bool
 	mtu, l2tpPort                  int
 	routes, domains                stringList
@@ -134,6 +135,7 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.StringVar(&f.keepalive, "keepalive", "", "PPP keepalive `INTERVAL` (e.g. 10s)")
 	fs.BoolVar(&f.noReconnect, "no-reconnect", false, "do not reconnect after a drop")
 	fs.BoolVar(&f.killSwitch, "kill-switch", false, "full tunnel: when the connection drops by itself, block all other traffic until it is back\nor you disconnect (=false: turn it off)")
+	fs.BoolVar(&f.ipv6, "ipv6", false, "EXPERIMENTAL: IPv6 inside the tunnel (TUN mode): set up the IPv6 addresses, routes and DNS\nthe server offers; a full tunnel sends all IPv6 through the VPN when the server offers a default\nroute, and blocks IPv6 outside it otherwise (=false: IPv4 only)")
 	fs.IntVar(&f.l2tpPort, "l2tp-port", 0, "L2TP source `PORT` without IPsec (0: ephemeral)")
 	fs.StringVar(&f.l2tpSec, "l2tp-secret-file", "", "store an L2TP tunnel secret read from `FILE` (\"none\": remove it)")
 	fs.StringVar(&f.mode, "mode", "", "`tun` (a network device, set up by the helper) or proxy (no admin rights: a local\nSOCKS5/HTTP proxy into the VPN, run in your own session)")
@@ -215,6 +217,9 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	if set["kill-switch"] {
 		p.KillSwitch = f.killSwitch
+	}
+	if set["ipv6"] {
+		p.IPv6 = f.ipv6
 	}
 	if set["l2tp-port"] {
 		p.L2TPPort = f.l2tpPort
@@ -795,9 +800,16 @@ func statusCmd(args []string, env Env) int {
 			if s.Proxy != "" {
 				on = "proxy " + s.Proxy
 			}
+			addr := s.Address
+			if len(s.IPv6) > 0 {
+				addr += " and " + strings.Join(s.IPv6, ", ")
+			}
 			fmt.Fprintf(env.Stdout, " for %v: %s on %s via %s; in %d B (%.0f B/s), out %d B (%.0f B/s)",
-				time.Since(s.Connected).Round(time.Second), s.Address, on, s.Server,
+				time.Since(s.Connected).Round(time.Second), addr, on, s.Server,
 				s.Stats.RxBytes, s.Stats.RxRate, s.Stats.TxBytes, s.Stats.TxRate)
+			if s.Stats.RxPackets6+s.Stats.TxPackets6 > 0 {
+				fmt.Fprintf(env.Stdout, ", of which IPv6 in %d B, out %d B", s.Stats.RxBytes6, s.Stats.TxBytes6)
+			}
 		}
 		if s.Error != nil {
 			fmt.Fprintf(env.Stdout, " (%s)", s.Error.Msg)

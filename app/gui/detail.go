@@ -251,6 +251,9 @@ func (v *idleView) update(p profile.Profile, _ core.Status) {
 		}
 		traffic = "only " + strings.Join(routes, ", ")
 	}
+	if p.IPv6 && !p.IsProxy() {
+		traffic += "; IPv6 inside the tunnel (experimental)"
+	}
 	v.values["Traffic"].SetText(traffic)
 	dns := "from the server"
 	switch p.DNS {
@@ -462,6 +465,9 @@ func (v *connectedView) update(st core.Status, u *UI) {
 	if st.Peer != "" {
 		addr += " (peer " + st.Peer + ")"
 	}
+	if len(st.IPv6) > 0 {
+		addr += "; IPv6 " + strings.Join(st.IPv6, ", ")
+	}
 	v.values["Address"].SetText(addr)
 	dns := strings.Join(st.DNS, ", ")
 	if dns == "" {
@@ -488,8 +494,10 @@ func (v *connectedView) update(st core.Status, u *UI) {
 	v.values["Interface"].SetText(strings.TrimSpace(iface))
 	v.showProxy(st.Proxy)
 	s := st.Stats
-	v.values["Received"].SetText(fmt.Sprintf("%s · %s (%s packets)", formatBytes(s.RxBytes), formatRate(s.RxRate), formatCount(s.RxPackets)))
-	v.values["Sent"].SetText(fmt.Sprintf("%s · %s (%s packets)", formatBytes(s.TxBytes), formatRate(s.TxRate), formatCount(s.TxPackets)))
+	v.values["Received"].SetText(fmt.Sprintf("%s · %s (%s packets)", formatBytes(s.RxBytes), formatRate(s.RxRate), formatCount(s.RxPackets)) +
+		ipv6Part(s.RxBytes6, s.RxPackets6))
+	v.values["Sent"].SetText(fmt.Sprintf("%s · %s (%s packets)", formatBytes(s.TxBytes), formatRate(s.TxRate), formatCount(s.TxPackets)) +
+		ipv6Part(s.TxBytes6, s.TxPackets6))
 	rx, tx := u.rates(st.Profile)
 	v.graph.SetSamples(rx, tx)
 	v.legend.SetText(fmt.Sprintf("In (received): %s now · Out (sent): %s now · peak %s", formatRate(s.RxRate), formatRate(s.TxRate), formatRate(v.graph.Peak())))

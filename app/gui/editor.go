@@ -78,6 +78,8 @@ type editor struct {
 	ipsec, legacy, classful     *widget.Check
 	reconnect, useL2TPSecret    *widget.Check
 	killSwitch                  *widget.Check
+	ipv6                        *widget.Check // IPv6 inside the tunnel (TUN mode)
+	ipv6Hint                    *widget.Label
 	askPassword, proxyMode      *widget.Check
 	proxy                       *widget.Entry
 	proxyNote                   *widget.Label
@@ -303,6 +305,11 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 	e.domains = entry("domains", strings.Join(p.Domains, ", "), "corp.example.com")
 	e.killSwitch = widget.NewCheck("Block all other traffic while a dropped connection is down (kill switch)", func(bool) { e.edited("kill_switch") })
 	e.killSwitch.SetChecked(p.KillSwitch)
+	e.ipv6 = widget.NewCheck("Use IPv6 inside the tunnel", func(bool) { e.edited("ipv6") })
+	e.ipv6.SetChecked(p.IPv6)
+	e.ipv6Hint = widget.NewLabel(ipv6Hint)
+	e.ipv6Hint.Wrapping = fyne.TextWrapWord
+	e.ipv6Hint.SizeName = theme.SizeNameCaptionText
 	e.reconnect = widget.NewCheck("Reconnect automatically after a drop", func(bool) { e.edited("reconnect") })
 	e.reconnect.SetChecked(p.Reconnect)
 	ka := ""
@@ -359,6 +366,7 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		row("MTU", "mtu", e.mtu),
 		row("Send through VPN", "", e.tunnel),
 		row("Kill switch", "", e.killSwitch),
+		row("IPv6", "", e.ipv6, e.ipv6Hint),
 		row("Routes", "routes", e.routes, e.classful),
 		row("DNS", "dns", e.dns),
 		row("DNS servers", "dns_servers", e.dnsServers),
@@ -415,6 +423,11 @@ func (e *editor) edited(field string) {
 		e.relayout()
 	}
 }
+
+// ipv6Hint explains the IPv6 checkbox.
+const ipv6Hint = "Experimental. Sets up the IPv6 addresses, routes and DNS servers the server offers. " +
+	"With all traffic through the VPN, IPv6 goes through it too when the server offers a default route, and is blocked otherwise. " +
+	"Some servers (SoftEther) offer only link-local addresses."
 
 // ipsecOffWarning shows under the IPsec toggle while it is off.
 const ipsecOffWarning = "Without IPsec, the password and all traffic cross the network unencrypted (PPP encryption is not negotiated): anyone on the path can read them."
@@ -507,6 +520,12 @@ func (e *editor) syncEnabled() {
 		e.killSwitch.Disable()
 	} else {
 		e.killSwitch.Enable()
+	}
+	// The proxy's userspace network stack carries IPv4 only.
+	if viaProxy {
+		e.ipv6.Disable()
+	} else {
+		e.ipv6.Enable()
 	}
 	if split && !viaProxy {
 		e.routes.Enable()
@@ -629,6 +648,7 @@ func (e *editor) profile() (profile.Profile, map[string]string) {
 	e.keepInapplicable(&p)
 	// The kill switch only where it applies: a full tunnel in TUN mode.
 	p.KillSwitch = e.killSwitch.Checked && p.FullTunnel && !p.IsProxy()
+	p.IPv6 = e.ipv6.Checked && !p.IsProxy()
 	return p, parse
 }
 

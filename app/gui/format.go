@@ -40,3 +40,12 @@ func formatCount(n uint64) string {
 	}
 	return s
 }
+
+// ipv6Part is the IPv6 share of a counter, " · IPv6 1.2 kB", or "" when
+// no IPv6 packet went that way.
+func ipv6Part(bytes, packets uint64) string {
+	if packets == 0 {
+		return ""
+	}
+	return " · IPv6 " + formatBytes(bytes)
+}

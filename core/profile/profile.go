@@ -57,6 +57,10 @@ type Profile struct {
 	// it is back or the user disconnects.
 	KillSwitch bool   `toml:"kill_switch" json:"kill_switch,omitempty"`
 	Proxy      string `toml:"proxy" json:"proxy,omitempty"` // ModeProxy: the loopback ADDR:PORT the proxy listens on
+	// IPv6 inside the tunnel (TUN mode only, experimental): IPV6CP is
+	// negotiated next to IPCP, and the addresses, routes and DNS servers
+	// the server offers over IPv6 are set up (core/ipv6.go).
+	IPv6 bool `toml:"ipv6" json:"ipv6,omitempty"`
 
 	// Aggressive (with IPsec) runs IKE Aggressive Mode instead of Main
 	// Mode, with Group as the identity (see AggressiveWarning). GroupType
@@ -359,9 +363,16 @@ func (p *Profile) Validate() error {
 	default:
 		bad("dns", "%q is not a DNS mode (server, none or custom)", p.DNS)
 	}
+	if p.IPv6 && p.IsProxy() {
+		bad("ipv6", "IPv6 inside the tunnel needs TUN mode: the proxy's network stack carries IPv4 only")
+	}
 	for _, s := range p.DNSServers {
-		if a, err := netip.ParseAddr(s); err != nil || !a.Is4() {
-			bad("dns_servers", "%q is not an IPv4 address", s)
+		a, err := netip.ParseAddr(s)
+		switch {
+		case err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.Is6() && a.IsLinkLocalUnicast():
+			bad("dns_servers", "%q is not an IPv4 or IPv6 address of a DNS server", s)
+		case a.Is6() && !a.Is4In6() && !p.IPv6:
+			bad("dns_servers", "%q is an IPv6 address: it needs IPv6 inside the tunnel (ipv6 = true)", s)
 		}
 	}
 	for _, d := range p.Domains {

@@ -86,6 +86,13 @@ func TestProfileValidate(t *testing.T) {
 		{"kill switch full tunnel", func(p *Profile) { p.KillSwitch = true }, ""},
 		{"kill switch split tunnel", func(p *Profile) { p.KillSwitch, p.FullTunnel, p.Routes = true, false, []string{"10.0.0.0/8"} }, "kill_switch"},
 		{"kill switch proxy mode", func(p *Profile) { p.KillSwitch, p.Mode = true, ModeProxy }, "kill_switch"},
+		{"ipv6 tun mode", func(p *Profile) { p.IPv6 = true }, ""},
+		{"ipv6 proxy mode", func(p *Profile) { p.IPv6, p.Mode = true, ModeProxy }, "ipv6"},
+		{"ipv6 dns server with ipv6", func(p *Profile) {
+			p.IPv6, p.DNS, p.DNSServers = true, DNSCustom, []string{"10.0.0.53", "2001:db8::53"}
+		}, ""},
+		{"ipv6 dns server without ipv6", func(p *Profile) { p.DNS, p.DNSServers = DNSCustom, []string{"2001:db8::53"} }, "dns_servers"},
+		{"link-local dns server", func(p *Profile) { p.IPv6, p.DNS, p.DNSServers = true, DNSCustom, []string{"fe80::1"} }, "dns_servers"},
 		{"mode unset (an older app's JSON)", func(p *Profile) { p.Mode = "" }, ""},
 		{"mode unknown", func(p *Profile) { p.Mode = "socks" }, "mode"},
 		{"proxy ipv6 loopback", func(p *Profile) { p.Mode, p.Proxy = ModeProxy, "[::1]:8080" }, ""},
@@ -225,7 +232,8 @@ func TestProfileTOMLRoundTrip(t *testing.T) {
 	p.Auth = []string{"pap"}
 	p.MTU = 1400
 	p.FullTunnel, p.Routes, p.ClassfulRoute = false, []string{"10.0.0.0/8", "172.16.0.0/12"}, true
-	p.DNS, p.DNSServers, p.Domains = DNSCustom, []string{"10.0.0.53"}, []string{"corp.example.com"}
+	p.DNS, p.DNSServers, p.Domains = DNSCustom, []string{"10.0.0.53", "2001:db8::53"}, []string{"corp.example.com"}
+	p.IPv6 = true
 	p.Keepalive, p.Reconnect = Duration(30*time.Second), false
 	p.IPsec, p.L2TPPort, p.L2TPSecret = false, 1701, true
 	p.Group, p.GroupType = "Sales \"EU\"", GroupKeyID // kept while aggressive is off
