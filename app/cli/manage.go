@@ -101,6 +101,8 @@ type profileFlags struct {
 	group, groupType               string
 	certFile, keyFile, caFile      string
 	serverID                       string
+	p12File, p12PassFile           string
+	keyPassFile                    string
 }
 
 func newProfileFlags(name string, env Env) *profileFlags {
@@ -122,6 +124,7 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.StringVar(&f.groupType, "group-type", "", "how the group name is sent: `TYPE` fqdn (default) or keyid (Cisco-style gateways)")
 	fs.StringVar(&f.certFile, "cert", "", "authenticate IPsec with this computer's certificate (PEM `FILE`, optionally followed by its\nchain) instead of a pre-shared key; its key comes with --key (\"none\": back to the pre-shared key)")
 	fs.StringVar(&f.keyFile, "key", "", "store the certificate's RSA private key (PEM `FILE`, not encrypted) in the keychain")
+	f.certFlags()
 	fs.StringVar(&f.caFile, "ca", "", "the CA certificates (PEM `FILE`) that may sign the server's certificate (\"none\": the system's)")
 	fs.StringVar(&f.serverID, "server-id", "", "the identity the server's certificate must prove: a DN, host name or address (`ID`; \"\": the server)")
 	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS`, preferred first: mschapv2,pap,chap,none (default: mschapv2 only; pap sends the password readable to anyone holding the pre-shared key)")
@@ -245,14 +248,17 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	secrets := map[profile.SecretKind]string{}
 	stdinUsed := false
-	read := func(file string, kind profile.SecretKind) error {
+	readOnce := func(file string) (string, error) {
 		if file == "-" {
 			if stdinUsed {
-				return errors.New("only one secret can come from standard input")
+				return "", errors.New("only one secret can come from standard input")
 			}
 			stdinUsed = true
 		}
-		v, err := readSecret(file, stdin)
+		return readSecret(file, stdin)
+	}
+	read := func(file string, kind profile.SecretKind) error {
+		v, err := readOnce(file)
 		if err != nil {
 			return fmt.Errorf("%s file: %v", kind, err)
 		}
@@ -269,7 +275,7 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 			return nil, err
 		}
 	}
-	if err := f.applyCert(p, secrets); err != nil {
+	if err := f.applyCert(p, secrets, readOnce); err != nil {
 		return nil, err
 	}
 	if f.l2tpSec == "none" {
