@@ -272,3 +272,40 @@ func (f *profileFlags) applyCert(p *profile.Profile, secrets map[profile.SecretK
 	})
 	return nil
 }
+
+// importCertFlags declares profile import's --p12-password-file.
+func importCertFlags(fs *flag.FlagSet) {
+	fs.String("p12-password-file", "", "read the password of the imported certificate (a PKCS#12 payload of a .mobileconfig,\nNetworkManager's machine-cert .p12 or encrypted machine-key) from `FILE` (\"-\": standard input); used once, never stored")
+}
+
+// openImportedCerts opens the certificates an import left pending (see
+// profile.ImportedCert): the files a NetworkManager connection names are
+// read on this computer, the password comes from --p12-password-file
+// (read once) or the imported file. What fails stays with the profile as a
+// warning: it is imported without its certificate.
+func openImportedCerts(ims []profile.Imported, fs *flag.FlagSet, stdin io.Reader) error {
+	var password string
+	pending := false
+	for _, im := range ims {
+		pending = pending || im.Cert != nil
+	}
+	if file := fs.Lookup("p12-password-file").Value.String(); file != "" {
+		if !pending {
+			return fmt.Errorf("--p12-password-file: the imported file has no certificate that needs a password")
+		}
+		var err error
+		if password, err = readSecret(file, stdin); err != nil {
+			return fmt.Errorf("--p12-password-file: %v", err)
+		}
+	}
+	for i := range ims {
+		im := &ims[i]
+		if im.Cert == nil {
+			continue
+		}
+		if err := im.OpenCert(readBounded, password); err != nil {
+			im.Warnings = append(im.Warnings, "the certificate was not imported: "+err.Error())
+		}
+	}
+	return nil
+}

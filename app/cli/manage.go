@@ -496,6 +496,9 @@ func profileCmd(args []string, env Env) int {
 		if err != nil {
 			return bad("%v", err)
 		}
+		if err := openImportedCerts(ims, fs, env.Stdin); err != nil {
+			return bad("%v", err)
+		}
 		for _, im := range ims {
 			p, err := st.Import(im)
 			if err != nil {
@@ -533,7 +536,8 @@ func profileSubFlags(sub string, env Env) *flag.FlagSet {
 	case "rm":
 		fs = newFlagSet("profile rm", "Usage: corridor profile rm NAME\n\nRemoves the profile and its secrets in the keychain.\n")
 	case "import":
-		fs = newFlagSet("profile import", "Usage: corridor profile import FILE\n\nImports a NetworkManager .nmconnection or an Apple .mobileconfig file; its secrets go to the keychain.\n")
+		fs = newFlagSet("profile import", "Usage: corridor profile import [--p12-password-file FILE] FILE\n\nImports a NetworkManager .nmconnection or an Apple .mobileconfig file; its secrets go to the keychain.\n")
+		importCertFlags(fs)
 	default:
 		return nil
 	}
