@@ -796,6 +796,7 @@ func (e *editor) loadSecrets(name string, asStored bool) {
 				}
 			}
 			e.filling = false
+			e.cert.loaded(got, asStored)
 			if keyErr != nil {
 				e.keyErr = errorInfo(keyErr).Msg
 				e.keyNote.SetText("Could not read the keychain: " + e.keyErr)
@@ -935,6 +936,7 @@ type certSection struct {
 	current            *widget.Label
 	certRows           [][]fyne.CanvasObject // shown with "Certificate" only
 	keyPEM             string                // the key of the files chosen, for the keychain
+	copiedKey          string                // a duplicated profile's key, from the original's keychain entry
 	cacheKey           string
 	cacheCert, cacheCA string
 	cacheKeyPEM        string
@@ -1180,6 +1182,8 @@ func (c *certSection) apply(p *profile.Profile, parse map[string]string) {
 	}
 	if certPEM != "" && keyPEM != "" {
 		p.Cert, c.keyPEM = certPEM, keyPEM
+	} else if strings.TrimSpace(c.certFile.Text) == "" && p.Cert != "" {
+		c.keyPEM = c.copiedKey // a duplicate keeps the original's certificate and key
 	}
 	if caPEM != "" {
 		p.CA = caPEM
@@ -1197,6 +1201,15 @@ func (c *certSection) problems(p profile.Profile, msgs map[string]string) {
 		msgs["cert"] = "choose this computer's certificate: a .pem file with its private key file, or a .p12 file"
 	case c.keyPEM == "" && c.e.stored[profile.SecretCertKey] == "":
 		msgs[fieldCertKey] = "choose the certificate's private key file again: the keychain has none for it"
+	}
+}
+
+// loaded takes the original's key when the editor duplicates a
+// certificate profile (asStored false: the secrets are another
+// profile's, copied to the new one when it is saved).
+func (c *certSection) loaded(got map[profile.SecretKind]string, asStored bool) {
+	if !asStored {
+		c.copiedKey = got[profile.SecretCertKey]
 	}
 }
 

@@ -207,3 +207,28 @@ func TestEditorCertificateP12(t *testing.T) {
 		t.Errorf("EC key: %q", m)
 	}
 }
+
+// Duplicating a certificate profile copies its certificate and, on save,
+// its key from the original's keychain entry.
+func TestEditorCertificateDuplicate(t *testing.T) {
+	b := newBackendWith()
+	certPEM, _ := os.ReadFile(certTestdata(t, "client.pem"))
+	keyPEM, _ := os.ReadFile(certTestdata(t, "client-key.pem"))
+	p := testProfile("office")
+	p.Cert = string(certPEM)
+	b.AddProfile(p, map[profile.SecretKind]string{profile.SecretPassword: "pw-of-office", profile.SecretCertKey: string(keyPEM)})
+	h := newHarness(t, b)
+	h.u.editDuplicate("office")
+	e := h.u.editing
+	<-e.loaded
+	h.settle()
+	if e.cert.kind.Selected != certChoices[1] || e.save.Disabled() {
+		t.Fatalf("duplicate: kind %q, save disabled %v: %v", e.cert.kind.Selected, e.save.Disabled(), visibleMessages(e))
+	}
+	test.Tap(e.save)
+	h.settle()
+	saves := h.b.Saves()
+	if len(saves) != 1 || saves[0].Profile.Name == "office" || saves[0].Profile.Cert != string(certPEM) || saves[0].Secrets[profile.SecretCertKey] != string(keyPEM) {
+		t.Fatalf("saves %d", len(saves))
+	}
+}
