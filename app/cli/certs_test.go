@@ -125,7 +125,7 @@ func TestConnectCertFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--cert", cf.cert, "--key", cf.key, "--ca", cf.ca, "--server-id", "CN=vpn", "--user", "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := loadCertAuth(f, func(w string) { t.Errorf("warning %q", w) })
+	ca, err := loadCertAuth(f, nil, func(w string) { t.Errorf("warning %q", w) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,13 +153,13 @@ func TestCertKeyFileModeAdvice(t *testing.T) {
 	cf := writeCertFiles(t)
 	var warned []string
 	warn := func(w string) { warned = append(warned, w) }
-	if _, err := readPEMKey(cf.key, warn); err != nil || len(warned) != 0 {
+	if _, err := readPEMKey(cf.key, nil, warn); err != nil || len(warned) != 0 {
 		t.Fatalf("0600 key: %v, warnings %q", err, warned)
 	}
 	if err := os.Chmod(cf.key, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readPEMKey(cf.key, warn); err != nil {
+	if _, err := readPEMKey(cf.key, nil, warn); err != nil {
 		t.Fatal(err)
 	}
 	if len(warned) != 1 || !strings.Contains(warned[0], "chmod 600") || !strings.Contains(warned[0], cf.key) {

@@ -103,10 +103,11 @@ lists the exit codes.
 
 const connectHelp = `Usage: corridor connect --psk-file FILE --user NAME --password-file FILE [flags] SERVER
        corridor connect --cert FILE --key FILE [--ca FILE] [--server-id ID] --user NAME --password-file FILE [flags] SERVER
+       corridor connect --p12 FILE --p12-password-file FILE [--ca FILE] [--server-id ID] --user NAME --password-file FILE [flags] SERVER
        corridor connect --no-ipsec --user NAME --password-file FILE [flags] SERVER[:PORT]
 
 Brings up L2TP/IPsec to SERVER: IKEv1 with a pre-shared key (or a
-certificate: --cert and --key, the server's checked against --ca), ESP in UDP
+certificate: --cert and --key, or --p12; the server's checked against --ca), ESP in UDP
 (NAT-T, port 4500), then L2TP and PPP; with --no-ipsec, plain L2TP (UDP
 port 1701 unless given). It configures a TUN device with the address the server assigns, and stays in
 the foreground until SIGINT or SIGTERM, then disconnects cleanly.
@@ -168,6 +169,9 @@ type connectFlags struct {
 	keyFile      string
 	caFile       string
 	serverID     string
+	p12File      string
+	p12PassFile  string
+	keyPassFile  string
 	// certAuth is what --cert, --key and --ca hold, once read.
 	certAuth *core.CertAuth
 }
@@ -181,8 +185,9 @@ func newConnectFlags(out io.Writer) (*flag.FlagSet, *connectFlags) {
 	fs.StringVar(&f.pskFile, "psk-file", "", "read the IPsec pre-shared key from `FILE` (\"-\": standard input)")
 	fs.StringVar(&f.certFile, "cert", "", "authenticate with a certificate instead of a pre-shared key: `FILE` holds it in PEM,\noptionally followed by its chain (IKE Main Mode with RSA signatures); with --key")
 	fs.StringVar(&f.keyFile, "key", "", "with --cert: the certificate's RSA private key, a PEM `FILE` only you can read (PKCS#1 or PKCS#8, not encrypted)")
-	fs.StringVar(&f.caFile, "ca", "", "with --cert: the CA certificates (PEM `FILE`) that may sign the server's certificate (default: the system's)")
-	fs.StringVar(&f.serverID, "server-id", "", "with --cert: the identity the server's certificate must prove: a DN such as CN=vpn.example.com,\na host name or an address (`ID`; default: SERVER, matched against the certificate's alternative names)")
+	certFlags(fs, &f)
+	fs.StringVar(&f.caFile, "ca", "", "with --cert or --p12: the CA certificates (PEM `FILE`) that may sign the server's certificate (default: the system's)")
+	fs.StringVar(&f.serverID, "server-id", "", "with --cert or --p12: the identity the server's certificate must prove: a DN such as CN=vpn.example.com,\na host name or an address (`ID`; default: SERVER, matched against the certificate's alternative names)")
 	fs.StringVar(&f.ikeList, "ike", "", "phase-1 `PROPOSALS`, e.g. aes256-sha256-modp2048,aes128-sha1-modp2048 (default: "+ike.Notations(ike.DefaultIKE)+")")
 	fs.StringVar(&f.espList, "esp", "", "phase-2 `PROPOSALS`, e.g. aes128gcm16,aes256-sha1,aes128-sha256 (default: "+ike.Notations(ike.DefaultESP)+")")
 	fs.BoolVar(&f.legacy, "legacy-crypto", false, "also allow 3DES, MD5 and MODP1024/1536 (old servers; weaker)")
@@ -291,18 +296,10 @@ func connect(args []string, env Env) int {
 	switch {
 	case len(pos) != 1:
 		return bad("expected exactly one SERVER argument, got %d", len(pos))
-	case f.noIPsec && (f.certFile != "" || f.keyFile != "" || f.caFile != "" || f.serverID != ""):
-		return bad("--cert, --key, --ca and --server-id need IPsec; drop --no-ipsec")
-	case f.certFile != "" && f.pskFile != "":
-		return bad("--cert and --psk-file exclude each other: the certificate authenticates instead of a pre-shared key")
-	case (f.certFile == "") != (f.keyFile == ""):
-		return bad("--cert and --key go together: the certificate and its private key")
-	case f.certFile == "" && (f.caFile != "" || f.serverID != ""):
-		return bad("--ca and --server-id go with --cert")
-	case f.certFile != "" && f.aggressive:
-		return bad("--cert works with Main Mode only; drop --aggressive")
-	case !f.noIPsec && f.pskFile == "" && f.certFile == "":
-		return bad("--psk-file (or --cert with --key) is required for L2TP/IPsec (use - for standard input), or pass --no-ipsec for plain L2TP")
+	case f.certUsage() != "":
+		return bad("%s", f.certUsage())
+	case !f.noIPsec && f.pskFile == "" && !f.usesCert():
+		return bad("--psk-file (or --cert with --key, or --p12) is required for L2TP/IPsec (use - for standard input), or pass --no-ipsec for plain L2TP")
 	case f.noIPsec && (f.pskFile != "" || f.ikeList != "" || f.espList != "" || f.aggressive):
 		return bad("--psk-file, --ike, --esp and --aggressive need IPsec; drop --no-ipsec")
 	case f.aggressive && f.group == "":
@@ -357,8 +354,8 @@ func connect(args []string, env Env) int {
 		}
 		secrets[profile.SecretL2TP] = s
 	}
-	if !f.noIPsec && f.certFile != "" {
-		ca, err := loadCertAuth(f, func(w string) { fmt.Fprintln(env.Stderr, "corridor: warning: "+w) })
+	if !f.noIPsec && f.usesCert() {
+		ca, err := loadCertAuth(f, env.Stdin, func(w string) { fmt.Fprintln(env.Stderr, "corridor: warning: "+w) })
 		if err != nil {
 			return bad("%v", err)
 		}

@@ -102,6 +102,8 @@ type profileFlags struct {
 	group, groupType               string
 	certFile, keyFile, caFile      string
 	serverID                       string
+	p12File, p12PassFile           string
+	keyPassFile                    string
 }
 
 func newProfileFlags(name string, env Env) *profileFlags {
@@ -123,6 +125,7 @@ func newProfileFlags(name string, env Env) *profileFlags {
 	fs.StringVar(&f.groupType, "group-type", "", "how the group name is sent: `TYPE` fqdn (default) or keyid (Cisco-style gateways)")
 	fs.StringVar(&f.certFile, "cert", "", "authenticate IPsec with this computer's certificate (PEM `FILE`, optionally followed by its\nchain) instead of a pre-shared key; its key comes with --key (\"none\": back to the pre-shared key)")
 	fs.StringVar(&f.keyFile, "key", "", "store the certificate's RSA private key (PEM `FILE`, not encrypted) in the keychain")
+	f.certFlags()
 	fs.StringVar(&f.caFile, "ca", "", "the CA certificates (PEM `FILE`) that may sign the server's certificate (\"none\": the system's)")
 	fs.StringVar(&f.serverID, "server-id", "", "the identity the server's certificate must prove: a DN, host name or address (`ID`; \"\": the server)")
 	fs.StringVar(&f.auth, "auth", "", "allowed PPP `METHODS`, preferred first: mschapv2,pap,chap,none (default: mschapv2 only; pap sends the password readable to anyone holding the pre-shared key)")
@@ -250,14 +253,17 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 	}
 	secrets := map[profile.SecretKind]string{}
 	stdinUsed := false
-	read := func(file string, kind profile.SecretKind) error {
+	readOnce := func(file string) (string, error) {
 		if file == "-" {
 			if stdinUsed {
-				return errors.New("only one secret can come from standard input")
+				return "", errors.New("only one secret can come from standard input")
 			}
 			stdinUsed = true
 		}
-		v, err := readSecret(file, stdin)
+		return readSecret(file, stdin)
+	}
+	read := func(file string, kind profile.SecretKind) error {
+		v, err := readOnce(file)
 		if err != nil {
 			return fmt.Errorf("%s file: %v", kind, err)
 		}
@@ -274,7 +280,7 @@ func (f *profileFlags) apply(p *profile.Profile, stdin io.Reader) (map[profile.S
 			return nil, err
 		}
 	}
-	if err := f.applyCert(p, secrets); err != nil {
+	if err := f.applyCert(p, secrets, readOnce); err != nil {
 		return nil, err
 	}
 	if f.l2tpSec == "none" {
@@ -495,6 +501,9 @@ func profileCmd(args []string, env Env) int {
 		if err != nil {
 			return bad("%v", err)
 		}
+		if err := openImportedCerts(ims, fs, env.Stdin); err != nil {
+			return bad("%v", err)
+		}
 		for _, im := range ims {
 			p, err := st.Import(im)
 			if err != nil {
@@ -532,7 +541,8 @@ func profileSubFlags(sub string, env Env) *flag.FlagSet {
 	case "rm":
 		fs = newFlagSet("profile rm", "Usage: corridor profile rm NAME\n\nRemoves the profile and its secrets in the keychain.\n")
 	case "import":
-		fs = newFlagSet("profile import", "Usage: corridor profile import FILE\n\nImports a NetworkManager .nmconnection or an Apple .mobileconfig file; its secrets go to the keychain.\n")
+		fs = newFlagSet("profile import", "Usage: corridor profile import [--p12-password-file FILE] FILE\n\nImports a NetworkManager .nmconnection or an Apple .mobileconfig file; its secrets go to the keychain.\n")
+		importCertFlags(fs)
 	default:
 		return nil
 	}

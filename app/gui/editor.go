@@ -1,8 +1,15 @@
 package gui
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +18,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -92,6 +100,7 @@ type editor struct {
 	groupType                   *widget.RadioGroup
 	aggressiveWarn              *widget.Label
 	keyNote                     *widget.Label
+	cert                        *certSection // certificate authentication (see below)
 	errs                        map[string]*widget.Label
 	title                       *widget.Label
 	save, cancel                *widget.Button
@@ -346,6 +355,7 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		return c
 	}
 	e.proxyRow = row("Proxy address", "proxy", e.proxy)
+	e.cert = newCertSection(e, p)
 	basic := form(
 		row("Name", "name", e.name),
 		row("Server", "server", e.server),
@@ -356,6 +366,10 @@ func newEditor(u *UI, orig string, p profile.Profile, showAll bool) *editor {
 		row("Mode", "mode", e.proxyMode, e.proxyNote),
 		e.proxyRow,
 	)
+	for _, r := range e.cert.rows(row) {
+		basic.Add(r[0])
+		basic.Add(r[1])
+	}
 	adv := form(
 		row("IKE proposals", "ike", e.ike),
 		row("ESP proposals", "esp", e.esp),
@@ -442,6 +456,7 @@ func (e *editor) visibility() string {
 		b.WriteString(strconv.FormatBool(l.Visible()))
 	}
 	b.WriteString(strconv.FormatBool(e.advanced.Items[0].Open))
+	b.WriteString(e.cert.visibility())
 	return b.String()
 }
 
@@ -544,6 +559,7 @@ func (e *editor) syncEnabled() {
 	} else {
 		e.l2tpSecret.Disable()
 	}
+	e.cert.sync()
 }
 
 // splitList splits a list typed with commas, spaces or new lines.
@@ -645,6 +661,7 @@ func (e *editor) profile() (profile.Profile, map[string]string) {
 	if p.Proxy == "" {
 		p.Proxy = profile.DefaultProxy
 	}
+	e.cert.apply(&p, parse)
 	e.keepInapplicable(&p)
 	// The kill switch only where it applies: a full tunnel in TUN mode.
 	p.KillSwitch = e.killSwitch.Checked && p.FullTunnel && !p.IsProxy()
@@ -719,9 +736,9 @@ func (e *editor) problems() (profile.Profile, map[string]string) {
 	if !p.AskPassword && e.password.Text == "" && e.stored[profile.SecretPassword] == "" {
 		msgs[fieldPassword] = "enter the password, or have it asked for at every connect"
 	}
-	// A certificate profile (set up with corridor profile add --cert; the
-	// editor has no certificate fields yet) needs no pre-shared key.
-	if p.IPsec && !p.UsesCert() && !p.AskPSK && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
+	// A certificate profile needs no pre-shared key.
+	e.cert.problems(p, msgs)
+	if p.IPsec && !p.UsesCert() && !e.cert.chosen() && !p.AskPSK && e.psk.Text == "" && e.stored[profile.SecretPSK] == "" {
 		msgs[fieldPSK] = "enter the pre-shared key (PSK) your administrator gave you; it is not your password"
 	}
 	if p.L2TPSecret && e.l2tpSecret.Text == "" && e.stored[profile.SecretL2TP] == "" {
@@ -799,6 +816,7 @@ func (e *editor) loadSecrets(name string, asStored bool) {
 				}
 			}
 			e.filling = false
+			e.cert.loaded(got, asStored)
 			if keyErr != nil {
 				e.keyErr = errorInfo(keyErr).Msg
 				e.keyNote.SetText("Could not read the keychain: " + e.keyErr)
@@ -821,9 +839,10 @@ func (e *editor) secrets(p profile.Profile) map[profile.SecretKind]string {
 	if !p.AskPassword {
 		put(profile.SecretPassword, e.password.Text)
 	}
-	if p.IPsec && !p.AskPSK {
+	if p.IPsec && !p.AskPSK && !p.UsesCert() {
 		put(profile.SecretPSK, e.psk.Text)
 	}
+	e.cert.secrets(p, put)
 	if p.L2TPSecret {
 		put(profile.SecretL2TP, e.l2tpSecret.Text)
 	}
@@ -899,4 +918,366 @@ func (e *editor) saveFailed(err error) {
 	e.saveErr.Show()
 	e.validate()
 	e.relayout()
+}
+
+// ---- Certificate authentication (IKEv1 Main Mode with RSA signatures,
+// RFC 2409 §5.1) ----
+//
+// The section chooses between the pre-shared key and a certificate. The
+// certificate comes from files: a PEM certificate (optionally followed by
+// its chain) with its PEM private key file, or a PKCS#12 file (.p12,
+// .pfx) that holds both. The file password (of the .p12, or of an
+// encrypted PEM key) is typed into a password entry, used once to open
+// the file and never saved. The certificates go into the profile, the key
+// decrypted into the keychain (SecretCertKey), like the other secrets.
+
+// Editor fields of the section that are not profile fields.
+const (
+	fieldCertKey  = "cert_key"      // the private key file
+	fieldCertPass = "cert_password" // the .p12 or key file's password
+)
+
+var certEditorFields = []string{"cert", fieldCertKey, fieldCertPass, "ca", "server_id"}
+
+func init() { editorFields = append(editorFields, certEditorFields...) }
+
+// certChoices: how IPsec proves who we are.
+var certChoices = []string{"Pre-shared key", "Certificate"}
+
+// maxCertFile bounds what is read of a certificate, key or .p12 file.
+const maxCertFile = 1 << 20
+
+type certSection struct {
+	e                  *editor
+	kind               *widget.RadioGroup
+	certFile, keyFile  *widget.Entry
+	password           *widget.Entry
+	caFile, serverID   *widget.Entry
+	current            *widget.Label
+	certRows           [][]fyne.CanvasObject // shown with "Certificate" only
+	keyPEM             string                // the key of the files chosen, for the keychain
+	copiedKey          string                // a duplicated profile's key, from the original's keychain entry
+	cacheKey           string
+	cacheCert, cacheCA string
+	cacheKeyPEM        string
+	cacheErr           map[string]string
+}
+
+func newCertSection(e *editor, p profile.Profile) *certSection {
+	c := &certSection{e: e}
+	changed := func(field string) func(string) { return func(string) { e.edited(field) } }
+	entry := func(field, placeholder string) *widget.Entry {
+		w := widget.NewEntry()
+		w.SetPlaceHolder(placeholder)
+		w.OnChanged = changed(field)
+		return w
+	}
+	c.kind = widget.NewRadioGroup(certChoices, func(string) { e.edited("cert") })
+	c.kind.Horizontal = true
+	c.kind.Required = true
+	c.kind.SetSelected(certChoices[0])
+	if p.Cert != "" {
+		c.kind.SetSelected(certChoices[1])
+	}
+	c.certFile = entry("cert", "certificate file: .pem or .crt, or a .p12/.pfx that holds the key too")
+	c.keyFile = entry(fieldCertKey, "the certificate's private key file (.pem)")
+	c.password = widget.NewPasswordEntry()
+	c.password.SetPlaceHolder("password of the .p12 file or of an encrypted key; used once, never saved")
+	c.password.OnChanged = changed(fieldCertPass)
+	c.caFile = entry("ca", "CA certificates (.pem) that sign the server's certificate")
+	c.serverID = entry("server_id", "default: the server's name or address")
+	c.serverID.SetText(p.ServerID)
+	c.current = widget.NewLabel("")
+	c.current.Importance = widget.LowImportance
+	c.current.Wrapping = fyne.TextWrapWord
+	c.describe(p)
+	return c
+}
+
+// describe says which certificate and CAs the profile has now.
+func (c *certSection) describe(p profile.Profile) {
+	var parts []string
+	if certs, err := profile.ParseCertsPEM([]byte(p.Cert)); err == nil {
+		parts = append(parts, fmt.Sprintf("Current certificate: %s, valid until %s (its key is in the keychain). Choose files only to replace it.",
+			certs[0].Subject.String(), certs[0].NotAfter.Format("2 Jan 2006")))
+	}
+	if cas, err := profile.ParseCertsPEM([]byte(p.CA)); err == nil {
+		var names []string
+		for _, ca := range cas {
+			names = append(names, ca.Subject.CommonName)
+		}
+		parts = append(parts, "Trusted CAs: "+strings.Join(names, ", ")+".")
+	} else if p.Cert != "" {
+		parts = append(parts, "Without a CA file, the server's certificate is checked against the system's CAs.")
+	}
+	c.current.SetText(strings.Join(parts, " "))
+	if len(parts) == 0 {
+		c.current.Hide()
+	}
+}
+
+// browse is a button that fills entry with a file chosen in a dialog.
+func (c *certSection) browse(entry *widget.Entry) *widget.Button {
+	return widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err != nil || r == nil {
+				return
+			}
+			entry.SetText(r.URI().Path())
+			r.Close()
+		}, c.e.u.win)
+	})
+}
+
+// rows lays the section out with the editor's row function.
+func (c *certSection) rows(row func(label, field string, w fyne.CanvasObject, extra ...fyne.CanvasObject) []fyne.CanvasObject) [][]fyne.CanvasObject {
+	withBrowse := func(en *widget.Entry) fyne.CanvasObject {
+		return container.NewBorder(nil, nil, nil, c.browse(en), en)
+	}
+	c.certRows = [][]fyne.CanvasObject{
+		row("Certificate", "cert", withBrowse(c.certFile), c.current),
+		row("Private key", fieldCertKey, withBrowse(c.keyFile)),
+		row("File password", fieldCertPass, c.password),
+		row("CA certificates", "ca", withBrowse(c.caFile)),
+		row("Server identity", "server_id", c.serverID),
+	}
+	return append([][]fyne.CanvasObject{row("Authentication", "", c.kind)}, c.certRows...)
+}
+
+// chosen: the user picked certificate authentication.
+func (c *certSection) chosen() bool { return c.e.ipsec.Checked && c.kind.Selected == certChoices[1] }
+
+// isP12 tells a PKCS#12 file from PEM by its name or its first byte
+// (DER's SEQUENCE; PEM is text).
+func isP12(name string, b []byte) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".p12", ".pfx":
+		return true
+	}
+	return len(b) > 0 && b[0] == 0x30 && !bytes.Contains(b[:min(len(b), 64)], []byte("-----"))
+}
+
+func readCertFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCertFile+1))
+	if err == nil && len(b) > maxCertFile {
+		err = errors.New("too large for a certificate or key file")
+	}
+	return b, err
+}
+
+// fileProblem words a file's read error.
+func fileProblem(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "there is no such file"
+	case errors.Is(err, fs.ErrPermission):
+		return "you may not read this file"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// load reads the chosen files (remembering the result while they and the
+// password stay the same): the certificate chain as PEM, the key as PEM
+// for the keychain, the CAs as PEM; problems by field.
+func (c *certSection) load() (certPEM, keyPEM, caPEM string, errs map[string]string) {
+	certName, keyName, caName := strings.TrimSpace(c.certFile.Text), strings.TrimSpace(c.keyFile.Text), strings.TrimSpace(c.caFile.Text)
+	stamp := func(n string) string {
+		if n == "" {
+			return ""
+		}
+		st, err := os.Stat(n)
+		if err != nil {
+			return n + "?"
+		}
+		return fmt.Sprintf("%s|%d|%d", n, st.Size(), st.ModTime().UnixNano())
+	}
+	key := strings.Join([]string{stamp(certName), stamp(keyName), stamp(caName), c.password.Text}, "\x00")
+	if key == c.cacheKey {
+		return c.cacheCert, c.cacheKeyPEM, c.cacheCA, c.cacheErr
+	}
+	errs = map[string]string{}
+	if certName != "" {
+		b, err := readCertFile(certName)
+		switch {
+		case err != nil:
+			errs["cert"] = fileProblem(err)
+		case isP12(certName, b):
+			if c.password.Text == "" {
+				errs[fieldCertPass] = "enter the password of the .p12 file (it is used once to open it, never saved)"
+				break
+			}
+			p12, err := profile.ParsePKCS12(b, c.password.Text)
+			switch {
+			case errors.Is(err, profile.ErrWrongPassword):
+				errs[fieldCertPass] = err.Error()
+			case err != nil:
+				errs["cert"] = err.Error()
+			default:
+				certPEM, keyPEM = profile.CertsPEM(p12.Certs), profile.KeyPEM(p12.Key)
+			}
+			clear(b)
+		default:
+			certs, err := profile.ParseCertsPEM(b)
+			if err != nil {
+				errs["cert"] = err.Error()
+				break
+			}
+			certPEM = string(b)
+			if keyName == "" {
+				errs[fieldCertKey] = "choose the certificate's private key file (or a .p12 file that holds both)"
+				break
+			}
+			kb, err := readCertFile(keyName)
+			if err != nil {
+				errs[fieldCertKey] = fileProblem(err)
+				break
+			}
+			var k *rsa.PrivateKey
+			switch {
+			case profile.KeyEncrypted(kb) && c.password.Text == "":
+				errs[fieldCertPass] = "the key file is encrypted: enter its password (used once, never saved)"
+			case profile.KeyEncrypted(kb):
+				if k, err = profile.ParseEncryptedKeyPEM(kb, c.password.Text); errors.Is(err, profile.ErrWrongPassword) {
+					errs[fieldCertPass] = err.Error()
+				} else if err != nil {
+					errs[fieldCertKey] = err.Error()
+				}
+			default:
+				var s crypto.Signer
+				if s, err = profile.ParseKeyPEM(kb); err != nil {
+					errs[fieldCertKey] = err.Error()
+				} else {
+					k = s.(*rsa.PrivateKey)
+				}
+			}
+			clear(kb)
+			if k == nil {
+				break
+			}
+			if pub, ok := certs[0].PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&k.PublicKey) {
+				errs[fieldCertKey] = fmt.Sprintf("this is not the key of the certificate (%s)", certs[0].Subject.String())
+				break
+			}
+			keyPEM = profile.KeyPEM(k)
+		}
+	}
+	if caName != "" {
+		b, err := readCertFile(caName)
+		if err != nil {
+			errs["ca"] = fileProblem(err)
+		} else if _, err := profile.ParseCertsPEM(b); err != nil {
+			errs["ca"] = err.Error()
+		} else {
+			caPEM = string(b)
+		}
+	}
+	c.cacheKey, c.cacheCert, c.cacheKeyPEM, c.cacheCA, c.cacheErr = key, certPEM, keyPEM, caPEM, errs
+	return certPEM, keyPEM, caPEM, errs
+}
+
+// apply puts the section into p: the certificates chosen (or the
+// profile's own), the CAs, the server identity; or none of them with the
+// pre-shared key. Problems reading the files go to parse.
+func (c *certSection) apply(p *profile.Profile, parse map[string]string) {
+	c.keyPEM = ""
+	if !c.chosen() {
+		// The pre-shared key, or no IPsec (a certificate needs it).
+		p.Cert, p.CA, p.ServerID = "", "", ""
+		return
+	}
+	base := c.e.base
+	p.Cert, p.CA, p.ServerID = base.Cert, base.CA, strings.TrimSpace(c.serverID.Text)
+	certPEM, keyPEM, caPEM, errs := c.load()
+	for f, m := range errs {
+		parse[f] = m
+	}
+	if certPEM != "" && keyPEM != "" {
+		p.Cert, c.keyPEM = certPEM, keyPEM
+	} else if strings.TrimSpace(c.certFile.Text) == "" && p.Cert != "" {
+		c.keyPEM = c.copiedKey // a duplicate keeps the original's certificate and key
+	}
+	if caPEM != "" {
+		p.CA = caPEM
+	}
+}
+
+// problems adds what a certificate profile still lacks.
+func (c *certSection) problems(p profile.Profile, msgs map[string]string) {
+	if !c.chosen() {
+		return
+	}
+	switch {
+	case msgs["cert"] != "" || msgs[fieldCertKey] != "" || msgs[fieldCertPass] != "":
+	case strings.TrimSpace(c.certFile.Text) == "" && p.Cert == "":
+		msgs["cert"] = "choose this computer's certificate: a .pem file with its private key file, or a .p12 file"
+	case c.keyPEM == "" && c.e.stored[profile.SecretCertKey] == "":
+		msgs[fieldCertKey] = "choose the certificate's private key file again: the keychain has none for it"
+	}
+}
+
+// loaded takes the original's key when the editor duplicates a
+// certificate profile (asStored false: the secrets are another
+// profile's, copied to the new one when it is saved).
+func (c *certSection) loaded(got map[profile.SecretKind]string, asStored bool) {
+	if !asStored {
+		c.copiedKey = got[profile.SecretCertKey]
+	}
+}
+
+// secrets adds the key of newly chosen files.
+func (c *certSection) secrets(p profile.Profile, put func(profile.SecretKind, string)) {
+	if p.UsesCert() && c.keyPEM != "" {
+		put(profile.SecretCertKey, c.keyPEM)
+	}
+}
+
+// sync shows the certificate rows with "Certificate" only, and the key
+// file only for PEM certificates.
+func (c *certSection) sync() {
+	ipsec := c.e.ipsec.Checked
+	if ipsec {
+		c.kind.Enable()
+	} else {
+		c.kind.Disable()
+	}
+	show := c.chosen()
+	for _, r := range c.certRows {
+		for _, o := range r {
+			if show {
+				o.Show()
+			} else {
+				o.Hide()
+			}
+		}
+	}
+	if show {
+		c.e.psk.Disable()
+	}
+	if show && isP12(strings.TrimSpace(c.certFile.Text), nil) {
+		c.keyFile.Disable()
+	} else {
+		c.keyFile.Enable()
+	}
+	if show && c.current.Text != "" {
+		c.current.Show()
+	} else {
+		c.current.Hide()
+	}
+}
+
+// visibility is which of the section's rows show (for relayout).
+func (c *certSection) visibility() string {
+	if c.chosen() {
+		return "cert"
+	}
+	return "psk"
 }

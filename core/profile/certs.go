@@ -34,7 +34,7 @@ func ParseCertsPEM(b []byte) ([]*x509.Certificate, error) {
 }
 
 // errEncryptedKey: a private key under a passphrase.
-var errEncryptedKey = errors.New("the key is encrypted with a passphrase, which is not supported yet: decrypt it (openssl pkey -in KEY -out PLAIN) into a file only you can read")
+var errEncryptedKey = errors.New("the key is encrypted with a passphrase: give the passphrase in a file with --key-password-file FILE (read once; the keychain then keeps the key)")
 
 // ParseKeyPEM reads an RSA private key from PEM data (PKCS#1 "RSA PRIVATE
 // KEY" or PKCS#8 "PRIVATE KEY", unencrypted). Its errors never hold key

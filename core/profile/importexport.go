@@ -18,6 +18,9 @@ type Imported struct {
 	Profile  Profile               `json:"profile"`
 	Secrets  map[SecretKind]string `json:"-"`
 	Warnings []string              `json:"warnings,omitempty"`
+	// Cert, when set, is certificate authentication the file asks for
+	// that needs a password or files to carry over (see OpenCert).
+	Cert *ImportedCert `json:"-"`
 }
 
 // ExportProfile returns p as a TOML file to share: the profile file format

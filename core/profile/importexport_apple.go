@@ -2,6 +2,7 @@ package profile
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,7 +16,9 @@ import (
 // payloads are dictionaries with PayloadType "com.apple.vpn.managed" in the
 // top-level PayloadContent array; an L2TP one has VPNType "L2TP" and the
 // sub-dictionaries PPP (CommRemoteAddress, AuthName, AuthPassword), IPSec
-// (AuthenticationMethod "SharedSecret", SharedSecret as data or string),
+// (AuthenticationMethod "SharedSecret", SharedSecret as data or string; or
+// "Certificate" with PayloadCertificateUUID naming a
+// com.apple.security.pkcs12 payload, see appleCertPayloads),
 // IPv4 (OverridePrimary 1: send all traffic) and DNS (ServerAddresses,
 // SearchDomains).
 
@@ -46,6 +49,7 @@ func ImportMobileconfig(data []byte) ([]Imported, error) {
 		others []string
 		errs   []error
 	)
+	certs := appleCertPayloads(payloads)
 	for _, pl := range payloads {
 		if plString(pl, "PayloadType") != applePayloadVPN {
 			continue
@@ -58,7 +62,7 @@ func ImportMobileconfig(data []byte) ([]Imported, error) {
 			others = append(others, vt)
 			continue
 		}
-		im, err := importAppleL2TP(pl)
+		im, err := importAppleL2TP(pl, certs)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -109,7 +113,7 @@ func decodePlist(data []byte) (map[string]any, error) {
 	return nil, fmt.Errorf("not an Apple configuration profile (property list): %w", err)
 }
 
-func importAppleL2TP(pl map[string]any) (Imported, error) {
+func importAppleL2TP(pl map[string]any, certs appleCerts) (Imported, error) {
 	im := Imported{Secrets: map[SecretKind]string{}}
 	warn := func(format string, args ...any) { im.Warnings = append(im.Warnings, fmt.Sprintf(format, args...)) }
 	ppp := plDict(pl, "PPP")
@@ -141,12 +145,15 @@ func importAppleL2TP(pl map[string]any) (Imported, error) {
 	if eap, ok := ppp["AuthEAPPlugins"].([]any); ok && len(eap) > 0 {
 		return Imported{}, fmt.Errorf("VPN %q authenticates with EAP plug-ins (RSA SecurID, ...), which Corridor does not support", display)
 	}
+	certAuth := false
 	if ipsec == nil {
 		// Apple's L2TP without an IPSec dictionary is L2TP over IPsec with
 		// nothing configured yet; keep IPsec on, the PSK to be entered.
 		warn("no IPsec settings in the profile: enter the shared secret (pre-shared key) in Corridor")
 	} else {
 		switch m := plString(ipsec, "AuthenticationMethod"); m {
+		case "Certificate":
+			certAuth = true
 		case "SharedSecret", "":
 			switch s := ipsec["SharedSecret"].(type) {
 			case []byte:
@@ -159,7 +166,7 @@ func importAppleL2TP(pl map[string]any) (Imported, error) {
 				}
 			}
 		default:
-			return Imported{}, fmt.Errorf("VPN %q authenticates IPsec with %q; Corridor supports only a shared secret (pre-shared key)", display, m)
+			return Imported{}, fmt.Errorf("VPN %q authenticates IPsec with %q; Corridor supports a shared secret (pre-shared key) or a certificate", display, m)
 		}
 	}
 	if plBool(ipv4, "OverridePrimary") {
@@ -198,6 +205,9 @@ func importAppleL2TP(pl map[string]any) (Imported, error) {
 		warn("VPN On Demand rules are not supported and were left out")
 	}
 	im.Profile = p
+	if certAuth {
+		certs.importFor(&im, ipsec)
+	}
 	return im, nil
 }
 
@@ -246,4 +256,101 @@ func plBool(d map[string]any, key string) bool {
 		}
 	}
 	return false
+}
+
+// Certificate payloads of an Apple profile.
+const (
+	applePayloadPKCS12 = "com.apple.security.pkcs12" // an identity: PayloadContent is a PKCS#12 file, Password optional
+	applePayloadRoot   = "com.apple.security.root"   // a CA certificate (DER or PEM)
+	applePayloadPKCS1  = "com.apple.security.pkcs1"  // a certificate (DER)
+	applePayloadPEM    = "com.apple.security.pem"    // a certificate (PEM)
+)
+
+// appleCerts are a profile's certificate payloads: identities (PKCS#12)
+// by PayloadUUID, and the CA certificates the profile installs.
+type appleCerts struct {
+	identities map[string]map[string]any
+	order      []string // identities' UUIDs, in file order
+	ca         []*x509.Certificate
+	bad        []string // payloads whose certificate does not parse
+}
+
+func appleCertPayloads(payloads []map[string]any) appleCerts {
+	ac := appleCerts{identities: map[string]map[string]any{}}
+	for _, pl := range payloads {
+		switch t := plString(pl, "PayloadType"); t {
+		case applePayloadPKCS12:
+			u := plString(pl, "PayloadUUID")
+			ac.identities[u] = pl
+			ac.order = append(ac.order, u)
+		case applePayloadRoot, applePayloadPKCS1, applePayloadPEM:
+			b, _ := pl["PayloadContent"].([]byte)
+			if b == nil {
+				b = []byte(plString(pl, "PayloadContent"))
+			}
+			cs, err := parseCertsPEMOrDER(b)
+			if err != nil {
+				ac.bad = append(ac.bad, appleCertName(pl))
+				continue
+			}
+			for _, c := range cs {
+				// A root payload is a CA by what it is for; another
+				// certificate payload counts when it says it is one.
+				if t == applePayloadRoot || c.IsCA {
+					ac.ca = append(ac.ca, c)
+				}
+			}
+		}
+	}
+	return ac
+}
+
+func appleCertName(pl map[string]any) string {
+	for _, k := range []string{"PayloadDisplayName", "PayloadCertificateFileName", "PayloadUUID"} {
+		if v := plString(pl, k); v != "" {
+			return v
+		}
+	}
+	return "unnamed"
+}
+
+// importFor gives an L2TP payload that authenticates IPsec with a
+// certificate (IPSec AuthenticationMethod "Certificate") the identity its
+// PayloadCertificateUUID names (or the profile's only one), the CAs of the
+// profile, and IPSec RemoteIdentifier as the server identity. A PKCS#12
+// payload without its Password (as Apple advises) stays pending
+// (im.Cert), with a warning that its password must be given.
+func (ac appleCerts) importFor(im *Imported, ipsec map[string]any) {
+	delete(im.Secrets, SecretPSK)
+	name := im.Profile.Name
+	for _, b := range ac.bad {
+		im.Warnings = append(im.Warnings, fmt.Sprintf("left out the certificate payload %q: its certificate does not parse", b))
+	}
+	u := plString(ipsec, "PayloadCertificateUUID")
+	id, ok := ac.identities[u]
+	if !ok && u == "" && len(ac.order) == 1 {
+		id, ok = ac.identities[ac.order[0]], true
+	}
+	if !ok {
+		where := "this profile holds no certificate payload (com.apple.security.pkcs12) for it"
+		if u != "" {
+			where = fmt.Sprintf("its certificate (PayloadCertificateUUID %s) is not in this profile", u)
+		}
+		im.Warnings = append(im.Warnings, fmt.Sprintf("IPsec authenticates with a certificate, but %s: give it with corridor profile edit %q --p12 FILE --p12-password-file FILE", where, name))
+		return
+	}
+	p12, _ := id["PayloadContent"].([]byte)
+	c := &ImportedCert{From: fmt.Sprintf("payload %q", appleCertName(id)), P12: p12, Password: plString(id, "Password"), ServerID: strings.TrimSpace(plString(ipsec, "RemoteIdentifier"))}
+	if len(ac.ca) > 0 {
+		c.CA = CertsPEM(ac.ca)
+	}
+	if len(p12) == 0 {
+		im.Warnings = append(im.Warnings, fmt.Sprintf("IPsec authenticates with the certificate %s, which is empty: give it with corridor profile edit %q --p12 FILE --p12-password-file FILE", c.From, name))
+		return
+	}
+	im.pend(c, fmt.Sprintf("IPsec authenticates with the certificate %s, a PKCS#12 file protected by a password this profile does not hold: its password must be given when importing (corridor profile import FILE --p12-password-file PASSWORD-FILE; the app asks for it); until then the profile has no certificate", c.From))
+	// An empty password, or the one the payload holds, opens it now.
+	if err := im.OpenCert(nil, ""); err != nil && c.Password != "" {
+		im.Warnings = append(im.Warnings, fmt.Sprintf("the password in the profile does not open the certificate %s: %v", c.From, err))
+	}
 }

@@ -217,7 +217,8 @@ var nmAuth = []string{"mschapv2", "pap", "chap"}
 // ImportNMConnection reads a NetworkManager-l2tp connection (a keyfile
 // from /etc/NetworkManager/system-connections/NAME.nmconnection, or what
 // `nmcli connection export` writes): [connection] id; [vpn] gateway, user,
-// domain, ipsec-enabled, ipsec-ike/ike, ipsec-esp/esp, refuse-*, mtu,
+// domain, ipsec-enabled, machine-auth-type (psk, or tls: see nmCert),
+// ipsec-ike/ike, ipsec-esp/esp, refuse-*, mtu,
 // lcp-echo-interval, ephemeral-port; [vpn-secrets] password and ipsec-psk
 // (an ipsec-psk in [vpn], as older versions wrote it, too; "0s" + base64
 // as NetworkManager-l2tp encodes it); [ipv4] never-default, routes,
@@ -284,9 +285,14 @@ func ImportNMConnection(data []byte) (Imported, error) {
 		return Imported{}, fmt.Errorf("this connection authenticates the user with %q; Corridor supports only a user name and password", t)
 	}
 	p.IPsec = flag("vpn", "ipsec-enabled", false)
+	var cert *ImportedCert
 	if p.IPsec {
-		if t := str("vpn", "machine-auth-type"); t != "" && t != "psk" {
-			return Imported{}, fmt.Errorf("this connection authenticates IPsec with %q (certificates); Corridor supports only a pre-shared key", t)
+		switch t := str("vpn", "machine-auth-type"); t {
+		case "", "psk":
+		case "tls":
+			cert = nmCert(str)
+		default:
+			return Imported{}, fmt.Errorf("this connection authenticates IPsec with %q; Corridor supports a pre-shared key (psk) or a certificate (tls)", t)
 		}
 	}
 	for _, keys := range [][2]string{{"ipsec-ike", "ike"}, {"ipsec-esp", "esp"}} {
@@ -418,7 +424,42 @@ func ImportNMConnection(data []byte) (Imported, error) {
 		return Imported{}, fmt.Errorf("NetworkManager keyfile: %w", err)
 	}
 	im.Profile = p
+	if cert != nil {
+		delete(im.Secrets, SecretPSK)
+		if cert.CertFile == "" && cert.P12File == "" {
+			warn("IPsec authenticates with a certificate, but the connection names no certificate file (machine-cert): give it with corridor profile edit %q --cert FILE --key FILE (or --p12 FILE --p12-password-file FILE)", p.Name)
+		} else {
+			im.pend(cert, fmt.Sprintf("IPsec authenticates with a certificate in files of the computer this connection came from (%s): they are read when the import runs there; otherwise copy them here and give them with corridor profile edit %q --cert FILE --key FILE [--ca FILE] (or --p12 FILE --p12-password-file FILE)", strings.Join(cert.Files(), ", "), p.Name))
+		}
+	}
 	return im, nil
+}
+
+// nmCert reads NetworkManager-l2tp's certificate keys (its
+// nm-service-defines.h): machine-cert, machine-key and machine-ca (paths;
+// a .p12/.pfx machine-cert holds the key too), machine-certpass (the
+// PKCS#12 or key password, in [vpn-secrets] when saved) and
+// ipsec-remote-id (or the older ipsec-gateway-id: the server's identity,
+// Libreswan notation, "@" before a host name).
+func nmCert(str func(g, k string) string) *ImportedCert {
+	path := func(k string) string {
+		v := strings.TrimSpace(str("vpn", k))
+		return strings.TrimPrefix(v, "file://")
+	}
+	c := &ImportedCert{From: "machine-cert", CertFile: path("machine-cert"), KeyFile: path("machine-key"), CAFile: path("machine-ca")}
+	if isP12Name(c.CertFile) && (c.KeyFile == "" || c.KeyFile == c.CertFile) {
+		c.P12File, c.CertFile, c.KeyFile = c.CertFile, "", ""
+	}
+	c.Password = str("vpn-secrets", "machine-certpass")
+	if c.Password == "" {
+		c.Password = str("vpn", "machine-certpass")
+	}
+	id := strings.TrimSpace(str("vpn", "ipsec-remote-id"))
+	if id == "" {
+		id = strings.TrimSpace(str("vpn", "ipsec-gateway-id"))
+	}
+	c.ServerID = strings.TrimPrefix(id, "@")
+	return c
 }
 
 // nmRoutes collects [ipv4] routes: route1=DEST/PREFIX[,GATEWAY[,METRIC]]

@@ -175,7 +175,7 @@ func TestImportNMConnectionRejects(t *testing.T) {
 		{"[connection]\nid=x\ntype=vpn\n[vpn]\nservice-type=org.freedesktop.NetworkManager.openvpn\n", "not a NetworkManager-l2tp connection (service-type org.freedesktop.NetworkManager.openvpn"},
 		{"[connection]\nid=x\ntype=wifi\n[vpn]\n", "type=wifi"},
 		{"[connection]\nid=x\n", "no [connection] and [vpn]"},
-		{"[connection]\nid=x\ntype=vpn\n[vpn]\nservice-type=org.freedesktop.NetworkManager.l2tp\nipsec-enabled=yes\nmachine-auth-type=tls\n", "certificates"},
+		{"[connection]\nid=x\ntype=vpn\n[vpn]\nservice-type=org.freedesktop.NetworkManager.l2tp\nipsec-enabled=yes\nmachine-auth-type=xauth\n", `authenticates IPsec with "xauth"`},
 		{"[connection]\nid=x\ntype=vpn\n[vpn]\nservice-type=org.freedesktop.NetworkManager.l2tp\nrefuse-pap=yes\nrefuse-chap=yes\nrefuse-mschapv2=yes\n", "EAP"},
 		{"[connection]\nid=x\ntype=vpn\n[vpn]\nservice-type=org.freedesktop.NetworkManager.l2tp\ngateway=a\n\n[vpn-secrets]\npassword=bad\\escape\n", "line 9: password: invalid escape"},
 		{"[connection]\nid=x\ntype=vpn\n[vpn]\nservice-type=org.freedesktop.NetworkManager.l2tp\nipsec-enabled=maybe\n", "line 6: ipsec-enabled"},
@@ -279,14 +279,14 @@ func TestImportMobileconfigRejects(t *testing.T) {
 	onlyIKEv2 := `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array>
 <dict><key>PayloadType</key><string>com.apple.vpn.managed</string><key>VPNType</key><string>IKEv2</string></dict>
 </array><key>PayloadType</key><string>Configuration</string></dict></plist>`
-	certL2TP := `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array>
+	hybridL2TP := `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array>
 <dict><key>PayloadType</key><string>com.apple.vpn.managed</string><key>VPNType</key><string>L2TP</string>
 <key>PPP</key><dict><key>CommRemoteAddress</key><string>vpn.example.com</string></dict>
-<key>IPSec</key><dict><key>AuthenticationMethod</key><string>Certificate</string></dict></dict>
+<key>IPSec</key><dict><key>AuthenticationMethod</key><string>Hybrid</string></dict></dict>
 </array></dict></plist>`
 	for text, want := range map[string]string{
 		onlyIKEv2:      "no L2TP VPN, only: IKEv2",
-		certL2TP:       `authenticates IPsec with "Certificate"`,
+		hybridL2TP:     `authenticates IPsec with "Hybrid"`,
 		"hello":        "not an Apple configuration profile",
 		"\x30\x82junk": "signed configuration profile",
 		`<?xml version="1.0"?><plist version="1.0"><dict><key>PayloadType</key><string>Configuration</string></dict></plist>`: "no VPN payload",

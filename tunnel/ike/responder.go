@@ -40,6 +40,9 @@ type Responder struct {
 	Local netip.Addr
 	Ports [2]uint16
 	Rand  io.Reader // nil: crypto/rand
+	// Cert, when set, authenticates with RSA signatures instead of PSK
+	// (cert_responder.go).
+	Cert *ResponderCert
 
 	mu       sync.Mutex
 	sessions map[[8]byte]*respSession
@@ -166,7 +169,7 @@ func (r *Responder) mm1(s *respSession, msg []byte, h Header) ([][]byte, *Child,
 		accept = append(append([]IKESuite(nil), DefaultIKE...), LegacyIKE...)
 	}
 	for _, t := range offer.Proposals[0].Transforms {
-		suite, err := matchP1(t, accept)
+		suite, err := r.p1Match(t, accept)
 		if err != nil {
 			continue
 		}
@@ -219,7 +222,7 @@ func (r *Responder) mm3(s *respSession, msg []byte, from netip.AddrPort, floated
 		return nil, nil, err
 	}
 	nr := r.rnd(24)
-	sa.keys = deriveP1(sa.suite, r.PSK, ni.Body, nr, gxy, sa.ci, sa.cr)
+	sa.keys = r.p1Keys(sa.suite, ni.Body, nr, gxy, sa.ci, sa.cr)
 	if sa.block, err = blockCipher(sa.suite.Cipher, sa.keys.encKey); err != nil {
 		return nil, nil, err
 	}
@@ -256,6 +259,9 @@ func (r *Responder) mm5(s *respSession, msg []byte, h Header, body []byte) ([][]
 	ps, _, _, err := sa.open(h, body, iv)
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.Cert != nil {
+		return r.certMM5(s, msg, body, ps)
 	}
 	var idi, hashI []byte
 	for _, p := range ps {
