@@ -166,24 +166,6 @@ func (p *certPeer) fromLNS() {
 	}
 }
 
-// syncBuffer is a log sink for several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(b)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A certificate profile connects through the helper's own path (Service,
 // Manager, ProxyStack: what "corridor daemon --user" runs for proxy-mode
 // profiles) against our IKE responder with RSA signatures, on loopback:
