@@ -9,6 +9,7 @@ import (
 
 	"github.com/corridorvpn/corridor/tunnel/ipv6"
 	"github.com/corridorvpn/corridor/tunnel/l2tp/l2tptest"
+	"github.com/corridorvpn/corridor/tunnel/ppp"
 )
 
 // fastIPv6 are autoconfiguration timings for the tests of unanswered
@@ -264,4 +265,68 @@ func TestTunnelIPv6NoDHCPServer(t *testing.T) {
 	}
 	noMore(t, cfgs, 0)
 	checkSwallowed(t, h)
+}
+
+// TestDataPathIPv6Allocs: with IPv6 autoconfiguration running, an
+// inbound IPv6 data packet still takes no allocation (the control check
+// reads the header only), and an outbound one neither.
+func TestDataPathIPv6Allocs(t *testing.T) {
+	dev := &countDevice{}
+	tun := benchTunnel(&discardTransport{}, dev)
+	tun.ipv6Open = func() bool { return true }
+	c := ipv6.NewClient(1, func([]byte) error { return nil }, nil, ipv6.Options{}, nil)
+	defer c.Stop()
+	tun.v6.Store(c)
+	rx := make([]byte, BufSize)
+	off := 30
+	ppp.PutFrameHeader(rx[off:], ppp.ProtoIPv6)
+	pkt := ipv6.BuildPacket(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 17, 64, make([]byte, 1200))
+	end := off + ppp.FrameHeaderLen + copy(rx[off+ppp.FrameHeaderLen:], pkt)
+	if n := testing.AllocsPerRun(200, func() { tun.onData(rx, off, end); tun.flushRx() }); n != 0 {
+		t.Errorf("inbound IPv6: %v allocations per packet", n)
+	}
+	if dev.n != 201 {
+		t.Errorf("device got %d packets, want 201", dev.n)
+	}
+	buf := make([]byte, BufSize)
+	copy(buf[Headroom:], pkt)
+	if n := testing.AllocsPerRun(200, func() { tun.sendPacket(buf, len(pkt)) }); n != 0 {
+		t.Errorf("outbound IPv6: %v allocations per packet", n)
+	}
+}
+
+// TestDataPathIPv6Control: a router advertisement and a DHCPv6 answer
+// go to the autoconfiguration, not the device; without it (IPv6 on, the
+// client not yet started) they reach the device like any packet.
+func TestDataPathIPv6Control(t *testing.T) {
+	dev := &countDevice{}
+	tun := benchTunnel(&discardTransport{}, dev)
+	tun.ipv6Open = func() bool { return true }
+	ll := netip.MustParseAddr("fe80::1")
+	ra := ipv6.BuildPacket(ll, netip.MustParseAddr("ff02::1"), 58, 255, append([]byte{134}, make([]byte, 15)...))
+	dh := ipv6.BuildPacket(ll, netip.MustParseAddr("fe80::2"), 17, 255, []byte{2, 0x23, 2, 0x22, 0, 12, 0, 0, 7, 1, 2, 3})
+	feed := func(pkt []byte) {
+		rx := make([]byte, BufSize)
+		ppp.PutFrameHeader(rx[30:], ppp.ProtoIPv6)
+		n := copy(rx[34:], pkt)
+		tun.onData(rx, 30, 34+n)
+		tun.flushRx()
+	}
+	feed(ra)
+	feed(dh)
+	if dev.n != 2 {
+		t.Fatalf("without a client: device got %d packets, want 2", dev.n)
+	}
+	var reports []ipv6.Config
+	c := ipv6.NewClient(2, func([]byte) error { return nil }, func(c ipv6.Config) { reports = append(reports, c) }, ipv6.Options{}, nil)
+	defer c.Stop()
+	tun.v6.Store(c)
+	feed(ra)
+	feed(dh)
+	if dev.n != 2 {
+		t.Errorf("with a client: device got %d packets, want none more", dev.n)
+	}
+	if st := tun.Stats(); st.RxPackets6 != 2 || st.RxDropped != 0 {
+		t.Errorf("stats %+v: want only the two packets the device got", st)
+	}
 }
