@@ -244,6 +244,8 @@ func (c *Client) solicit() {
 	c.rsSent++
 	if err := c.send(RouterSolicitation(c.local)); err != nil {
 		c.log.Debug("ipv6: router solicitation not sent", "err", err)
+	} else {
+		c.log.Debug("ipv6: router solicitation sent", "n", c.rsSent, "of", c.opt.MaxRS)
 	}
 	c.arm(c.opt.RSInterval, func() {
 		if c.gotRA {
@@ -461,6 +463,8 @@ func (c *Client) dhcpSend() {
 	// Hop limit 1: the destination is link-scoped (RFC 8415 7.1).
 	if err := c.send(udpPacket(c.local, AllDHCP, dhcpClientPort, dhcpServerPort, 1, msg)); err != nil {
 		c.log.Debug("ipv6: dhcpv6 message not sent", "err", err)
+	} else {
+		c.log.Debug("ipv6: dhcpv6 message sent", "type", typ, "n", c.sends)
 	}
 	rt := c.rt
 	c.rt = min(2*c.rt, dhcpMRT)
