@@ -306,7 +306,7 @@ func (t *Tunnel) stopIPv6() {
 }
 
 // IPv6Config is the IPv6 configuration last reported as
-// StageIPv6Config (zero before any).
+// StageIPv6Config: zero before any, and once the tunnel has ended.
 func (t *Tunnel) IPv6Config() ipv6.Config {
 	if c := t.v6.Load(); c != nil {
 		return c.Config()

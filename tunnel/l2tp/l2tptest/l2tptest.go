@@ -7,7 +7,10 @@
 // for lossless links. Inside each session it runs the authenticator side
 // of PPP: LCP (RFC 1661), CHAP (RFC 1994) with MD5 or MS-CHAPv2 (RFC 2759),
 // PAP (RFC 1334), IPCP (RFC 1332) with DNS addresses (RFC 1877), and,
-// with Config.IPv6, IPV6CP (RFC 5072; otherwise it is Protocol-Rejected). PPP
+// with Config.IPv6, IPV6CP (RFC 5072; otherwise it is Protocol-Rejected),
+// and behind it, when scripted (Config.RA, Config.DHCPv6), a router that
+// answers router solicitations (RFC 4861) and a DHCPv6 server (RFC 8415:
+// IA_NA and Information-Request). PPP
 // Configure-Requests and CHAP Challenges are retransmitted on a restart
 // timer, as a real PPP peer does.
 //
