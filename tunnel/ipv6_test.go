@@ -330,3 +330,36 @@ func TestDataPathIPv6Control(t *testing.T) {
 		t.Errorf("stats %+v: want only the two packets the device got", st)
 	}
 }
+
+// TestTunnelIPv6DeviceRS: a router solicitation the OS sends through the
+// device (a kernel soliciting from the link-local address) reaches the
+// server like any packet and is answered; the advertisement goes to the
+// tunnel's autoconfiguration, never to the device. One with a broken
+// checksum is refused by the server's own check.
+func TestTunnelIPv6DeviceRS(t *testing.T) {
+	scfg := testServerConfig()
+	scfg.RA = &l2tptest.RA{RouterLifetime: 1800,
+		Prefixes: []l2tptest.RAPrefix{{Prefix: testPrefix, Autonomous: true, Valid: 86400, Preferred: 14400}}}
+	h, cfgs := startIPv6Tunnel(t, scfg, slowIPv6)
+	waitConfig(t, cfgs, ipv6.Config{Addrs: []netip.Prefix{slaacAddr(h)}, Default: true, Source: "slaac"})
+	rs := ipv6.RouterSolicitation(h.tun.IPv6Info().Local)
+	before := h.srv.Stats()
+	h.dev.Inbound <- rs
+	waitStats(t, h.srv, "the device's solicitation answered", func(s l2tptest.Stats) bool { return s.RAOut > before.RAOut })
+	bad := append([]byte(nil), rs...)
+	bad[len(bad)-1] ^= 1
+	h.dev.Inbound <- bad
+	waitStats(t, h.srv, "the broken solicitation refused", func(s l2tptest.Stats) bool { return s.BadIPv6Control == 1 })
+	if s := h.srv.Stats(); s.RAOut != before.RAOut+1 {
+		t.Errorf("server stats %+v: want one more advertisement", s)
+	}
+	noMore(t, cfgs, 100*time.Millisecond) // the same advertisement: no change
+	select {
+	case p := <-h.dev.Outbound:
+		t.Errorf("the device got % x", p)
+	default:
+	}
+	if st := h.tun.Stats(); st.TxPackets6 != 2 || st.RxPackets6 != 0 {
+		t.Errorf("Stats %+v: want the device's two packets out, nothing in", st)
+	}
+}
