@@ -192,13 +192,17 @@ func TestTunnelIPv6Withdrawal(t *testing.T) {
 func TestTunnelIPv6DHCPv6(t *testing.T) {
 	scfg := testServerConfig()
 	scfg.RA = &l2tptest.RA{Managed: true, RouterLifetime: 1800}
-	scfg.DHCPv6 = &l2tptest.DHCPv6{Addr: netip.MustParseAddr("2001:db8:5::100"), DNS: []netip.Addr{testDNS6}, Domains: []string{"corp.example"}}
+	scfg.DHCPv6 = &l2tptest.DHCPv6{Addr: netip.MustParseAddr("2001:db8:5::100"), DNS: []netip.Addr{testDNS6}, Domains: []string{"corp.example"},
+		T1: 1, T2: 100}
 	h, cfgs := startIPv6Tunnel(t, scfg, slowIPv6)
 	waitConfig(t, cfgs, ipv6.Config{Default: true, Source: "slaac"})
 	waitConfig(t, cfgs, ipv6.Config{Addrs: []netip.Prefix{netip.MustParsePrefix("2001:db8:5::100/128")}, Default: true,
 		DNS: []netip.Addr{testDNS6}, Domains: []string{"corp.example"}, Source: "dhcpv6"})
 	noMore(t, cfgs, 200*time.Millisecond)
-	if types := dhcpTypes(h); !slices.Equal(types, []string{"Solicit", "Request"}) {
+	// T1 = 1 s: a Renew, answered, changes nothing.
+	waitStats(t, h.srv, "a Renew answered", func(s l2tptest.Stats) bool { return s.DHCPv6Out >= 3 })
+	noMore(t, cfgs, 100*time.Millisecond)
+	if types := dhcpTypes(h); !slices.Equal(types, []string{"Solicit", "Request", "Renew"}) {
 		t.Errorf("DHCPv6 messages %v", types)
 	}
 	checkSwallowed(t, h)

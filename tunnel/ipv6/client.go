@@ -15,9 +15,10 @@ import (
 // RFC 4861 section 10 host constants and RFC 8415 section 7.6
 // transmission parameters, the defaults of Options.
 const (
-	MaxRtrSolicitations     = 3               // MAX_RTR_SOLICITATIONS
-	RtrSolicitationInterval = 4 * time.Second // RTR_SOLICITATION_INTERVAL
-	dhcpIRT                 = time.Second     // SOL_TIMEOUT, REQ_TIMEOUT, INF_TIMEOUT
+	MaxRtrSolicitations     = 3                // MAX_RTR_SOLICITATIONS
+	RtrSolicitationInterval = 4 * time.Second  // RTR_SOLICITATION_INTERVAL
+	dhcpIRT                 = time.Second      // SOL_TIMEOUT, REQ_TIMEOUT, INF_TIMEOUT
+	dhcpRenewIRT            = 10 * time.Second // REN_TIMEOUT, REB_TIMEOUT
 	dhcpMRT                 = 30 * time.Second
 	dhcpMaxSends            = 5
 )
@@ -42,6 +43,9 @@ type Options struct {
 	// five will not answer the sixth any time soon.
 	DHCPTimeout  time.Duration
 	DHCPMaxSends int
+	// RenewTimeout is the first retransmission timeout of Renew and
+	// Rebind (RFC 8415 7.6: REN_TIMEOUT, REB_TIMEOUT, 10 s).
+	RenewTimeout time.Duration
 	// AfterFunc and Now replace time.AfterFunc and time.Now (tests).
 	AfterFunc func(time.Duration, func()) Timer
 	Now       func() time.Time
@@ -57,6 +61,8 @@ const (
 	dhcpSoliciting           // Solicit sent, waiting for an Advertise (18.2.1)
 	dhcpRequesting           // Request sent, waiting for a Reply (18.2.2)
 	dhcpBound                // an address is ours
+	dhcpRenewing             // Renew sent at T1 (18.2.4)
+	dhcpRebinding            // Rebind sent at T2 (18.2.5)
 	dhcpInforming            // Information-Request sent (18.2.6)
 	dhcpInformed             // its Reply taken
 	dhcpFailed               // no (usable) answer; not tried again on this link
@@ -68,8 +74,11 @@ const (
 // DHCPv6 (RFC 8415) when its M or O flag asks, and reports the result
 // whenever it changes. Its methods are safe for concurrent use.
 //
-// What it does not do: renew a DHCPv6 lease (T1/T2) or release it at the
-// end, count lifetimes down (an item goes when a later advertisement
+// A DHCPv6 address is renewed at T1 and rebound at T2 (RFC 8415 18.2.4,
+// 18.2.5), each exchange bounded like the others; a lease that no server
+// renews stays reported (see below).
+//
+// What it does not do: release the lease at the end, count lifetimes down (an item goes when a later advertisement
 // gives it lifetime 0, RFC 4862 5.5.3's two-hour rule aside: on a PPP
 // link only the server can send an advertisement, and that rule guards
 // against other senders), or pick among several DHCPv6 servers (the
@@ -114,6 +123,7 @@ type Client struct {
 	dAddrs   []netip.Addr
 	dDNS     []netip.Addr
 	dDomains []string
+	rebindAt time.Time // T2 of the bound lease
 
 	last Config
 }
@@ -132,6 +142,9 @@ func NewClient(iid uint64, send func([]byte) error, report func(Config), opt Opt
 	}
 	if opt.DHCPTimeout <= 0 {
 		opt.DHCPTimeout = dhcpIRT
+	}
+	if opt.RenewTimeout <= 0 {
+		opt.RenewTimeout = dhcpRenewIRT
 	}
 	if opt.DHCPMaxSends <= 0 {
 		opt.DHCPMaxSends = dhcpMaxSends
@@ -449,6 +462,10 @@ func (c *Client) dhcpSend() {
 		typ = dhcpRequest
 	case dhcpInforming:
 		typ = dhcpInfoRequest
+	case dhcpRenewing:
+		typ = dhcpRenew
+	case dhcpRebinding:
+		typ = dhcpRebind
 	default:
 		return
 	}
@@ -459,7 +476,11 @@ func (c *Client) dhcpSend() {
 	if e := c.opt.Now().Sub(c.started) / (10 * time.Millisecond); e < 0xffff {
 		elapsed = uint16(max(e, 0))
 	}
-	msg := dhcpRequestMsg(typ, c.txid, duid(c.iid), c.serverID, c.iaid(), c.offer, elapsed)
+	serverID := c.serverID
+	if typ == dhcpRebind {
+		serverID = nil // RFC 8415 18.2.5: to any server
+	}
+	msg := dhcpRequestMsg(typ, c.txid, duid(c.iid), serverID, c.iaid(), c.offer, elapsed)
 	// Hop limit 1: the destination is link-scoped (RFC 8415 7.1).
 	if err := c.send(udpPacket(c.local, AllDHCP, dhcpClientPort, dhcpServerPort, 1, msg)); err != nil {
 		c.log.Debug("ipv6: dhcpv6 message not sent", "err", err)
@@ -468,14 +489,68 @@ func (c *Client) dhcpSend() {
 	}
 	rt := c.rt
 	c.rt = min(2*c.rt, dhcpMRT)
+	if typ == dhcpRenew {
+		rt = min(rt, c.rebindAt.Sub(c.opt.Now())) // RFC 8415 18.2.4: Renew until T2
+	}
 	c.arm(rt, func() {
-		if c.sends >= c.opt.DHCPMaxSends {
-			c.log.Info("ipv6: no answer from a DHCPv6 server", "messages", c.sends, "type", typ)
-			c.dstate = dhcpFailed
+		if typ == dhcpRenew && !c.opt.Now().Before(c.rebindAt) {
+			c.renew(dhcpRebinding) // T2: any server may extend the lease
 			return
 		}
-		c.dhcpSend()
+		if c.sends < c.opt.DHCPMaxSends {
+			c.dhcpSend()
+			return
+		}
+		c.log.Info("ipv6: no answer from a DHCPv6 server", "messages", c.sends, "type", typ)
+		switch {
+		case typ == dhcpRenew && c.rebindAt.After(c.opt.Now()):
+			c.dstate = dhcpBound
+			c.arm(c.rebindAt.Sub(c.opt.Now()), func() { c.renew(dhcpRebinding) })
+		case typ == dhcpRenew:
+			c.renew(dhcpRebinding)
+		case typ == dhcpRebind:
+			// Nobody renewed the lease: the address stays reported (we
+			// count no lifetimes down); the server may give it away.
+			c.dstate = dhcpBound
+		default:
+			c.dstate = dhcpFailed
+		}
 	})
+}
+
+// scheduleRenew arms the Renew at T1 and notes T2 (RFC 8415 18.2.4,
+// 21.4): T1 and T2 of the IA_NA, or, where the server left them 0, 0.5
+// and 0.8 times the shortest preferred lifetime (its suggested values).
+// An infinite T1 (or lifetime) means no renewal.
+func (c *Client) scheduleRenew(m dhcpMsg) {
+	t1, t2 := m.T1, m.T2
+	if t1 == 0 || t2 == 0 {
+		pref := uint32(0xffffffff)
+		for _, a := range m.Addrs {
+			pref = min(pref, a.Preferred)
+		}
+		if pref == 0xffffffff {
+			return
+		}
+		t1, t2 = pref/2, pref/10*8
+	}
+	if t1 == 0xffffffff || t1 == 0 {
+		return
+	}
+	t2 = max(t2, t1)
+	now := c.opt.Now()
+	c.rebindAt = now.Add(time.Duration(t2) * time.Second)
+	c.arm(time.Duration(t1)*time.Second, func() { c.renew(dhcpRenewing) })
+}
+
+// renew starts a Renew or Rebind exchange for the bound address.
+func (c *Client) renew(st dhcpState) {
+	if _, err := io.ReadFull(c.opt.Rand, c.txid[:]); err != nil {
+		return
+	}
+	c.dstate = st
+	c.sends, c.rt, c.started = 0, c.opt.RenewTimeout, c.opt.Now()
+	c.dhcpSend()
 }
 
 // iaid is our IA_NA's identifier (RFC 8415 12): the low 32 bits of the
@@ -521,22 +596,36 @@ func (c *Client) handleDHCP(h header) {
 		}
 		c.sends, c.rt, c.started = 0, c.opt.DHCPTimeout, c.opt.Now()
 		c.dhcpSend()
-	case c.dstate == dhcpRequesting && m.Type == dhcpReply:
+	case (c.dstate == dhcpRequesting || c.dstate == dhcpRenewing || c.dstate == dhcpRebinding) && m.Type == dhcpReply:
 		c.stopTimer()
 		if m.Status != dhcpStatusSuccess || m.IAStatus != dhcpStatusSuccess || len(m.Addrs) == 0 {
+			if c.dstate != dhcpRequesting {
+				// RFC 8415 18.2.10.1: the server no longer has our
+				// binding (NoBinding, say): start over.
+				c.log.Info("ipv6: the DHCPv6 server did not renew our address; soliciting again", "status", m.Status, "ia-status", m.IAStatus)
+				c.dAddrs = nil
+				c.update()
+				c.startDHCP(dhcpSolicit)
+				return
+			}
 			// RFC 8415 18.2.10.1 would try other servers or start over;
 			// with one server that refused, we stop.
 			c.log.Info("ipv6: the DHCPv6 server gave no address", "status", m.Status, "ia-status", m.IAStatus)
 			c.dstate = dhcpFailed
 			return
 		}
+		if c.dstate == dhcpRebinding {
+			c.serverID = append([]byte(nil), m.ServerID...) // the server that answered
+		}
 		c.dstate = dhcpBound
+		c.offer = m.Addrs
 		c.dAddrs = c.dAddrs[:0]
 		for _, a := range m.Addrs {
 			c.dAddrs = append(c.dAddrs, a.Addr)
 		}
 		c.dDNS, c.dDomains = m.DNS, m.Domains
 		c.update()
+		c.scheduleRenew(m)
 	case c.dstate == dhcpInforming && m.Type == dhcpReply:
 		c.stopTimer()
 		c.dstate = dhcpInformed

@@ -412,15 +412,99 @@ func TestClientDHCPv6Stateful(t *testing.T) {
 	if len(r.reports) != 2 || !r.reports[1].Equal(want) {
 		t.Fatalf("reports %v, want the second %v", r.reports, want)
 	}
-	r.clock.advance(5 * time.Minute)
+	r.clock.advance(50*time.Second - time.Millisecond)
 	if n := len(r.sent); n != 3 { // RS, Solicit, Request
-		t.Errorf("sent %d packets, want 3", n)
+		t.Fatalf("sent %d packets before T1, want 3", n)
+	}
+	// T1, 0.5 x the preferred lifetime of 100 s as the server left T1 0
+	// (RFC 8415 21.4): a Renew to the server that gave the address.
+	r.clock.advance(time.Millisecond)
+	if len(r.sent) != 4 {
+		t.Fatalf("no Renew at T1: sent %d", len(r.sent))
+	}
+	r.input(s.answer(t, r.sent[3]))
+	if ren := s.seen[2]; ren.Type != dhcpRenew || !bytes.Equal(ren.ServerID, serverID) || !ren.HasIA || !bytes.Contains(r.sent[3], s.addr.AsSlice()) || ren.TxID == req.TxID {
+		t.Errorf("Renew %+v", ren)
+	}
+	if len(r.reports) != 2 {
+		t.Errorf("the renewal reported a change: %v", r.reports)
+	}
+	// And again 50 s later.
+	r.clock.advance(50 * time.Second)
+	if len(r.sent) != 5 || len(s.seen) != 3 {
+		s.answer(t, r.sent[len(r.sent)-1])
+		t.Errorf("second Renew: sent %d, server saw %+v", len(r.sent), s.seen)
 	}
 	// A withdrawn default leaves the DHCPv6 address.
 	r.input(buildRA(raOpts{m: true, lifetime: 0}))
 	want.Default = false
 	if got := r.c.Config(); !got.Equal(want) {
 		t.Errorf("after withdrawal: %v", got)
+	}
+}
+
+// TestClientDHCPv6Rebind: an unanswered Renew gives way to Rebind at T2
+// (RFC 8415 18.2.4, 18.2.5), without a Server Identifier; an unanswered
+// Rebind leaves the address reported and no timer running. A Reply
+// without the binding starts over with a Solicit.
+func TestClientDHCPv6Rebind(t *testing.T) {
+	r := newRig(t)
+	s := &dhcpServer{addr: netip.MustParseAddr("2001:db8:5::100")}
+	r.c.Start()
+	r.input(buildRA(raOpts{m: true}))
+	r.input(s.answer(t, r.sent[1]))
+	r.input(s.answer(t, r.sent[2]))
+	bound := r.c.Config()
+	if len(bound.Addrs) != 1 {
+		t.Fatalf("not bound: %v", bound)
+	}
+	var at []time.Duration
+	start := r.clock.Now()
+	for range 20 {
+		p := r.clock.pending()
+		if len(p) == 0 {
+			break
+		}
+		r.clock.advance(p[0])
+		at = append(at, r.clock.Now().Sub(start))
+	}
+	var types []byte
+	for _, p := range r.sent[3:] {
+		m, err := parseDHCPv6(p[48:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, m.Type)
+		if (m.Type == dhcpRebind) != (m.ServerID == nil) {
+			t.Errorf("message type %d with server id %x", m.Type, m.ServerID)
+		}
+	}
+	// Renew at T1 = 50 s and 60 s, cut short at T2 = 80 s; Rebind at 80,
+	// 90, 110, 140, 170 s (the timeout doubles from 10 s up to 30 s);
+	// given up at 200 s.
+	wantTypes := []byte{dhcpRenew, dhcpRenew, dhcpRebind, dhcpRebind, dhcpRebind, dhcpRebind, dhcpRebind}
+	wantAt := []time.Duration{50, 60, 80, 90, 110, 140, 170, 200}
+	for i := range wantAt {
+		wantAt[i] *= time.Second
+	}
+	if !slices.Equal(types, wantTypes) || !slices.Equal(at, wantAt) {
+		t.Errorf("messages %v at %v\n want %v at %v", types, at, wantTypes, wantAt)
+	}
+	if got := r.c.Config(); !got.Equal(bound) || len(r.reports) != 1 {
+		t.Errorf("after an unanswered Rebind: %v, reports %v", got, r.reports)
+	}
+	// A new exchange: a Renew answered with NoBinding.
+	r.c.mu.Lock()
+	r.c.scheduleRenew(dhcpMsg{T1: 10, T2: 20})
+	r.c.mu.Unlock()
+	r.clock.advance(10 * time.Second)
+	s.noAddr = true
+	r.input(s.answer(t, r.sent[len(r.sent)-1]))
+	if got := r.c.Config(); len(got.Addrs) != 0 || r.c.dstate != dhcpSoliciting {
+		t.Errorf("after NoBinding: %v, state %d", got, r.c.dstate)
+	}
+	if m, _ := parseDHCPv6(r.sent[len(r.sent)-1][48:]); m.Type != dhcpSolicit {
+		t.Errorf("after NoBinding sent type %d, want Solicit", m.Type)
 	}
 }
 
@@ -640,7 +724,7 @@ func FuzzParseDHCPv6(f *testing.F) {
 			}
 		}
 		// Through a client in each DHCPv6 state.
-		for _, st := range []dhcpState{dhcpSoliciting, dhcpRequesting, dhcpInforming} {
+		for _, st := range []dhcpState{dhcpSoliciting, dhcpRequesting, dhcpInforming, dhcpRenewing, dhcpRebinding} {
 			c := NewClient(testIID, func([]byte) error { return nil }, nil, Options{AfterFunc: newFakeClock().AfterFunc}, nil)
 			c.dstate = st
 			if len(b) >= 4 {

@@ -12,6 +12,8 @@ const (
 	dhcpSolicit     = 1
 	dhcpAdvertise   = 2
 	dhcpRequest     = 3
+	dhcpRenew       = 5
+	dhcpRebind      = 6
 	dhcpReply       = 7
 	dhcpInfoRequest = 11
 )
@@ -201,7 +203,8 @@ func duid(iid uint64) []byte {
 // 18.2): Client Identifier, Elapsed Time, an Option Request for DNS
 // servers and the domain search list, and, for Solicit and Request, an
 // IA_NA with T1 and T2 0 (the server chooses, 21.4) holding the offered
-// address (Request) or none (Solicit). serverID is sent with Request.
+// or bound address (Request, Renew, Rebind) or none (Solicit). serverID
+// is sent when not nil (Request, Renew).
 func dhcpRequestMsg(typ byte, txid [3]byte, clientID, serverID []byte, iaid uint32, offer []iaAddr, elapsed uint16) []byte {
 	b := []byte{typ, txid[0], txid[1], txid[2]}
 	b = appendOption(b, dhcpOptClientID, clientID)
@@ -210,7 +213,7 @@ func dhcpRequestMsg(typ byte, txid [3]byte, clientID, serverID []byte, iaid uint
 	}
 	b = appendOption(b, dhcpOptElapsedTime, binary.BigEndian.AppendUint16(nil, elapsed))
 	b = appendOption(b, dhcpOptORO, []byte{0, dhcpOptDNSServers, 0, dhcpOptDomainList})
-	if typ == dhcpSolicit || typ == dhcpRequest {
+	if typ != dhcpInfoRequest {
 		ia := binary.BigEndian.AppendUint32(nil, iaid)
 		ia = append(ia, make([]byte, 8)...) // T1, T2
 		for _, a := range offer {

@@ -47,6 +47,9 @@ type DHCPv6 struct {
 	// and Reply.
 	DNS     []netip.Addr
 	Domains []string
+	// T1 and T2 of the IA_NA (RFC 8415 21.4), in seconds; 0 means 1800
+	// and 2880.
+	T1, T2 uint32
 }
 
 // serverDUID is the server's DUID-LL (RFC 8415 11.4), Ethernet
@@ -289,12 +292,12 @@ func (p *pppServer) dhcpv6(src netip.Addr, m []byte) {
 	switch m[0] {
 	case 1:
 		reply = 2
-	case 3:
+	case 3, 5: // Request, Renew
 		if sid, ok := opts[2]; !ok || string(sid) != string(serverDUID) {
-			return // RFC 8415 16.4: not for this server
+			return // RFC 8415 16.4, 16.6: not for this server
 		}
 		reply = 7
-	case 11:
+	case 6, 11: // Rebind, Information-Request
 		reply = 7
 	default:
 		return
@@ -304,8 +307,15 @@ func (p *pppServer) dhcpv6(src netip.Addr, m []byte) {
 	r = dhcpOpt(r, 2, serverDUID)
 	if ia, ok := opts[3]; ok && m[0] != 11 && len(ia) >= 12 {
 		v := append([]byte(nil), ia[:4]...) // IAID
-		v = binary.BigEndian.AppendUint32(v, 1800)
-		v = binary.BigEndian.AppendUint32(v, 2880)
+		t1, t2 := d.T1, d.T2
+		if t1 == 0 {
+			t1 = 1800
+		}
+		if t2 == 0 {
+			t2 = 2880
+		}
+		v = binary.BigEndian.AppendUint32(v, t1)
+		v = binary.BigEndian.AppendUint32(v, t2)
 		if d.Addr.IsValid() {
 			a := d.Addr.AsSlice()
 			a = binary.BigEndian.AppendUint32(a, 3600)
