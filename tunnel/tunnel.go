@@ -166,6 +166,10 @@ type Config struct {
 	PPP     ppp.Config
 	OnStage func(Stage) // called from protocol goroutines; must not block
 	Logger  *slog.Logger
+	// IPv6 tunes the IPv6 autoconfiguration that runs once IPV6CP opens
+	// (PPP.IPv6; package ipv6): router solicitation, SLAAC, DHCPv6. The
+	// zero value means the RFC timings.
+	IPv6 ipv6.Options
 }
 
 // Stats are the tunnel's data counters. The first six count both
@@ -202,6 +206,12 @@ type Tunnel struct {
 	ipv6Open  func() bool                                  // ppp Link.IPv6Open
 	input     func(ppp.Protocol, []byte)                   // ppp Link.Input
 	attached  sync.Once
+
+	// v6 configures IPv6 once IPV6CP is open: started on each
+	// EventIPv6CPUp, stopped when the tunnel ends or IPV6CP opens again.
+	v6     atomic.Pointer[ipv6.Client]
+	v6Mu   sync.Mutex // serialises replacing v6 with stopping it at the end
+	v6Done bool
 }
 
 type deviceBox struct{ Device }
@@ -261,7 +271,57 @@ func (t *Tunnel) onPPPEvent(e ppp.Event) {
 		t.stage(Stage{Kind: StageIPCP, IP: e.IP})
 	case ppp.EventIPv6CPUp:
 		t.stage(Stage{Kind: StageIPv6CP, IPv6: e.IPv6})
+		t.startIPv6(e.IPv6)
 	}
+}
+
+// startIPv6 starts IPv6 autoconfiguration (package ipv6) on a link whose
+// IPV6CP just opened with info, replacing the client of an earlier
+// opening (a renegotiation, or the link of an auth retry). Its router
+// solicitations and DHCPv6 messages go out through sendIPv6; what it
+// learns is reported as StageIPv6Config.
+func (t *Tunnel) startIPv6(info ppp.IPv6Info) {
+	t.v6Mu.Lock()
+	defer t.v6Mu.Unlock()
+	if t.v6Done {
+		return
+	}
+	c := ipv6.NewClient(info.LocalIID, t.sendIPv6, func(cfg ipv6.Config) {
+		t.stage(Stage{Kind: StageIPv6Config, IPv6Config: cfg})
+	}, t.cfg.IPv6, t.log)
+	if old := t.v6.Swap(c); old != nil {
+		old.Stop()
+	}
+	c.Start()
+}
+
+// stopIPv6 stops IPv6 autoconfiguration for good (the tunnel ended).
+func (t *Tunnel) stopIPv6() {
+	t.v6Mu.Lock()
+	defer t.v6Mu.Unlock()
+	t.v6Done = true
+	if c := t.v6.Swap(nil); c != nil {
+		c.Stop()
+	}
+}
+
+// IPv6Config is the IPv6 configuration last reported as
+// StageIPv6Config: zero before any, and once the tunnel has ended.
+func (t *Tunnel) IPv6Config() ipv6.Config {
+	if c := t.v6.Load(); c != nil {
+		return c.Config()
+	}
+	return ipv6.Config{}
+}
+
+// sendIPv6 sends an IPv6 packet of our own (a router solicitation or
+// DHCPv6 message) while IPV6CP is open. Like PPP control packets, these
+// are not counted in Stats, which count the device's packets.
+func (t *Tunnel) sendIPv6(pkt []byte) error {
+	if !t.ipv6Open() {
+		return errors.New("tunnel: ipv6cp is not open")
+	}
+	return t.sendControl(ppp.ProtoIPv6, pkt)
 }
 
 // linkDrain is how long a PPP link may go on handling what it already
@@ -286,6 +346,7 @@ const MaxSessionRestarts = maxSessionRestarts
 func (t *Tunnel) run(ctx context.Context) {
 	defer close(t.done)
 	defer t.tr.Close()
+	defer t.stopIPv6()
 	connErr := make(chan error, 1)
 	go func() { connErr <- t.conn.Run(ctx) }()
 	select {
@@ -486,6 +547,14 @@ func (t *Tunnel) onData(buf []byte, off, end int) {
 			return
 		}
 	case proto == ppp.ProtoIPv6 && t.ipv6Open():
+		// Router advertisements and DHCPv6 answers are the IPv6
+		// autoconfiguration's, not the device's (ipv6.Client.Input says
+		// why); the check reads two or three bytes of the header.
+		if ipv6.IsControl(payload) {
+			if c := t.v6.Load(); c != nil && c.Input(payload) {
+				return
+			}
+		}
 		if t.dev.Load() == nil || len(payload) == 0 {
 			t.stats.rxD.Add(1)
 			return

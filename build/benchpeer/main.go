@@ -41,6 +41,7 @@
 //
 //	benchpeer -listen 10.231.0.1 -psk-file F -user U -password-file F \
 //	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2
+//	  [-ipv6-ra 2001:db8:1::/64 [-dhcpv6 2001:db8:1::100] [-ipv6-dns 2001:db8::53]]
 //
 // It prints "ready" when it listens and "esp: ..." when the SA pair is up;
 // on SIGINT/SIGTERM it prints its counters to stderr and exits.
@@ -126,6 +127,9 @@ func main() {
 	localIP := flag.String("local", "10.233.0.1", "the peer's address inside the tunnel (IPCP, the TUN's local address)")
 	clientIP := flag.String("client", "10.233.0.2", "the address IPCP assigns the client (the TUN's peer address)")
 	verbose := flag.Bool("v", false, "log IKE errors and events")
+	ipv6RA := flag.String("ipv6-ra", "", "negotiate IPV6CP and answer router solicitations with an advertisement of this /64 prefix (flags A and L, router lifetime 1800 s); IPv6 data is not forwarded")
+	dhcpv6 := flag.String("dhcpv6", "", "with -ipv6-ra: set the advertisement's M flag and answer DHCPv6 with this IA_NA address")
+	ipv6DNS := flag.String("ipv6-dns", "", "with -ipv6-ra: a DNS server for the advertisement's RDNSS option and DHCPv6")
 	flag.Parse()
 
 	fail := func(format string, a ...any) {
@@ -185,8 +189,12 @@ func main() {
 	}
 	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
 
-	srv := l2tptest.NewServer(l2tptest.Config{User: *user, Password: password, Auth: *auth,
-		Address: client, PeerAddress: local, HostName: "benchpeer"})
+	scfg := l2tptest.Config{User: *user, Password: password, Auth: *auth,
+		Address: client, PeerAddress: local, HostName: "benchpeer"}
+	if err := ipv6Config(&scfg, *ipv6RA, *dhcpv6, *ipv6DNS); err != nil {
+		fail("%v", err)
+	}
+	srv := l2tptest.NewServer(scfg)
 	p.lns = srv.Transport()
 
 	ikeConn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(la, 500)))
@@ -432,4 +440,42 @@ func (p *peer) fromLNS() {
 			p.c.sendErr.Add(1)
 		}
 	}
+}
+
+// ipv6Config sets up the l2tptest server's IPV6CP, router advertisement
+// and DHCPv6 from the -ipv6-ra, -dhcpv6 and -ipv6-dns flags. IPv6 frames
+// are not on the peer's fast path: they reach the l2tptest server, which
+// answers router solicitations and DHCPv6 and drops the rest.
+func ipv6Config(c *l2tptest.Config, prefix, dhcpAddr, dns string) error {
+	if prefix == "" {
+		if dhcpAddr != "" || dns != "" {
+			return errors.New("-dhcpv6 and -ipv6-dns need -ipv6-ra")
+		}
+		return nil
+	}
+	pfx, err := netip.ParsePrefix(prefix)
+	if err != nil || !pfx.Addr().Is6() || pfx.Bits() != 64 {
+		return fmt.Errorf("-ipv6-ra %q: want an IPv6 /64 prefix", prefix)
+	}
+	c.IPv6 = true
+	c.RA = &l2tptest.RA{RouterLifetime: 1800,
+		Prefixes: []l2tptest.RAPrefix{{Prefix: pfx.Masked(), OnLink: true, Autonomous: true, Valid: 86400, Preferred: 14400}}}
+	var servers []netip.Addr
+	if dns != "" {
+		a, err := netip.ParseAddr(dns)
+		if err != nil || !a.Is6() {
+			return fmt.Errorf("-ipv6-dns %q: want an IPv6 address", dns)
+		}
+		servers = []netip.Addr{a}
+		c.RA.RDNSS, c.RA.DNSLifetime = servers, 1800
+	}
+	if dhcpAddr != "" {
+		a, err := netip.ParseAddr(dhcpAddr)
+		if err != nil || !a.Is6() {
+			return fmt.Errorf("-dhcpv6 %q: want an IPv6 address", dhcpAddr)
+		}
+		c.RA.Managed = true
+		c.DHCPv6 = &l2tptest.DHCPv6{Addr: a, DNS: servers}
+	}
+	return nil
 }

@@ -7,7 +7,10 @@
 // for lossless links. Inside each session it runs the authenticator side
 // of PPP: LCP (RFC 1661), CHAP (RFC 1994) with MD5 or MS-CHAPv2 (RFC 2759),
 // PAP (RFC 1334), IPCP (RFC 1332) with DNS addresses (RFC 1877), and,
-// with Config.IPv6, IPV6CP (RFC 5072; otherwise it is Protocol-Rejected). PPP
+// with Config.IPv6, IPV6CP (RFC 5072; otherwise it is Protocol-Rejected),
+// and behind it, when scripted (Config.RA, Config.DHCPv6), a router that
+// answers router solicitations (RFC 4861) and a DHCPv6 server (RFC 8415:
+// IA_NA and Information-Request). PPP
 // Configure-Requests and CHAP Challenges are retransmitted on a restart
 // timer, as a real PPP peer does.
 //
@@ -109,6 +112,14 @@ type Config struct {
 	// IPv6NakIID: the server Naks the client's first IPV6CP request,
 	// suggesting this identifier instead (0: no such Nak).
 	IPv6NakIID uint64
+	// RA: the server answers each router solicitation (ICMPv6 133) with
+	// this advertisement; nil: it sends none, as SoftEther's SecureNAT.
+	// SendRA sends one unsolicited. Router solicitations and DHCPv6
+	// messages are never queued on Packets, echoed or counted as IPv6In.
+	RA *RA
+	// DHCPv6: the server answers DHCPv6 (RFC 8415) Solicit, Request and
+	// Information-Request; nil: it answers none.
+	DHCPv6 *DHCPv6
 	// RestartInterval is the PPP restart timer of the server's
 	// Configure-Requests and CHAP Challenges; default 1s. Each is sent at
 	// most 10 times.
@@ -140,11 +151,14 @@ const (
 	EventSentCDN                             // the server sent a CDN
 	EventSentStopCCN                         // the server sent a StopCCN
 	EventIPv6CPUp                            // IPV6CP opened (Detail: the client's link-local address)
+	EventRS                                  // a router solicitation (Detail: its source)
+	EventDHCPv6                              // a DHCPv6 message from the client (Detail: its type, "Solicit", ...)
+	EventBadIPv6Control                      // a malformed RS or DHCPv6 datagram, bad checksum included (Detail: why)
 )
 
 var eventNames = [...]string{"", "TunnelUp", "SessionUp", "LCPUp", "AuthNak", "AuthRefused",
 	"AuthOK", "AuthFailed", "SuccessDropped", "IPCPUp", "LCPTerminate", "CDN", "StopCCN",
-	"SentCDN", "SentStopCCN", "IPv6CPUp"}
+	"SentCDN", "SentStopCCN", "IPv6CPUp", "RS", "DHCPv6", "BadIPv6Control"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
@@ -182,7 +196,11 @@ type Stats struct {
 	IPCPUp           int
 	IPv4In, IPv4Out  int // data packets from and to clients
 	IPv6CPUp         int
-	IPv6In, IPv6Out  int
+	IPv6In, IPv6Out  int // data packets: router solicitations and DHCPv6 are not counted here
+	RSIn, RAOut      int // router solicitations received, advertisements sent
+	DHCPv6In         int // DHCPv6 messages received (well-formed)
+	DHCPv6Out        int
+	BadIPv6Control   int
 }
 
 // Server is the scripted LNS. Its methods are safe for concurrent use.

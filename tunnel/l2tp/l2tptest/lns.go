@@ -239,6 +239,10 @@ func (se *session) sendIPv6(pkt []byte) {
 	se.t.s.count(func(st *Stats) { st.IPv6Out++ })
 }
 
+// sendIPv6Control sends a router advertisement or DHCPv6 answer (not
+// counted as IPv6Out).
+func (se *session) sendIPv6Control(pkt []byte) { se.sendPPP(ppp.ProtoIPv6, pkt) }
+
 // after runs f on the server goroutine d from now.
 func (s *Server) after(d time.Duration, f func()) {
 	s.later = append(s.later, delayed{time.Now().Add(d), f})

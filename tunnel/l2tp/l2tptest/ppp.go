@@ -163,6 +163,9 @@ func (p *pppServer) input(frame []byte) {
 			p.ipv6cpInput(pkt)
 		}
 	case ppp.ProtoIPv6:
+		if p.v6Up && p.ipv6Control(pkt) {
+			return
+		}
 		if p.v6Up {
 			s := p.se.t.s
 			s.count(func(st *Stats) { st.IPv6In++ })
