@@ -183,6 +183,7 @@ type Conn struct {
 	dpdSeq  uint32
 
 	closeOnce sync.Once
+	closing   atomic.Bool // set when Close begins: later writes fail at once
 	doneOnce  sync.Once
 	done      chan struct{}
 	stop      context.CancelFunc
@@ -1146,6 +1147,9 @@ func (c *Conn) fail(err error) {
 // Packets written after Close fail with net.ErrClosed.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
+		// Writes fail from here on, not only once the IKE goroutine has
+		// ended and the DELETE is out, which a busy machine can delay.
+		c.closing.Store(true)
 		if c.stop != nil {
 			c.stop()
 			c.routine.Wait()

@@ -79,7 +79,9 @@ func TestWrongPSKWaits(t *testing.T) {
 	if !errors.Is(err, ErrPeerAuth) || !strings.Contains(err.Error(), "pre-shared key") {
 		t.Errorf("err = %v", err)
 	}
-	if s := r.stats(); s.mm5 != len(cfg.Retransmit) {
+	// One more MM5 when our MM3 was retransmitted (a responder slow on a
+	// loaded machine) and its second MM4 came back.
+	if s := r.stats(); s.mm5 < len(cfg.Retransmit) || s.mm5 > len(cfg.Retransmit)+1 {
 		t.Errorf("MM5 sent %d times, want %d (the retransmissions)", s.mm5, len(cfg.Retransmit))
 	}
 	if d := time.Since(start); d > total(cfg.Retransmit)+time.Second {

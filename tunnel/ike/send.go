@@ -81,7 +81,7 @@ func (c *Conn) WritePacket(buf []byte, off int) error {
 // encap seals the L2TP datagram buf[off:] into an ESP packet, in place
 // when buf has the room, otherwise in a pooled buffer it returns in *tmp.
 func (c *Conn) encap(buf []byte, off int, tmp **[]byte) (int, int, []byte, error) {
-	if !c.txGate.enter() {
+	if c.closing.Load() || !c.txGate.enter() {
 		return 0, 0, nil, net.ErrClosed
 	}
 	defer c.txGate.leave()
@@ -162,7 +162,7 @@ func (c *Conn) WritePackets(bufs [][]byte, offs []int) (int, error) {
 	}
 	c.txMu.Lock()
 	defer c.txMu.Unlock()
-	if !c.txGate.enter() {
+	if c.closing.Load() || !c.txGate.enter() {
 		return 0, net.ErrClosed
 	}
 	defer c.txGate.leave()
