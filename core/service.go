@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/corridorvpn/corridor/core/profile"
 )
@@ -14,6 +18,9 @@ import (
 type Service struct {
 	store  *profile.Store
 	engine Engine
+	// readCertFile reads the certificate files an import names (tests:
+	// files of another computer); nil: this computer's.
+	readCertFile func(string) ([]byte, error)
 }
 
 // NewService joins a profile store and a session engine.
@@ -34,13 +41,21 @@ func (s *Service) Profiles() ([]profile.Profile, []error) { return s.store.List(
 // SaveProfile adds or updates p and stores the secrets given (empty
 // values are left as they are). The secrets p asks for at each connect
 // (Profile.Asked) are never stored, and a stored one is deleted; with
-// nothing to store, no keychain is needed.
+// nothing to store, no keychain is needed. A profile that goes from a
+// certificate back to the pre-shared key loses the certificate's private
+// key from the keychain (like corridor profile edit --cert none).
 func (s *Service) SaveProfile(p profile.Profile, secrets map[profile.SecretKind]string) error {
+	old, oldErr := s.store.Get(p.Name)
 	if err := s.store.Save(p); err != nil {
 		return err
 	}
 	if err := s.store.ForgetAsked(p); err != nil {
 		return err
+	}
+	if oldErr == nil && old.UsesCert() && !p.UsesCert() {
+		if err := s.store.Secrets().Delete(p.Name, profile.SecretCertKey); err != nil {
+			return err
+		}
 	}
 	for k, v := range secrets {
 		if v == "" || p.Asks(k) {
@@ -186,22 +201,150 @@ func (s *Service) Secret(profile string, kind profile.SecretKind) (string, error
 	return s.store.Secrets().Get(profile, kind)
 }
 
+// ImportOptions are the user's answers for an import whose certificate
+// needs them (see Service.Import).
+type ImportOptions struct {
+	// Password opens the certificates the file protects with a password
+	// it does not hold (a PKCS#12 payload, an encrypted key file): typed
+	// for this import, used once, never stored or logged.
+	Password string
+	// SkipCert imports the profiles without those certificates (the
+	// user has no password); their warnings say how to add them later.
+	SkipCert bool
+}
+
+// ImportedProfile is one profile an import saved, with what the user
+// should know about it (fields left out, a certificate not carried over),
+// in plain words without secrets.
+type ImportedProfile struct {
+	Profile  profile.Profile
+	Warnings []string
+}
+
+// ImportPasswordError is Import's answer when a certificate in the file
+// needs a password (Wrong false: none was given) or the one given does
+// not open it (Wrong true). Nothing was saved: ask the user, then import
+// again with ImportOptions.Password, or with SkipCert.
+type ImportPasswordError struct {
+	// Certs names the certificates (file or payload), for the question.
+	Certs []string
+	Wrong bool
+}
+
+func (e *ImportPasswordError) Error() string {
+	if e.Wrong {
+		return fmt.Sprintf("the password does not open the certificate %s", strings.Join(e.Certs, ", "))
+	}
+	return fmt.Sprintf("the certificate %s is protected by a password the file does not hold", strings.Join(e.Certs, ", "))
+}
+
+// Is makes errors.Is(err, profile.ErrWrongPassword) or
+// profile.ErrPasswordNeeded true as fits.
+func (e *ImportPasswordError) Is(target error) bool {
+	if e.Wrong {
+		return target == profile.ErrWrongPassword
+	}
+	return target == profile.ErrPasswordNeeded
+}
+
+// maxCertFile bounds what an import reads of a certificate or key file
+// the imported file names.
+const maxCertFile = 1 << 20
+
+// readCertFile reads a certificate or key file named by an imported file
+// (NetworkManager's machine-cert, machine-key, machine-ca).
+func readCertFile(name string) ([]byte, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return io.ReadAll(io.LimitReader(fh, maxCertFile+1))
+}
+
 // Import reads a .nmconnection, .mobileconfig or exported .toml file and
-// saves its profiles (secrets to the keychain); it returns what it saved.
-func (s *Service) Import(filename string, data []byte) ([]profile.Profile, error) {
+// saves its profiles, their secrets to the keychain. It runs in the
+// user's process: files, keys and passwords never go to the helper.
+//
+// A certificate the file asks for (IKEv1 RSA signatures, RFC 2409 §5.1)
+// is opened here like corridor profile import does: a PKCS#12 payload
+// with its password, NetworkManager's certificate and key files on this
+// computer; the key goes to the keychain (SecretCertKey), the certificate
+// into the profile. One protected by a password neither the file nor
+// opt.Password holds makes Import save nothing and return an
+// *ImportPasswordError (one password for the whole file), unless
+// opt.SkipCert. A certificate that cannot be opened otherwise (a file
+// missing here) leaves the profile without it, and its warning says why
+// and how to add it later.
+func (s *Service) Import(filename string, data []byte, opt ImportOptions) ([]ImportedProfile, error) {
 	ims, err := profile.ImportFile(filename, data)
 	if err != nil {
 		return nil, err
 	}
-	var out []profile.Profile
+	read := s.readCertFile
+	if read == nil {
+		read = readCertFile
+	}
+	var need, wrong []string
+	for i := range ims {
+		im := &ims[i]
+		if im.Cert == nil {
+			continue
+		}
+		name := im.Cert.Name()
+		// First with what the file holds (maybe no password at all).
+		err := im.OpenCert(read, "")
+		if protected(err) && opt.Password != "" {
+			err = im.OpenCert(read, opt.Password)
+			if errors.Is(err, profile.ErrWrongPassword) {
+				if !opt.SkipCert {
+					wrong = appendNew(wrong, name)
+					continue
+				}
+			}
+		}
+		switch {
+		case err == nil:
+		case protected(err) && !opt.SkipCert:
+			need = appendNew(need, name)
+		case protected(err):
+			why := "it needs its password, which was not given"
+			if opt.Password != "" {
+				why = "the password given does not open it"
+			}
+			im.SkipCert(fmt.Sprintf("the certificate %s was not imported (%s): the profile has no certificate until you add it: Edit, Certificate (or corridor profile edit %q --p12 FILE --p12-password-file FILE)", name, why, im.Profile.Name))
+		default:
+			im.SkipCert(fmt.Sprintf("the certificate was not imported: %v; the profile has no certificate until you add it: Edit, Certificate (or corridor profile edit %q --cert FILE --key FILE, or --p12 FILE --p12-password-file FILE)", err, im.Profile.Name))
+		}
+	}
+	if len(wrong) > 0 {
+		return nil, &ImportPasswordError{Certs: wrong, Wrong: true}
+	}
+	if len(need) > 0 {
+		return nil, &ImportPasswordError{Certs: need}
+	}
+	var out []ImportedProfile
 	for _, im := range ims {
 		p, err := s.store.Import(im)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, p)
+		out = append(out, ImportedProfile{Profile: p, Warnings: im.Warnings})
 	}
 	return out, nil
+}
+
+// protected: OpenCert needs a password it was not given, or the file's
+// own does not open the certificate.
+func protected(err error) bool {
+	return errors.Is(err, profile.ErrPasswordNeeded) || errors.Is(err, profile.ErrWrongPassword)
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 // Export returns a profile as TOML, without secrets.

@@ -45,7 +45,10 @@ type Backend interface {
 	RenameProfile(old, new string) error
 	RemoveProfile(name string) error
 	Secret(profile string, kind profile.SecretKind) (string, error)
-	Import(filename string, data []byte) ([]profile.Profile, error)
+	// Import saves a file's profiles; a certificate protected by a
+	// password the file does not hold makes it save nothing and return a
+	// *core.ImportPasswordError (ask, then import again with opt).
+	Import(filename string, data []byte, opt core.ImportOptions) ([]core.ImportedProfile, error)
 	Export(name string) ([]byte, error)
 	Connect(ctx context.Context, name string) error
 	// ConnectWith is Connect with the secrets the user typed for this
@@ -133,16 +136,21 @@ type UI struct {
 	known     map[string]bool // secret values the UI saved this run, redacted from diagnostics
 
 	// Fyne goroutine only.
-	selected  string
-	editing   *editor
-	asking    *askForm // the open "type the password" dialog, if any
-	onTray    func()
-	onQuit    func()
-	traySig   string
-	closeNote bool // told the user once that the app stays in the tray
-	syncing   bool // the program is moving the list's selection
-	startDone bool // the connect at start (Settings) was made or is not wanted
-	quitting  bool // disconnecting before quitting
+	selected string
+	editing  *editor
+	asking   *askForm // the open "type the password" dialog, if any
+	// importAsk is the open dialog asking for an imported file's
+	// certificate password, if any.
+	importAsk *importPasswordForm
+	// importNote is what the last import's "Imported" dialog said.
+	importNote string
+	onTray     func()
+	onQuit     func()
+	traySig    string
+	closeNote  bool // told the user once that the app stays in the tray
+	syncing    bool // the program is moving the list's selection
+	startDone  bool // the connect at start (Settings) was made or is not wanted
+	quitting   bool // disconnecting before quitting
 
 	// Counters the tests wait on (the happens-before edge for reading
 	// widgets after an event went through fyne.Do).

@@ -476,37 +476,6 @@ func (u *UI) dropped(_ fyne.Position, uris []fyne.URI) {
 	}
 }
 
-// importData imports one file's profiles in the background.
-func (u *UI) importData(filename string, data []byte) {
-	u.goBG(func() {
-		ps, err := u.b.Import(filename, data)
-		u.do(func() {
-			for _, p := range ps {
-				u.logf("INFO", p.Name, "imported from %s", filename)
-			}
-			u.reloadProfiles()
-			if len(ps) > 0 && u.editing == nil {
-				u.selectProfile(ps[0].Name)
-			}
-			if err != nil {
-				u.logf("ERROR", "", "import of %s failed: %s", filename, errorInfo(err).Msg)
-				u.showError("Could not import "+filename, err)
-				return
-			}
-			if len(ps) == 0 {
-				dialog.ShowInformation("Import", filename+" holds no L2TP/IPsec profile.", u.win)
-				return
-			}
-			names := make([]string, len(ps))
-			for i, p := range ps {
-				names[i] = p.Name
-			}
-			dialog.ShowInformation("Imported", fmt.Sprintf("Imported %s. Open Edit to check the server and to enter the password and pre-shared key if the file did not hold them.",
-				strings.Join(names, ", ")), u.win)
-		})
-	})
-}
-
 func (u *UI) exportDialog(name string) {
 	data, err := u.b.Export(name)
 	if err != nil {

@@ -273,10 +273,14 @@ type appleCerts struct {
 	order      []string // identities' UUIDs, in file order
 	ca         []*x509.Certificate
 	bad        []string // payloads whose certificate does not parse
+	// others says, by PayloadUUID, what each certificate payload
+	// without a private key is (root, pkcs1, pem), for a
+	// PayloadCertificateUUID that names one.
+	others map[string]string
 }
 
 func appleCertPayloads(payloads []map[string]any) appleCerts {
-	ac := appleCerts{identities: map[string]map[string]any{}}
+	ac := appleCerts{identities: map[string]map[string]any{}, others: map[string]string{}}
 	for _, pl := range payloads {
 		switch t := plString(pl, "PayloadType"); t {
 		case applePayloadPKCS12:
@@ -284,6 +288,13 @@ func appleCertPayloads(payloads []map[string]any) appleCerts {
 			ac.identities[u] = pl
 			ac.order = append(ac.order, u)
 		case applePayloadRoot, applePayloadPKCS1, applePayloadPEM:
+			what := "the certificate payload"
+			if t == applePayloadRoot {
+				what = "the CA (root) certificate payload"
+			}
+			if u := plString(pl, "PayloadUUID"); u != "" {
+				ac.others[u] = fmt.Sprintf("%s %q (%s)", what, appleCertName(pl), t)
+			}
 			b, _ := pl["PayloadContent"].([]byte)
 			if b == nil {
 				b = []byte(plString(pl, "PayloadContent"))
@@ -333,7 +344,11 @@ func (ac appleCerts) importFor(im *Imported, ipsec map[string]any) {
 	}
 	if !ok {
 		where := "this profile holds no certificate payload (com.apple.security.pkcs12) for it"
-		if u != "" {
+		if other, found := ac.others[u]; found {
+			// RFC 2409 §5.1: signing needs the private key, which only
+			// an identity (PKCS#12) payload carries.
+			where = fmt.Sprintf("its PayloadCertificateUUID %s names %s, a certificate without its private key, not this computer's identity (a com.apple.security.pkcs12 payload, certificate and key)", u, other)
+		} else if u != "" {
 			where = fmt.Sprintf("its certificate (PayloadCertificateUUID %s) is not in this profile", u)
 		}
 		im.Warnings = append(im.Warnings, fmt.Sprintf("IPsec authenticates with a certificate, but %s: give it with corridor profile edit %q --p12 FILE --p12-password-file FILE", where, name))

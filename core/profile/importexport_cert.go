@@ -64,6 +64,48 @@ func (c *ImportedCert) Files() []string {
 	return out
 }
 
+// ErrPasswordNeeded is what Imported.OpenCert returns (wrapped) when the
+// certificate is protected by a password (a PKCS#12 file, an encrypted
+// key) that neither the imported file nor the caller gave: ask the user
+// and call it again. A password given that does not open it is
+// ErrWrongPassword instead.
+var ErrPasswordNeeded = errors.New("the certificate needs its password")
+
+// needPassword is an OpenCert error that is ErrPasswordNeeded.
+type needPassword struct{ msg string }
+
+func (e *needPassword) Error() string        { return e.msg }
+func (e *needPassword) Is(target error) bool { return target == ErrPasswordNeeded }
+
+// Name is what a message calls the certificate: the file or payload it
+// comes from.
+func (c *ImportedCert) Name() string {
+	if c == nil {
+		return ""
+	}
+	for _, s := range []string{c.P12File, c.CertFile} {
+		if s != "" {
+			return s
+		}
+	}
+	return c.From
+}
+
+// SkipCert gives up the pending certificate (im.Cert): the profile is
+// kept without it, and its pending warning is replaced by why, which says
+// how to add it later. Without a pending certificate it does nothing.
+func (im *Imported) SkipCert(why string) {
+	c := im.Cert
+	if c == nil {
+		return
+	}
+	if i := slices.Index(im.Warnings, c.warning); i >= 0 {
+		im.Warnings = slices.Delete(im.Warnings, i, i+1)
+	}
+	im.Warnings = append(im.Warnings, why)
+	im.Cert = nil
+}
+
 // pend records c as still to be opened, with the warning that says why.
 func (im *Imported) pend(c *ImportedCert, why string) {
 	c.warning = why
@@ -116,7 +158,7 @@ func (im *Imported) OpenCert(readFile func(string) ([]byte, error), password str
 			clear(data) // read here; c.P12 stays for another try
 		}
 		if errors.Is(err, ErrWrongPassword) && password == "" {
-			return fmt.Errorf("the certificate %s is a PKCS#12 file protected by a password the imported file does not hold: give its password", what)
+			return &needPassword{fmt.Sprintf("the certificate %s is a PKCS#12 file protected by a password the imported file does not hold: give its password", what)}
 		}
 		if err != nil {
 			return fmt.Errorf("the certificate %s: %w", what, err)
@@ -156,7 +198,7 @@ func (im *Imported) OpenCert(readFile func(string) ([]byte, error), password str
 		}
 		switch {
 		case KeyEncrypted(kb) && password == "":
-			err = fmt.Errorf("the private key file %s is encrypted with a passphrase the imported file does not hold: give its passphrase", c.KeyFile)
+			err = &needPassword{fmt.Sprintf("the private key file %s is encrypted with a passphrase the imported file does not hold: give its passphrase", c.KeyFile)}
 		case KeyEncrypted(kb):
 			key, err = ParseEncryptedKeyPEM(kb, password)
 		default:

@@ -311,7 +311,11 @@ func (c *Conn) handshake(ctx context.Context) error {
 		return err
 	}
 	c.ike = sa
-	c.cfg.OnStage(Stage{Kind: StagePhase1, IKE: sa.suite, NATT: sa.natt.String(), NAT: sa.natFound, Aggressive: c.cfg.Aggressive})
+	st := Stage{Kind: StagePhase1, IKE: sa.suite, NATT: sa.natt.String(), NAT: sa.natFound, Aggressive: c.cfg.Aggressive}
+	if c.cfg.certMode() {
+		st.Cert = certName(c.cfg.Cert[0]) // the leaf: our identity
+	}
+	c.cfg.OnStage(st)
 	ch, err := c.quickMode(ctx, sa)
 	if err != nil {
 		c.sendDelete(sa, nil)

@@ -1,6 +1,11 @@
 package ike
 
-import "fmt"
+import (
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"unicode"
+)
 
 // StageKind is a step of an IKE session's progress.
 type StageKind uint8
@@ -39,6 +44,10 @@ type Stage struct {
 	InSPI, OutSPI uint32
 	// StagePhase1, StageRekeyIKE: Aggressive Mode, not Main Mode.
 	Aggressive bool
+	// StagePhase1: the subject of our certificate ("CN=laptop-42") when
+	// Main Mode authenticated with RSA signatures (RFC 2409 §5.1); ""
+	// with the pre-shared key. Public: it went to the server in CERT.
+	Cert string
 }
 
 // String is the progress line in plain words.
@@ -49,7 +58,11 @@ func (s Stage) String() string {
 		if s.NAT {
 			nat = "NAT detected"
 		}
-		return fmt.Sprintf("ike: %s established (%v, NAT-T %v, %s)", s.mode(), s.IKE, s.NATT, nat)
+		auth := ""
+		if s.Cert != "" {
+			auth = ", certificate " + s.Cert
+		}
+		return fmt.Sprintf("ike: %s established (%v, NAT-T %v, %s%s)", s.mode(), s.IKE, s.NATT, nat, auth)
 	case StagePhase2:
 		return fmt.Sprintf("ipsec: sa established (ESP %v, udp-encap %d)", s.ESP, s.Port)
 	case StageRekeyESP:
@@ -58,6 +71,31 @@ func (s Stage) String() string {
 		return fmt.Sprintf("ike: %s rekeyed (%v)", s.mode(), s.IKE)
 	}
 	return "ike: " + s.Kind.String()
+}
+
+// certName is how a progress line names a certificate: CN=its common
+// name (else its whole subject), printable characters only, at most 64.
+func certName(c *x509.Certificate) string {
+	if c == nil {
+		return ""
+	}
+	name := "CN=" + c.Subject.CommonName
+	if c.Subject.CommonName == "" {
+		name = c.Subject.String()
+	}
+	name = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(name); len(r) > 64 {
+		name = string(r[:63]) + "…"
+	}
+	if name == "" {
+		name = "(no subject)"
+	}
+	return name
 }
 
 func (s Stage) mode() string {

@@ -264,14 +264,16 @@ func (b *Backend) Secret(name string, kind profile.SecretKind) (string, error) {
 	return v, nil
 }
 
-// Import implements gui.Backend with profile.ImportFile.
-func (b *Backend) Import(filename string, data []byte) ([]profile.Profile, error) {
+// Import implements gui.Backend with profile.ImportFile. It opens no
+// certificate (the real one is core.Service.Import): the profiles come
+// with the importer's warnings.
+func (b *Backend) Import(filename string, data []byte, _ core.ImportOptions) ([]core.ImportedProfile, error) {
 	b.record("import %s", filename)
 	ims, err := profile.ImportFile(filename, data)
 	if err != nil {
 		return nil, err
 	}
-	var out []profile.Profile
+	var out []core.ImportedProfile
 	for _, im := range ims {
 		p := im.Profile
 		b.mu.Lock()
@@ -282,7 +284,7 @@ func (b *Backend) Import(filename string, data []byte) ([]profile.Profile, error
 		b.profiles[p.Name] = p
 		b.secrets[p.Name] = im.Secrets
 		b.mu.Unlock()
-		out = append(out, p)
+		out = append(out, core.ImportedProfile{Profile: p, Warnings: im.Warnings})
 	}
 	return out, nil
 }
