@@ -162,6 +162,9 @@ func nrptRuleKey(id string) string { return nrptLocalBase + `\` + id }
 // nrptNames are the Name values of domains: each domain and the suffix of
 // the names under it.
 func nrptNames(domains []string) []string {
+	if len(domains) == 1 && domains[0] == nrptAll {
+		return []string{nrptAll}
+	}
 	var names []string
 	for _, d := range domains {
 		names = append(names, d, "."+d)
@@ -192,22 +195,41 @@ func nrptScoped(c *NetConfig) bool {
 	return !c.FullTunnel && len(c.DNS) > 0 && len(c.Domains) > 0
 }
 
+// nrptAll is the NRPT namespace "." that matches every name.
+const nrptAll = "."
+
+// nrptCatchAll reports whether c gets a rule for every name: a full tunnel
+// with DNS servers. Windows asks the DNS servers of all its interfaces
+// (smart multi-homed name resolution), so the adapter's low metric alone
+// would still let a name leave through the LAN's server while all traffic
+// goes through the tunnel; a "." rule sends every name to the tunnel's
+// servers only.
+func nrptCatchAll(c *NetConfig) bool {
+	return c.FullTunnel && len(c.DNS) > 0
+}
+
 // flushDNSCmd flushes the DNS Client's cache, which also makes it read the
 // NRPT again.
 func flushDNSCmd() Command { return cmd("ipconfig", "/flushdns") }
 
-// windowsNRPTItems are the NRPT rules of c (none unless nrptScoped): one
+// windowsNRPTItems are the NRPT rules of c (nrptScoped: its domains;
+// nrptCatchAll: every name; otherwise none): one
 // item per rule, keyed by its GUID and contents, so that a change of
 // servers or domains replaces the rule.
 func windowsNRPTItems(c *NetConfig, env *routerEnv) []item {
-	if !nrptScoped(c) {
+	var names []string
+	switch {
+	case nrptScoped(c):
+		names = nrptNames(c.Domains)
+	case nrptCatchAll(c):
+		names = nrptNames([]string{nrptAll})
+	default:
 		return nil
 	}
 	servers := make([]string, len(c.DNS))
 	for i, a := range c.DNS {
 		servers[i] = a.String()
 	}
-	names := nrptNames(c.Domains)
 	var items []item
 	for part := 0; len(names) > 0; part++ {
 		n := min(len(names), nrptMaxNames)
@@ -216,7 +238,7 @@ func windowsNRPTItems(c *NetConfig, env *routerEnv) []item {
 		id := nrptRuleID(c.Interface, part)
 		var domains []string
 		for _, name := range chunk {
-			if !strings.HasPrefix(name, ".") {
+			if name == nrptAll || !strings.HasPrefix(name, ".") {
 				domains = append(domains, name)
 			}
 		}
@@ -259,7 +281,7 @@ func nrptUndoOK(a []string) bool {
 // nrptUndoOK accepts them (ok false for any other reg or ipconfig
 // command, which runs as it is), and
 //
-//	winipcfg set-nrpt rule={GUID} interface=NAME servers=A,B domains=D,E
+//	winipcfg set-nrpt rule={GUID} interface=NAME servers=A,B domains=D,E|.
 //	winipcfg nrpt-group-policy
 //
 // (err for a malformed one: "winipcfg" is no program to fall back on).
@@ -295,6 +317,10 @@ func parseNRPTCommand(a []string) (op winNetOp, ok bool, err error) {
 			return winNetOp{}, false, fmt.Errorf("bad DNS server %q", s)
 		}
 		op.servers = append(op.servers, addr)
+	}
+	if domains == nrptAll {
+		op.domains = []string{nrptAll}
+		return op, true, nil
 	}
 	for _, d := range strings.Split(domains, ",") {
 		if err := checkDomain(d); err != nil {

@@ -184,11 +184,73 @@ func TestNRPTSplitTunnel(t *testing.T) {
 	}
 }
 
-// TestNRPTNotForFullOrDomainless: a full tunnel, and a tunnel without
-// domains, keep the adapter's servers (as before) and get no rule.
-func TestNRPTNotForFullOrDomainless(t *testing.T) {
+// TestNRPTFullTunnelCatchAll: a full tunnel with DNS servers keeps the
+// adapter's servers and search domains and gets one rule for the
+// namespace "." (every name) with its servers, so that Windows' smart
+// multi-homed resolution cannot ask the LAN's server; the rule goes with
+// Close and with a Set that drops the full tunnel's DNS.
+func TestNRPTFullTunnelCatchAll(t *testing.T) {
 	full := splitNet
 	full.FullTunnel, full.Routes, full.Server = true, nil, serverLAN
+	n := newNRPTFake()
+	tr := newTestRouter(t, windowsIPHelperItems, nil, WithRouterRunner(winNetRunner{n: n, next: &fakeRunner{outputs: map[string]string{winFind("192.0.2.7"): winGetDirect}}}))
+	if err := tr.Set(&full); err != nil {
+		t.Fatal(err)
+	}
+	calls := n.take()
+	if want := `SetDNS 0x30 [10.0.0.53 10.0.0.54] ["corp.example" "ad.corp.example"]`; !slices.Contains(calls, want) {
+		t.Errorf("calls %q lack %q", calls, want)
+	}
+	key := nrptLocalBase + `\` + nrptRuleID("corridor0", 0)
+	if !slices.Contains(calls, "SetRegValues "+key) || !slices.Contains(calls, "FlushDNSCache") {
+		t.Errorf("calls %q lack the rule %s and the flush", calls, key)
+	}
+	if keys := n.ruleKeys(); len(keys) != 1 {
+		t.Fatalf("rules %q, want one", keys)
+	}
+	vals := map[string]regValue{}
+	for _, v := range n.reg[key] {
+		vals[v.Name] = v
+	}
+	if got := vals["Name"].Strs; !slices.Equal(got, []string{"."}) {
+		t.Errorf("Name %q, want [.]", got)
+	}
+	if got := vals["GenericDNSServers"].Str; got != "10.0.0.53;10.0.0.54" {
+		t.Errorf("GenericDNSServers %q", got)
+	}
+	if got := vals["ConfigOptions"].DWord; got != nrptGenericDNSServers {
+		t.Errorf("ConfigOptions %d", got)
+	}
+	for _, e := range tr.journal(t, "corridor0").Entries {
+		for _, c := range e.Undo {
+			if err := checkUndoCommand(c); err != nil {
+				t.Errorf("journal entry %q: %v", e.Key, err)
+			}
+		}
+	}
+	// The same tunnel without DNS servers: the rule goes.
+	noDNS := full
+	noDNS.DNS, noDNS.Domains = nil, nil
+	if err := tr.Set(&noDNS); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.reg) != 0 {
+		t.Errorf("registry after DNS dropped: %v", n.reg)
+	}
+	if err := tr.Set(&full); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.reg) != 0 {
+		t.Errorf("registry after Close: %v", n.reg)
+	}
+}
+
+// TestNRPTNotForDomainless: a split tunnel without domains keeps the
+// adapter's servers (as before) and gets no rule.
+func TestNRPTNotForDomainless(t *testing.T) {
 	noDomains := splitNet
 	noDomains.Domains = nil
 	for _, tc := range []struct {
@@ -196,7 +258,6 @@ func TestNRPTNotForFullOrDomainless(t *testing.T) {
 		cfg     NetConfig
 		wantDNS string
 	}{
-		{"full tunnel", full, `SetDNS 0x30 [10.0.0.53 10.0.0.54] ["corp.example" "ad.corp.example"]`},
 		{"split tunnel without domains", noDomains, `SetDNS 0x30 [10.0.0.53 10.0.0.54] []`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

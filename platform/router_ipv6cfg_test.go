@@ -206,8 +206,12 @@ func TestWindowsIPv6Config(t *testing.T) {
 		"AddRoute 0x2b ::/1 via invalid IP metric 0",
 		"AddRoute 0x2b 8000::/1 via invalid IP metric 0",
 		"SetDNS 0x2b [10.0.0.53 2001:db8:1::53] []",
+		"SetRegValues " + nrptKeyOf("Corridor"),
+		"FlushDNSCache",
 	})
 	wantList(t, "journal undo", tr.journalUndo(t, "Corridor"), []string{
+		`reg delete HKLM\` + nrptKeyOf("Corridor") + ` /f`,
+		"ipconfig /flushdns",
 		"netsh interface ipv4 set dnsservers name=Corridor source=dhcp",
 		"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor store=active",
 		"netsh interface ipv6 delete route prefix=::/1 interface=Corridor store=active",
@@ -222,6 +226,8 @@ func TestWindowsIPv6Config(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantList(t, "Close", n.take(), []string{
+		"DeleteRegKey " + nrptKeyOf("Corridor"),
+		"FlushDNSCache",
 		"SetDNS 0x2b [] []",
 		"DeleteRoute 0x2b 8000::/1 via invalid IP",
 		"DeleteRoute 0x2b ::/1 via invalid IP",

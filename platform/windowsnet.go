@@ -137,8 +137,9 @@ func windowsIPHelperItems(c *NetConfig, env *routerEnv) ([]item, error) {
 // one server per command and no search list. Undo removes both.
 //
 // Windows asks the DNS servers of all interfaces; the adapter's low metric
-// (configureWindowsTUN) makes it ask these first. That is what a full
-// tunnel wants, and all a tunnel without domains can have. A split tunnel
+// (configureWindowsTUN) makes it ask these first. That is all a tunnel
+// without domains can have; a full tunnel also gets an NRPT rule for
+// every name (nrptCatchAll), so that no name goes to the LAN's servers. A split tunnel
 // with domains (nrptScoped) sets the search domains only: its servers get
 // the names under its domains through an NRPT rule (nrpt.go) and no
 // others.

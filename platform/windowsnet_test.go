@@ -119,8 +119,13 @@ var windowsIPHelperCases = []windowsIPHelperCase{
 			"AddRoute 0x2a ::/1 via invalid IP metric 0",
 			"AddRoute 0x2a 8000::/1 via invalid IP metric 0",
 			`SetDNS 0x2a [10.0.0.53 10.0.0.54] ["corp.example" "example.org"]`,
+			// every name to the tunnel's servers (nrptCatchAll)
+			"SetRegValues " + nrptKeyOf("Corridor VPN"),
+			"FlushDNSCache",
 		},
 		wantJournal: []string{
+			`reg delete HKLM\` + nrptKeyOf("Corridor VPN") + ` /f`,
+			"ipconfig /flushdns",
 			"netsh interface ipv4 set dnsservers name=Corridor VPN source=dhcp",
 			"netsh interface ipv6 delete route prefix=8000::/1 interface=Corridor VPN store=active",
 			"netsh interface ipv6 delete route prefix=::/1 interface=Corridor VPN store=active",
@@ -129,6 +134,8 @@ var windowsIPHelperCases = []windowsIPHelperCase{
 			"netsh interface ipv4 delete route prefix=203.0.113.5/32 interface=12 nexthop=192.168.1.1 store=active",
 		},
 		wantClose: []string{
+			"DeleteRegKey " + nrptKeyOf("Corridor VPN"),
+			"FlushDNSCache",
 			"SetDNS 0x2a [] []",
 			"DeleteRoute 0x2a 8000::/1 via invalid IP",
 			"DeleteRoute 0x2a ::/1 via invalid IP",
@@ -491,3 +498,6 @@ func TestConfigureWindowsTUN(t *testing.T) {
 		})
 	}
 }
+
+// nrptKeyOf is the registry key of the first NRPT rule of iface.
+func nrptKeyOf(iface string) string { return nrptLocalBase + `\` + nrptRuleID(iface, 0) }
