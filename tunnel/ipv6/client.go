@@ -299,26 +299,10 @@ func (c *Client) handleRA(ra RA) {
 		}
 	}
 	for _, r := range ra.RDNSS {
-		for _, s := range r.Servers {
-			i := slices.Index(c.rdnss, s)
-			switch {
-			case r.Lifetime == 0 && i >= 0:
-				c.rdnss = slices.Delete(c.rdnss, i, i+1)
-			case r.Lifetime > 0 && i < 0:
-				c.rdnss = append(c.rdnss, s)
-			}
-		}
+		c.rdnss = withLifetime(c.rdnss, r.Servers, r.Lifetime > 0)
 	}
 	for _, d := range ra.DNSSL {
-		for _, s := range d.Domains {
-			i := slices.Index(c.dnssl, s)
-			switch {
-			case d.Lifetime == 0 && i >= 0:
-				c.dnssl = slices.Delete(c.dnssl, i, i+1)
-			case d.Lifetime > 0 && i < 0:
-				c.dnssl = append(c.dnssl, s)
-			}
-		}
+		c.dnssl = withLifetime(c.dnssl, d.Domains, d.Lifetime > 0)
 	}
 	// RFC 4861 4.2: M means addresses from DHCPv6 (and O is then
 	// redundant); O alone, other configuration from it (RFC 8415 18.2.6).
@@ -632,4 +616,20 @@ func (c *Client) handleDHCP(h header) {
 		c.dDNS, c.dDomains = m.DNS, m.Domains
 		c.update()
 	}
+}
+
+// withLifetime adds items to list (live: a lifetime above zero) or takes
+// them out (a zero lifetime withdraws them, RFC 8106 5.1 and 5.2), keeping
+// the order they first came in.
+func withLifetime[T comparable](list, items []T, live bool) []T {
+	for _, it := range items {
+		i := slices.Index(list, it)
+		switch {
+		case !live && i >= 0:
+			list = slices.Delete(list, i, i+1)
+		case live && i < 0:
+			list = append(list, it)
+		}
+	}
+	return list
 }
