@@ -1,0 +1,398 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/corridorvpn/corridor/build/softether"
+	"github.com/corridorvpn/corridor/core"
+)
+
+// IPv6 inside the tunnel, end to end through the real helper and the real
+// kernel. SoftEther opens IPV6CP but sends no router advertisement
+// (ipv6_test.go), so the server here is build/benchpeer: IKE, L2TP and PPP
+// from the tunnel packages (l2tptest answers router solicitations with
+// the advertisement -ipv6-ra scripts, and DHCPv6 with -dhcpv6), IPv4 and
+// IPv6 data forwarded to and from a TUN device of its own that holds
+// 10.237.0.1 and 2001:db8:6::1. The client is "corridor daemon" in the
+// client namespace, driven by corridor profile add/up/status/down as a
+// user would, with a profile of ipv6 = true.
+
+const (
+	v6hNet     = "10.236.0"        // the veth /24: server .1, client .2
+	v6hPrefix  = "2001:db8:6::/64" // the advertised prefix
+	v6hRouter  = "2001:db8:6::1"   // benchpeer's TUN
+	v6hDNS     = "2001:db8:6::53"  // RDNSS (and DHCPv6 option 23)
+	v6hDHCP    = "2001:db8:6::100" // the DHCPv6 IA_NA address
+	v6hOutside = "2001:db8:99::1"  // an address no route but the tunnel's covers
+	v6hDev     = "corridor0"       // the helper's first device
+	v6hUser    = "alice"           // benchpeer's PPP user
+	v6hTunPeer = "10.237.0.1"      // benchpeer's IPCP address
+	v6hTunAddr = "10.237.0.2"      // what IPCP gives the client
+)
+
+var (
+	benchpeerOnce sync.Once
+	benchpeerBin  string
+	benchpeerErr  error
+)
+
+// buildBenchpeer builds build/benchpeer next to the corridor binary (the
+// directory TestMain removes at the end).
+func buildBenchpeer(t *testing.T) string {
+	t.Helper()
+	benchpeerOnce.Do(func() {
+		bin := filepath.Join(filepath.Dir(corridorBin), "benchpeer")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/corridorvpn/corridor/build/benchpeer").CombinedOutput()
+		if err != nil {
+			benchpeerErr = fmt.Errorf("go build benchpeer: %v\n%s", err, out)
+			return
+		}
+		benchpeerBin = bin
+	})
+	if benchpeerErr != nil {
+		t.Fatal(benchpeerErr)
+	}
+	return benchpeerBin
+}
+
+// v6hRig is a pair of namespaces joined by a veth, benchpeer in the
+// server one and corridor daemon in the client one.
+type v6hRig struct {
+	*daemonRig
+	s       *softether.Server // the namespaces and credentials only: no SoftEther runs
+	peer    *exec.Cmd
+	peerLog *syncLog
+}
+
+// syncLog is benchpeer's output, written by two goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startV6h sets up the namespaces, benchpeer with peerFlags and the
+// daemon. Everything is undone when the test ends, failed or not: the
+// daemon first (it restores the client namespace), then benchpeer, then
+// the namespaces.
+func startV6h(t *testing.T, tag string, peerFlags ...string) *v6hRig {
+	t.Helper()
+	bin := buildBenchpeer(t)
+	id := os.Getpid() % 100000
+	s := &softether.Server{Name: "benchpeer", Addr: v6hNet + ".1",
+		ServerNS: fmt.Sprintf("v6h%d%ss", id, tag), ClientNS: fmt.Sprintf("v6h%d%sc", id, tag),
+		User: v6hUser, Password: "v6h-pass-" + strconv.Itoa(id), PSK: "v6h-psk-" + strconv.Itoa(id)}
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, ns := range []string{s.ServerNS, s.ClientNS} {
+		if _, err := os.Stat("/run/netns/" + ns); err == nil {
+			t.Fatalf("namespace %s exists (left over? ip netns del %s)", ns, ns)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", s.ServerNS).Run()
+		exec.Command("ip", "netns", "del", s.ClientNS).Run()
+	})
+	sh("ip", "netns", "add", s.ServerNS)
+	sh("ip", "netns", "add", s.ClientNS)
+	sh("ip", "link", "add", "v6hv0", "netns", s.ServerNS, "type", "veth", "peer", "name", "v6hv1", "netns", s.ClientNS)
+	sh("ip", "-n", s.ServerNS, "addr", "add", v6hNet+".1/24", "dev", "v6hv0")
+	sh("ip", "-n", s.ClientNS, "addr", "add", v6hNet+".2/24", "dev", "v6hv1")
+	for _, ns := range []string{s.ServerNS, s.ClientNS} {
+		sh("ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	sh("ip", "-n", s.ServerNS, "link", "set", "v6hv0", "up")
+	sh("ip", "-n", s.ClientNS, "link", "set", "v6hv1", "up")
+
+	dir := t.TempDir()
+	pw, psk := filepath.Join(dir, "password"), filepath.Join(dir, "psk")
+	if err := os.WriteFile(pw, []byte(s.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(psk, []byte(s.PSK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &v6hRig{s: s, peerLog: &syncLog{}}
+	args := append([]string{"netns", "exec", s.ServerNS, bin, "-listen", s.Addr, "-psk-file", psk, "-user", s.User,
+		"-password-file", pw, "-tun", "v6hpeer0", "-local", v6hTunPeer, "-client", v6hTunAddr, "-v"}, peerFlags...)
+	r.peer = exec.Command("ip", args...)
+	r.peer.Stderr = r.peerLog
+	stdout, err := r.peer.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	peerDone := make(chan struct{})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			r.peerLog.Write([]byte(sc.Text() + "\n"))
+			if strings.HasPrefix(sc.Text(), "ready") {
+				select {
+				case ready <- sc.Text():
+				default:
+				}
+			}
+		}
+		r.peer.Wait()
+		close(peerDone)
+	}()
+	t.Cleanup(func() {
+		r.peer.Process.Signal(os.Interrupt)
+		select {
+		case <-peerDone:
+		case <-time.After(5 * time.Second):
+			r.peer.Process.Kill()
+			<-peerDone
+		}
+		// Its counters, on exit: what it forwarded each way.
+		for _, l := range strings.Split(r.peerLog.String(), "\n") {
+			if strings.HasPrefix(l, "benchpeer: in:") || t.Failed() {
+				t.Logf("benchpeer: %s", l)
+			}
+		}
+	})
+	select {
+	case l := <-ready:
+		t.Logf("benchpeer %s", l)
+	case <-peerDone:
+		t.Fatalf("benchpeer ended before it was ready:\n%s", r.peerLog.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("benchpeer not ready within 10 s:\n%s", r.peerLog.String())
+	}
+	r.daemonRig = newDaemonRig(t, s)
+	return r
+}
+
+// routes6 is the client namespace's main IPv6 routing table.
+func (r *v6hRig) routes6() string { return r.ns("ip", "-6", "route", "show", "table", "main") }
+
+// iid is the interface identifier of the link-local address IPV6CP gave
+// the device (fe80::IID/64), which SLAAC puts behind the prefix.
+func (r *v6hRig) iid(t *testing.T) netip.Addr {
+	t.Helper()
+	out := r.ns("ip", "-6", "-o", "addr", "show", "dev", v6hDev, "scope", "link")
+	m := regexp.MustCompile(`inet6 (fe80::[0-9a-f:]+)/64`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no link-local address on %s:\n%s", v6hDev, out)
+	}
+	ll := netip.MustParseAddr(m[1]).As16()
+	g := netip.MustParsePrefix(v6hPrefix).Addr().As16()
+	copy(g[8:], ll[8:])
+	return netip.AddrFrom16(g)
+}
+
+// waitIPv6 polls corridor status --json (at most 10 s) until the session
+// reports want among its IPv6 addresses, and returns that status.
+func (r *v6hRig) waitIPv6(t *testing.T, want ...string) core.Status {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := r.status()
+		missing := ""
+		for _, w := range want {
+			if !slices.Contains(st.IPv6, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status lacks IPv6 address %s after 10 s: %+v", missing, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ping6 pings dst from the client namespace and returns the replies.
+func (r *v6hRig) ping6(t *testing.T, dst string, count int) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count+5)*time.Second)
+	defer cancel()
+	out, _ := r.s.Command(ctx, "ping", "-6", "-c", strconv.Itoa(count), "-i", "0.2", "-W", "2", dst).CombinedOutput()
+	m := pingReceived.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("ping -6 output not understood:\n%s", out)
+	}
+	n, _ := strconv.Atoi(string(m[2]))
+	t.Logf("ping -6 -c %d %s: %d replies", count, dst, n)
+	return n
+}
+
+// v6hCase is one profile against one benchpeer.
+type v6hCase struct {
+	tag       string
+	peerFlags []string
+	full      bool     // --full-tunnel
+	addrs     []string // expected on the device besides PREFIX::IID/64 ("" IID: SLAAC)
+}
+
+// TestIPv6Helper: IPv6 inside the tunnel through corridor daemon against
+// benchpeer's router advertisement (RFC 4861, SLAAC RFC 4862, RDNSS RFC
+// 8106) and DHCPv6 (RFC 8415): the device's addresses, the IPv6 routes,
+// resolv.conf and status --json while connected, IPv6 pings through the
+// tunnel with the per-family counters, and nothing left after down.
+func TestIPv6Helper(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces, runs benchpeer and corridor daemon with TUN devices")
+	}
+	if _, err := os.Stat("/proc/net/if_inet6"); err != nil {
+		t.Skip("needs a kernel with IPv6 (/proc/net/if_inet6 is missing)")
+	}
+	ra := []string{"-ipv6-ra", v6hPrefix, "-ipv6-dns", v6hDNS}
+	for _, c := range []v6hCase{
+		{tag: "a", peerFlags: ra, full: true},
+		{tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP), full: true, addrs: []string{v6hDHCP + "/128"}},
+		{tag: "c", peerFlags: ra, full: false},
+	} {
+		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split"}[c.tag]
+		t.Run(name, func(t *testing.T) { ipv6HelperCase(t, c) })
+	}
+}
+
+func ipv6HelperCase(t *testing.T, c v6hCase) {
+	start := time.Now()
+	r := startV6h(t, c.tag, c.peerFlags...)
+	routesBefore, routes6Before, resolvBefore := r.routes(), r.routes6(), mustRead(t, r.resolv)
+	// A split tunnel needs an IPv4 route of its own (profile.Validate);
+	// benchpeer's side of the tunnel is in it.
+	args := []string{"--ipv6", "--full-tunnel=false", "--route", "10.237.0.0/24"}
+	if c.full {
+		args = []string{"--ipv6", "--full-tunnel"}
+	}
+	r.addProfile("v6", args...)
+	setup := time.Since(start)
+
+	up := time.Now()
+	out, code := r.cli(30*time.Second, "", "up", "v6")
+	t.Logf("corridor up (%v):\n%s", time.Since(up).Round(time.Millisecond), out)
+	if code != 0 || !strings.Contains(out, "connected: v6 interface "+v6hDev+" address "+v6hTunAddr) {
+		t.Fatalf("up: exit %d", code)
+	}
+	// The advertisement answers the first router solicitation, sent when
+	// IPV6CP opens; the offer reaches the OS on the link's goroutine.
+	want := []string{r.iid(t).String() + "/64"}
+	want = append(want, c.addrs...)
+	st := r.waitIPv6(t, want...)
+	t.Logf("IPv6 configured %v after up began: status ipv6 %v dns %v", time.Since(up).Round(time.Millisecond), st.IPv6, st.DNS)
+	if len(st.IPv6) != len(want) {
+		t.Errorf("status ipv6 %v, want exactly %v", st.IPv6, want)
+	}
+
+	addrs := r.ns("ip", "-6", "addr", "show", "dev", v6hDev)
+	table6 := r.routes6()
+	t.Logf("ip -6 addr show dev %s:\n%sip -6 route:\n%s", v6hDev, addrs, table6)
+	for _, a := range want {
+		if !strings.Contains(addrs, "inet6 "+a+" scope global") {
+			t.Errorf("device lacks %s", a)
+		}
+	}
+	if !strings.Contains(table6, v6hPrefix+" dev "+v6hDev+" ") {
+		t.Errorf("no route of the on-link prefix %s through %s", v6hPrefix, v6hDev)
+	}
+	if strings.Contains(table6, "unreachable") {
+		t.Errorf("IPv6 still blocked though the server offered a default route")
+	}
+	halves := strings.Contains(table6, "::/1 dev "+v6hDev+" ") && strings.Contains(table6, "8000::/1 dev "+v6hDev+" ")
+	get := r.ns("ip", "-6", "route", "get", v6hOutside)
+	t.Logf("ip -6 route get %s: %s", v6hOutside, get)
+	if c.full {
+		if !halves {
+			t.Errorf("full tunnel: ::/1 and 8000::/1 not routed through %s", v6hDev)
+		}
+		if !strings.Contains(get, "dev "+v6hDev) {
+			t.Errorf("full tunnel: %s does not go through the tunnel", v6hOutside)
+		}
+	} else {
+		if strings.Contains(table6, "::/1 ") {
+			t.Errorf("split tunnel: the IPv6 halves are routed")
+		}
+		if strings.Contains(get, "dev "+v6hDev) {
+			t.Errorf("split tunnel: %s goes through the tunnel", v6hOutside)
+		}
+	}
+	// resolv.conf can lag the status by nothing: both come from one Set.
+	rc := mustRead(t, r.resolv)
+	if !strings.Contains(rc, "nameserver "+v6hDNS+"\n") {
+		t.Errorf("resolv.conf lacks nameserver %s:\n%s", v6hDNS, rc)
+	}
+
+	// IPv6 through the tunnel to benchpeer's TUN, and the IPv6 counters.
+	if got := r.ping6(t, v6hRouter, 3); got != 3 {
+		t.Errorf("ping -6 %s through the tunnel: %d of 3", v6hRouter, got)
+	}
+	st2 := r.status()
+	s1, s2 := st.Stats, st2.Stats
+	t.Logf("IPv6 counters: before ping tx %d B/%d pkts rx %d B/%d pkts; after tx %d B/%d pkts rx %d B/%d pkts (all: tx %d rx %d B)",
+		s1.TxBytes6, s1.TxPackets6, s1.RxBytes6, s1.RxPackets6, s2.TxBytes6, s2.TxPackets6, s2.RxBytes6, s2.RxPackets6, s2.TxBytes, s2.RxBytes)
+	// An echo request or reply of ping's default 56 bytes: 40 + 8 + 56.
+	const echo6 = 104
+	if s2.TxPackets6 < s1.TxPackets6+3 || s2.RxPackets6 < s1.RxPackets6+3 ||
+		s2.TxBytes6 < s1.TxBytes6+3*echo6 || s2.RxBytes6 < s1.RxBytes6+3*echo6 {
+		t.Errorf("IPv6 counters did not grow by three echoes each way")
+	}
+	if s2.TxBytes < s2.TxBytes6 || s2.RxBytes < s2.RxBytes6 {
+		t.Errorf("the IPv6 counters exceed the totals")
+	}
+	out, code = r.cli(30*time.Second, "", "status")
+	t.Logf("corridor status:\n%s", out)
+	if code != 0 || !strings.Contains(out, want[0]) {
+		t.Errorf("corridor status (exit %d) does not show %s", code, want[0])
+	}
+
+	down := time.Now()
+	out, code = r.cli(30*time.Second, "", "down", "v6")
+	if code != 0 {
+		t.Errorf("down: exit %d\n%s", code, out)
+	}
+	t.Logf("corridor down (%v)", time.Since(down).Round(time.Millisecond))
+	if after := r.routes(); after != routesBefore {
+		t.Errorf("IPv4 routes after down differ:\nbefore:\n%s\nafter:\n%s", routesBefore, after)
+	}
+	if after := r.routes6(); after != routes6Before {
+		t.Errorf("IPv6 routes after down differ:\nbefore:\n%s\nafter:\n%s", routes6Before, after)
+	}
+	if after := mustRead(t, r.resolv); after != resolvBefore {
+		t.Errorf("resolv.conf after down differs:\nbefore:\n%q\nafter:\n%q", resolvBefore, after)
+	}
+	if r.s.Command(context.Background(), "ip", "link", "show", v6hDev).Run() == nil {
+		t.Errorf("device %s still exists after down", v6hDev)
+	}
+	if all := r.ns("ip", "-6", "addr", "show"); strings.Contains(all, "2001:db8:6:") {
+		t.Errorf("an address of %s is left after down:\n%s", v6hPrefix, all)
+	}
+	scanForSecrets(t, r.daemonRig, r.s)
+	t.Logf("case took %v (namespaces, benchpeer, keyring, daemon and profile: %v)", time.Since(start).Round(time.Millisecond), setup.Round(time.Millisecond))
+}
