@@ -55,7 +55,9 @@
 // router's address inside the tunnel, and IPv6 is forwarded both ways.
 //
 // It prints "ready" when it listens and "esp: ..." when the SA pair is up;
-// on SIGINT/SIGTERM it prints its counters to stderr and exits.
+// on SIGINT/SIGTERM it prints its counters to stderr and exits. With
+// -ipv6-ra, SIGUSR1 withdraws the default route (an advertisement with
+// router lifetime 0) and SIGUSR2 advertises it again (readvertise).
 //go:build linux
 
 package main
@@ -241,6 +243,9 @@ func main() {
 	go p.fromLNS()
 	fmt.Printf("ready: IKE on %v:500 and :4500, ESP %v, TUN %s (MTU %d, BatchSize %d)\n", la, suite, name, *mtu, dev.BatchSize())
 
+	if scfg.RA != nil {
+		go readvertise(srv, *scfg.RA)
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
@@ -474,6 +479,28 @@ func (p *peer) fromLNS() {
 		if _, err := p.natt.WriteToUDPAddrPort(buf[s:e], *dst); err != nil {
 			p.c.sendErr.Add(1)
 		}
+	}
+}
+
+// readvertise sends unsolicited router advertisements (RFC 4861 6.2.4) to
+// the client on signals, for tests of a changing offer: SIGUSR1 withdraws
+// the default route (router lifetime 0, RFC 4861 6.3.4: no longer a
+// default router; the prefixes stay), SIGUSR2 advertises ra again. Each
+// prints "ra: ..." on stdout once sent.
+func readvertise(srv *l2tptest.Server, ra l2tptest.RA) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	for s := range sig {
+		send := ra
+		if s == syscall.SIGUSR1 {
+			send.RouterLifetime = 0
+		}
+		n, err := srv.SendRA(send)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchpeer: router advertisement: %v\n", err)
+			continue
+		}
+		fmt.Printf("ra: router lifetime %d sent to %d sessions\n", send.RouterLifetime, n)
 	}
 }
 

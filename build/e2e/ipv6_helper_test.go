@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,8 +130,11 @@ func startV6h(t *testing.T, tag string, peerFlags ...string) *v6hRig {
 	for _, ns := range []string{s.ServerNS, s.ClientNS} {
 		sh("ip", "-n", ns, "link", "set", "lo", "up")
 	}
-	sh("ip", "-n", s.ServerNS, "link", "set", "v6hv0", "up")
-	sh("ip", "-n", s.ClientNS, "link", "set", "v6hv1", "up")
+	// The veth carries IPv4 only: without a link-local address of its own
+	// (which the kernel would add a moment after the link comes up) the
+	// IPv6 table holds nothing that changes while the test runs.
+	sh("ip", "-n", s.ServerNS, "link", "set", "v6hv0", "addrgenmode", "none", "up")
+	sh("ip", "-n", s.ClientNS, "link", "set", "v6hv1", "addrgenmode", "none", "up")
 
 	dir := t.TempDir()
 	pw, psk := filepath.Join(dir, "password"), filepath.Join(dir, "psk")
@@ -256,6 +260,8 @@ type v6hCase struct {
 	tag       string
 	peerFlags []string
 	full      bool     // --full-tunnel
+	withdraw  bool     // the server withdraws its default route and offers it again
+	kill9     bool     // the daemon is killed (SIGKILL) instead of corridor down
 	addrs     []string // expected on the device besides PREFIX::IID/64 ("" IID: SLAAC)
 }
 
@@ -276,10 +282,116 @@ func TestIPv6Helper(t *testing.T) {
 		{tag: "a", peerFlags: ra, full: true},
 		{tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP), full: true, addrs: []string{v6hDHCP + "/128"}},
 		{tag: "c", peerFlags: ra, full: false},
+		{tag: "d", peerFlags: ra, full: true, withdraw: true},
+		{tag: "e", peerFlags: ra, full: true, kill9: true},
 	} {
-		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split"}[c.tag]
+		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split", "d": "Withdraw", "e": "Kill9"}[c.tag]
 		t.Run(name, func(t *testing.T) { ipv6HelperCase(t, c) })
 	}
+	t.Run("NoIPv6Server", ipv6HelperNoServer)
+}
+
+// waitRoutes6 polls the client's IPv6 table (at most 5 s) until ok.
+func (r *v6hRig) waitRoutes6(t *testing.T, what string, ok func(table string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		table := r.routes6()
+		if ok(table) {
+			return table
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5 s; ip -6 route:\n%s", what, table)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// signalPeer sends sig to benchpeer and waits for its "ra: ..." line.
+func (r *v6hRig) signalPeer(t *testing.T, sig os.Signal, want string) {
+	t.Helper()
+	before := strings.Count(r.peerLog.String(), want)
+	if err := r.peer.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && strings.Count(r.peerLog.String(), want) == before; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Count(r.peerLog.String(), want) == before {
+		t.Fatalf("benchpeer did not say %q within 5 s", want)
+	}
+}
+
+// withdraw: the server's unsolicited advertisement with router lifetime 0
+// (RFC 4861 6.3.4) takes the IPv6 default away: a full tunnel blocks IPv6
+// outside the tunnel again (unreachable halves instead of the routes
+// through the device) while the prefix still goes through it; the next
+// advertisement with a lifetime gives the halves back.
+func (r *v6hRig) withdraw(t *testing.T) {
+	t.Helper()
+	r.signalPeer(t, syscall.SIGUSR1, "ra: router lifetime 0 sent to 1 sessions")
+	start := time.Now()
+	table := r.waitRoutes6(t, "blocked after the withdrawal", func(tb string) bool {
+		return strings.Contains(tb, "unreachable ::/1 ") && strings.Contains(tb, "unreachable 8000::/1 ") && !strings.Contains(tb, "::/1 dev "+v6hDev)
+	})
+	t.Logf("default withdrawn: blocked after %v:\n%s", time.Since(start).Round(time.Millisecond), table)
+	if get := r.ns("ip", "-6", "route", "get", v6hOutside); !strings.Contains(get, "No route to host") {
+		t.Errorf("after the withdrawal %s is not blocked: %s", v6hOutside, get)
+	}
+	if !strings.Contains(table, v6hPrefix+" dev "+v6hDev+" ") {
+		t.Errorf("the prefix's route went with the default")
+	}
+	if got := r.ping6(t, v6hRouter, 1); got != 1 {
+		t.Errorf("ping -6 %s (the prefix, still through the tunnel): %d of 1", v6hRouter, got)
+	}
+	r.signalPeer(t, syscall.SIGUSR2, "ra: router lifetime 1800 sent to 1 sessions")
+	start = time.Now()
+	table = r.waitRoutes6(t, "routed again after the new advertisement", func(tb string) bool {
+		return !strings.Contains(tb, "unreachable") && strings.Contains(tb, "::/1 dev "+v6hDev+" ") && strings.Contains(tb, "8000::/1 dev "+v6hDev+" ")
+	})
+	t.Logf("default offered again: routed after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// ipv6HelperNoServer: a profile with ipv6 = true against a server without
+// IPv6 (benchpeer without -ipv6-ra Protocol-Rejects IPV6CP, as pppd
+// without IPv6 does): IPv4 works, no IPv6 address is reported, and the
+// full tunnel blocks IPv6 outside it until down.
+func ipv6HelperNoServer(t *testing.T) {
+	start := time.Now()
+	r := startV6h(t, "f")
+	routes6Before, resolvBefore := r.routes6(), mustRead(t, r.resolv)
+	r.addProfile("v6", "--ipv6", "--full-tunnel")
+	out, code := r.cli(30*time.Second, "", "up", "v6")
+	t.Logf("corridor up:\n%s", out)
+	if code != 0 || !strings.Contains(out, "connected: v6 interface "+v6hDev+" address "+v6hTunAddr) {
+		t.Fatalf("up: exit %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ping, _ := r.s.Command(ctx, "ping", "-c", "3", "-i", "0.2", "-W", "2", v6hTunPeer).CombinedOutput()
+	if m := pingReceived.FindSubmatch(ping); m == nil || string(m[2]) != "3" {
+		t.Errorf("IPv4 ping through the tunnel:\n%s", ping)
+	}
+	st := r.status()
+	table6 := r.routes6()
+	get := r.ns("ip", "-6", "route", "get", v6hRouter)
+	t.Logf("status ipv6 %v; ip -6 route:\n%sroute get %s: %s", st.IPv6, table6, v6hRouter, get)
+	if len(st.IPv6) != 0 || st.Stats.TxBytes6 != 0 || st.Stats.RxBytes6 != 0 {
+		t.Errorf("IPv6 reported without IPv6 at the server: %+v", st)
+	}
+	if !strings.Contains(table6, "unreachable ::/1 ") || !strings.Contains(table6, "unreachable 8000::/1 ") || !strings.Contains(get, "No route to host") {
+		t.Errorf("IPv6 not blocked in a full tunnel whose server has no IPv6")
+	}
+	if out, code := r.cli(30*time.Second, "", "down", "v6"); code != 0 {
+		t.Errorf("down: exit %d\n%s", code, out)
+	}
+	if after := r.routes6(); after != routes6Before {
+		t.Errorf("IPv6 routes after down differ:\nbefore:\n%s\nafter:\n%s", routes6Before, after)
+	}
+	if after := mustRead(t, r.resolv); after != resolvBefore {
+		t.Errorf("resolv.conf after down differs")
+	}
+	t.Logf("case took %v", time.Since(start).Round(time.Millisecond))
 }
 
 func ipv6HelperCase(t *testing.T, c v6hCase) {
@@ -371,13 +483,28 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	if code != 0 || !strings.Contains(out, want[0]) {
 		t.Errorf("corridor status (exit %d) does not show %s", code, want[0])
 	}
+	if c.withdraw {
+		r.withdraw(t)
+	}
 
 	down := time.Now()
-	out, code = r.cli(30*time.Second, "", "down", "v6")
-	if code != 0 {
-		t.Errorf("down: exit %d\n%s", code, out)
+	if c.kill9 {
+		// The journal of the killed daemon is replayed by the next one.
+		r.daemon.Process.Kill()
+		<-r.waited
+		t.Logf("after kill -9: ip -6 route:\n%sresolv.conf:\n%s", r.routes6(), mustRead(t, r.resolv))
+		if mustRead(t, r.resolv) == resolvBefore {
+			t.Errorf("kill -9 left resolv.conf as before: the recovery proves nothing")
+		}
+		r.startDaemon()
+		t.Logf("recovered by the next daemon (%v)", time.Since(down).Round(time.Millisecond))
+	} else {
+		out, code = r.cli(30*time.Second, "", "down", "v6")
+		if code != 0 {
+			t.Errorf("down: exit %d\n%s", code, out)
+		}
+		t.Logf("corridor down (%v)", time.Since(down).Round(time.Millisecond))
 	}
-	t.Logf("corridor down (%v)", time.Since(down).Round(time.Millisecond))
 	if after := r.routes(); after != routesBefore {
 		t.Errorf("IPv4 routes after down differ:\nbefore:\n%s\nafter:\n%s", routesBefore, after)
 	}
