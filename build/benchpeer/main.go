@@ -48,7 +48,7 @@
 // Usage (root, in the server's network namespace):
 //
 //	benchpeer -listen 10.231.0.1 -psk-file F -user U -password-file F \
-//	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2
+//	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2 [-dns 10.233.0.53]
 //	  [-ipv6-ra 2001:db8:1::/64 [-dhcpv6 2001:db8:1::100] [-ipv6-dns 2001:db8::53]]
 //
 // With -ipv6-ra the TUN also gets PREFIX::1/64 (2001:db8:1::1 above), the
@@ -143,6 +143,7 @@ func main() {
 	mtu := flag.Int("mtu", 1400, "TUN device MTU")
 	localIP := flag.String("local", "10.233.0.1", "the peer's address inside the tunnel (IPCP, the TUN's local address)")
 	clientIP := flag.String("client", "10.233.0.2", "the address IPCP assigns the client (the TUN's peer address)")
+	dns4 := flag.String("dns", "", "an IPv4 DNS server IPCP hands out (RFC 1877); none without it")
 	verbose := flag.Bool("v", false, "log IKE errors and events")
 	ipv6RA := flag.String("ipv6-ra", "", "negotiate IPV6CP and answer router solicitations with an advertisement of this /64 prefix (flags A and L, router lifetime 1800 s); the TUN gets the prefix's ::1/64 and IPv6 data is forwarded")
 	dhcpv6 := flag.String("dhcpv6", "", "with -ipv6-ra: set the advertisement's M flag and answer DHCPv6 with this IA_NA address")
@@ -192,6 +193,13 @@ func main() {
 
 	scfg := l2tptest.Config{User: *user, Password: password, Auth: *auth,
 		Address: client, PeerAddress: local, HostName: "benchpeer"}
+	if *dns4 != "" {
+		a, err := netip.ParseAddr(*dns4)
+		if err != nil || !a.Is4() {
+			fail("-dns: want an IPv4 address, got %q", *dns4)
+		}
+		scfg.DNS = []netip.Addr{a}
+	}
 	router6, err := ipv6Config(&scfg, *ipv6RA, *dhcpv6, *ipv6DNS)
 	if err != nil {
 		fail("%v", err)

@@ -36,6 +36,7 @@ const (
 	v6hPrefix  = "2001:db8:6::/64" // the advertised prefix
 	v6hRouter  = "2001:db8:6::1"   // benchpeer's TUN
 	v6hDNS     = "2001:db8:6::53"  // RDNSS (and DHCPv6 option 23)
+	v6hDNS4    = "10.237.0.53"     // IPCP's DNS (RFC 1877), with -dns
 	v6hDHCP    = "2001:db8:6::100" // the DHCPv6 IA_NA address
 	v6hOutside = "2001:db8:99::1"  // an address no route but the tunnel's covers
 	v6hDev     = "corridor0"       // the helper's first device
@@ -262,6 +263,7 @@ type v6hCase struct {
 	full      bool     // --full-tunnel
 	withdraw  bool     // the server withdraws its default route and offers it again
 	kill9     bool     // the daemon is killed (SIGKILL) instead of corridor down
+	dns4      bool     // IPCP also hands out an IPv4 DNS server (v6hDNS4)
 	addrs     []string // expected on the device besides PREFIX::IID/64 ("" IID: SLAAC)
 }
 
@@ -279,7 +281,7 @@ func TestIPv6Helper(t *testing.T) {
 	}
 	ra := []string{"-ipv6-ra", v6hPrefix, "-ipv6-dns", v6hDNS}
 	for _, c := range []v6hCase{
-		{tag: "a", peerFlags: ra, full: true},
+		{tag: "a", peerFlags: append(slices.Clone(ra), "-dns", v6hDNS4), full: true, dns4: true},
 		{tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP), full: true, addrs: []string{v6hDHCP + "/128"}},
 		{tag: "c", peerFlags: ra, full: false},
 		{tag: "d", peerFlags: ra, full: true, withdraw: true},
@@ -460,6 +462,14 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	if !strings.Contains(rc, "nameserver "+v6hDNS+"\n") {
 		t.Errorf("resolv.conf lacks nameserver %s:\n%s", v6hDNS, rc)
 	}
+	if c.dns4 {
+		// The IPv6 servers join the IPv4 ones, after them (core/ipv6.go).
+		i4, i6 := strings.Index(rc, "nameserver "+v6hDNS4+"\n"), strings.Index(rc, "nameserver "+v6hDNS+"\n")
+		t.Logf("resolv.conf while connected:\n%s", rc)
+		if i4 < 0 || i6 < i4 {
+			t.Errorf("resolv.conf does not list %s, then %s", v6hDNS4, v6hDNS)
+		}
+	}
 
 	// IPv6 through the tunnel to benchpeer's TUN, and the IPv6 counters.
 	if got := r.ping6(t, v6hRouter, 3); got != 3 {
@@ -498,6 +508,9 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 		}
 		r.startDaemon()
 		t.Logf("recovered by the next daemon (%v)", time.Since(down).Round(time.Millisecond))
+		logMu.Lock()
+		t.Logf("the next daemon's log:\n%s", r.log.String())
+		logMu.Unlock()
 	} else {
 		out, code = r.cli(30*time.Second, "", "down", "v6")
 		if code != 0 {
