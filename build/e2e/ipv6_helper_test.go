@@ -424,6 +424,12 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	if len(st.IPv6) != len(want) {
 		t.Errorf("status ipv6 %v, want exactly %v", st.IPv6, want)
 	}
+	// The kernel leaves router solicitation to the tunnel (platform
+	// OpenTUN: accept_ra 0), which consumes the advertisements: the
+	// kernel's own would go on for as long as the device is up.
+	if ra := strings.TrimSpace(r.ns("sysctl", "-n", "net/ipv6/conf/"+v6hDev+"/accept_ra")); ra != "0" {
+		t.Errorf("%s accept_ra = %q, want 0", v6hDev, ra)
+	}
 
 	addrs := r.ns("ip", "-6", "addr", "show", "dev", v6hDev)
 	table6 := r.routes6()
