@@ -290,7 +290,12 @@ func TestIPv6Helper(t *testing.T) {
 		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split", "d": "Withdraw", "e": "Kill9"}[c.tag]
 		t.Run(name, func(t *testing.T) { ipv6HelperCase(t, c) })
 	}
-	t.Run("NoIPv6Server", ipv6HelperNoServer)
+	t.Run("NoIPv6Server", func(t *testing.T) { ipv6HelperNoIPv6(t, "f", nil, nil, "") })
+	// A tunnel MTU below IPv6's minimum: the device cannot have IPv6, the
+	// session comes up without it and says why.
+	t.Run("SmallMTU", func(t *testing.T) {
+		ipv6HelperNoIPv6(t, "g", ra, []string{"--mtu", "1200"}, "device "+v6hDev+" mtu 1200; no IPv6 on the device: IPv6 needs an MTU of at least 1280")
+	})
 }
 
 // waitRoutes6 polls the client's IPv6 table (at most 5 s) until ok.
@@ -354,19 +359,24 @@ func (r *v6hRig) withdraw(t *testing.T) {
 	t.Logf("default offered again: routed after %v", time.Since(start).Round(time.Millisecond))
 }
 
-// ipv6HelperNoServer: a profile with ipv6 = true against a server without
-// IPv6 (benchpeer without -ipv6-ra Protocol-Rejects IPV6CP, as pppd
-// without IPv6 does): IPv4 works, no IPv6 address is reported, and the
-// full tunnel blocks IPv6 outside it until down.
-func ipv6HelperNoServer(t *testing.T) {
+// ipv6HelperNoIPv6: a full-tunnel profile with ipv6 = true and extra
+// profile flags, where IPv6 cannot come up: against a server without IPv6
+// (benchpeer without -ipv6-ra Protocol-Rejects IPV6CP, as pppd without
+// IPv6 does), or on a device whose MTU is too small for IPv6 (then
+// corridor up shows note). IPv4 works, no IPv6 address is reported, and
+// the full tunnel blocks IPv6 outside it until down.
+func ipv6HelperNoIPv6(t *testing.T, tag string, peerFlags, profileFlags []string, note string) {
 	start := time.Now()
-	r := startV6h(t, "f")
+	r := startV6h(t, tag, peerFlags...)
 	routes6Before, resolvBefore := r.routes6(), mustRead(t, r.resolv)
-	r.addProfile("v6", "--ipv6", "--full-tunnel")
+	r.addProfile("v6", append([]string{"--ipv6", "--full-tunnel"}, profileFlags...)...)
 	out, code := r.cli(30*time.Second, "", "up", "v6")
 	t.Logf("corridor up:\n%s", out)
 	if code != 0 || !strings.Contains(out, "connected: v6 interface "+v6hDev+" address "+v6hTunAddr) {
 		t.Fatalf("up: exit %d", code)
+	}
+	if note != "" && !strings.Contains(out, note) {
+		t.Errorf("corridor up does not say %q", note)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
