@@ -264,6 +264,7 @@ type v6hCase struct {
 	withdraw  bool     // the server withdraws its default route and offers it again
 	kill9     bool     // the daemon is killed (SIGKILL) instead of corridor down
 	dns4      bool     // IPCP also hands out an IPv4 DNS server (v6hDNS4)
+	reconnect bool     // the server freezes until the session is lost, then the daemon reconnects
 	addrs     []string // expected on the device besides PREFIX::IID/64 ("" IID: SLAAC)
 }
 
@@ -286,8 +287,9 @@ func TestIPv6Helper(t *testing.T) {
 		{tag: "c", peerFlags: ra, full: false},
 		{tag: "d", peerFlags: ra, full: true, withdraw: true},
 		{tag: "e", peerFlags: ra, full: true, kill9: true},
+		{tag: "h", peerFlags: ra, full: true, reconnect: true},
 	} {
-		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split", "d": "Withdraw", "e": "Kill9"}[c.tag]
+		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split", "d": "Withdraw", "e": "Kill9", "h": "Reconnect"}[c.tag]
 		t.Run(name, func(t *testing.T) { ipv6HelperCase(t, c) })
 	}
 	t.Run("NoIPv6Server", func(t *testing.T) { ipv6HelperNoIPv6(t, "f", nil, nil, "") })
@@ -359,6 +361,54 @@ func (r *v6hRig) withdraw(t *testing.T) {
 	t.Logf("default offered again: routed after %v", time.Since(start).Round(time.Millisecond))
 }
 
+// reconnect freezes benchpeer (SIGSTOP) until the daemon gives the
+// session up, resumes it, and checks that the new session's IPv6 is set
+// up like the first one's: its own address (IPV6CP negotiated a new
+// identifier) in place of the old, all IPv6 through the device again, and
+// pings pass.
+func (r *v6hRig) reconnect(t *testing.T, old string) {
+	t.Helper()
+	if err := syscall.Kill(r.peer.Process.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			syscall.Kill(r.peer.Process.Pid, syscall.SIGCONT)
+		}
+	}()
+	for st := r.status(); st.State == core.StateConnected; st = r.status() {
+		if time.Since(stopped) > 20*time.Second {
+			t.Fatalf("the frozen server was not noticed within 20 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("session lost %v after the server froze", time.Since(stopped).Round(100*time.Millisecond))
+	syscall.Kill(r.peer.Process.Pid, syscall.SIGCONT)
+	resumed = true
+	resume := time.Now()
+	var st core.Status
+	for st = r.status(); st.State != core.StateConnected || len(st.IPv6) == 0; st = r.status() {
+		if time.Since(resume) > 20*time.Second {
+			t.Fatalf("not reconnected with IPv6 within 20 s of the server resuming: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	now := r.iid(t).String() + "/64"
+	t.Logf("reconnected with IPv6 %v after the server resumed: status ipv6 %v (before %s)", time.Since(resume).Round(100*time.Millisecond), st.IPv6, old)
+	if !slices.Contains(st.IPv6, now) || slices.Contains(st.IPv6, old) && old != now {
+		t.Errorf("status ipv6 %v after the reconnect, want %s and not %s", st.IPv6, now, old)
+	}
+	table6 := r.routes6()
+	if !strings.Contains(table6, "::/1 dev "+v6hDev+" ") || !strings.Contains(table6, "8000::/1 dev "+v6hDev+" ") || strings.Contains(table6, "unreachable") {
+		t.Errorf("IPv6 not through the tunnel after the reconnect:\n%s", table6)
+	}
+	if got := r.ping6(t, v6hRouter, 2); got != 2 {
+		t.Errorf("ping -6 after the reconnect: %d of 2", got)
+	}
+}
+
 // ipv6HelperNoIPv6: a full-tunnel profile with ipv6 = true and extra
 // profile flags, where IPv6 cannot come up: against a server without IPv6
 // (benchpeer without -ipv6-ra Protocol-Rejects IPV6CP, as pppd without
@@ -415,6 +465,10 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	args := []string{"--ipv6", "--full-tunnel=false", "--route", "10.237.0.0/24"}
 	if c.full {
 		args = []string{"--ipv6", "--full-tunnel"}
+	}
+	if c.reconnect {
+		// Five unanswered LCP echoes a second apart end the session.
+		args = append(args, "--keepalive", "1s")
 	}
 	r.addProfile("v6", args...)
 	setup := time.Since(start)
@@ -511,6 +565,9 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	}
 	if c.withdraw {
 		r.withdraw(t)
+	}
+	if c.reconnect {
+		r.reconnect(t, want[0])
 	}
 
 	down := time.Now()
