@@ -64,3 +64,30 @@ func TestForward6(t *testing.T) {
 		t.Errorf("an IPv4 or short packet forwarded as IPv6")
 	}
 }
+
+// TestIPv6Extras: -ipv6-route becomes Route Information options, and
+// -ipv6-domain DNSSL and the DHCPv6 domain list; both need -ipv6-ra.
+func TestIPv6Extras(t *testing.T) {
+	var c l2tptest.Config
+	if err := ipv6Extras(&c, "", ""); err != nil {
+		t.Errorf("no flags: %v", err)
+	}
+	if err := ipv6Extras(&c, "2001:db8:77::/48", ""); err == nil {
+		t.Errorf("-ipv6-route without -ipv6-ra accepted")
+	}
+	if _, err := ipv6Config(&c, "2001:db8:1::/64", "2001:db8:1::100", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := ipv6Extras(&c, "2001:db8:77::1/48,2001:db8:78::/48", "corp.example"); err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("2001:db8:77::/48"), netip.MustParsePrefix("2001:db8:78::/48")}
+	if len(c.RA.Routes) != 2 || c.RA.Routes[0] != want[0] || c.RA.Routes[1] != want[1] || c.RA.RouteLifetime == 0 ||
+		len(c.RA.DNSSL) != 1 || c.RA.DNSSL[0] != "corp.example" || c.RA.DNSLifetime == 0 ||
+		len(c.DHCPv6.Domains) != 1 || c.DHCPv6.Domains[0] != "corp.example" {
+		t.Errorf("RA %+v DHCPv6 %+v", c.RA, c.DHCPv6)
+	}
+	if err := ipv6Extras(&c, "10.0.0.0/8", ""); err == nil {
+		t.Errorf("an IPv4 route accepted")
+	}
+}

@@ -49,7 +49,8 @@
 //
 //	benchpeer -listen 10.231.0.1 -psk-file F -user U -password-file F \
 //	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2 [-dns 10.233.0.53]
-//	  [-ipv6-ra 2001:db8:1::/64 [-dhcpv6 2001:db8:1::100] [-ipv6-dns 2001:db8::53]]
+//	  [-ipv6-ra 2001:db8:1::/64 [-dhcpv6 2001:db8:1::100] [-ipv6-dns 2001:db8::53]
+//	   [-ipv6-route 2001:db8:77::/48] [-ipv6-domain corp.example]]
 //
 // With -ipv6-ra the TUN also gets PREFIX::1/64 (2001:db8:1::1 above), the
 // router's address inside the tunnel, and IPv6 is forwarded both ways.
@@ -148,6 +149,8 @@ func main() {
 	ipv6RA := flag.String("ipv6-ra", "", "negotiate IPV6CP and answer router solicitations with an advertisement of this /64 prefix (flags A and L, router lifetime 1800 s); the TUN gets the prefix's ::1/64 and IPv6 data is forwarded")
 	dhcpv6 := flag.String("dhcpv6", "", "with -ipv6-ra: set the advertisement's M flag and answer DHCPv6 with this IA_NA address")
 	ipv6DNS := flag.String("ipv6-dns", "", "with -ipv6-ra: a DNS server for the advertisement's RDNSS option and DHCPv6")
+	ipv6Routes := flag.String("ipv6-route", "", "with -ipv6-ra: comma-separated IPv6 prefixes for the advertisement's Route Information options (RFC 4191), lifetime 1800 s")
+	ipv6Domains := flag.String("ipv6-domain", "", "with -ipv6-ra: comma-separated search domains for the advertisement's DNSSL option (RFC 8106) and DHCPv6")
 	flag.Parse()
 
 	fail := func(format string, a ...any) {
@@ -201,6 +204,9 @@ func main() {
 		scfg.DNS = []netip.Addr{a}
 	}
 	router6, err := ipv6Config(&scfg, *ipv6RA, *dhcpv6, *ipv6DNS)
+	if err == nil {
+		err = ipv6Extras(&scfg, *ipv6Routes, *ipv6Domains)
+	}
 	if err != nil {
 		fail("%v", err)
 	}
@@ -566,4 +572,37 @@ func ipv6Config(c *l2tptest.Config, prefix, dhcpAddr, dns string) (netip.Prefix,
 		c.DHCPv6 = &l2tptest.DHCPv6{Addr: a, DNS: servers}
 	}
 	return router, nil
+}
+
+// ipv6Extras adds the -ipv6-route and -ipv6-domain flags to the
+// advertisement (and the domains to DHCPv6) that ipv6Config set up.
+func ipv6Extras(c *l2tptest.Config, routes, domains string) error {
+	if routes == "" && domains == "" {
+		return nil
+	}
+	if c.RA == nil {
+		return errors.New("-ipv6-route and -ipv6-domain need -ipv6-ra")
+	}
+	for _, r := range strings.Split(routes, ",") {
+		if r == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(r)
+		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+			return fmt.Errorf("-ipv6-route %q: want IPv6 prefixes", r)
+		}
+		c.RA.Routes = append(c.RA.Routes, p.Masked())
+		c.RA.RouteLifetime = 1800
+	}
+	for _, d := range strings.Split(domains, ",") {
+		if d == "" {
+			continue
+		}
+		c.RA.DNSSL = append(c.RA.DNSSL, d)
+		c.RA.DNSLifetime = 1800
+		if c.DHCPv6 != nil {
+			c.DHCPv6.Domains = append(c.DHCPv6.Domains, d)
+		}
+	}
+	return nil
 }

@@ -32,17 +32,19 @@ import (
 // user would, with a profile of ipv6 = true.
 
 const (
-	v6hNet     = "10.236.0"        // the veth /24: server .1, client .2
-	v6hPrefix  = "2001:db8:6::/64" // the advertised prefix
-	v6hRouter  = "2001:db8:6::1"   // benchpeer's TUN
-	v6hDNS     = "2001:db8:6::53"  // RDNSS (and DHCPv6 option 23)
-	v6hDNS4    = "10.237.0.53"     // IPCP's DNS (RFC 1877), with -dns
-	v6hDHCP    = "2001:db8:6::100" // the DHCPv6 IA_NA address
-	v6hOutside = "2001:db8:99::1"  // an address no route but the tunnel's covers
-	v6hDev     = "corridor0"       // the helper's first device
-	v6hUser    = "alice"           // benchpeer's PPP user
-	v6hTunPeer = "10.237.0.1"      // benchpeer's IPCP address
-	v6hTunAddr = "10.237.0.2"      // what IPCP gives the client
+	v6hNet     = "10.236.0"         // the veth /24: server .1, client .2
+	v6hPrefix  = "2001:db8:6::/64"  // the advertised prefix
+	v6hRouter  = "2001:db8:6::1"    // benchpeer's TUN
+	v6hDNS     = "2001:db8:6::53"   // RDNSS (and DHCPv6 option 23)
+	v6hDNS4    = "10.237.0.53"      // IPCP's DNS (RFC 1877), with -dns
+	v6hDomain  = "corp.example"     // DNSSL (and DHCPv6 option 24), with -ipv6-domain
+	v6hRoute   = "2001:db8:77::/48" // a Route Information option (RFC 4191), with -ipv6-route
+	v6hDHCP    = "2001:db8:6::100"  // the DHCPv6 IA_NA address
+	v6hOutside = "2001:db8:99::1"   // an address no route but the tunnel's covers
+	v6hDev     = "corridor0"        // the helper's first device
+	v6hUser    = "alice"            // benchpeer's PPP user
+	v6hTunPeer = "10.237.0.1"       // benchpeer's IPCP address
+	v6hTunAddr = "10.237.0.2"       // what IPCP gives the client
 )
 
 var (
@@ -282,9 +284,9 @@ func TestIPv6Helper(t *testing.T) {
 	}
 	ra := []string{"-ipv6-ra", v6hPrefix, "-ipv6-dns", v6hDNS}
 	for _, c := range []v6hCase{
-		{tag: "a", peerFlags: append(slices.Clone(ra), "-dns", v6hDNS4), full: true, dns4: true},
-		{tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP), full: true, addrs: []string{v6hDHCP + "/128"}},
-		{tag: "c", peerFlags: ra, full: false},
+		{tag: "a", peerFlags: append(slices.Clone(ra), "-dns", v6hDNS4, "-ipv6-domain", v6hDomain), full: true, dns4: true},
+		{tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP, "-ipv6-domain", v6hDomain), full: true, addrs: []string{v6hDHCP + "/128"}},
+		{tag: "c", peerFlags: append(slices.Clone(ra), "-ipv6-route", v6hRoute), full: false},
 		{tag: "d", peerFlags: ra, full: true, withdraw: true},
 		{tag: "e", peerFlags: ra, full: true, kill9: true},
 		{tag: "h", peerFlags: ra, full: true, reconnect: true},
@@ -531,6 +533,17 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	rc := mustRead(t, r.resolv)
 	if !strings.Contains(rc, "nameserver "+v6hDNS+"\n") {
 		t.Errorf("resolv.conf lacks nameserver %s:\n%s", v6hDNS, rc)
+	}
+	if slices.Contains(c.peerFlags, "-ipv6-domain") && !regexp.MustCompile(`(?m)^search .*\b`+regexp.QuoteMeta(v6hDomain)+`\b`).MatchString(rc) {
+		t.Errorf("resolv.conf lacks search domain %s:\n%s", v6hDomain, rc)
+	}
+	if slices.Contains(c.peerFlags, "-ipv6-route") {
+		// The offered route goes through the tunnel, split or not.
+		get := r.ns("ip", "-6", "route", "get", "2001:db8:77::1")
+		t.Logf("ip -6 route get 2001:db8:77::1: %s", get)
+		if !strings.Contains(table6, v6hRoute+" dev "+v6hDev+" ") || !strings.Contains(get, "dev "+v6hDev) {
+			t.Errorf("the offered route %s does not go through %s", v6hRoute, v6hDev)
+		}
 	}
 	if c.dns4 {
 		// The IPv6 servers join the IPv4 ones, after them (core/ipv6.go).
