@@ -260,21 +260,26 @@ func (r *v6hRig) ping6(t *testing.T, dst string, count int) int {
 
 // v6hCase is one profile against one benchpeer.
 type v6hCase struct {
-	tag       string
+	name      string
+	tag       string // in the namespace names
 	peerFlags []string
 	full      bool     // --full-tunnel
 	withdraw  bool     // the server withdraws its default route and offers it again
 	kill9     bool     // the daemon is killed (SIGKILL) instead of corridor down
 	dns4      bool     // IPCP also hands out an IPv4 DNS server (v6hDNS4)
 	reconnect bool     // the server freezes until the session is lost, then the daemon reconnects
-	addrs     []string // expected on the device besides PREFIX::IID/64 ("" IID: SLAAC)
+	addrs     []string // expected on the device besides SLAAC's PREFIX::IID/64 (the DHCPv6 /128)
 }
 
 // TestIPv6Helper: IPv6 inside the tunnel through corridor daemon against
-// benchpeer's router advertisement (RFC 4861, SLAAC RFC 4862, RDNSS RFC
-// 8106) and DHCPv6 (RFC 8415): the device's addresses, the IPv6 routes,
-// resolv.conf and status --json while connected, IPv6 pings through the
-// tunnel with the per-family counters, and nothing left after down.
+// benchpeer's router advertisement (RFC 4861, SLAAC RFC 4862, RDNSS and
+// DNSSL RFC 8106, route information RFC 4191) and DHCPv6 (RFC 8415): the
+// device's addresses, the IPv6 routes, resolv.conf and status --json
+// while connected, IPv6 pings through the tunnel with the per-family
+// counters, and nothing left after down; for a full and a split tunnel,
+// a default route withdrawn and offered again, the daemon killed and its
+// journal replayed, a reconnect, a server without IPv6 and an MTU too
+// small for IPv6.
 func TestIPv6Helper(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, runs benchpeer and corridor daemon with TUN devices")
@@ -284,15 +289,14 @@ func TestIPv6Helper(t *testing.T) {
 	}
 	ra := []string{"-ipv6-ra", v6hPrefix, "-ipv6-dns", v6hDNS}
 	for _, c := range []v6hCase{
-		{tag: "a", peerFlags: append(slices.Clone(ra), "-dns", v6hDNS4, "-ipv6-domain", v6hDomain), full: true, dns4: true},
-		{tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP, "-ipv6-domain", v6hDomain), full: true, addrs: []string{v6hDHCP + "/128"}},
-		{tag: "c", peerFlags: append(slices.Clone(ra), "-ipv6-route", v6hRoute), full: false},
-		{tag: "d", peerFlags: ra, full: true, withdraw: true},
-		{tag: "e", peerFlags: ra, full: true, kill9: true},
-		{tag: "h", peerFlags: ra, full: true, reconnect: true},
+		{name: "FullSLAAC", tag: "a", peerFlags: append(slices.Clone(ra), "-dns", v6hDNS4, "-ipv6-domain", v6hDomain), full: true, dns4: true},
+		{name: "FullDHCPv6", tag: "b", peerFlags: append(slices.Clone(ra), "-dhcpv6", v6hDHCP, "-ipv6-domain", v6hDomain), full: true, addrs: []string{v6hDHCP + "/128"}},
+		{name: "Split", tag: "c", peerFlags: append(slices.Clone(ra), "-ipv6-route", v6hRoute), full: false},
+		{name: "Withdraw", tag: "d", peerFlags: ra, full: true, withdraw: true},
+		{name: "Kill9", tag: "e", peerFlags: ra, full: true, kill9: true},
+		{name: "Reconnect", tag: "h", peerFlags: ra, full: true, reconnect: true},
 	} {
-		name := map[string]string{"a": "FullSLAAC", "b": "FullDHCPv6", "c": "Split", "d": "Withdraw", "e": "Kill9", "h": "Reconnect"}[c.tag]
-		t.Run(name, func(t *testing.T) { ipv6HelperCase(t, c) })
+		t.Run(c.name, func(t *testing.T) { ipv6HelperCase(t, c) })
 	}
 	t.Run("NoIPv6Server", func(t *testing.T) { ipv6HelperNoIPv6(t, "f", nil, nil, "") })
 	// A tunnel MTU below IPv6's minimum: the device cannot have IPv6, the
