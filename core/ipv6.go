@@ -42,6 +42,7 @@ type ipv6Watch struct {
 	mu   sync.Mutex
 	cfg  ipv6.Config
 	have bool
+	off  bool // disable: the device has no IPv6
 	kick chan struct{}
 }
 
@@ -49,9 +50,22 @@ func newIPv6Watch(log *slog.Logger) *ipv6Watch {
 	return &ipv6Watch{log: log, kick: make(chan struct{}, 1)}
 }
 
+// disable drops what was offered and every later offer: the session's
+// device carries no IPv6 (session.go: ipv6OnDevice), so there is nothing
+// to set up. The listener sees no configuration.
+func (w *ipv6Watch) disable() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.off, w.have, w.cfg = true, false, ipv6.Config{}
+}
+
 // offer records cfg; it never blocks (it runs on the protocol goroutine).
 func (w *ipv6Watch) offer(cfg ipv6.Config) {
 	w.mu.Lock()
+	if w.off {
+		w.mu.Unlock()
+		return
+	}
 	same := w.have && w.cfg.Equal(cfg)
 	w.cfg, w.have = cfg, true
 	w.mu.Unlock()

@@ -312,3 +312,54 @@ func TestStatsPerFamily(t *testing.T) {
 		t.Errorf("statsOf: %+v, want %+v", st, want)
 	}
 }
+
+// TestIPv6OnDevice: IPv6 goes on the device only with an MTU of at least
+// 1280 (RFC 8200 section 5); below it the session connects without IPv6
+// and says why, instead of failing on the kernel's refusal.
+func TestIPv6OnDevice(t *testing.T) {
+	for _, tt := range []struct {
+		want   bool
+		mtu    int
+		on     bool
+		reason bool
+	}{
+		{false, 1400, false, false},
+		{false, 1200, false, false},
+		{true, 1400, true, false},
+		{true, 1280, true, false},
+		{true, 1279, false, true},
+		{true, 576, false, true},
+	} {
+		on, why := ipv6OnDevice(tt.want, tt.mtu)
+		if on != tt.on || (why != "") != tt.reason {
+			t.Errorf("ipv6OnDevice(%v, %d) = %v, %q", tt.want, tt.mtu, on, why)
+		}
+		if tt.reason && !strings.Contains(why, "at least 1280") {
+			t.Errorf("reason %q does not name the minimum", why)
+		}
+	}
+}
+
+// TestIPv6WatchDisabled: once the device has no IPv6, an offer that came
+// before and every later one are dropped: the link's listener is never
+// called and the session reports no configuration.
+func TestIPv6WatchDisabled(t *testing.T) {
+	w := newIPv6Watch(nil)
+	w.offer(offer) // before the device: a kick is pending
+	w.disable()
+	w.offer(offer)
+	if _, ok := w.latest(); ok {
+		t.Errorf("a disabled watch reports an offer")
+	}
+	calls := make(chan ipv6.Config, 4)
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() { w.run(func(c ipv6.Config) { calls <- c }, done); close(ended) }()
+	select {
+	case c := <-calls:
+		t.Errorf("the listener got %v from a disabled watch", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(done)
+	<-ended
+}

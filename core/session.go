@@ -234,6 +234,19 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 	if mtu == 0 {
 		mtu = min(1500-overhead, t.PeerMRU())
 	}
+	// IPv6 on the device needs an MTU of at least 1280; below it the
+	// kernel gives the device no IPv6 at all (Linux: "ip link set ...
+	// addrgenmode none" fails with EAFNOSUPPORT), and the whole connect
+	// failed for what only IPv6 needs. IPv4 goes on; IPv6 stays blocked
+	// as for a session without it (a full tunnel's block).
+	ipv6On, ipv6Note := ipv6OnDevice(cfg.IPv6 && !cfg.Userspace, mtu)
+	if ipv6Note != "" {
+		v6.disable()
+		if cfg.Logger != nil {
+			cfg.Logger.Warn("ipv6: " + ipv6Note)
+		}
+		ipv6Note = "; " + ipv6Note
+	}
 	var dev device
 	var ns *platform.Netstack
 	if cfg.Userspace {
@@ -247,7 +260,7 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		dev = ns
 		stage("device", fmt.Sprintf("userspace network stack (no TUN device) mtu %d", mtu), StateConfiguringOS)
 	} else {
-		tdev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer, IPv6: cfg.IPv6}, cfg.TUNOptions...)
+		tdev, err := platform.OpenTUN(platform.TUNConfig{Name: cfg.IfName, MTU: mtu, Local: info.Local, Peer: info.Peer, IPv6: ipv6On}, cfg.TUNOptions...)
 		if err != nil {
 			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -256,8 +269,10 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 				Hint: "creating a TUN device needs root (or CAP_NET_ADMIN)", Err: err}
 		}
 		dev = tdev
-		stage("device", fmt.Sprintf("device %s mtu %d", dev.Name(), mtu), StateConfiguringOS)
-		ll.device(tdev)
+		stage("device", fmt.Sprintf("device %s mtu %d%s", dev.Name(), mtu, ipv6Note), StateConfiguringOS)
+		if ipv6On {
+			ll.device(tdev)
+		}
 	}
 	t.Attach(dev)
 	s := &Session{server: server.Addr(), ike: ikeConn, tun: t, dev: dev, ns: ns, info: info, mtu: mtu, v6: v6, done: make(chan struct{})}
@@ -270,6 +285,21 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Session, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// ipv6MinMTU is the smallest link MTU IPv6 runs on (RFC 8200 section 5).
+const ipv6MinMTU = 1280
+
+// ipv6OnDevice decides whether a session that wants IPv6 inside the
+// tunnel gets it on a device of this MTU, and if not, says why.
+func ipv6OnDevice(want bool, mtu int) (bool, string) {
+	if !want {
+		return false, ""
+	}
+	if mtu < ipv6MinMTU {
+		return false, fmt.Sprintf("no IPv6 on the device: IPv6 needs an MTU of at least %d (RFC 8200 section 5), this tunnel's is %d", ipv6MinMTU, mtu)
+	}
+	return true, ""
 }
 
 // onTunnelStage reports a tunnel stage as progress and hands what IPv6

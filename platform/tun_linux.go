@@ -58,6 +58,17 @@ func (t *TUN) configure(cfg TUNConfig) error {
 		if err := t.run("ip", "link", "set", "dev", t.name, "addrgenmode", "none"); err != nil {
 			return err
 		}
+		// The router advertisements that come through the tunnel are the
+		// tunnel's own autoconfiguration's (tunnel/ipv6) and never reach
+		// the device. Left to accept them (accept_ra 1, the default), the
+		// kernel would solicit routers through the tunnel once the
+		// link-local address is on, and again and again, backing off to
+		// once an hour, for as long as the device is up
+		// (router_solicitations -1; RFC 7559): each one answered by the
+		// server. Best effort: without sysctl only those packets go out.
+		if err := t.run("sysctl", "-q", "-w", "net/ipv6/conf/"+t.name+"/accept_ra=0"); err != nil {
+			t.log.Warn("ipv6: could not stop the kernel's own router solicitations", "dev", t.name, "err", err)
+		}
 	}
 	return t.run("ip", "link", "set", "dev", t.name, "mtu", strconv.Itoa(cfg.MTU), "up")
 }

@@ -144,6 +144,7 @@ func TestOpenTUNCommands(t *testing.T) {
 			wantOpen: []string{
 				"ip addr add 192.168.30.10 peer 192.168.30.1 dev corridor0",
 				"ip link set dev corridor0 addrgenmode none",
+				"sysctl -q -w net/ipv6/conf/corridor0/accept_ra=0",
 				"ip link set dev corridor0 mtu 1400 up",
 			},
 		},
@@ -286,4 +287,22 @@ func TestReadWriteAfterClose(t *testing.T) {
 	if _, err := tn.Write([][]byte{buf}, MinWriteOffset); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Write after Close: %v, want os.ErrClosed", err)
 	}
+}
+
+// TestOpenTUNIPv6NoSysctl: turning off the kernel's own router
+// solicitations (accept_ra 0) is best effort: a machine without sysctl
+// still gets its device, up, with IPv6.
+func TestOpenTUNIPv6NoSysctl(t *testing.T) {
+	tn, r, _, err := open(t, TUNConfig{MTU: 1400, Local: local, Peer: peer, IPv6: true},
+		map[string]error{"sysctl": errors.New(`exec: "sysctl": executable file not found in $PATH`)})
+	if err != nil {
+		t.Fatalf("OpenTUN: %v", err)
+	}
+	defer tn.Close()
+	wantCmds(t, "open", r.take(), []string{
+		"ip addr add 192.168.30.10 peer 192.168.30.1 dev corridor0",
+		"ip link set dev corridor0 addrgenmode none",
+		"sysctl -q -w net/ipv6/conf/corridor0/accept_ra=0",
+		"ip link set dev corridor0 mtu 1400 up",
+	})
 }

@@ -15,6 +15,12 @@
 //	                          datagrams in and out of ESP
 //	IPv4 data                 the peer's own fast path, both directions,
 //	                          between UDP 4500 and a TUN device of its own
+//	IPv6 data (-ipv6-ra)      the same fast path: packets to a global
+//	                          address go to the TUN (which holds the
+//	                          prefix's ::1, the router's address), those
+//	                          to multicast and link-local addresses
+//	                          (router solicitations, DHCPv6) to the
+//	                          l2tptest server, which answers them
 //
 // The two data directions, one goroutine each, batched on both sides and
 // without allocations per packet:
@@ -27,6 +33,8 @@
 //	                (wireguard-go's, with virtio-net offloads: it
 //	                coalesces TCP segments into super-packets, GRO, using
 //	                the room behind each packet in its 64 KiB buffer).
+//	                IPv6 (with -ipv6-ra) likewise, but for multicast and
+//	                link-local destinations.
 //	                Anything else (L2TP control, LCP, IPCP, auth) is
 //	                copied to the l2tptest server.
 //	TUN -> client   tun.Device.Read (TSO super-packets split into MTU-sized
@@ -40,11 +48,17 @@
 // Usage (root, in the server's network namespace):
 //
 //	benchpeer -listen 10.231.0.1 -psk-file F -user U -password-file F \
-//	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2
-//	  [-ipv6-ra 2001:db8:1::/64 [-dhcpv6 2001:db8:1::100] [-ipv6-dns 2001:db8::53]]
+//	  -esp gcm|cbc -tun cbepeer0 -mtu 1400 -local 10.233.0.1 -client 10.233.0.2 [-dns 10.233.0.53]
+//	  [-ipv6-ra 2001:db8:1::/64 [-dhcpv6 2001:db8:1::100] [-ipv6-dns 2001:db8::53]
+//	   [-ipv6-route 2001:db8:77::/48] [-ipv6-domain corp.example]]
+//
+// With -ipv6-ra the TUN also gets PREFIX::1/64 (2001:db8:1::1 above), the
+// router's address inside the tunnel, and IPv6 is forwarded both ways.
 //
 // It prints "ready" when it listens and "esp: ..." when the SA pair is up;
-// on SIGINT/SIGTERM it prints its counters to stderr and exits.
+// on SIGINT/SIGTERM it prints its counters to stderr and exits. With
+// -ipv6-ra, SIGUSR1 withdraws the default route (an advertisement with
+// router lifetime 0) and SIGUSR2 advertises it again (readvertise).
 //go:build linux
 
 package main
@@ -90,8 +104,10 @@ const (
 	txBufSize = 2048
 	// udpHeaderLen is the inner UDP header of L2TP in transport mode.
 	udpHeaderLen = 8
-	ipProtoUDP   = 17
-	l2tpPort     = 1701
+	// ipv6HeaderLen is the fixed IPv6 header (RFC 8200 section 3).
+	ipv6HeaderLen = 40
+	ipProtoUDP    = 17
+	l2tpPort      = 1701
 )
 
 // counters are read at exit.
@@ -99,6 +115,7 @@ type counters struct {
 	espIn, espBad, ipToTUN, toLNS, tunWriteErr atomic.Uint64
 	ipFromTUN, espOut, sendErr, noSession      atomic.Uint64
 	ikeIn, keepalives                          atomic.Uint64
+	ip6ToTUN, ip6FromTUN                       atomic.Uint64 // of ipToTUN and ipFromTUN
 }
 
 type peer struct {
@@ -111,6 +128,7 @@ type peer struct {
 	dst   atomic.Pointer[netip.AddrPort] // the client's NAT-T address
 	ids   atomic.Uint32                  // the client's tunnel ID << 16 | session ID; 0 until known
 	ikeMu sync.Mutex                     // one IKE message at a time across both sockets
+	v6    bool                           // forward IPv6 (-ipv6-ra)
 	c     counters
 	logf  func(format string, a ...any)
 }
@@ -126,10 +144,13 @@ func main() {
 	mtu := flag.Int("mtu", 1400, "TUN device MTU")
 	localIP := flag.String("local", "10.233.0.1", "the peer's address inside the tunnel (IPCP, the TUN's local address)")
 	clientIP := flag.String("client", "10.233.0.2", "the address IPCP assigns the client (the TUN's peer address)")
+	dns4 := flag.String("dns", "", "an IPv4 DNS server IPCP hands out (RFC 1877); none without it")
 	verbose := flag.Bool("v", false, "log IKE errors and events")
-	ipv6RA := flag.String("ipv6-ra", "", "negotiate IPV6CP and answer router solicitations with an advertisement of this /64 prefix (flags A and L, router lifetime 1800 s); IPv6 data is not forwarded")
+	ipv6RA := flag.String("ipv6-ra", "", "negotiate IPV6CP and answer router solicitations with an advertisement of this /64 prefix (flags A and L, router lifetime 1800 s); the TUN gets the prefix's ::1/64 and IPv6 data is forwarded")
 	dhcpv6 := flag.String("dhcpv6", "", "with -ipv6-ra: set the advertisement's M flag and answer DHCPv6 with this IA_NA address")
 	ipv6DNS := flag.String("ipv6-dns", "", "with -ipv6-ra: a DNS server for the advertisement's RDNSS option and DHCPv6")
+	ipv6Routes := flag.String("ipv6-route", "", "with -ipv6-ra: comma-separated IPv6 prefixes for the advertisement's Route Information options (RFC 4191), lifetime 1800 s")
+	ipv6Domains := flag.String("ipv6-domain", "", "with -ipv6-ra: comma-separated search domains for the advertisement's DNSSL option (RFC 8106) and DHCPv6")
 	flag.Parse()
 
 	fail := func(format string, a ...any) {
@@ -173,27 +194,47 @@ func main() {
 	}
 	p.resp = &ike.Responder{PSK: []byte(psk), ESP: []ike.ESPSuite{suite}, Local: la}
 
+	scfg := l2tptest.Config{User: *user, Password: password, Auth: *auth,
+		Address: client, PeerAddress: local, HostName: "benchpeer"}
+	if *dns4 != "" {
+		a, err := netip.ParseAddr(*dns4)
+		if err != nil || !a.Is4() {
+			fail("-dns: want an IPv4 address, got %q", *dns4)
+		}
+		scfg.DNS = []netip.Addr{a}
+	}
+	router6, err := ipv6Config(&scfg, *ipv6RA, *dhcpv6, *ipv6DNS)
+	if err == nil {
+		err = ipv6Extras(&scfg, *ipv6Routes, *ipv6Domains)
+	}
+	if err != nil {
+		fail("%v", err)
+	}
+	p.v6 = router6.IsValid()
+
 	dev, err := tun.CreateTUN(*tunName, *mtu)
 	if err != nil {
 		fail("TUN %s: %v", *tunName, err)
 	}
 	p.tun = dev
 	name, _ := dev.Name()
-	for _, args := range [][]string{
-		{"addr", "add", local.String(), "peer", client.String() + "/32", "dev", name},
-		{"link", "set", name, "up"},
-	} {
+	cmds := [][]string{{"addr", "add", local.String(), "peer", client.String() + "/32", "dev", name}}
+	if p.v6 {
+		// The router's address, and the prefix routed to the TUN; no
+		// link-local address of the kernel's own (no router
+		// solicitations or MLD reports of its own into the tunnel).
+		cmds = append(cmds, []string{"link", "set", name, "addrgenmode", "none"},
+			[]string{"-6", "addr", "add", router6.String(), "dev", name, "nodad"})
+	} else {
+		os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
+	}
+	cmds = append(cmds, []string{"link", "set", name, "up"})
+	for _, args := range cmds {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			fail("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 		}
 	}
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
 
-	scfg := l2tptest.Config{User: *user, Password: password, Auth: *auth,
-		Address: client, PeerAddress: local, HostName: "benchpeer"}
-	if err := ipv6Config(&scfg, *ipv6RA, *dhcpv6, *ipv6DNS); err != nil {
-		fail("%v", err)
-	}
 	srv := l2tptest.NewServer(scfg)
 	p.lns = srv.Transport()
 
@@ -216,13 +257,16 @@ func main() {
 	go p.fromLNS()
 	fmt.Printf("ready: IKE on %v:500 and :4500, ESP %v, TUN %s (MTU %d, BatchSize %d)\n", la, suite, name, *mtu, dev.BatchSize())
 
+	if scfg.RA != nil {
+		go readvertise(srv, *scfg.RA)
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	c := &p.c
-	fmt.Fprintf(os.Stderr, "benchpeer: in: esp %d (bad %d) ip->tun %d (write errors %d) ->lns %d; out: ip<-tun %d esp %d (send errors %d, before the session %d); ike %d keepalives %d\n",
-		c.espIn.Load(), c.espBad.Load(), c.ipToTUN.Load(), c.tunWriteErr.Load(), c.toLNS.Load(),
-		c.ipFromTUN.Load(), c.espOut.Load(), c.sendErr.Load(), c.noSession.Load(), c.ikeIn.Load(), c.keepalives.Load())
+	fmt.Fprintf(os.Stderr, "benchpeer: in: esp %d (bad %d) ip->tun %d (IPv6 %d; write errors %d) ->lns %d; out: ip<-tun %d (IPv6 %d) esp %d (send errors %d, before the session %d); ike %d keepalives %d\n",
+		c.espIn.Load(), c.espBad.Load(), c.ipToTUN.Load(), c.ip6ToTUN.Load(), c.tunWriteErr.Load(), c.toLNS.Load(),
+		c.ipFromTUN.Load(), c.ip6FromTUN.Load(), c.espOut.Load(), c.sendErr.Load(), c.noSession.Load(), c.ikeIn.Load(), c.keepalives.Load())
 	ikeConn.Close()
 	p.natt.Close()
 	dev.Close()
@@ -334,10 +378,14 @@ func (p *peer) fromClient() {
 			}
 			if !h.Control {
 				proto, pkt, err := ppp.ParseFrame(l[hoff:hend])
-				if err == nil && proto == ppp.ProtoIPv4 && len(pkt) >= 20 {
+				v6 := err == nil && p.v6 && proto == ppp.ProtoIPv6 && forward6(pkt)
+				if err == nil && (proto == ppp.ProtoIPv4 && len(pkt) >= 20 || v6) {
 					ipEnd := off + udpHeaderLen + hend
 					ipStart := ipEnd - len(pkt)
 					out = append(out, buf[ipStart-tunOffset:ipEnd])
+					if v6 {
+						p.c.ip6ToTUN.Add(1)
+					}
 					continue
 				}
 			}
@@ -379,7 +427,13 @@ func (p *peer) fromTUN() {
 		k := 0
 		for i := range n {
 			b, end := bufs[i], txOffset+sizes[i]
-			if sizes[i] < 20 || b[txOffset]>>4 != 4 {
+			proto := ppp.ProtoIPv4
+			switch {
+			case sizes[i] >= 20 && b[txOffset]>>4 == 4:
+			case p.v6 && sizes[i] >= ipv6HeaderLen && b[txOffset]>>4 == 6:
+				proto = ppp.ProtoIPv6
+				p.c.ip6FromTUN.Add(1)
+			default:
 				continue
 			}
 			// PPP frame, L2TP data header, inner UDP header, in front.
@@ -390,7 +444,7 @@ func (p *peer) fromTUN() {
 			binary.BigEndian.PutUint16(u[4:], uint16(end-start))
 			u[6], u[7] = 0, 0
 			l2tp.PutDataHeader(u[udpHeaderLen:], tid, sid)
-			ppp.PutFrameHeader(u[udpHeaderLen+l2tp.DataHeaderLen:], ppp.ProtoIPv4)
+			ppp.PutFrameHeader(u[udpHeaderLen+l2tp.DataHeaderLen:], proto)
 			s, e, err := ch.Out.Seal(b[:end], start, end, ipProtoUDP)
 			if err != nil {
 				p.c.sendErr.Add(1)
@@ -442,21 +496,58 @@ func (p *peer) fromLNS() {
 	}
 }
 
+// readvertise sends unsolicited router advertisements (RFC 4861 6.2.4) to
+// the client on signals, for tests of a changing offer: SIGUSR1 withdraws
+// the default route (router lifetime 0, RFC 4861 6.3.4: no longer a
+// default router; the prefixes stay), SIGUSR2 advertises ra again. Each
+// prints "ra: ..." on stdout once sent.
+func readvertise(srv *l2tptest.Server, ra l2tptest.RA) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	for s := range sig {
+		send := ra
+		if s == syscall.SIGUSR1 {
+			send.RouterLifetime = 0
+		}
+		n, err := srv.SendRA(send)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchpeer: router advertisement: %v\n", err)
+			continue
+		}
+		fmt.Printf("ra: router lifetime %d sent to %d sessions\n", send.RouterLifetime, n)
+	}
+}
+
+// forward6 reports whether an IPv6 packet from the client goes to the TUN:
+// one to a global address. Those to multicast addresses (router
+// solicitations to ff02::2, DHCPv6 to ff02::1:2, RFC 8415 section 7.1) and
+// to link-local ones go to the l2tptest server, which answers the
+// autoconfiguration and drops the rest.
+func forward6(pkt []byte) bool {
+	if len(pkt) < ipv6HeaderLen || pkt[0]>>4 != 6 {
+		return false
+	}
+	dst := netip.AddrFrom16([16]byte(pkt[24:40]))
+	return !dst.IsMulticast() && !dst.IsLinkLocalUnicast() && !dst.IsUnspecified() && !dst.IsLoopback()
+}
+
 // ipv6Config sets up the l2tptest server's IPV6CP, router advertisement
-// and DHCPv6 from the -ipv6-ra, -dhcpv6 and -ipv6-dns flags. IPv6 frames
-// are not on the peer's fast path: they reach the l2tptest server, which
-// answers router solicitations and DHCPv6 and drops the rest.
-func ipv6Config(c *l2tptest.Config, prefix, dhcpAddr, dns string) error {
+// and DHCPv6 from the -ipv6-ra, -dhcpv6 and -ipv6-dns flags, and returns
+// the router's address for the TUN: the prefix's ::1/64 (invalid without
+// -ipv6-ra). The l2tptest server answers router solicitations and DHCPv6;
+// the rest of IPv6 takes the fast path to and from the TUN (forward6).
+func ipv6Config(c *l2tptest.Config, prefix, dhcpAddr, dns string) (netip.Prefix, error) {
 	if prefix == "" {
 		if dhcpAddr != "" || dns != "" {
-			return errors.New("-dhcpv6 and -ipv6-dns need -ipv6-ra")
+			return netip.Prefix{}, errors.New("-dhcpv6 and -ipv6-dns need -ipv6-ra")
 		}
-		return nil
+		return netip.Prefix{}, nil
 	}
 	pfx, err := netip.ParsePrefix(prefix)
-	if err != nil || !pfx.Addr().Is6() || pfx.Bits() != 64 {
-		return fmt.Errorf("-ipv6-ra %q: want an IPv6 /64 prefix", prefix)
+	if err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() || pfx.Bits() != 64 {
+		return netip.Prefix{}, fmt.Errorf("-ipv6-ra %q: want an IPv6 /64 prefix", prefix)
 	}
+	router := netip.PrefixFrom(pfx.Masked().Addr().Next(), 64)
 	c.IPv6 = true
 	c.RA = &l2tptest.RA{RouterLifetime: 1800,
 		Prefixes: []l2tptest.RAPrefix{{Prefix: pfx.Masked(), OnLink: true, Autonomous: true, Valid: 86400, Preferred: 14400}}}
@@ -464,7 +555,7 @@ func ipv6Config(c *l2tptest.Config, prefix, dhcpAddr, dns string) error {
 	if dns != "" {
 		a, err := netip.ParseAddr(dns)
 		if err != nil || !a.Is6() {
-			return fmt.Errorf("-ipv6-dns %q: want an IPv6 address", dns)
+			return netip.Prefix{}, fmt.Errorf("-ipv6-dns %q: want an IPv6 address", dns)
 		}
 		servers = []netip.Addr{a}
 		c.RA.RDNSS, c.RA.DNSLifetime = servers, 1800
@@ -472,10 +563,46 @@ func ipv6Config(c *l2tptest.Config, prefix, dhcpAddr, dns string) error {
 	if dhcpAddr != "" {
 		a, err := netip.ParseAddr(dhcpAddr)
 		if err != nil || !a.Is6() {
-			return fmt.Errorf("-dhcpv6 %q: want an IPv6 address", dhcpAddr)
+			return netip.Prefix{}, fmt.Errorf("-dhcpv6 %q: want an IPv6 address", dhcpAddr)
+		}
+		if a == router.Addr() {
+			return netip.Prefix{}, fmt.Errorf("-dhcpv6 %q: that is the router's own address (the prefix's ::1)", dhcpAddr)
 		}
 		c.RA.Managed = true
 		c.DHCPv6 = &l2tptest.DHCPv6{Addr: a, DNS: servers}
+	}
+	return router, nil
+}
+
+// ipv6Extras adds the -ipv6-route and -ipv6-domain flags to the
+// advertisement (and the domains to DHCPv6) that ipv6Config set up.
+func ipv6Extras(c *l2tptest.Config, routes, domains string) error {
+	if routes == "" && domains == "" {
+		return nil
+	}
+	if c.RA == nil {
+		return errors.New("-ipv6-route and -ipv6-domain need -ipv6-ra")
+	}
+	for _, r := range strings.Split(routes, ",") {
+		if r == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(r)
+		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+			return fmt.Errorf("-ipv6-route %q: want IPv6 prefixes", r)
+		}
+		c.RA.Routes = append(c.RA.Routes, p.Masked())
+		c.RA.RouteLifetime = 1800
+	}
+	for _, d := range strings.Split(domains, ",") {
+		if d == "" {
+			continue
+		}
+		c.RA.DNSSL = append(c.RA.DNSSL, d)
+		c.RA.DNSLifetime = 1800
+		if c.DHCPv6 != nil {
+			c.DHCPv6.Domains = append(c.DHCPv6.Domains, d)
+		}
 	}
 	return nil
 }
