@@ -235,7 +235,8 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 		st := s.status
 		if s.link != nil {
 			st.Stats = statsOf(s.link.Stats(), st.Stats)
-			st.IPv6 = s.link.Info().IPv6
+			info := s.link.Info()
+			st.IPv6, st.DNS = info.IPv6, info.DNS
 		}
 		if !mayControl(c, s.owner) {
 			st = redacted(st)
@@ -527,9 +528,10 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped boo
 			now := m.clock.Now()
 			cur := link.Stats()
 			st := statsOf(cur, Stats{})
-			// The IPv6 addresses come when the server offers them,
-			// after the connect: refreshed with the counters.
-			s.status.IPv6 = link.Info().IPv6
+			// The IPv6 addresses and DNS servers come when the server
+			// offers them, after the connect: refreshed with the counters.
+			info := link.Info()
+			s.status.IPv6, s.status.DNS = info.IPv6, info.DNS
 			if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
 				st.TxRate = float64(cur.TxBytes-s.prev.TxBytes) / dt
 				st.RxRate = float64(cur.RxBytes-s.prev.RxBytes) / dt

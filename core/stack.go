@@ -328,14 +328,20 @@ type realLink struct {
 	mu     sync.Mutex // orders retryDNS and applyIPv6 against Close
 	closed bool
 
-	v6mu   sync.Mutex // guards addrs6
+	v6mu   sync.Mutex // guards addrs6 and dns6
 	addrs6 []string   // the IPv6 addresses in force on the device
+	dns6   []string   // the IPv6 DNS servers in force (the server's offer)
 }
 
 func (l *realLink) Info() LinkInfo {
 	li := sessionInfo(l.sess)
 	l.v6mu.Lock()
 	li.IPv6 = slices.Clone(l.addrs6)
+	for _, d := range l.dns6 {
+		if !slices.Contains(li.DNS, d) {
+			li.DNS = append(li.DNS, d)
+		}
+	}
 	l.v6mu.Unlock()
 	return li
 }
@@ -365,8 +371,14 @@ func (l *realLink) applyIPv6(c ipv6.Config) {
 	for _, a := range nc.Addrs6 {
 		addrs = append(addrs, a.String())
 	}
+	var dns6 []string
+	for _, d := range nc.DNS {
+		if d.Is6() {
+			dns6 = append(dns6, d.String())
+		}
+	}
 	l.v6mu.Lock()
-	l.addrs6 = addrs
+	l.addrs6, l.dns6 = addrs, dns6
 	l.v6mu.Unlock()
 	l.log.Info(fmt.Sprintf("ipv6: %s on %s", ipv6Summary(nc, c), nc.Interface))
 }

@@ -636,8 +636,12 @@ func upCmd(args []string, env Env) int {
 				if st.Proxy != "" {
 					where = "proxy " + st.Proxy
 				}
+				dns := strings.Join(st.DNS, ",")
+				if dns == "" {
+					dns = "none"
+				}
 				fmt.Fprintf(env.Stdout, "connected: %s %s address %s dns %s (%s)\n", name, where,
-					st.Address, strings.Join(st.DNS, ","), suites(st.IKE, st.ESP))
+					st.Address, dns, suites(st.IKE, st.ESP))
 				if st.Proxy != "" {
 					fmt.Fprintf(env.Stdout, "use it: ALL_PROXY=socks5h://%s (or http_proxy/https_proxy=http://%s, or a browser's SOCKS5 proxy setting)\n", st.Proxy, st.Proxy)
 				}

@@ -494,6 +494,11 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 	if len(st.IPv6) != len(want) {
 		t.Errorf("status ipv6 %v, want exactly %v", st.IPv6, want)
 	}
+	// The IPv6 DNS server comes with the addresses (one Set): status
+	// lists it beside IPCP's.
+	if !slices.Contains(st.DNS, v6hDNS) || (c.dns4 && !slices.Contains(st.DNS, v6hDNS4)) {
+		t.Errorf("status dns %v, want %s (and %s when IPCP gives one)", st.DNS, v6hDNS, v6hDNS4)
+	}
 	// The kernel leaves router solicitation to the tunnel (platform
 	// OpenTUN: accept_ra 0), which consumes the advertisements: the
 	// kernel's own would go on for as long as the device is up.
