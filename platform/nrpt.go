@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"crypto/sha1"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -126,12 +125,7 @@ var nrptNamespace = [16]byte{0x6b, 0x1e, 0x4f, 0x0c, 0x93, 0x2a, 0x4d, 0x57, 0xa
 // adapter iface: "{xxxxxxxx-xxxx-5xxx-yxxx-xxxxxxxxxxxx}", a version 5
 // UUID (RFC 9562 5.5) of "IFACE#PART" in nrptNamespace.
 func nrptRuleID(iface string, part int) string {
-	h := sha1.New()
-	h.Write(nrptNamespace[:])
-	fmt.Fprintf(h, "%s#%d", iface, part)
-	u := h.Sum(nil)[:16]
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
+	u := nameUUID(nrptNamespace, fmt.Sprintf("%s#%d", iface, part))
 	return fmt.Sprintf("{%x-%x-%x-%x-%x}", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 

@@ -1,8 +1,12 @@
 package platform
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
+
+	"golang.org/x/sys/windows"
+	"golang.zx2c4.com/wireguard/tun"
 )
 
 // defaultWindowsTUNName names the Wintun adapter when TUNConfig.Name is
@@ -24,7 +28,7 @@ func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := buildOptions(opts)
+	o := buildOptions(append([]Option{withCreate(createWintun)}, opts...))
 	name := cfg.Name
 	if name == "" {
 		name = defaultWindowsTUNName
@@ -49,4 +53,27 @@ func OpenTUN(cfg TUNConfig, opts ...Option) (*TUN, error) {
 	}
 	o.log.Info("tun open", "name", t.name, "mtu", cfg.MTU, "local", cfg.Local, "peer", cfg.Peer)
 	return t, nil
+}
+
+// createWintun creates the adapter with the GUID adapterGUID derives from
+// its name, so that Windows keeps one network profile per adapter name
+// instead of filing a new one at each connect. Wintun calls the GUID
+// "requested": should Windows refuse it (an adapter left behind with the
+// same GUID, say), the adapter is created with a random one instead.
+func createWintun(name string, mtu int) (tun.Device, error) {
+	u := adapterGUID(name)
+	guid := windows.GUID{
+		Data1: binary.BigEndian.Uint32(u[0:4]),
+		Data2: binary.BigEndian.Uint16(u[4:6]),
+		Data3: binary.BigEndian.Uint16(u[6:8]),
+	}
+	copy(guid.Data4[:], u[8:16])
+	dev, err := tun.CreateTUNWithRequestedGUID(name, &guid, mtu)
+	if err == nil {
+		return dev, nil
+	}
+	if dev, err2 := tun.CreateTUN(name, mtu); err2 == nil {
+		return dev, nil
+	}
+	return nil, err
 }
