@@ -179,6 +179,9 @@ func (m *Manager) Up(ctx context.Context, req UpRequest) error {
 	s := &msession{owner: callerFrom(ctx), req: req, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
 		status: Status{Profile: name, State: StateIdle, Since: m.clock.Now()}}
 	m.sessions[name] = s
+	if note := m.sharedDomainsLocked(req.Profile); note != "" {
+		m.emitLocked(s, Event{Time: m.clock.Now(), Kind: EventProgress, Status: s.status, Line: note})
+	}
 	go m.run(sctx, s)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/corridorvpn/corridor/core/profile"
 	"github.com/corridorvpn/corridor/platform"
@@ -189,6 +190,42 @@ func (m *Manager) conflictLocked(p profile.Profile, c *Caller) *Error {
 		}
 	}
 	return nil
+}
+
+// sharedDomainsLocked says (in words for the progress line) when profile
+// p's DNS domains overlap those of another live session: names under both
+// could go to either tunnel's servers, which the OS decides
+// (systemd-resolved asks both links, macOS picks by resolver order, and
+// Windows leaves two NRPT rules for one name undefined). A note, not a
+// refusal: both companies may really use the name. "" when none
+// overlap; m.mu must be held.
+func (m *Manager) sharedDomainsLocked(p profile.Profile) string {
+	if p.IsProxy() || len(p.Domains) == 0 {
+		return ""
+	}
+	for _, other := range m.sortedLocked() {
+		s := m.sessions[other]
+		if other == p.Name || !s.live() || s.req.Profile.IsProxy() {
+			continue
+		}
+		for _, d := range p.Domains {
+			for _, e := range s.req.Profile.Domains {
+				if domainsOverlap(d, e) {
+					return fmt.Sprintf("dns: profile %q also has the DNS domain %s (this one: %s): names under it may go to "+
+						"either tunnel's DNS servers, as the system chooses; give the two profiles distinct domains to be sure", other, e, d)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// domainsOverlap reports whether names under a and under b can be the
+// same: equal domains, or one under the other (DNS names compare without
+// regard to case, RFC 4343).
+func domainsOverlap(a, b string) bool {
+	a, b = strings.ToLower(strings.TrimSuffix(a, ".")), strings.ToLower(strings.TrimSuffix(b, "."))
+	return a == b || strings.HasSuffix(a, "."+b) || strings.HasSuffix(b, "."+a)
 }
 
 // addrConflictLocked says why a session of profile p, started by c, that

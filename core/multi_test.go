@@ -262,3 +262,58 @@ func TestManagerClassfulRouteConflict(t *testing.T) {
 	h.waitProfile("c", StateConnected)
 	refusal(t, h.up(splitProfile("d", "172.20.5.0/24")), "c", "overlaps 172.20.0.0/16 of profile \"c\"")
 }
+
+// Two split tunnels whose DNS domains overlap (equal, or one under the
+// other, in any case) both come up, and the second one's up says so in a
+// progress line naming the first; disjoint domains say nothing.
+func TestManagerSharedDNSDomain(t *testing.T) {
+	// In the order of the ups: a, c, b.
+	h := newHarness(t, connectsAs("192.168.30.10", "192.168.30.1"), connectsAs("192.168.32.10", "192.168.32.1"),
+		connectsAs("192.168.31.10", "192.168.31.1"))
+	a := splitProfile("a", "192.168.30.0/24")
+	a.Domains = []string{"corp.example"}
+	if err := h.up(a); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProfile("a", StateConnected)
+	c := splitProfile("c", "192.168.32.0/24")
+	c.Domains = []string{"other.example", "xcorp.example"}
+	if err := h.up(c); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProfile("c", StateConnected)
+	b := splitProfile("b", "192.168.31.0/24")
+	b.Domains = []string{"eu.CORP.example"}
+	if err := h.up(b); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProfile("b", StateConnected)
+	notes := map[string][]string{}
+	for done := false; !done; {
+		select {
+		case ev := <-h.events:
+			if ev.Kind == EventProgress && strings.HasPrefix(ev.Line, "dns: profile") {
+				notes[ev.Status.Profile] = append(notes[ev.Status.Profile], ev.Line)
+			}
+		default:
+			done = true
+		}
+	}
+	if len(notes["a"]) != 0 || len(notes["c"]) != 0 {
+		t.Errorf("notes for a or c: %q", notes)
+	}
+	if got := notes["b"]; len(got) != 1 || !strings.Contains(got[0], `profile "a" also has the DNS domain corp.example (this one: eu.CORP.example)`) {
+		t.Errorf("b's notes %q", got)
+	}
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"corp.example", "corp.example.", true}, {"a.corp.example", "corp.example", true},
+		{"corp.example", "xcorp.example", false}, {"corp.example", "example.corp", false},
+	} {
+		if got := domainsOverlap(tc.a, tc.b); got != tc.want {
+			t.Errorf("domainsOverlap(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
