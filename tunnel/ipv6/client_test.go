@@ -329,7 +329,9 @@ type dhcpServer struct {
 	dns     []netip.Addr
 	domains []string
 	noAddr  bool
-	seen    []dhcpMsg
+	// pref and valid are the address's lifetimes; 0 means 100 and 200 s.
+	pref, valid uint32
+	seen        []dhcpMsg
 }
 
 var serverID = []byte{0, 3, 0, 1, 2, 0, 0x5e, 0, 0, 1}
@@ -368,8 +370,12 @@ func (s *dhcpServer) answer(t *testing.T, pkt []byte) []byte {
 			ia = appendOption(ia, dhcpOptStatusCode, []byte{0, dhcpStatusNoAddrsAvail})
 		} else {
 			a := s.addr.AsSlice()
-			a = binary.BigEndian.AppendUint32(a, 100)
-			a = binary.BigEndian.AppendUint32(a, 200)
+			pref, valid := s.pref, s.valid
+			if pref == 0 {
+				pref, valid = 100, 200
+			}
+			a = binary.BigEndian.AppendUint32(a, pref)
+			a = binary.BigEndian.AppendUint32(a, valid)
 			ia = appendOption(ia, dhcpOptIAAddr, a)
 		}
 		b = appendOption(b, dhcpOptIANA, ia)
