@@ -367,3 +367,44 @@ func TestTunnelIPv6DeviceRS(t *testing.T) {
 		t.Errorf("Stats %+v: want the device's two packets out, nothing in", st)
 	}
 }
+
+// TestTunnelIPv6Reopen: IPV6CP opening again (a renegotiation) replaces
+// the autoconfiguration: the old configuration is reported taken away
+// (an empty Config, so the OS side drops the addresses and routes) before
+// the new client's solicitation brings it back; IPv6Config follows. A
+// reopening while nothing was reported reports nothing.
+func TestTunnelIPv6Reopen(t *testing.T) {
+	scfg := testServerConfig()
+	scfg.RA = &l2tptest.RA{RouterLifetime: 1800,
+		Prefixes: []l2tptest.RAPrefix{{Prefix: testPrefix, OnLink: true, Autonomous: true, Valid: 86400, Preferred: 14400}}}
+	h, cfgs := startIPv6Tunnel(t, scfg, slowIPv6)
+	want := ipv6.Config{Addrs: []netip.Prefix{slaacAddr(h)}, Routes: []netip.Prefix{testPrefix}, Default: true, Source: "slaac"}
+	waitConfig(t, cfgs, want)
+	rs := h.srv.Stats().RSIn
+	// What the PPP link reports when IPV6CP opens again.
+	h.tun.onPPPEvent(ppp.Event{Kind: ppp.EventIPv6CPUp, IPv6: h.tun.IPv6Info()})
+	waitConfig(t, cfgs, ipv6.Config{})
+	waitConfig(t, cfgs, want)
+	if got := h.tun.IPv6Config(); !got.Equal(want) {
+		t.Errorf("IPv6Config() = %v, want %v", got, want)
+	}
+	if s := h.srv.Stats(); s.RSIn != rs+1 {
+		t.Errorf("server stats %+v: want one solicitation more than %d", s, rs)
+	}
+	noMore(t, cfgs, 100*time.Millisecond)
+	checkSwallowed(t, h)
+}
+
+// TestTunnelIPv6ReopenEmpty: with no advertisement ever, a reopening has
+// nothing to take away and reports nothing.
+func TestTunnelIPv6ReopenEmpty(t *testing.T) {
+	scfg := testServerConfig()
+	h, cfgs := startIPv6Tunnel(t, scfg, fastIPv6)
+	waitStats(t, h.srv, "a solicitation", func(s l2tptest.Stats) bool { return s.RSIn >= 1 })
+	h.tun.onPPPEvent(ppp.Event{Kind: ppp.EventIPv6CPUp, IPv6: h.tun.IPv6Info()})
+	waitStats(t, h.srv, "the new client's solicitations", func(s l2tptest.Stats) bool { return s.RSIn >= ipv6.MaxRtrSolicitations+1 })
+	noMore(t, cfgs, 100*time.Millisecond)
+	if got := h.tun.IPv6Config(); !got.Equal(ipv6.Config{}) {
+		t.Errorf("IPv6Config() = %v, want none", got)
+	}
+}

@@ -279,19 +279,30 @@ func (t *Tunnel) onPPPEvent(e ppp.Event) {
 // IPV6CP just opened with info, replacing the client of an earlier
 // opening (a renegotiation, or the link of an auth retry). Its router
 // solicitations and DHCPv6 messages go out through sendIPv6; what it
-// learns is reported as StageIPv6Config.
+// learns is reported as StageIPv6Config. The new client starts from
+// nothing: when the old one had reported a configuration, an empty one
+// is reported first, so the consumer takes the old addresses, routes and
+// DNS away (core: an empty offer leaves IPv6 blocked outside the tunnel)
+// until the new link's advertisement brings them back. The old client is
+// stopped (no report after Stop returns) before that report, and the new
+// one installed after it, so the empty report cannot overtake one of the
+// new client's.
 func (t *Tunnel) startIPv6(info ppp.IPv6Info) {
 	t.v6Mu.Lock()
 	defer t.v6Mu.Unlock()
 	if t.v6Done {
 		return
 	}
+	if old := t.v6.Load(); old != nil {
+		old.Stop()
+		if !old.Config().Equal(ipv6.Config{}) {
+			t.stage(Stage{Kind: StageIPv6Config})
+		}
+	}
 	c := ipv6.NewClient(info.LocalIID, t.sendIPv6, func(cfg ipv6.Config) {
 		t.stage(Stage{Kind: StageIPv6Config, IPv6Config: cfg})
 	}, t.cfg.IPv6, t.log)
-	if old := t.v6.Swap(c); old != nil {
-		old.Stop()
-	}
+	t.v6.Store(c)
 	c.Start()
 }
 

@@ -75,14 +75,36 @@ const (
 // whenever it changes. Its methods are safe for concurrent use.
 //
 // A DHCPv6 address is renewed at T1 and rebound at T2 (RFC 8415 18.2.4,
-// 18.2.5), each exchange bounded like the others; a lease that no server
-// renews stays reported (see below).
+// 18.2.5), each exchange bounded like the others.
 //
-// What it does not do: release the lease at the end, count lifetimes down (an item goes when a later advertisement
-// gives it lifetime 0, RFC 4862 5.5.3's two-hour rule aside: on a PPP
-// link only the server can send an advertisement, and that rule guards
-// against other senders), or pick among several DHCPv6 servers (the
-// first valid Advertise is taken: a PPP link has one server).
+// Lifetimes count down, on one timer armed for the earliest expiry (and
+// re-armed at each change; Stop stops it): an item goes, and the change
+// is reported, when a later advertisement gives it lifetime 0 or when its
+// lifetime runs out without a refresh. So the default router goes when
+// its router lifetime expires (RFC 4861 6.3.4), a prefix (its SLAAC
+// address and on-link route) at the end of its valid lifetime (RFC 4862
+// 5.5.3 e, RFC 4861 6.3.4), a route information option at the end of its
+// route lifetime (RFC 4191 3.1; ::/0 is a default of its own lifetime),
+// RDNSS servers and DNSSL domains at the end of theirs (RFC 8106 5.1,
+// 5.2), and a DHCPv6 address at the end of its valid lifetime when no
+// Renew or Rebind extended it (RFC 8415 18.2.10.1); once every leased
+// address is gone the client solicits again (RFC 8415 18.2.5). An
+// infinite lifetime (0xffffffff; the router lifetime has none) never
+// runs out. Preferred lifetimes are not tracked: Config has no notion of
+// a deprecated address.
+//
+// RFC 4862 5.5.3 e's two-hour rule is not applied: an advertisement may
+// cut a SLAAC address's remaining valid lifetime short, or to 0. The rule
+// keeps a forged advertisement from another node of a shared link from
+// taking a host's addresses away, and exempts an authenticated
+// advertisement ("e.g., via Secure Neighbor Discovery"). A PPP link
+// (RFC 5072) has one other node, the server, and its advertisements reach
+// us only through the authenticated L2TP/IPsec session: no third party
+// can send one, and the server that gave the prefix may take it back.
+//
+// What it does not do: release the lease at the end, or pick among
+// several DHCPv6 servers (the first valid Advertise is taken: a PPP link
+// has one server).
 //
 // Config.Source: "slaac" when the addresses come from the advertisement
 // (or, with no address at all, the advertisement gave the rest), "dhcpv6"
@@ -102,15 +124,22 @@ type Client struct {
 	timer   Timer // the pending RS or DHCPv6 retransmission
 	gen     uint64
 
+	// The lifetime timer: one, for the earliest expiry (lifeAt).
+	life    Timer
+	lifeGen uint64
+	lifeAt  time.Time
+
 	rsSent int
 	gotRA  bool
 
-	// From advertisements, in the order first seen.
-	prefixes []PrefixInfo // valid lifetime > 0
-	routes   []netip.Prefix
-	def      bool
-	rdnss    []netip.Addr
-	dnssl    []string
+	// From advertisements, in the order first seen; each item goes at
+	// its end (a zero end: an infinite lifetime).
+	prefixes []prefixState // valid lifetime > 0
+	routes   []timed[netip.Prefix]
+	def      bool      // router lifetime > 0 (RFC 4861 6.3.4)
+	defEnd   time.Time // when the router lifetime runs out
+	rdnss    []timed[netip.Addr]
+	dnssl    []timed[string]
 
 	// DHCPv6.
 	dstate   dhcpState
@@ -120,13 +149,40 @@ type Client struct {
 	started  time.Time // first transmission of the exchange (elapsed time, 21.9)
 	serverID []byte
 	offer    []iaAddr
-	dAddrs   []netip.Addr
+	dAddrs   []timed[netip.Addr]
 	dDNS     []netip.Addr
 	dDomains []string
 	rebindAt time.Time // T2 of the bound lease
 
 	last Config
 }
+
+// timed is an item with a lifetime: it goes at end, or never when end is
+// zero (an infinite lifetime, 0xffffffff).
+type timed[T any] struct {
+	v   T
+	end time.Time
+}
+
+// prefixState is a prefix of the advertisements, going at the end of its
+// valid lifetime (address and on-link route alike, RFC 4862 5.5.3 e and
+// RFC 4861 6.3.4).
+type prefixState struct {
+	PrefixInfo
+	end time.Time
+}
+
+// until is when a lifetime of secs seconds from now runs out: zero for
+// infinity (RFC 4861 4.6.2, RFC 4191 2.3, RFC 8106 5.1, RFC 8415 21.6).
+func until(now time.Time, secs uint32) time.Time {
+	if secs == 0xffffffff {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(secs) * time.Second)
+}
+
+// gone reports whether end has come by now (never for a zero end).
+func gone(end, now time.Time) bool { return !end.IsZero() && !end.After(now) }
 
 // NewClient returns a client for the link where our interface identifier
 // is iid (our link-local address fe80::iid, RFC 5072 5). send takes an
@@ -183,6 +239,7 @@ func (c *Client) Stop() {
 	defer c.mu.Unlock()
 	c.stopped = true
 	c.stopTimer()
+	c.stopLife()
 }
 
 // Config is the configuration last reported (zero before the first).
@@ -251,6 +308,91 @@ func (c *Client) arm(d time.Duration, f func()) {
 	})
 }
 
+func (c *Client) stopLife() {
+	c.lifeGen++
+	c.lifeAt = time.Time{}
+	if c.life != nil {
+		c.life.Stop()
+		c.life = nil
+	}
+}
+
+// armLife arms the lifetime timer for the earliest expiry of all items,
+// or stops it when every lifetime is infinite (or nothing is held). A
+// timer already armed for that instant is left be.
+func (c *Client) armLife() {
+	var first time.Time
+	next := func(end time.Time) {
+		if !end.IsZero() && (first.IsZero() || end.Before(first)) {
+			first = end
+		}
+	}
+	for _, p := range c.prefixes {
+		next(p.end)
+	}
+	for _, r := range c.routes {
+		next(r.end)
+	}
+	if c.def {
+		next(c.defEnd)
+	}
+	for _, r := range c.rdnss {
+		next(r.end)
+	}
+	for _, d := range c.dnssl {
+		next(d.end)
+	}
+	for _, a := range c.dAddrs {
+		next(a.end)
+	}
+	if c.life != nil && first.Equal(c.lifeAt) {
+		return
+	}
+	c.stopLife()
+	if first.IsZero() {
+		return
+	}
+	c.lifeAt = first
+	gen := c.lifeGen
+	c.life = c.opt.AfterFunc(max(first.Sub(c.opt.Now()), 0), func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.stopped || c.lifeGen != gen {
+			return
+		}
+		c.life, c.lifeAt = nil, time.Time{}
+		c.expire(c.opt.Now())
+		c.update()
+	})
+}
+
+// expire drops every item whose lifetime has run out by now. When the
+// last leased DHCPv6 address goes, the client solicits again (RFC 8415
+// 18.2.5: the Rebind ends when the valid lifetimes of all addresses have
+// expired, and the client locates a new server with a Solicit).
+func (c *Client) expire(now time.Time) {
+	c.prefixes = slices.DeleteFunc(c.prefixes, func(p prefixState) bool { return gone(p.end, now) })
+	c.routes = slices.DeleteFunc(c.routes, func(r timed[netip.Prefix]) bool { return gone(r.end, now) })
+	if c.def && gone(c.defEnd, now) {
+		c.def = false
+	}
+	c.rdnss = slices.DeleteFunc(c.rdnss, func(r timed[netip.Addr]) bool { return gone(r.end, now) })
+	c.dnssl = slices.DeleteFunc(c.dnssl, func(d timed[string]) bool { return gone(d.end, now) })
+	had := len(c.dAddrs)
+	c.dAddrs = slices.DeleteFunc(c.dAddrs, func(a timed[netip.Addr]) bool { return gone(a.end, now) })
+	if len(c.dAddrs) == had {
+		return
+	}
+	c.offer = slices.DeleteFunc(c.offer, func(o iaAddr) bool {
+		return !slices.ContainsFunc(c.dAddrs, func(a timed[netip.Addr]) bool { return a.v == o.Addr })
+	})
+	c.log.Info("ipv6: a DHCPv6 address expired without renewal", "left", len(c.dAddrs))
+	if len(c.dAddrs) == 0 && (c.dstate == dhcpBound || c.dstate == dhcpRenewing || c.dstate == dhcpRebinding) {
+		c.stopTimer()
+		c.startDHCP(dhcpSolicit)
+	}
+}
+
 // solicit sends a router solicitation (RFC 4861 6.3.7) and arms the next,
 // up to MaxRS of them.
 func (c *Client) solicit() {
@@ -281,28 +423,26 @@ func (c *Client) handleRA(ra RA) {
 			c.stopTimer() // no more solicitations (RFC 4861 6.3.7)
 		}
 	}
+	now := c.opt.Now()
+	// RFC 4861 6.3.4: the router lifetime restarts the default router's
+	// timer; 0 times it out at once. It is at most 18.2 hours, never
+	// infinite.
 	c.def = ra.RouterLifetime > 0
+	c.defEnd = now.Add(time.Duration(ra.RouterLifetime) * time.Second)
 	for _, p := range ra.Prefixes {
-		c.prefix(p)
+		c.prefix(p, now)
 	}
 	for _, r := range ra.Routes {
-		if r.Prefix.Bits() == 0 {
-			// RFC 4191 2.3 allows ::/0: a default route.
-			if r.Lifetime > 0 {
-				c.def = true
-			}
-			continue
-		}
-		c.routes = slices.DeleteFunc(c.routes, func(p netip.Prefix) bool { return p == r.Prefix })
-		if r.Lifetime > 0 {
-			c.routes = append(c.routes, r.Prefix)
-		}
+		// RFC 4191 2.3 allows ::/0: a default route (config), with the
+		// option's own lifetime. A known route takes the new lifetime
+		// and keeps its place (RFC 4191 3.1).
+		c.routes = withLifetime(c.routes, []netip.Prefix{r.Prefix}, until(now, r.Lifetime), r.Lifetime > 0)
 	}
 	for _, r := range ra.RDNSS {
-		c.rdnss = withLifetime(c.rdnss, r.Servers, r.Lifetime > 0)
+		c.rdnss = withLifetime(c.rdnss, r.Servers, until(now, r.Lifetime), r.Lifetime > 0)
 	}
 	for _, d := range ra.DNSSL {
-		c.dnssl = withLifetime(c.dnssl, d.Domains, d.Lifetime > 0)
+		c.dnssl = withLifetime(c.dnssl, d.Domains, until(now, d.Lifetime), d.Lifetime > 0)
 	}
 	// RFC 4861 4.2: M means addresses from DHCPv6 (and O is then
 	// redundant); O alone, other configuration from it (RFC 8415 18.2.6).
@@ -318,13 +458,14 @@ func (c *Client) handleRA(ra RA) {
 // prefix applies one Prefix Information option: the L flag to the routes
 // (RFC 4861 6.3.4), the A flag to our SLAAC addresses (RFC 4862 5.5.3).
 // A link-local prefix is ignored, and so is one whose preferred lifetime
-// exceeds its valid lifetime (5.5.3 b, c); a zero valid lifetime
-// withdraws the prefix at once.
-func (c *Client) prefix(p PrefixInfo) {
+// exceeds its valid lifetime (5.5.3 b, c). The valid lifetime restarts
+// the prefix's timer: a zero one withdraws it at once, a short one
+// shortens it (no two-hour rule: see Client).
+func (c *Client) prefix(p PrefixInfo, now time.Time) {
 	if p.Prefix.Addr().IsLinkLocalUnicast() || p.Preferred > p.Valid {
 		return
 	}
-	i := slices.IndexFunc(c.prefixes, func(q PrefixInfo) bool { return q.Prefix == p.Prefix })
+	i := slices.IndexFunc(c.prefixes, func(q prefixState) bool { return q.Prefix == p.Prefix })
 	if p.Valid == 0 {
 		if i >= 0 {
 			c.prefixes = slices.Delete(c.prefixes, i, i+1)
@@ -339,12 +480,13 @@ func (c *Client) prefix(p PrefixInfo) {
 		q := &c.prefixes[i]
 		q.OnLink, q.Autonomous = q.OnLink || p.OnLink, q.Autonomous || p.Autonomous
 		q.Valid, q.Preferred = p.Valid, p.Preferred
+		q.end = until(now, p.Valid)
 		return
 	}
 	if !p.OnLink && !p.Autonomous {
 		return
 	}
-	c.prefixes = append(c.prefixes, p)
+	c.prefixes = append(c.prefixes, prefixState{PrefixInfo: p, end: until(now, p.Valid)})
 }
 
 // config assembles what the advertisements and DHCPv6 gave so far.
@@ -361,25 +503,29 @@ func (c *Client) config() Config {
 	}
 	slaacAddrs := len(cfg.Addrs) > 0
 	for _, a := range c.dAddrs {
-		cfg.Addrs = appendNew(cfg.Addrs, netip.PrefixFrom(a, 128))
+		cfg.Addrs = appendNew(cfg.Addrs, netip.PrefixFrom(a.v, 128))
 	}
 	for _, p := range c.prefixes {
 		if p.OnLink {
 			cfg.Routes = appendNew(cfg.Routes, p.Prefix)
 		}
 	}
-	for _, r := range c.routes {
-		cfg.Routes = appendNew(cfg.Routes, r)
-	}
 	cfg.Default = c.def
+	for _, r := range c.routes {
+		if r.v.Bits() == 0 {
+			cfg.Default = true // ::/0 (RFC 4191 2.3)
+			continue
+		}
+		cfg.Routes = appendNew(cfg.Routes, r.v)
+	}
 	for _, a := range c.rdnss {
-		cfg.DNS = appendNew(cfg.DNS, a)
+		cfg.DNS = appendNew(cfg.DNS, a.v)
 	}
 	for _, a := range c.dDNS {
 		cfg.DNS = appendNew(cfg.DNS, a)
 	}
 	for _, d := range c.dnssl {
-		cfg.Domains = appendNew(cfg.Domains, d)
+		cfg.Domains = appendNew(cfg.Domains, d.v)
 	}
 	for _, d := range c.dDomains {
 		cfg.Domains = appendNew(cfg.Domains, d)
@@ -405,8 +551,10 @@ func appendNew[T comparable](s []T, v T) []T {
 	return append(s, v)
 }
 
-// update reports the configuration when it changed.
+// update re-arms the lifetime timer and reports the configuration when
+// it changed.
 func (c *Client) update() {
+	c.armLife()
 	cfg := c.config()
 	if cfg.Equal(c.last) {
 		return
@@ -493,8 +641,8 @@ func (c *Client) dhcpSend() {
 		case typ == dhcpRenew:
 			c.renew(dhcpRebinding)
 		case typ == dhcpRebind:
-			// Nobody renewed the lease: the address stays reported (we
-			// count no lifetimes down); the server may give it away.
+			// Nobody renewed the lease: the address stays until its
+			// valid lifetime runs out (expire).
 			c.dstate = dhcpBound
 		default:
 			c.dstate = dhcpFailed
@@ -604,8 +752,10 @@ func (c *Client) handleDHCP(h header) {
 		c.dstate = dhcpBound
 		c.offer = m.Addrs
 		c.dAddrs = c.dAddrs[:0]
+		now := c.opt.Now()
 		for _, a := range m.Addrs {
-			c.dAddrs = append(c.dAddrs, a.Addr)
+			// RFC 8415 18.2.10.1: the valid lifetime of the Reply.
+			c.dAddrs = append(c.dAddrs, timed[netip.Addr]{v: a.Addr, end: until(now, a.Valid)})
 		}
 		c.dDNS, c.dDomains = m.DNS, m.Domains
 		c.update()
@@ -618,17 +768,20 @@ func (c *Client) handleDHCP(h header) {
 	}
 }
 
-// withLifetime adds items to list (live: a lifetime above zero) or takes
-// them out (a zero lifetime withdraws them, RFC 8106 5.1 and 5.2), keeping
-// the order they first came in.
-func withLifetime[T comparable](list, items []T, live bool) []T {
+// withLifetime adds items to list or gives those already there the new
+// end (live: a lifetime above zero), or takes them out (a zero lifetime
+// withdraws them, RFC 8106 5.1 and 5.2, RFC 4191 3.1), keeping the order
+// they first came in.
+func withLifetime[T comparable](list []timed[T], items []T, end time.Time, live bool) []timed[T] {
 	for _, it := range items {
-		i := slices.Index(list, it)
+		i := slices.IndexFunc(list, func(e timed[T]) bool { return e.v == it })
 		switch {
 		case !live && i >= 0:
 			list = slices.Delete(list, i, i+1)
-		case live && i < 0:
-			list = append(list, it)
+		case live && i >= 0:
+			list[i].end = end
+		case live:
+			list = append(list, timed[T]{v: it, end: end})
 		}
 	}
 	return list

@@ -64,6 +64,22 @@ func (c *fakeClock) pending() []time.Duration {
 	return ds
 }
 
+// next is how long until the earliest pending timer fires (false: none).
+func (c *fakeClock) next() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var first *fakeTimer
+	for _, t := range c.timers {
+		if !t.stopped && (first == nil || t.at.Before(first.at)) {
+			first = t
+		}
+	}
+	if first == nil {
+		return 0, false
+	}
+	return first.at.Sub(c.now), true
+}
+
 // advance moves the clock by d, firing due timers in order.
 func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
@@ -313,7 +329,9 @@ type dhcpServer struct {
 	dns     []netip.Addr
 	domains []string
 	noAddr  bool
-	seen    []dhcpMsg
+	// pref and valid are the address's lifetimes; 0 means 100 and 200 s.
+	pref, valid uint32
+	seen        []dhcpMsg
 }
 
 var serverID = []byte{0, 3, 0, 1, 2, 0, 0x5e, 0, 0, 1}
@@ -352,8 +370,12 @@ func (s *dhcpServer) answer(t *testing.T, pkt []byte) []byte {
 			ia = appendOption(ia, dhcpOptStatusCode, []byte{0, dhcpStatusNoAddrsAvail})
 		} else {
 			a := s.addr.AsSlice()
-			a = binary.BigEndian.AppendUint32(a, 100)
-			a = binary.BigEndian.AppendUint32(a, 200)
+			pref, valid := s.pref, s.valid
+			if pref == 0 {
+				pref, valid = 100, 200
+			}
+			a = binary.BigEndian.AppendUint32(a, pref)
+			a = binary.BigEndian.AppendUint32(a, valid)
 			ia = appendOption(ia, dhcpOptIAAddr, a)
 		}
 		b = appendOption(b, dhcpOptIANA, ia)
@@ -444,9 +466,11 @@ func TestClientDHCPv6Stateful(t *testing.T) {
 }
 
 // TestClientDHCPv6Rebind: an unanswered Renew gives way to Rebind at T2
-// (RFC 8415 18.2.4, 18.2.5), without a Server Identifier; an unanswered
-// Rebind leaves the address reported and no timer running. A Reply
-// without the binding starts over with a Solicit.
+// (RFC 8415 18.2.4, 18.2.5), without a Server Identifier; when the
+// Rebind goes unanswered until the valid lifetime (200 s) ends, the
+// address goes (RFC 8415 18.2.10.1), reported, and the client solicits
+// again. A Reply to a later Renew without the binding starts over with a
+// Solicit too.
 func TestClientDHCPv6Rebind(t *testing.T) {
 	r := newRig(t)
 	s := &dhcpServer{addr: netip.MustParseAddr("2001:db8:5::100")}
@@ -461,12 +485,15 @@ func TestClientDHCPv6Rebind(t *testing.T) {
 	var at []time.Duration
 	start := r.clock.Now()
 	for range 20 {
-		p := r.clock.pending()
-		if len(p) == 0 {
+		d, ok := r.clock.next()
+		if !ok {
 			break
 		}
-		r.clock.advance(p[0])
+		r.clock.advance(d)
 		at = append(at, r.clock.Now().Sub(start))
+		if len(r.c.Config().Addrs) == 0 {
+			break
+		}
 	}
 	var types []byte
 	for _, p := range r.sent[3:] {
@@ -475,14 +502,15 @@ func TestClientDHCPv6Rebind(t *testing.T) {
 			t.Fatal(err)
 		}
 		types = append(types, m.Type)
-		if (m.Type == dhcpRebind) != (m.ServerID == nil) {
+		if (m.Type == dhcpRebind || m.Type == dhcpSolicit) != (m.ServerID == nil) {
 			t.Errorf("message type %d with server id %x", m.Type, m.ServerID)
 		}
 	}
 	// Renew at T1 = 50 s and 60 s, cut short at T2 = 80 s; Rebind at 80,
-	// 90, 110, 140, 170 s (the timeout doubles from 10 s up to 30 s);
-	// given up at 200 s.
-	wantTypes := []byte{dhcpRenew, dhcpRenew, dhcpRebind, dhcpRebind, dhcpRebind, dhcpRebind, dhcpRebind}
+	// 90, 110, 140, 170 s (the timeout doubles from 10 s up to 30 s); at
+	// 200 s the valid lifetime ends: the address goes and a Solicit
+	// follows at once.
+	wantTypes := []byte{dhcpRenew, dhcpRenew, dhcpRebind, dhcpRebind, dhcpRebind, dhcpRebind, dhcpRebind, dhcpSolicit}
 	wantAt := []time.Duration{50, 60, 80, 90, 110, 140, 170, 200}
 	for i := range wantAt {
 		wantAt[i] *= time.Second
@@ -490,15 +518,21 @@ func TestClientDHCPv6Rebind(t *testing.T) {
 	if !slices.Equal(types, wantTypes) || !slices.Equal(at, wantAt) {
 		t.Errorf("messages %v at %v\n want %v at %v", types, at, wantTypes, wantAt)
 	}
-	if got := r.c.Config(); !got.Equal(bound) || len(r.reports) != 1 {
-		t.Errorf("after an unanswered Rebind: %v, reports %v", got, r.reports)
+	if len(r.reports) != 2 || !r.reports[0].Equal(bound) || !r.reports[1].Equal(Config{}) || r.c.dstate != dhcpSoliciting {
+		t.Fatalf("after the lease ran out: reports %v, state %d", r.reports, r.c.dstate)
 	}
-	// A new exchange: a Renew answered with NoBinding.
-	r.c.mu.Lock()
-	r.c.scheduleRenew(dhcpMsg{T1: 10, T2: 20})
-	r.c.mu.Unlock()
-	r.clock.advance(10 * time.Second)
+	// The new Solicit is answered: bound again, with a fresh lifetime.
+	r.input(s.answer(t, r.sent[len(r.sent)-1]))
+	r.input(s.answer(t, r.sent[len(r.sent)-1]))
+	if len(r.reports) != 3 || !r.reports[2].Equal(bound) {
+		t.Fatalf("bound again: reports %v", r.reports)
+	}
+	// Its Renew at T1 is answered with NoBinding.
+	r.clock.advance(50 * time.Second)
 	s.noAddr = true
+	if m, _ := parseDHCPv6(r.sent[len(r.sent)-1][48:]); m.Type != dhcpRenew {
+		t.Fatalf("at T1 sent type %d, want Renew", m.Type)
+	}
 	r.input(s.answer(t, r.sent[len(r.sent)-1]))
 	if got := r.c.Config(); len(got.Addrs) != 0 || r.c.dstate != dhcpSoliciting {
 		t.Errorf("after NoBinding: %v, state %d", got, r.c.dstate)
