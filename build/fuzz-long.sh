@@ -23,7 +23,7 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 rows=()
 failed=0
-for pkg in ./tunnel/l2tp ./tunnel/ppp ./tunnel/ike ./tunnel/esp; do
+for pkg in ./tunnel/l2tp ./tunnel/ppp ./tunnel/ike ./tunnel/esp ./tunnel/ipv6; do
 	for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' | grep -E -- "$only"); do
 		echo "fuzz $pkg $f (${minutes}m)"
 		before=$(inputs "$pkg" "$f")

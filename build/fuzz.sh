@@ -15,7 +15,7 @@ minimize=${FUZZMINIMIZE:-1s}
 
 inputs() { { find "$1/testdata/fuzz/$2" -type f 2>/dev/null || true; } | sort; }
 
-for pkg in ./tunnel/l2tp ./tunnel/ppp ./tunnel/ike ./tunnel/esp; do
+for pkg in ./tunnel/l2tp ./tunnel/ppp ./tunnel/ike ./tunnel/esp ./tunnel/ipv6; do
 	for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
 		for try in 1 2; do
 			echo "fuzz $pkg $f ($fuzztime)"
