@@ -116,6 +116,14 @@ func run(args []string, stderr io.Writer) int {
 	}
 
 	a := app.NewWithID(AppID)
+	// Every quit arms the guard: Fyne 2.8.1's Run can hang after Quit.
+	guard := newQuitGuard(quitWait, stderr, os.Exit)
+	defer guard.returned()
+	defer guard.armOnSignal()()
+	quit := func() {
+		guard.arm()
+		a.Quit()
+	}
 	if a.Metadata().Name == "" {
 		// Built with go build (not the fyne tool): no packaged metadata.
 		app.SetMetadata(fyne.AppMetadata{ID: AppID, Name: Name, Version: Version, Build: Build, Icon: assets.Icon})
@@ -132,7 +140,7 @@ func run(args []string, stderr io.Writer) int {
 	svc, err := openService()
 	if err != nil {
 		fmt.Fprintf(stderr, "corridor: %v\n", err)
-		showFatal(a, w, err)
+		showFatal(w, err, quit)
 		return 1
 	}
 
@@ -168,10 +176,10 @@ func run(args []string, stderr io.Writer) int {
 		u.SetTrayAvailable(trayUp)
 	} else {
 		// No tray with this driver: closing the window ends the app.
-		w.SetCloseIntercept(func() { u.SaveWindowSize(); a.Quit() })
+		w.SetCloseIntercept(func() { u.SaveWindowSize(); quit() })
 	}
 	// Quit in the tray menu (gui saves the window size first).
-	u.OnQuit(a.Quit)
+	u.OnQuit(quit)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -228,11 +236,11 @@ func noDisplay() string {
 
 // showFatal shows an error that keeps the app from working, then quits
 // when the window closes.
-func showFatal(a fyne.App, w fyne.Window, err error) {
+func showFatal(w fyne.Window, err error, quit func()) {
 	msg := widget.NewLabel("Corridor cannot start:\n\n" + err.Error())
 	msg.Wrapping = fyne.TextWrapWord
-	w.SetContent(container.NewBorder(nil, widget.NewButton("Quit", a.Quit), nil, nil, msg))
-	w.SetCloseIntercept(a.Quit)
+	w.SetContent(container.NewBorder(nil, widget.NewButton("Quit", quit), nil, nil, msg))
+	w.SetCloseIntercept(quit)
 	w.ShowAndRun()
 }
 
