@@ -148,6 +148,10 @@ type Status struct {
 	Address   string   `json:"address,omitempty"`
 	Peer      string   `json:"peer,omitempty"`
 	DNS       []string `json:"dns,omitempty"`
+	// DNSNote: why the DNS servers above are not in use, in plain words
+	// (Linux with resolv.conf: another tunnel holds the file); "" while
+	// they are. It goes when they take over (the holder disconnected).
+	DNSNote string `json:"dns_note,omitempty"`
 	// IPv6: the global IPv6 addresses of the device (ADDR/LEN), once the
 	// server offered them (IPv6 inside the tunnel).
 	IPv6 []string `json:"ipv6,omitempty"`

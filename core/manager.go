@@ -42,6 +42,7 @@ type Link interface {
 type LinkInfo struct {
 	Server, Interface, Address, Peer string
 	DNS                              []string
+	DNSNote                          string   // why DNS is not in use ("" when it is): Status.DNSNote
 	IPv6                             []string // global IPv6 addresses on the device (ADDR/LEN), once the server offered them
 	MTU                              int
 	IKE, ESP                         string
@@ -239,7 +240,7 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 		if s.link != nil {
 			st.Stats = statsOf(s.link.Stats(), st.Stats)
 			info := s.link.Info()
-			st.IPv6, st.DNS = info.IPv6, info.DNS
+			st.IPv6, st.DNS, st.DNSNote = info.IPv6, info.DNS, info.DNSNote
 		}
 		if !mayControl(c, s.owner) {
 			st = redacted(st)
@@ -417,7 +418,7 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 			st.Connected, st.Error, st.Attempt = now, nil, attempt
 			st.Server, st.Interface, st.Address, st.Peer = info.Server, info.Interface, info.Address, info.Peer
 			st.DNS, st.MTU, st.IKE, st.ESP, st.Proxy = info.DNS, info.MTU, info.IKE, info.ESP, info.Proxy
-			st.IPv6 = info.IPv6
+			st.IPv6, st.DNSNote = info.IPv6, info.DNSNote
 		})
 		backoff, attempt, lastErr = firstBackoff, 0, nil
 		dropped, why := m.hold(ctx, s, link)
@@ -534,7 +535,7 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped boo
 			// The IPv6 addresses and DNS servers come when the server
 			// offers them, after the connect: refreshed with the counters.
 			info := link.Info()
-			s.status.IPv6, s.status.DNS = info.IPv6, info.DNS
+			s.status.IPv6, s.status.DNS, s.status.DNSNote = info.IPv6, info.DNS, info.DNSNote
 			if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
 				st.TxRate = float64(cur.TxBytes-s.prev.TxBytes) / dt
 				st.RxRate = float64(cur.RxBytes-s.prev.RxBytes) / dt

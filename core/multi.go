@@ -58,7 +58,9 @@ func (r *RealStack) dnsHeldWords(profile string) string {
 	holder := "another Corridor tunnel"
 	for _, l := range links {
 		n, ok := l.router.(dnsNoter)
-		if ok && len(l.nc.DNS) > 0 && n.DNSNote() == "" {
+		// base, not nc: nc changes under l.mu (IPv6 offers); the IPv4
+		// DNS servers that decide who holds resolv.conf are in both.
+		if ok && len(l.base.DNS) > 0 && n.DNSNote() == "" {
 			holder = fmt.Sprintf("profile %q", l.profile.Name)
 			break
 		}

@@ -38,7 +38,7 @@ func linkOf(name string, rt *noteRouter, dns ...string) *realLink {
 	}
 	p := testProfile()
 	p.Name = name
-	return &realLink{router: rt, nc: nc, profile: p, log: slog.New(slog.DiscardHandler)}
+	return &realLink{router: rt, nc: nc, base: nc, profile: p, log: slog.New(slog.DiscardHandler)}
 }
 
 // Linux with resolv.conf and two split tunnels: the second tunnel's DNS is
@@ -149,5 +149,30 @@ func TestRouterWarnings(t *testing.T) {
 	}
 	if !strings.Contains(got, "Group Policy sets this machine's NRPT rules") || !strings.Contains(got, "interface=corridor1") {
 		t.Errorf("the warning is missing:\n%s", got)
+	}
+}
+
+// Status carries the note while the DNS is not in use (Info's DNSNote),
+// and loses it once the holder has gone and the DNS took over.
+func TestLinkDNSNote(t *testing.T) {
+	r := &RealStack{}
+	alpha := linkOf("alpha", &noteRouter{}, "192.168.30.1")
+	beta := linkOf("beta", &noteRouter{note: "held by corridor0", free: true}, "192.168.31.1")
+	alpha.stack, beta.stack = r, r
+	r.links = map[*realLink]bool{alpha: true, beta: true}
+	if n := alpha.dnsNote(); n != "" {
+		t.Errorf("the holder has a note: %q", n)
+	}
+	want := `DNS for profile "beta" is not in use: profile "alpha" holds resolv.conf`
+	if n := beta.dnsNote(); !strings.HasPrefix(n, want) {
+		t.Errorf("the waiting tunnel's note %q, want it to start %q", n, want)
+	}
+	delete(r.links, alpha) // alpha disconnected: beta's Router is set again
+	beta.retryDNS()
+	if n := beta.dnsNote(); n != "" {
+		t.Errorf("note after the takeover: %q", n)
+	}
+	if n := linkOf("solo", &noteRouter{}, "10.0.0.1").dnsNote(); n != "" {
+		t.Errorf("a link without a stack: %q", n)
 	}
 }

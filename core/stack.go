@@ -343,7 +343,17 @@ func (l *realLink) Info() LinkInfo {
 		}
 	}
 	l.v6mu.Unlock()
+	li.DNSNote = l.dnsNote()
 	return li
+}
+
+// dnsNote says why the link's DNS is not in use (another tunnel holds
+// resolv.conf), or "" while it is.
+func (l *realLink) dnsNote() string {
+	if n, ok := l.router.(dnsNoter); !ok || l.stack == nil || n.DNSNote() == "" {
+		return ""
+	}
+	return l.stack.dnsHeldWords(l.profile.Name)
 }
 
 // applyIPv6 converges the Router to the profile's configuration with the

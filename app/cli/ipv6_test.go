@@ -78,3 +78,25 @@ func TestStatusIPv6(t *testing.T) {
 		t.Errorf("status without IPv6:\n%s", out)
 	}
 }
+
+// status puts a connected tunnel's DNS note (its DNS is not in use) on a
+// line of its own; --json has it as dns_note.
+func TestStatusDNSNote(t *testing.T) {
+	note := `DNS for profile "office" is not in use: profile "lab" holds resolv.conf`
+	st := core.Status{Profile: "office", State: core.StateConnected, Interface: "corridor1", Server: "203.0.113.5",
+		Address: "192.168.31.10", DNS: []string{"192.168.31.1"}, DNSNote: note}
+	sock := serveStatus(t, []core.Status{st})
+	code, out, errs := run(t, "", "status", "--socket", sock)
+	if code != ExitOK || !strings.Contains(out, "\n  note: "+note+"\n") {
+		t.Errorf("status: exit %d %s\n%s", code, errs, out)
+	}
+	_, out, _ = run(t, "", "status", "--json", "--socket", sock)
+	if !strings.Contains(out, `"dns_note": "DNS for profile \"office\" is not in use`) {
+		t.Errorf("status --json:\n%s", out)
+	}
+	st.DNSNote = ""
+	_, out, _ = run(t, "", "status", "--socket", serveStatus(t, []core.Status{st}))
+	if strings.Contains(out, "note:") {
+		t.Errorf("status without a note:\n%s", out)
+	}
+}

@@ -829,6 +829,9 @@ func statusCmd(args []string, env Env) int {
 			fmt.Fprintf(env.Stdout, " (%s)", s.Error.Msg)
 		}
 		fmt.Fprintln(env.Stdout)
+		if s.DNSNote != "" && s.State == core.StateConnected {
+			fmt.Fprintf(env.Stdout, "  note: %s\n", s.DNSNote)
+		}
 	}
 	return ExitOK
 }

@@ -379,6 +379,7 @@ type connectedView struct {
 	proxyCopy *widget.Button
 	proxyHow  *widget.Label
 	proxyBox  *fyne.Container
+	dnsNote   *widget.Label // why the DNS is not in use; hidden while it is
 	graph     *TrafficGraph
 	legend    *widget.Label
 	box       *fyne.Container
@@ -413,10 +414,15 @@ func newConnectedView(u *UI) *connectedView {
 	v.proxyHow.Selectable = true
 	v.proxyBox = container.NewVBox(widget.NewSeparator(), container.NewHBox(v.proxyLine, v.proxyCopy), v.proxyHow)
 	v.proxyBox.Hide()
+	v.dnsNote = widget.NewLabel("")
+	v.dnsNote.Wrapping = fyne.TextWrapWord
+	v.dnsNote.Selectable = true
+	v.dnsNote.Importance = widget.WarningImportance
+	v.dnsNote.Hide()
 	v.graph = NewTrafficGraph(graphSamples)
 	v.legend = widget.NewLabel("")
 	v.legend.SizeName = theme.SizeNameCaptionText
-	v.box = container.NewVBox(container.NewGridWithColumns(2, form(connectedLeft), form(connectedRight)), v.proxyBox, widget.NewSeparator(),
+	v.box = container.NewVBox(container.NewGridWithColumns(2, form(connectedLeft), form(connectedRight)), v.dnsNote, v.proxyBox, widget.NewSeparator(),
 		widget.NewLabelWithStyle("Traffic, last 5 minutes", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		v.graph, v.legend)
 	v.content = v.box
@@ -473,7 +479,16 @@ func (v *connectedView) update(st core.Status, u *UI) {
 	if dns == "" {
 		dns = "unchanged"
 	}
+	if st.DNSNote != "" {
+		dns += " (not in use)"
+	}
 	v.values["DNS"].SetText(dns)
+	if st.DNSNote != "" {
+		v.dnsNote.SetText(st.DNSNote)
+		v.dnsNote.Show()
+	} else {
+		v.dnsNote.Hide()
+	}
 	ike := st.IKE
 	if ike == "" {
 		ike = "not used"

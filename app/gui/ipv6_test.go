@@ -98,3 +98,33 @@ func TestDetailIPv6(t *testing.T) {
 		t.Errorf("Sent %q: no IPv6 was sent", got)
 	}
 }
+
+// A second tunnel whose DNS is not in use (another holds resolv.conf):
+// the DNS field says so and the note below explains; both go once its
+// DNS takes over.
+func TestDetailDNSNote(t *testing.T) {
+	b := newBackendWith("office")
+	h := newHarness(t, b)
+	u := h.u
+	h.start()
+	d := u.detail
+	u.selectProfile("office")
+	note := `DNS for profile "office" is not in use: profile "lab" holds resolv.conf, and one resolv.conf cannot send each tunnel's names to its own servers; install systemd-resolved for DNS per tunnel`
+	up := core.Status{Profile: "office", State: core.StateConnected, Server: "203.0.113.5", Address: "192.168.31.10",
+		Interface: "corridor1", DNS: []string{"192.168.31.1"}, DNSNote: note}
+	h.state(up)
+	if got := d.conn.values["DNS"].Text; got != "192.168.31.1 (not in use)" {
+		t.Errorf("DNS %q", got)
+	}
+	if !d.conn.dnsNote.Visible() || d.conn.dnsNote.Text != note {
+		t.Errorf("note visible %v, text %q", d.conn.dnsNote.Visible(), d.conn.dnsNote.Text)
+	}
+	up.DNSNote = ""
+	h.send(core.Event{Kind: core.EventStats, Status: up})
+	if got := d.conn.values["DNS"].Text; got != "192.168.31.1" {
+		t.Errorf("after the takeover: DNS %q", got)
+	}
+	if d.conn.dnsNote.Visible() {
+		t.Errorf("the note still shows after the takeover")
+	}
+}

@@ -53,6 +53,14 @@ func TestDaemonTwoTunnels(t *testing.T) {
 	if !strings.Contains(upOut["beta"], "DNS servers ["+b.VPNHost+"] not set: /etc/resolv.conf already carries the DNS of the tunnel on corridor0") {
 		t.Errorf("the second tunnel does not say its DNS was not applied")
 	}
+	// status says so too, for as long as it lasts.
+	heldNote := `DNS for profile "beta" is not in use: profile "alpha" holds resolv.conf`
+	if sts[0].DNSNote != "" || !strings.HasPrefix(sts[1].DNSNote, heldNote) {
+		t.Errorf("status --json dns_note: alpha %q, beta %q", sts[0].DNSNote, sts[1].DNSNote)
+	}
+	if out, _ := r.cli(10*time.Second, "", "status"); !strings.Contains(out, "\n  note: "+heldNote) {
+		t.Errorf("status does not show beta's DNS note:\n%s", out)
+	}
 
 	// A full tunnel cannot join them.
 	out, code := r.cli(30*time.Second, "", "up", "gamma")
@@ -94,6 +102,11 @@ func TestDaemonTwoTunnels(t *testing.T) {
 	// The owner has gone: the other tunnel takes resolv.conf over.
 	if rc := mustRead(t, r.resolv); !strings.HasPrefix(rc, "# written by Corridor for corridor1;") || !strings.Contains(rc, "nameserver "+b.VPNHost+"\n") {
 		t.Errorf("resolv.conf after its owner went:\n%s", rc)
+	}
+	for _, st := range r.statuses() {
+		if st.Profile == "beta" && st.DNSNote != "" {
+			t.Errorf("beta's DNS note after the takeover: %q", st.DNSNote)
+		}
 	}
 
 	if out, code := r.cli(30*time.Second, "", "down", "beta"); code != 0 {
