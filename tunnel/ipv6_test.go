@@ -206,6 +206,15 @@ func TestTunnelIPv6DHCPv6(t *testing.T) {
 		t.Errorf("DHCPv6 messages %v", types)
 	}
 	checkSwallowed(t, h)
+	// Close gives the lease back before PPP ends (RFC 8415 18.2.7).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.tun.Close(ctx); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if types := dhcpTypes(h); !slices.Equal(types, []string{"Solicit", "Request", "Renew", "Release 2001:db8:5::100"}) {
+		t.Errorf("DHCPv6 messages after Close %v", types)
+	}
 }
 
 // TestTunnelIPv6InformationOnly: the O flag alone: SLAAC for the address,
@@ -238,6 +247,11 @@ func TestTunnelIPv6NoRouter(t *testing.T) {
 	if s := h.srv.Stats(); s.RSIn != ipv6.MaxRtrSolicitations || s.RAOut != 0 || s.BadIPv6Control != 0 {
 		t.Errorf("server stats %+v: want exactly %d solicitations", s, ipv6.MaxRtrSolicitations)
 	}
+	defer func() {
+		if s := h.srv.Stats(); s.DHCPv6In != 0 {
+			t.Errorf("%d DHCPv6 messages without a DHCPv6 server (a Release at Close?)", s.DHCPv6In)
+		}
+	}()
 	noMore(t, cfgs, 0)
 	if got := h.tun.IPv6Config(); !got.Equal(ipv6.Config{}) {
 		t.Errorf("IPv6Config() = %v, want none", got)

@@ -497,6 +497,11 @@ func (t *Tunnel) Close(ctx context.Context) error {
 	// PPP first (LCP Terminate): when it ends, run closes the L2TP session
 	// and tunnel (CDN, StopCCN). Before PPP runs, L2TP closes directly.
 	t.closing.Store(true)
+	// A DHCPv6 lease goes back first, while IPV6CP still carries it
+	// (RFC 8415 18.2.7; sent once, not waited for).
+	if c := t.v6.Load(); c != nil {
+		c.Release()
+	}
 	t.link.Load().Close()
 	if !t.linkRun.Load() {
 		t.conn.Close()

@@ -66,6 +66,7 @@ const (
 	dhcpInforming            // Information-Request sent (18.2.6)
 	dhcpInformed             // its Reply taken
 	dhcpFailed               // no (usable) answer; not tried again on this link
+	dhcpReleased             // the lease was given back (Release): the link is closing
 )
 
 // Client configures IPv6 on one PPP link once IPV6CP has opened: it
@@ -102,9 +103,9 @@ const (
 // us only through the authenticated L2TP/IPsec session: no third party
 // can send one, and the server that gave the prefix may take it back.
 //
-// What it does not do: release the lease at the end, or pick among
-// several DHCPv6 servers (the first valid Advertise is taken: a PPP link
-// has one server).
+// Release gives a DHCPv6 lease back when the link is about to close.
+// What it does not do: pick among several DHCPv6 servers (the first
+// valid Advertise is taken: a PPP link has one server).
 //
 // Config.Source: "slaac" when the addresses come from the advertisement
 // (or, with no address at all, the advertisement gave the rest), "dhcpv6"
@@ -240,6 +241,45 @@ func (c *Client) Stop() {
 	c.stopped = true
 	c.stopTimer()
 	c.stopLife()
+}
+
+// Release gives the DHCPv6 addresses back to the server that leased
+// them (RFC 8415 18.2.7), for a link about to close, and reports whether
+// it sent a Release. It is sent once, from the link-local address, and
+// not retransmitted: the link goes down right after, and a Release that
+// is lost only leaves the lease to run out at the server. After it the
+// client renews nothing and takes no Reply; the addresses stay in the
+// reported Config (the caller is taking the link down). Without a lease
+// it sends nothing.
+func (c *Client) Release() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || c.serverID == nil || len(c.dAddrs) == 0 {
+		return false
+	}
+	switch c.dstate {
+	case dhcpBound, dhcpRenewing, dhcpRebinding:
+	default:
+		return false
+	}
+	if _, err := io.ReadFull(c.opt.Rand, c.txid[:]); err != nil {
+		return false
+	}
+	c.stopTimer() // no Renew or Rebind after this
+	c.dstate = dhcpReleased
+	addrs := make([]netip.Addr, len(c.dAddrs))
+	for i, a := range c.dAddrs {
+		addrs[i] = a.v
+	}
+	msg := dhcpReleaseMsg(c.txid, duid(c.iid), c.serverID, c.iaid(), addrs)
+	// RFC 8415 18.2.7: not from an address being released; link-local
+	// and link-scoped like every message here (7.1).
+	if err := c.send(udpPacket(c.local, AllDHCP, dhcpClientPort, dhcpServerPort, 1, msg)); err != nil {
+		c.log.Debug("ipv6: dhcpv6 release not sent", "err", err)
+		return false
+	}
+	c.log.Debug("ipv6: dhcpv6 lease released", "addrs", addrs)
+	return true
 }
 
 // Config is the configuration last reported (zero before the first).

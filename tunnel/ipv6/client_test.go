@@ -774,3 +774,62 @@ func FuzzParseDHCPv6(f *testing.F) {
 		}
 	})
 }
+
+// TestClientDHCPv6Release: a bound lease is given back once (RFC 8415
+// 18.2.7) to the server that leased it, from the link-local address,
+// with the address in the IA_NA and no Option Request; after it nothing
+// is renewed and a Reply changes nothing. Without a lease (SLAAC only,
+// or Information-Request) nothing is sent.
+func TestClientDHCPv6Release(t *testing.T) {
+	r := newRig(t)
+	s := &dhcpServer{addr: netip.MustParseAddr("2001:db8:5::100")}
+	r.c.Start()
+	if r.c.Release() {
+		t.Error("Release before any lease sent something")
+	}
+	r.input(buildRA(raOpts{m: true, lifetime: 1800}))
+	for i := 0; i < 2; i++ {
+		r.input(s.answer(t, r.sent[len(r.sent)-1]))
+	}
+	before := r.c.Config()
+	if len(before.Addrs) != 1 {
+		t.Fatalf("no lease: %v", before)
+	}
+	n := len(r.sent)
+	if !r.c.Release() {
+		t.Fatal("Release of a bound lease sent nothing")
+	}
+	if len(r.sent) != n+1 {
+		t.Fatalf("Release sent %d packets", len(r.sent)-n)
+	}
+	rel := r.sent[n]
+	reply := s.answer(t, rel) // checks source, destination, hop limit, ports, checksum
+	m := s.seen[len(s.seen)-1]
+	if m.Type != dhcpRelease || !bytes.Equal(m.ServerID, serverID) || !m.HasIA || m.IAID != s.seen[1].IAID ||
+		m.TxID == s.seen[1].TxID || !bytes.Contains(rel, s.addr.AsSlice()) {
+		t.Errorf("Release %+v", m)
+	}
+	if bytes.Contains(rel, []byte{0, dhcpOptORO, 0}) {
+		t.Error("the Release carries an Option Request")
+	}
+	if r.c.Release() {
+		t.Error("a second Release sent again")
+	}
+	r.input(reply)
+	r.clock.advance(time.Hour)
+	if len(r.sent) != n+1 {
+		t.Errorf("sent %d packets after the Release (a Renew?)", len(r.sent)-n-1)
+	}
+	if got := r.c.Config(); len(got.Addrs) != 0 {
+		// Its valid lifetime (200 s) ran out and nothing renewed it.
+		t.Errorf("config an hour after the Release: %v", got)
+	}
+
+	// SLAAC only: no lease, nothing sent.
+	r2 := newRig(t)
+	r2.c.Start()
+	r2.input(buildRA(raOpts{lifetime: 1800, prefixes: []PrefixInfo{{Prefix: netip.MustParsePrefix("2001:db8:1::/64"), OnLink: true, Autonomous: true, Valid: 3600, Preferred: 1800}}}))
+	if n := len(r2.sent); r2.c.Release() || len(r2.sent) != n {
+		t.Error("Release without a DHCPv6 lease sent something")
+	}
+}

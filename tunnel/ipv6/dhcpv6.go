@@ -15,6 +15,7 @@ const (
 	dhcpRenew       = 5
 	dhcpRebind      = 6
 	dhcpReply       = 7
+	dhcpRelease     = 8
 	dhcpInfoRequest = 11
 )
 
@@ -225,4 +226,21 @@ func dhcpRequestMsg(typ byte, txid [3]byte, clientID, serverID []byte, iaid uint
 		b = appendOption(b, dhcpOptIANA, ia)
 	}
 	return b
+}
+
+// dhcpReleaseMsg builds a Release (RFC 8415 18.2.7): Client and Server
+// Identifier, Elapsed Time 0, and the IA_NA with the addresses given
+// back (their lifetimes 0: the client no longer uses them). No Option
+// Request: a Release asks for nothing.
+func dhcpReleaseMsg(txid [3]byte, clientID, serverID []byte, iaid uint32, addrs []netip.Addr) []byte {
+	b := []byte{dhcpRelease, txid[0], txid[1], txid[2]}
+	b = appendOption(b, dhcpOptClientID, clientID)
+	b = appendOption(b, dhcpOptServerID, serverID)
+	b = appendOption(b, dhcpOptElapsedTime, []byte{0, 0})
+	ia := binary.BigEndian.AppendUint32(nil, iaid)
+	ia = append(ia, make([]byte, 8)...) // T1, T2
+	for _, a := range addrs {
+		ia = appendOption(ia, dhcpOptIAAddr, append(a.AsSlice(), make([]byte, 8)...))
+	}
+	return appendOption(b, dhcpOptIANA, ia)
 }

@@ -283,7 +283,11 @@ func (p *pppServer) dhcpv6(src netip.Addr, m []byte) {
 		p.event(EventBadIPv6Control, name+" without Client Identifier or Elapsed Time", func(st *Stats) { st.BadIPv6Control++ })
 		return
 	}
-	p.event(EventDHCPv6, name, func(st *Stats) { st.DHCPv6In++ })
+	detail := name
+	if m[0] == 8 { // Release: which addresses (RFC 8415 18.2.7)
+		detail += " " + strings.Join(iaAddrs(opts[3]), ",")
+	}
+	p.event(EventDHCPv6, detail, func(st *Stats) { st.DHCPv6In++ })
 	d := p.cfg.DHCPv6
 	if d == nil {
 		return
@@ -299,6 +303,16 @@ func (p *pppServer) dhcpv6(src netip.Addr, m []byte) {
 		reply = 7
 	case 6, 11: // Rebind, Information-Request
 		reply = 7
+	case 8: // Release: a Reply with Success, nothing else (RFC 8415 18.3.7)
+		if sid, ok := opts[2]; !ok || string(sid) != string(serverDUID) {
+			return
+		}
+		r := []byte{7, m[1], m[2], m[3]}
+		r = dhcpOpt(r, 1, cid)
+		r = dhcpOpt(r, 2, serverDUID)
+		r = dhcpOpt(r, 13, append([]byte{0, 0}, "released"...))
+		p.sendDHCPv6(src, r)
+		return
 	default:
 		return
 	}
@@ -340,13 +354,37 @@ func (p *pppServer) dhcpv6(src netip.Addr, m []byte) {
 		}
 		r = dhcpOpt(r, 24, v)
 	}
+	p.sendDHCPv6(src, r)
+}
+
+// sendDHCPv6 sends the server message r to the client at dst.
+func (p *pppServer) sendDHCPv6(dst netip.Addr, r []byte) {
 	u := make([]byte, 8, 8+len(r))
 	binary.BigEndian.PutUint16(u, 547)
 	binary.BigEndian.PutUint16(u[2:], 546)
 	binary.BigEndian.PutUint16(u[4:], uint16(8+len(r)))
 	u = append(u, r...)
-	p.se.sendIPv6Control(packet6(p.serverLL(), src, 17, 255, u))
+	p.se.sendIPv6Control(packet6(p.serverLL(), dst, 17, 255, u))
 	p.se.t.s.count(func(st *Stats) { st.DHCPv6Out++ })
+}
+
+// iaAddrs lists the IA Address options (5) of an IA_NA option's value.
+func iaAddrs(ia []byte) []string {
+	var out []string
+	if len(ia) < 12 {
+		return nil
+	}
+	for o := ia[12:]; len(o) >= 4; {
+		n := int(binary.BigEndian.Uint16(o[2:]))
+		if 4+n > len(o) {
+			break
+		}
+		if binary.BigEndian.Uint16(o) == 5 && n >= 24 {
+			out = append(out, netip.AddrFrom16([16]byte(o[4:20])).String())
+		}
+		o = o[4+n:]
+	}
+	return out
 }
 
 func dhcpOpt(b []byte, code uint16, v []byte) []byte {
