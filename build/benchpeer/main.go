@@ -235,6 +235,15 @@ func main() {
 		}
 	}
 
+	if scfg.DHCPv6 != nil {
+		// Each DHCPv6 message from the client, a line (tests read them:
+		// "dhcpv6: Release 2001:db8:6::100" at disconnect).
+		scfg.OnEvent = func(e l2tptest.Event) {
+			if e.Kind == l2tptest.EventDHCPv6 {
+				fmt.Fprintf(os.Stderr, "benchpeer: dhcpv6: %s\n", e.Detail)
+			}
+		}
+	}
 	srv := l2tptest.NewServer(scfg)
 	p.lns = srv.Transport()
 

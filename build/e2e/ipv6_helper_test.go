@@ -612,6 +612,16 @@ func ipv6HelperCase(t *testing.T, c v6hCase) {
 			t.Errorf("down: exit %d\n%s", code, out)
 		}
 		t.Logf("corridor down (%v)", time.Since(down).Round(time.Millisecond))
+		if slices.Contains(c.peerFlags, "-dhcpv6") {
+			// down gave the lease back (RFC 8415 18.2.7) before PPP ended.
+			rel := "dhcpv6: Release " + v6hDHCP
+			for i := 0; i < 40 && !strings.Contains(r.peerLog.String(), rel); i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !strings.Contains(r.peerLog.String(), rel) {
+				t.Errorf("benchpeer saw no %q after down:\n%s", rel, r.peerLog.String())
+			}
+		}
 	}
 	if after := r.routes(); after != routesBefore {
 		t.Errorf("IPv4 routes after down differ:\nbefore:\n%s\nafter:\n%s", routesBefore, after)
