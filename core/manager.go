@@ -225,6 +225,13 @@ func (m *Manager) Down(ctx context.Context, profile string) error {
 	return nil
 }
 
+// setLive takes from info what can change while connected: the IPv6
+// addresses and DNS servers the server offers after the connect, and
+// whether the DNS is in use.
+func (st *Status) setLive(info LinkInfo) {
+	st.IPv6, st.DNS, st.DNSNote = info.IPv6, info.DNS, info.DNSNote
+}
+
 // ErrNotOwner: the session belongs to another user.
 var ErrNotOwner = errors.New("core: the session belongs to another user")
 
@@ -239,8 +246,7 @@ func (m *Manager) Status(ctx context.Context) ([]Status, error) {
 		st := s.status
 		if s.link != nil {
 			st.Stats = statsOf(s.link.Stats(), st.Stats)
-			info := s.link.Info()
-			st.IPv6, st.DNS, st.DNSNote = info.IPv6, info.DNS, info.DNSNote
+			st.setLive(s.link.Info())
 		}
 		if !mayControl(c, s.owner) {
 			st = redacted(st)
@@ -417,8 +423,8 @@ func (m *Manager) run(ctx context.Context, s *msession) {
 		m.setState(s, StateConnected, "connected", func(st *Status) {
 			st.Connected, st.Error, st.Attempt = now, nil, attempt
 			st.Server, st.Interface, st.Address, st.Peer = info.Server, info.Interface, info.Address, info.Peer
-			st.DNS, st.MTU, st.IKE, st.ESP, st.Proxy = info.DNS, info.MTU, info.IKE, info.ESP, info.Proxy
-			st.IPv6, st.DNSNote = info.IPv6, info.DNSNote
+			st.MTU, st.IKE, st.ESP, st.Proxy = info.MTU, info.IKE, info.ESP, info.Proxy
+			st.setLive(info)
 		})
 		backoff, attempt, lastErr = firstBackoff, 0, nil
 		dropped, why := m.hold(ctx, s, link)
@@ -532,10 +538,8 @@ func (m *Manager) hold(ctx context.Context, s *msession, link Link) (dropped boo
 			now := m.clock.Now()
 			cur := link.Stats()
 			st := statsOf(cur, Stats{})
-			// The IPv6 addresses and DNS servers come when the server
-			// offers them, after the connect: refreshed with the counters.
-			info := link.Info()
-			s.status.IPv6, s.status.DNS, s.status.DNSNote = info.IPv6, info.DNS, info.DNSNote
+			// What changes while connected (setLive), refreshed with the counters.
+			s.status.setLive(link.Info())
 			if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
 				st.TxRate = float64(cur.TxBytes-s.prev.TxBytes) / dt
 				st.RxRate = float64(cur.RxBytes-s.prev.RxBytes) / dt

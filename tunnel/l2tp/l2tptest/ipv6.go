@@ -259,17 +259,13 @@ func (p *pppServer) dhcpv6(src netip.Addr, m []byte) {
 		return
 	}
 	opts := map[uint16][]byte{}
-	for o := m[4:]; len(o) > 0; {
-		if len(o) < 4 || 4+int(binary.BigEndian.Uint16(o[2:])) > len(o) {
-			p.event(EventBadIPv6Control, "DHCPv6 option past the end", func(st *Stats) { st.BadIPv6Control++ })
-			return
-		}
-		n := int(binary.BigEndian.Uint16(o[2:]))
-		code := binary.BigEndian.Uint16(o)
+	if !dhcpWalk(m[4:], func(code uint16, v []byte) {
 		if _, dup := opts[code]; !dup {
-			opts[code] = o[4 : 4+n]
+			opts[code] = v
 		}
-		o = o[4+n:]
+	}) {
+		p.event(EventBadIPv6Control, "DHCPv6 option past the end", func(st *Stats) { st.BadIPv6Control++ })
+		return
 	}
 	name := dhcpTypeNames[m[0]]
 	if name == "" {
@@ -371,20 +367,28 @@ func (p *pppServer) sendDHCPv6(dst netip.Addr, r []byte) {
 // iaAddrs lists the IA Address options (5) of an IA_NA option's value.
 func iaAddrs(ia []byte) []string {
 	var out []string
-	if len(ia) < 12 {
-		return nil
-	}
-	for o := ia[12:]; len(o) >= 4; {
-		n := int(binary.BigEndian.Uint16(o[2:]))
-		if 4+n > len(o) {
-			break
-		}
-		if binary.BigEndian.Uint16(o) == 5 && n >= 24 {
-			out = append(out, netip.AddrFrom16([16]byte(o[4:20])).String())
-		}
-		o = o[4+n:]
+	if len(ia) >= 12 {
+		dhcpWalk(ia[12:], func(code uint16, v []byte) {
+			if code == 5 && len(v) >= 24 {
+				out = append(out, netip.AddrFrom16([16]byte(v[:16])).String())
+			}
+		})
 	}
 	return out
+}
+
+// dhcpWalk calls f with each DHCPv6 option of b (RFC 8415 21.1) and
+// reports whether every one fits in b; it stops at one that does not.
+func dhcpWalk(b []byte, f func(code uint16, v []byte)) bool {
+	for len(b) > 0 {
+		if len(b) < 4 || 4+int(binary.BigEndian.Uint16(b[2:])) > len(b) {
+			return false
+		}
+		n := int(binary.BigEndian.Uint16(b[2:]))
+		f(binary.BigEndian.Uint16(b), b[4:4+n])
+		b = b[4+n:]
+	}
+	return true
 }
 
 func dhcpOpt(b []byte, code uint16, v []byte) []byte {
